@@ -1,0 +1,90 @@
+"""Form layout model: the in-memory shape of one form definition version.
+
+A layout is what the admin defines and what the recognition pipeline reads:
+the template page size, and every field with its box on the blank template.
+
+Coordinates are PDF points (1/72 inch) with the origin at the top-left corner
+of the template page, the same convention as the evaluation ``fields.json``
+format, so both sources map onto one model without conversion.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FieldType = Literal["text", "hiragana", "katakana", "digits", "date", "postal", "phone", "checkbox"]
+"""Character type of a field; drives recognition constraints and validation."""
+
+FIELD_TYPES: tuple[FieldType, ...] = (
+    "text",
+    "hiragana",
+    "katakana",
+    "digits",
+    "date",
+    "postal",
+    "phone",
+    "checkbox",
+)
+
+
+class FieldSpec(BaseModel):
+    """One field on the form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Machine name, unique in the form")
+    label: str = Field(min_length=1, max_length=200, description="Japanese label shown to reviewers")
+    box: tuple[float, float, float, float] = Field(description="x0, y0, x1, y1 in PDF points, top-left origin")
+    type: FieldType = "text"
+    page: int = Field(default=1, ge=1, description="1-based template page the field is on")
+    cells: int = Field(default=0, ge=0, le=64, description="Comb cells (one character per printed box)")
+    multiline: bool = False
+    required: bool = False
+    csv_column: str | None = Field(default=None, max_length=100, description="CSV header; defaults to the label")
+
+    @field_validator("box")
+    @classmethod
+    def _box_is_ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = box
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"box {list(box)} must satisfy x1 > x0 and y1 > y0")
+        if min(box) < 0:
+            raise ValueError(f"box {list(box)} has a negative coordinate")
+        return box
+
+    @property
+    def column_header(self) -> str:
+        return self.csv_column or self.label
+
+
+class FormLayout(BaseModel):
+    """A complete form definition version (without the template PDF bytes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    version: int = Field(default=1, ge=1)
+    page_size_pt: tuple[float, float] = (595.28, 841.89)
+    pages: int = Field(default=1, ge=1, le=20)
+    fields: list[FieldSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fields_fit(self) -> FormLayout:
+        seen: set[str] = set()
+        width, height = self.page_size_pt
+        for spec in self.fields:
+            if spec.name in seen:
+                raise ValueError(f"field '{spec.name}' is defined twice")
+            seen.add(spec.name)
+            if spec.page > self.pages:
+                raise ValueError(f"field '{spec.name}' is on page {spec.page} but the form has {self.pages}")
+            x0, y0, x1, y1 = spec.box
+            if x1 > width + 1 or y1 > height + 1:
+                raise ValueError(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
+        return self
+
+    def fields_on_page(self, page: int) -> list[FieldSpec]:
+        return [f for f in self.fields if f.page == page]

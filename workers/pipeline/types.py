@@ -1,0 +1,44 @@
+"""Data passed between the recognition pipeline and the services that store it.
+
+The pipeline is pure: images and a layout in, readings out. It never touches
+the database or the blob store; the Celery task and the CLI do that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PageStatus = Literal["ok", "unaligned", "blank"]
+FieldStatus = Literal["ok", "empty", "low_confidence", "invalid", "unreadable"]
+
+
+@dataclass(frozen=True)
+class FieldReading:
+    """What the pipeline read in one field."""
+
+    name: str
+    value: str | bool
+    """Text for text-like fields, ``True``/``False`` for checkboxes."""
+    confidence: float
+    """Field confidence in [0, 1]."""
+    char_confidences: list[float] = field(default_factory=list)
+    """One confidence per character of ``value`` (empty for checkboxes)."""
+    crop_png: bytes | None = None
+    """PNG of the aligned field crop (with margin) for the reviewer."""
+    status: FieldStatus = "ok"
+    reason: str | None = None
+    """Human-readable reason (Japanese) when status is not ``ok``."""
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """Result of processing one page image against one layout page."""
+
+    page_no: int
+    """1-based page number in the uploaded PDF."""
+    status: PageStatus
+    reason: str | None = None
+    inliers: int = 0
+    residual_px: float | None = None
+    fields: list[FieldReading] = field(default_factory=list)
