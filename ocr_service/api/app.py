@@ -1,0 +1,101 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from ocr_service.api.deps import Runtime
+from ocr_service.auth.routes import router as auth_router
+from ocr_service.config import Settings, get_settings
+from ocr_service.db.base import make_engine, make_session_factory
+from ocr_service.db.scoping import ScopeError
+from ocr_service.documents.pdfcheck import PdfRejectedError
+from ocr_service.documents.routes import router as documents_router
+from ocr_service.documents.service import DocumentNotFoundError, Enqueue, UploadError
+from ocr_service.export.routes import router as export_router
+from ocr_service.export.service import ExportError
+from ocr_service.forms.routes import router as forms_router
+from ocr_service.forms.service import FormNotFoundError
+from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, LocalBlobStore
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status_code: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"detail": {"code": code, "message": message}})
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    # Missing and foreign look the same on purpose: a 404 never says "exists, but not yours".
+    async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
+        return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
+
+    async def pdf_rejected(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PdfRejectedError)
+        code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if exc.code == "too_large" else 422
+        return _error(code, exc.code, exc.reason)
+
+    async def upload_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, UploadError)
+        return _error(422, exc.code, exc.reason)
+
+    async def export_error(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(422, "unencodable", str(exc))
+
+    async def scope_error(_request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("scope violation refused: %s", exc)
+        return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
+
+    for exc_type in (DocumentNotFoundError, FormNotFoundError, BlobNotFoundError):
+        app.add_exception_handler(exc_type, not_found)
+    app.add_exception_handler(PdfRejectedError, pdf_rejected)
+    app.add_exception_handler(UploadError, upload_error)
+    app.add_exception_handler(ExportError, export_error)
+    app.add_exception_handler(ScopeError, scope_error)
+
+
+def celery_enqueue(document_id: str) -> None:
+    """Send the ingest task by name, so the API process never imports OCR code."""
+    from workers.celery_app import celery_app
+
+    celery_app.send_task("workers.tasks.ingest", args=[document_id])
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    store: BlobStore | None = None,
+    enqueue: Enqueue | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="OCR Service",
+        version="0.1.0",
+        description="Japanese municipal form AI-OCR (offline). 自治体向け帳票 AI-OCR。",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = Runtime(
+        settings=settings,
+        session_factory=session_factory or make_session_factory(make_engine(settings.resolved_database_url)),
+        store=store
+        or LocalBlobStore(settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()),
+        enqueue=enqueue or celery_enqueue,
+    )
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth_router, documents_router, forms_router, export_router):
+        api.include_router(router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    _install_error_handlers(app)
+    return app

@@ -1,0 +1,141 @@
+"""Local OCR commands: ``process`` (one PDF) and ``eval lines`` / ``eval forms`` (benchmarks on eval sets)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from tqdm import tqdm
+
+from ocr_service.cli.common import blob_store, fail, resolve_org, settings, system_session
+from ocr_service.forms.layout import FormLayout
+from ocr_service.forms.loader import LayoutError, load_layout_file
+
+eval_app = typer.Typer(help="Measure recognition on evaluation sets (JSON on stdout).", no_args_is_help=True)
+
+
+def _layout_from_db(code: str | None, org_name: str | None) -> tuple[FormLayout, bytes]:
+    from ocr_service.db.scoping import OrgScope, set_scope
+    from ocr_service.forms.service import FormNotFoundError, get_latest_form, layout_of, list_latest_forms
+
+    cfg = settings()
+    with system_session(cfg) as db:
+        set_scope(db, OrgScope(resolve_org(db, org_name).id))
+        if code:
+            try:
+                form = get_latest_form(db, code=code)
+            except FormNotFoundError:
+                raise typer.BadParameter(f"form '{code}' is not imported (see 'ocr-service forms import')") from None
+        else:
+            forms = list_latest_forms(db)
+            if len(forms) != 1:
+                raise typer.BadParameter("pass --form CODE: " + ", ".join(f.code for f in forms))
+            form = forms[0]
+        return layout_of(form), blob_store(cfg).get(form.template_blob_key)
+
+
+def process(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scanned PDF")],
+    form: Annotated[str | None, typer.Option("--form", help="Form code imported in the database")] = None,
+    layout: Annotated[
+        Path | None, typer.Option("--layout", help="Use this form.yaml / fields.json instead of the database")
+    ] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Organisation whose forms to use")] = None,
+) -> None:
+    """Run the recognition pipeline on FILE locally and print the field values as JSON."""
+    from workers.pipeline.page import process_pdf
+    from workers.pipeline.raster import RasterError
+    from workers.pipeline.recognizer import load_recognizer
+
+    cfg = settings()
+    if layout is not None:
+        try:
+            source = load_layout_file(layout)
+        except LayoutError as exc:
+            fail(str(exc))
+            return
+        form_layout, template_pdf = source.layout, source.template_pdf
+    else:
+        form_layout, template_pdf = _layout_from_db(form, org)
+    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
+    bar = tqdm(total=0, unit="page", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        readings = process_pdf(
+            file.read_bytes(),
+            layout=form_layout,
+            template_pdf=template_pdf,
+            recognizer=recognizer,
+            dpi=cfg.raster_dpi,
+            progress=progress,
+        )
+    except RasterError as exc:
+        bar.close()
+        fail(str(exc))
+        return
+    bar.close()
+    out: dict[str, Any] = {"file": str(file), "form": f"{form_layout.code}@v{form_layout.version}", "pages": []}
+    for page in readings:
+        out["pages"].append(
+            {
+                "page": page.page_no,
+                "status": page.status,
+                "reason": page.reason,
+                "fields": {f.name: f.value for f in page.fields},
+                "confidence": {f.name: round(f.confidence, 4) for f in page.fields},
+                "flags": {f.name: f.reason for f in page.fields if f.status not in ("ok", "empty")},
+            }
+        )
+    typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _progress_bar(desc: str) -> tuple[tqdm[Any], Any]:
+    bar: tqdm[Any] = tqdm(total=0, desc=desc, file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, progress
+
+
+@eval_app.command("lines")
+def eval_lines(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Line set folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only")] = False,
+    no_constraints: Annotated[bool, typer.Option("--no-constraints", help="Ignore the charset column")] = False,
+) -> None:
+    """CER and line accuracy of the recogniser on a line set."""
+    from workers.pipeline.evaluate import evaluate_line_set
+    from workers.pipeline.recognizer import load_recognizer
+
+    cfg = settings()
+    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
+    result = evaluate_line_set(directory, recognizer=recognizer, constrained=not no_constraints)
+    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@eval_app.command("forms")
+def eval_forms(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Form set folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only")] = False,
+) -> None:
+    """Field accuracy, character accuracy and auto-accept rate on a form set, end to end."""
+    from workers.pipeline.evaluate import evaluate_form_set
+    from workers.pipeline.recognizer import load_recognizer
+
+    cfg = settings()
+    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
+    bar, progress = _progress_bar("scans")
+    result = evaluate_form_set(directory, recognizer=recognizer, dpi=cfg.raster_dpi, progress=progress)
+    bar.close()
+    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else json.dumps(result, ensure_ascii=False, indent=2))

@@ -1,0 +1,98 @@
+"""The one settings object. Every knob is an environment variable prefixed ``OCR_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEFAULT_STORAGE_KEY = "dev-insecure-storage-key-change-me"
+
+
+class Settings(BaseSettings):
+    """Service configuration; defaults run the embedded service (SQLite, local files, no servers)."""
+
+    model_config = SettingsConfigDict(env_prefix="OCR_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    storage_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_STORAGE_KEY), description="Key material for AES-GCM encryption of stored files"
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    """Empty means SQLite in ``data_dir``."""
+    broker_url: str = ""
+    """Empty means kombu's SQLAlchemy transport on SQLite in ``data_dir`` (no server needed)."""
+    storage_dir: Path | None = None
+    form_definitions_dir: Path = Path(__file__).resolve().parent.parent / "form_definitions"
+    """Shipped layouts loaded into the demo organisation by ``ocr-service up``."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    session_cookie_name: str = "ocr_session"
+    session_ttl_minutes: int = Field(default=480, ge=5)
+    cookie_secure: bool = False
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_pages: int = Field(default=30, ge=1)
+    max_page_pixels: int = Field(default=60_000_000, ge=1_000_000)
+    raster_dpi: int = Field(default=200, ge=72, le=600)
+    raster_timeout_s: float = Field(default=120.0, gt=0)
+
+    ocr_model_dir: Path | None = None
+    """A PaddleOCR export directory (inference.onnx + inference.yml); empty = packaged PP-OCRv6 small."""
+    ocr_threads: int = Field(default=1, ge=1, le=64)
+    confidence_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    task_soft_time_limit_s: int = Field(default=600, ge=5)
+    task_time_limit_s: int = Field(default=660, ge=10)
+    broker_visibility_timeout_s: int = Field(default=3600, ge=15)
+    stale_after_s: int = Field(default=120, ge=5)
+    """A document queued this long without a worker picking it up is enqueued again by beat."""
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise ValueError("OCR_TASK_SOFT_TIME_LIMIT_S must be below OCR_TASK_TIME_LIMIT_S")
+        # A redelivered message must only appear after the first worker is surely dead;
+        # otherwise Redis hands a running task to a second worker.
+        if self.broker_visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError("OCR_BROKER_VISIBILITY_TIMEOUT_S must exceed OCR_TASK_TIME_LIMIT_S")
+        if self.environment == "production":
+            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+                raise ValueError("production refuses the default OCR_SECRET_KEY; set a random secret")
+            if self.storage_key.get_secret_value() == DEFAULT_STORAGE_KEY:
+                raise ValueError("production refuses the default OCR_STORAGE_KEY; set a random secret")
+            if len(self.secret_key.get_secret_value()) < 32 or len(self.storage_key.get_secret_value()) < 32:
+                raise ValueError("production secrets must be at least 32 characters")
+            if not self.database_url or self.database_url.startswith("sqlite"):
+                raise ValueError("production requires OCR_DATABASE_URL pointing at PostgreSQL")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ocr.sqlite3').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite3').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "blobs"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.resolved_broker_url.startswith("sqla+")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

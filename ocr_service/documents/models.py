@@ -1,0 +1,71 @@
+"""Uploaded documents, their pages and the recognised field results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, utcnow
+
+DOCUMENT_STATUSES = ("queued", "processing", "recognized", "failed")
+STATUS_LABELS_JA = {"queued": "読取待ち", "processing": "読取中", "recognized": "要確認", "failed": "読取失敗"}
+
+
+class Document(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    form_id: Mapped[str | None] = mapped_column(ForeignKey("form_definitions.id"), default=None)
+    """The exact form version the document was (or will be) read with."""
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    original_filename: Mapped[str] = mapped_column(String(255), default="")
+    """Display only; the file is stored under ``blob_key``, never under this name."""
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column()
+    page_count: Mapped[int] = mapped_column()
+    blob_key: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Page(OrgScoped, Base):
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "page_no", name="uq_pages_document_page"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page_no: Mapped[int] = mapped_column()
+    layout_page: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    """pending → ok | unaligned | blank | failed."""
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    image_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
+    inliers: Mapped[int] = mapped_column(default=0)
+    residual_px: Mapped[float | None] = mapped_column(Float, default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class FieldResult(OrgScoped, Base):
+    __tablename__ = "field_results"
+    __table_args__ = (UniqueConstraint("page_id", "field_name", name="uq_field_results_page_field"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page_id: Mapped[str] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    field_name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text, default="")
+    """Text value; checkboxes store ``"1"``/``"0"``."""
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    char_confidences: Mapped[list[float]] = mapped_column(default=list)
+    crop_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
+    status: Mapped[str] = mapped_column(String(20), default="ok")
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    version: Mapped[int] = mapped_column(default=1)
+    """Optimistic-locking counter for reviewer edits."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

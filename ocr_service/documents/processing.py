@@ -1,0 +1,144 @@
+"""State changes made by the ingest worker, each one a small idempotent transaction.
+
+The worker owns a document through a lease: it is claimed with a conditional
+UPDATE (queued, or processing with an expired lease), so a redelivered task
+for a document another live worker holds does nothing. Pages are committed one
+by one and skipped when already done, so a retry after a crash continues where
+the dead worker stopped instead of reading pages twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.db.base import utcnow
+from ocr_service.storage.blobs import BlobStore
+from workers.pipeline.types import PageReading
+
+
+def claim_document(db: Session, *, document_id: str, lease: timedelta) -> bool:
+    """Take the document for processing; False when it is done, failed, or held by a live worker."""
+    now = utcnow()
+    result = db.execute(
+        update(Document)
+        .where(
+            Document.id == document_id,
+            or_(
+                Document.status == "queued",
+                and_(Document.status == "processing", Document.lease_expires_at < now),
+            ),
+        )
+        .values(status="processing", attempts=Document.attempts + 1, lease_expires_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def extend_lease(db: Session, *, document_id: str, lease: timedelta) -> None:
+    db.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.status == "processing")
+        .values(lease_expires_at=utcnow() + lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+
+
+def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[Page]:
+    """Create the page rows once; a retry finds them and keeps their status."""
+    existing = {p.page_no: p for p in db.scalars(select(Page).where(Page.document_id == document.id))}
+    for page_no in range(1, document.page_count + 1):
+        if page_no not in existing:
+            page = Page(
+                org_id=document.org_id,
+                document_id=document.id,
+                page_no=page_no,
+                layout_page=(page_no - 1) % layout_pages + 1,
+            )
+            db.add(page)
+            existing[page_no] = page
+    db.commit()
+    return [existing[n] for n in sorted(existing)]
+
+
+def save_page_reading(
+    db: Session, *, page: Page, reading: PageReading, page_png: bytes, store: BlobStore
+) -> None:
+    """Store one page's image, crops and field results in a single commit."""
+    page.image_blob_key = store.put(page_png)
+    db.execute(delete(FieldResult).where(FieldResult.page_id == page.id))
+    for field in reading.fields:
+        value = ("1" if field.value else "0") if isinstance(field.value, bool) else field.value
+        db.add(
+            FieldResult(
+                org_id=page.org_id,
+                document_id=page.document_id,
+                page_id=page.id,
+                field_name=field.name,
+                value=value,
+                confidence=field.confidence,
+                char_confidences=list(field.char_confidences),
+                crop_blob_key=store.put(field.crop_png) if field.crop_png else None,
+                status=field.status,
+                reason=field.reason,
+            )
+        )
+    page.status = reading.status
+    page.reason = reading.reason
+    page.inliers = reading.inliers
+    page.residual_px = reading.residual_px
+    page.processed_at = utcnow()
+    db.commit()
+
+
+def mark_recognized(db: Session, *, document_id: str) -> None:
+    db.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.status == "processing")
+        .values(status="recognized", processed_at=utcnow(), lease_expires_at=None, failure_reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+
+
+def mark_failed(db: Session, *, document_id: str, reason: str) -> None:
+    db.rollback()
+    db.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.status.in_(("queued", "processing")))
+        .values(status="failed", failure_reason=reason, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+
+
+def take_stale_documents(db: Session, *, older_than: timedelta) -> list[str]:
+    """Documents whose task was lost: queued and untouched too long, or processing with an expired lease.
+
+    Their ``updated_at`` is bumped so the next sweep does not send them again while they wait in the queue.
+    """
+    now = utcnow()
+    ids = list(
+        db.scalars(
+            select(Document.id).where(
+                or_(
+                    and_(Document.status == "queued", Document.updated_at < now - older_than),
+                    and_(Document.status == "processing", Document.lease_expires_at < now),
+                )
+            )
+        )
+    )
+    if ids:
+        db.execute(
+            update(Document)
+            .where(Document.id.in_(ids))
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+    return ids

@@ -1,0 +1,58 @@
+"""API shapes for documents, pages and field results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from ocr_service.documents.models import STATUS_LABELS_JA
+
+
+class FieldResultOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    page_id: str
+    field_name: str
+    value: str
+    confidence: float
+    char_confidences: list[float]
+    status: str
+    reason: str | None
+    version: int
+
+
+class PageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    page_no: int
+    layout_page: int
+    status: str
+    reason: str | None
+    inliers: int
+    residual_px: float | None
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    form_id: str | None
+    original_filename: str
+    sha256: str
+    size_bytes: int
+    page_count: int
+    status: str
+    failure_reason: str | None
+    created_at: datetime
+    processed_at: datetime | None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS_JA.get(self.status, self.status)
+
+
+class DocumentDetailOut(DocumentOut):
+    pages: list[PageOut]
+    fields: list[FieldResultOut]

@@ -1,0 +1,27 @@
+"""Form definition versions as stored: layout JSON plus the template PDF in the blob store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id
+
+
+class FormDefinition(OrgScoped, TimestampMixin, Base):
+    """One immutable version of one form layout of one organisation."""
+
+    __tablename__ = "form_definitions"
+    __table_args__ = (UniqueConstraint("org_id", "code", "version", name="uq_form_definitions_org_code_version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    layout: Mapped[dict[str, Any]] = mapped_column()
+    template_blob_key: Mapped[str] = mapped_column(String(80))
+    template_sha256: Mapped[str] = mapped_column(String(64))
+    layout_sha256: Mapped[str] = mapped_column(String(64))

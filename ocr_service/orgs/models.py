@@ -1,0 +1,18 @@
+"""Organisations: a tree of departments (部署) and groups (グループ)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ocr_service.db.base import Base, TimestampMixin
+
+
+class Organisation(TimestampMixin, Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), default=None)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="department")
+    """``department`` (部署) or ``group`` (グループ)."""

@@ -1,0 +1,38 @@
+"""Per-process worker state: database, blob store and the OCR pipeline, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ocr_service.config import Settings, get_settings
+from ocr_service.db.base import make_engine, make_session_factory
+from ocr_service.storage.blobs import BlobStore, LocalBlobStore
+from workers.pipeline.page import PagePipeline
+from workers.pipeline.recognizer import load_recognizer
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    store: BlobStore
+    pipeline: PagePipeline
+
+
+def build_worker_runtime(settings: Settings) -> WorkerRuntime:
+    recognizer = load_recognizer(settings.ocr_model_dir, intra_op_threads=settings.ocr_threads)
+    return WorkerRuntime(
+        settings=settings,
+        session_factory=make_session_factory(make_engine(settings.resolved_database_url)),
+        store=LocalBlobStore(settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()),
+        pipeline=PagePipeline(recognizer, dpi=settings.raster_dpi),
+    )
+
+
+@lru_cache(maxsize=1)
+def worker_runtime() -> WorkerRuntime:
+    # Built lazily inside the (forked) worker process, so each process has its own ONNX session.
+    return build_worker_runtime(get_settings())
