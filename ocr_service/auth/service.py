@@ -112,6 +112,7 @@ def resolve_api_token(db: Session, *, raw_token: str) -> Principal | None:
         if user is None or not user.is_active:
             return None
         token.last_used_at = utcnow()
+        db.flush()  # while still in system scope; the caller commits
         return _principal(user)
     finally:
         if previous is None:

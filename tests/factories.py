@@ -1,0 +1,73 @@
+"""Factories for rows the tests need. They flush but do not commit (the test transaction rolls back)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+from sqlalchemy.orm import Session
+
+from ocr_service.auth.models import User
+from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.forms.layout import FormLayout
+from ocr_service.forms.loader import LayoutSource, load_layout_file
+from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.service import publish_form_version
+from ocr_service.orgs.models import Organisation
+from ocr_service.orgs.service import create_user, get_or_create_organisation
+from ocr_service.storage.blobs import BlobStore
+
+PASSWORD = "correct-horse-battery-staple"
+_counter = itertools.count(1)
+
+
+def make_org(db: Session, name: str | None = None) -> Organisation:
+    set_scope(db, SYSTEM_SCOPE)
+    return get_or_create_organisation(db, name=name or f"テスト課{next(_counter)}")
+
+
+def make_user(db: Session, org: Organisation, *, role: str = "reviewer", username: str | None = None) -> User:
+    set_scope(db, SYSTEM_SCOPE)
+    return create_user(db, org=org, username=username or f"user{next(_counter)}", password=PASSWORD, role=role)
+
+
+def pdf_bytes(pages: int = 1, text: str = "test") -> bytes:
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    for number in range(pages):
+        pdf.drawString(72, 720, f"{text} page {number + 1}")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def simple_layout(code: str = "simple") -> LayoutSource:
+    layout = FormLayout.model_validate(
+        {
+            "code": code,
+            "title": "テスト様式",
+            "fields": [
+                {"name": "name", "label": "氏名", "box": [100, 100, 300, 130], "type": "text"},
+                {"name": "agree", "label": "同意", "box": [100, 150, 115, 165], "type": "checkbox"},
+            ],
+        }
+    )
+    return LayoutSource(layout=layout, template_pdf=pdf_bytes(), origin=Path("test"))
+
+
+def sample_source() -> LayoutSource:
+    return load_layout_file(Path(__file__).resolve().parent.parent / "form_definitions" / "nyuyoji_kenshin")
+
+
+def make_form(db: Session, org: Organisation, store: BlobStore, source: LayoutSource | None = None) -> FormDefinition:
+    set_scope(db, SYSTEM_SCOPE)
+    return publish_form_version(db, org_id=org.id, source=source or simple_layout(), store=store)
+
+
+def login(client: TestClient, user: User) -> None:
+    response = client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+    assert response.status_code == 200, response.text

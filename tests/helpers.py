@@ -1,0 +1,45 @@
+"""Shared test helpers that build processed documents without running OCR."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from sqlalchemy.orm import Session
+
+from ocr_service.auth.models import User
+from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.documents.models import Document
+from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
+from ocr_service.forms.models import FormDefinition
+from ocr_service.storage.blobs import BlobStore
+from tests.factories import pdf_bytes
+from workers.pipeline.types import FieldReading, PageReading
+
+
+def png(width: int = 40, height: int = 20) -> bytes:
+    ok, buf = cv2.imencode(".png", np.full((height, width), 255, dtype=np.uint8))
+    assert ok
+    return bytes(buf.tobytes())
+
+
+def make_recognized_document(
+    db: Session, *, user: User, form: FormDefinition, store: BlobStore, values: dict[str, str | bool]
+) -> Document:
+    """A document as the worker leaves it: one page, one field result per value, status recognized."""
+    set_scope(db, SYSTEM_SCOPE)
+    data = pdf_bytes()
+    document = Document(
+        org_id=user.org_id, form_id=form.id, uploaded_by=user.id, original_filename="scan.pdf",
+        sha256="0" * 64, size_bytes=len(data), page_count=1, blob_key=store.put(data), status="processing",
+    )
+    db.add(document)
+    db.flush()
+    (page,) = ensure_pages(db, document=document, layout_pages=1)
+    reading = PageReading(
+        page_no=1, status="ok", inliers=100, residual_px=1.0,
+        fields=[FieldReading(name=k, value=v, confidence=0.95, crop_png=png()) for k, v in values.items()],
+    )
+    save_page_reading(db, page=page, reading=reading, page_png=png(200, 280), store=store)
+    mark_recognized(db, document_id=document.id)
+    db.refresh(document)
+    return document

@@ -1,0 +1,1 @@
+"""Shared helpers for tests (synthetic filled forms with known values)."""

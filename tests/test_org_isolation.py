@@ -1,0 +1,109 @@
+"""Object permissions: a user of organisation B never reaches organisation A's data."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+import pytest
+from sqlalchemy import select
+
+from ocr_service.db.scoping import OrgScope, ScopeError, set_scope
+from ocr_service.documents.models import Document, FieldResult
+from ocr_service.storage.blobs import BlobStore
+from tests.factories import login, make_form, make_org, make_user, pdf_bytes, simple_layout
+from tests.helpers import make_recognized_document
+
+
+def _setup(db: Session, store: BlobStore) -> tuple[Document, FieldResult, object, object]:
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    user_a, user_b = make_user(db, org_a), make_user(db, org_b)
+    form_a = make_form(db, org_a, store)
+    make_form(db, org_b, store)
+    document = make_recognized_document(db, user=user_a, form=form_a, store=store, values={"name": "山田", "agree": True})
+    field = db.scalars(select(FieldResult).where(FieldResult.document_id == document.id)).first()
+    assert field is not None
+    db.commit()
+    return document, field, user_a, user_b
+
+
+def test_foreign_document_routes_answer_404_like_missing_ones(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN A's recognised document WHEN B asks for it, its page, crop THEN 404, same body as a missing id."""
+    document, field, _user_a, user_b = _setup(db, store)
+    login(client, user_b)  # type: ignore[arg-type]
+    urls = [
+        f"/api/v1/documents/{document.id}",
+        f"/api/v1/documents/{document.id}/pages/1/image",
+        f"/api/v1/documents/{document.id}/fields/{field.id}/crop",
+    ]
+    missing = client.get("/api/v1/documents/" + "f" * 32)
+    assert missing.status_code == 404
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response.json() == missing.json()
+    assert client.get("/api/v1/documents").json() == []
+
+
+def test_owner_reaches_the_same_routes(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN A's document WHEN A's user asks THEN every route answers 200 (so the 404s above are real)."""
+    document, field, user_a, _user_b = _setup(db, store)
+    login(client, user_a)  # type: ignore[arg-type]
+    assert client.get(f"/api/v1/documents/{document.id}").json()["fields"]
+    assert client.get(f"/api/v1/documents/{document.id}/pages/1/image").headers["content-type"] == "image/png"
+    assert client.get(f"/api/v1/documents/{document.id}/fields/{field.id}/crop").status_code == 200
+    assert [d["id"] for d in client.get("/api/v1/documents").json()] == [document.id]
+    csv = client.get("/api/v1/forms/simple/export.csv")
+    assert csv.status_code == 200 and document.id in csv.content.decode("cp932")
+
+
+def test_foreign_csv_holds_no_foreign_rows(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN both orgs have form 'simple' WHEN B exports it THEN A's document is not in B's CSV."""
+    document, _field, _a, user_b = _setup(db, store)
+    login(client, user_b)  # type: ignore[arg-type]
+    response = client.get("/api/v1/forms/simple/export.csv")
+    assert response.status_code == 200
+    assert document.id not in response.content.decode("cp932")
+    assert response.content.decode("cp932").count("\r\n") == 1  # header only
+
+
+def test_csv_of_a_form_only_another_org_has_is_404(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN form 'only_a' exists only in A WHEN B exports it THEN 404."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    make_form(db, org_a, store, simple_layout("only_a"))
+    user_b = make_user(db, org_b)
+    db.commit()
+    login(client, user_b)
+    assert client.get("/api/v1/forms/only_a/export.csv").status_code == 404
+
+
+def test_cannot_upload_into_another_org(client: TestClient, db: Session, store: BlobStore, enqueued: list[str]) -> None:
+    """GIVEN form 'only_a' exists only in A WHEN B uploads naming it THEN refused, and nothing lands in A."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    make_form(db, org_a, store, simple_layout("only_a"))
+    user_b = make_user(db, org_b, role="operator")
+    db.commit()
+    login(client, user_b)
+    response = client.post(
+        "/api/v1/documents", files={"file": ("x.pdf", pdf_bytes(), "application/pdf")}, data={"form_code": "only_a"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"]["code"] == "unknown_form"
+    set_scope(db, OrgScope(org_a.id))
+    assert db.scalars(select(Document)).all() == []
+    assert enqueued == []
+
+
+def test_scope_refuses_cross_org_writes_and_unscoped_reads(db: Session, store: BlobStore) -> None:
+    """GIVEN a session scoped to B WHEN it writes a row of A THEN ScopeError; an unscoped read fails too."""
+    document, _field, _a, user_b = _setup(db, store)
+    set_scope(db, OrgScope(user_b.org_id))  # type: ignore[attr-defined]
+    db.expunge_all()
+    assert db.get(Document, document.id) is None
+    db.add(Document(org_id=document.org_id, uploaded_by=1, sha256="0" * 64, size_bytes=1, page_count=1, blob_key="x"))
+    with pytest.raises(ScopeError):
+        db.flush()
+    db.rollback()
+    db.info.pop("org_scope")
+    with pytest.raises(ScopeError):
+        db.scalars(select(Document)).all()

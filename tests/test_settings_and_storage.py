@@ -1,0 +1,64 @@
+"""Settings refuse unsafe production values; the blob store encrypts, detects tampering, writes atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ocr_service.config import Settings
+from ocr_service.storage.blobs import BlobCorruptError, BlobNotFoundError, LocalBlobStore
+
+STRONG = "x" * 40
+
+
+def test_production_refuses_default_secrets() -> None:
+    """GIVEN production WHEN secrets are the defaults THEN settings refuse to load."""
+    with pytest.raises(ValidationError, match="OCR_SECRET_KEY"):
+        Settings(environment="production", database_url="postgresql+psycopg://db/ocr")
+
+
+def test_production_accepts_real_secrets_and_postgres() -> None:
+    """GIVEN production with strong secrets and PostgreSQL THEN settings load; SQLite is refused."""
+    Settings(environment="production", secret_key=STRONG, storage_key=STRONG, database_url="postgresql+psycopg://db/ocr")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="PostgreSQL"):
+        Settings(environment="production", secret_key=STRONG, storage_key=STRONG)  # type: ignore[arg-type]
+
+
+def test_visibility_timeout_must_exceed_hard_limit() -> None:
+    """GIVEN a visibility timeout below the task hard limit THEN refused (Redis would re-deliver running tasks)."""
+    with pytest.raises(ValidationError, match="VISIBILITY"):
+        Settings(task_time_limit_s=100, task_soft_time_limit_s=90, broker_visibility_timeout_s=50)
+
+
+def test_blobs_are_encrypted_and_round_trip(tmp_path: Path) -> None:
+    """GIVEN bytes WHEN stored THEN the file does not contain them and get() returns them."""
+    store = LocalBlobStore(tmp_path, key_material="k")
+    key = store.put(b"secret personal data")
+    (path,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert b"secret personal data" not in path.read_bytes()
+    assert store.get(key) == b"secret personal data"
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_tampered_or_foreign_key_blob_is_refused(tmp_path: Path) -> None:
+    """GIVEN a stored blob WHEN a byte flips, or another key reads it THEN BlobCorruptError."""
+    store = LocalBlobStore(tmp_path, key_material="k")
+    key = store.put(b"data" * 10)
+    assert LocalBlobStore(tmp_path, key_material="other").exists(key)
+    with pytest.raises(BlobCorruptError):
+        LocalBlobStore(tmp_path, key_material="other").get(key)
+    (path,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BlobCorruptError):
+        store.get(key)
+
+
+def test_blob_keys_cannot_escape_the_root(tmp_path: Path) -> None:
+    """GIVEN a path-like key WHEN read THEN refused as not found."""
+    store = LocalBlobStore(tmp_path / "root", key_material="k")
+    with pytest.raises(BlobNotFoundError):
+        store.get("../../etc/passwd")
