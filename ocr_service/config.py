@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     storage_key: SecretStr = Field(
-        default=SecretStr(DEFAULT_STORAGE_KEY), description="Key material for AES-GCM encryption of stored files"
+        default=SecretStr(DEFAULT_STORAGE_KEY),
+        description="Key material for AES-GCM encryption of stored files",
     )
 
     data_dir: Path = Path("var")
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     ocr_model_dir: Path | None = None
     """A PaddleOCR export directory (inference.onnx + inference.yml); empty = packaged PP-OCRv6 small."""
     ocr_threads: int = Field(default=1, ge=1, le=64)
+    ocr_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto uses CUDA when onnxruntime-gpu sees a GPU, else the CPU; same code either way."""
     confidence_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
 
     worker_concurrency: int = Field(default=2, ge=1, le=64)

@@ -32,12 +32,14 @@ def make_org(db: Session, name: str | None = None) -> Organisation:
 
 def make_user(db: Session, org: Organisation, *, role: str = "reviewer", username: str | None = None) -> User:
     set_scope(db, SYSTEM_SCOPE)
-    return create_user(db, org=org, username=username or f"user{next(_counter)}", password=PASSWORD, role=role)
+    return create_user(
+        db, org=org, username=username or f"user{next(_counter)}", password=PASSWORD, role=role
+    )
 
 
 def pdf_bytes(pages: int = 1, text: str = "test") -> bytes:
     buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
     for number in range(pages):
         pdf.drawString(72, 720, f"{text} page {number + 1}")
         pdf.showPage()
@@ -63,7 +65,9 @@ def sample_source() -> LayoutSource:
     return load_layout_file(Path(__file__).resolve().parent.parent / "form_definitions" / "nyuyoji_kenshin")
 
 
-def make_form(db: Session, org: Organisation, store: BlobStore, source: LayoutSource | None = None) -> FormDefinition:
+def make_form(
+    db: Session, org: Organisation, store: BlobStore, source: LayoutSource | None = None
+) -> FormDefinition:
     set_scope(db, SYSTEM_SCOPE)
     return publish_form_version(db, org_id=org.id, source=source or simple_layout(), store=store)
 

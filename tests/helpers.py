@@ -29,14 +29,24 @@ def make_recognized_document(
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
     document = Document(
-        org_id=user.org_id, form_id=form.id, uploaded_by=user.id, original_filename="scan.pdf",
-        sha256="0" * 64, size_bytes=len(data), page_count=1, blob_key=store.put(data), status="processing",
+        org_id=user.org_id,
+        form_id=form.id,
+        uploaded_by=user.id,
+        original_filename="scan.pdf",
+        sha256="0" * 64,
+        size_bytes=len(data),
+        page_count=1,
+        blob_key=store.put(data),
+        status="processing",
     )
     db.add(document)
     db.flush()
     (page,) = ensure_pages(db, document=document, layout_pages=1)
     reading = PageReading(
-        page_no=1, status="ok", inliers=100, residual_px=1.0,
+        page_no=1,
+        status="ok",
+        inliers=100,
+        residual_px=1.0,
         fields=[FieldReading(name=k, value=v, confidence=0.95, crop_png=png()) for k, v in values.items()],
     )
     save_page_reading(db, page=page, reading=reading, page_png=png(200, 280), store=store)

@@ -23,7 +23,9 @@ def test_wrong_password_is_refused_and_audited(client: TestClient, db: Session) 
     """GIVEN a user WHEN logging in with a wrong password THEN 401 and a login_failed audit event."""
     user = make_user(db, make_org(db))
     db.commit()
-    response = client.post("/api/v1/auth/login", json={"username": user.username, "password": "wrong-password"})
+    response = client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": "wrong-password"}
+    )
     assert response.status_code == 401
     assert "パスワード" in response.json()["detail"]["message"]
     set_scope(db, SYSTEM_SCOPE)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
-
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ocr_service.db.scoping import OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
@@ -20,14 +19,18 @@ def _setup(db: Session, store: BlobStore) -> tuple[Document, FieldResult, object
     user_a, user_b = make_user(db, org_a), make_user(db, org_b)
     form_a = make_form(db, org_a, store)
     make_form(db, org_b, store)
-    document = make_recognized_document(db, user=user_a, form=form_a, store=store, values={"name": "山田", "agree": True})
+    document = make_recognized_document(
+        db, user=user_a, form=form_a, store=store, values={"name": "山田", "agree": True}
+    )
     field = db.scalars(select(FieldResult).where(FieldResult.document_id == document.id)).first()
     assert field is not None
     db.commit()
     return document, field, user_a, user_b
 
 
-def test_foreign_document_routes_answer_404_like_missing_ones(client: TestClient, db: Session, store: BlobStore) -> None:
+def test_foreign_document_routes_answer_404_like_missing_ones(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
     """GIVEN A's recognised document WHEN B asks for it, its page, crop THEN 404, same body as a missing id."""
     document, field, _user_a, user_b = _setup(db, store)
     login(client, user_b)  # type: ignore[arg-type]
@@ -77,7 +80,9 @@ def test_csv_of_a_form_only_another_org_has_is_404(client: TestClient, db: Sessi
     assert client.get("/api/v1/forms/only_a/export.csv").status_code == 404
 
 
-def test_cannot_upload_into_another_org(client: TestClient, db: Session, store: BlobStore, enqueued: list[str]) -> None:
+def test_cannot_upload_into_another_org(
+    client: TestClient, db: Session, store: BlobStore, enqueued: list[str]
+) -> None:
     """GIVEN form 'only_a' exists only in A WHEN B uploads naming it THEN refused, and nothing lands in A."""
     org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
     make_form(db, org_a, store, simple_layout("only_a"))
@@ -85,7 +90,9 @@ def test_cannot_upload_into_another_org(client: TestClient, db: Session, store: 
     db.commit()
     login(client, user_b)
     response = client.post(
-        "/api/v1/documents", files={"file": ("x.pdf", pdf_bytes(), "application/pdf")}, data={"form_code": "only_a"}
+        "/api/v1/documents",
+        files={"file": ("x.pdf", pdf_bytes(), "application/pdf")},
+        data={"form_code": "only_a"},
     )
     assert response.status_code == 422
     assert response.json()["detail"]["code"] == "unknown_form"
@@ -100,7 +107,11 @@ def test_scope_refuses_cross_org_writes_and_unscoped_reads(db: Session, store: B
     set_scope(db, OrgScope(user_b.org_id))  # type: ignore[attr-defined]
     db.expunge_all()
     assert db.get(Document, document.id) is None
-    db.add(Document(org_id=document.org_id, uploaded_by=1, sha256="0" * 64, size_bytes=1, page_count=1, blob_key="x"))
+    db.add(
+        Document(
+            org_id=document.org_id, uploaded_by=1, sha256="0" * 64, size_bytes=1, page_count=1, blob_key="x"
+        )
+    )
     with pytest.raises(ScopeError):
         db.flush()
     db.rollback()

@@ -21,9 +21,14 @@ def test_production_refuses_default_secrets() -> None:
 
 def test_production_accepts_real_secrets_and_postgres() -> None:
     """GIVEN production with strong secrets and PostgreSQL THEN settings load; SQLite is refused."""
-    Settings(environment="production", secret_key=STRONG, storage_key=STRONG, database_url="postgresql+psycopg://db/ocr")  # type: ignore[arg-type]
+    Settings(
+        environment="production",
+        secret_key=STRONG,
+        storage_key=STRONG,
+        database_url="postgresql+psycopg://db/ocr",
+    )
     with pytest.raises(ValidationError, match="PostgreSQL"):
-        Settings(environment="production", secret_key=STRONG, storage_key=STRONG)  # type: ignore[arg-type]
+        Settings(environment="production", secret_key=STRONG, storage_key=STRONG)
 
 
 def test_visibility_timeout_must_exceed_hard_limit() -> None:

@@ -42,12 +42,19 @@ def operator(client: TestClient, db: Session, store: LocalBlobStore) -> None:
 
 
 def test_valid_pdf_is_stored_encrypted_and_enqueued_after_commit(
-    client: TestClient, operator: None, db: Session, enqueued: list[str], settings: Settings, store: LocalBlobStore
+    client: TestClient,
+    operator: None,
+    db: Session,
+    enqueued: list[str],
+    settings: Settings,
+    store: LocalBlobStore,
 ) -> None:
     """GIVEN an operator WHEN a 2-page PDF is uploaded THEN 201, row queued, blob encrypted, one task, audit event."""
     data = pdf_bytes(pages=2, text="plain-marker")
     blobs_before = set(_blob_files(settings))
-    response = client.post("/api/v1/documents", files={"file": ("../../etc/passwd.pdf", data, "application/pdf")})
+    response = client.post(
+        "/api/v1/documents", files={"file": ("../../etc/passwd.pdf", data, "application/pdf")}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "queued" and body["page_count"] == 2
@@ -61,7 +68,9 @@ def test_valid_pdf_is_stored_encrypted_and_enqueued_after_commit(
     (stored,) = new_files
     assert b"plain-marker" not in stored.read_bytes() and b"%PDF" not in stored.read_bytes()
     assert store.get(document.blob_key) == data
-    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "document.upload", AuditEvent.object_id == document.id))
+    assert db.scalar(
+        select(AuditEvent).where(AuditEvent.action == "document.upload", AuditEvent.object_id == document.id)
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,8 +85,15 @@ def test_valid_pdf_is_stored_encrypted_and_enqueued_after_commit(
     ],
 )
 def test_bad_uploads_get_a_readable_4xx_and_leave_nothing(
-    client: TestClient, operator: None, db: Session, enqueued: list[str], settings: Settings,
-    name: str, make: object, status: int, code: str,
+    client: TestClient,
+    operator: None,
+    db: Session,
+    enqueued: list[str],
+    settings: Settings,
+    name: str,
+    make: object,
+    status: int,
+    code: str,
 ) -> None:
     """GIVEN a bad file WHEN uploaded THEN a 4xx with a Japanese reason, no row, no blob, no task."""
     blobs_before = set(_blob_files(settings))
@@ -103,7 +119,9 @@ def test_oversized_upload_is_413(client: TestClient, operator: None, settings: S
 def test_unknown_form_code_is_refused(client: TestClient, operator: None, enqueued: list[str]) -> None:
     """GIVEN no form 'nope' WHEN uploading with it THEN 422 naming the problem."""
     response = client.post(
-        "/api/v1/documents", files={"file": ("x.pdf", pdf_bytes(), "application/pdf")}, data={"form_code": "nope"}
+        "/api/v1/documents",
+        files={"file": ("x.pdf", pdf_bytes(), "application/pdf")},
+        data={"form_code": "nope"},
     )
     assert response.status_code == 422 and response.json()["detail"]["code"] == "unknown_form"
     assert enqueued == []

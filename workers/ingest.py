@@ -62,7 +62,9 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
                     max_pages=settings.max_pages,
                     max_pixels=settings.max_page_pixels,
                 )
-                templates = render_template(runtime.store.get(form.template_blob_key), dpi=settings.raster_dpi)
+                templates = render_template(
+                    runtime.store.get(form.template_blob_key), dpi=settings.raster_dpi
+                )
                 for page in todo:
                     image = images[page.page_no - 1]
                     reading = runtime.pipeline.process_page(
@@ -72,7 +74,9 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
                         page_no=page.page_no,
                         template_image=templates[page.layout_page - 1],
                     )
-                    save_page_reading(db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store)
+                    save_page_reading(
+                        db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
+                    )
                     extend_lease(db, document_id=document_id, lease=lease)
                     logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
             mark_recognized(db, document_id=document_id)

@@ -27,7 +27,9 @@ def build_worker_runtime(settings: Settings) -> WorkerRuntime:
     return WorkerRuntime(
         settings=settings,
         session_factory=make_session_factory(make_engine(settings.resolved_database_url)),
-        store=LocalBlobStore(settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()),
+        store=LocalBlobStore(
+            settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
+        ),
         pipeline=PagePipeline(recognizer, dpi=settings.raster_dpi),
     )
 

@@ -85,7 +85,9 @@ def create_app(
         settings=settings,
         session_factory=session_factory or make_session_factory(make_engine(settings.resolved_database_url)),
         store=store
-        or LocalBlobStore(settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()),
+        or LocalBlobStore(
+            settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
+        ),
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")

@@ -84,7 +84,6 @@ def authorized(minimum_role: str) -> Callable[..., Iterator[RequestContext]]:
             set_scope(db, OrgScope(principal.org_id))
             yield RequestContext(principal=principal, db=db, runtime=runtime)
 
-
     return dependency
 
 

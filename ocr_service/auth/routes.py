@@ -32,10 +32,20 @@ def login(body: LoginIn, response: Response, db: UnscopedDb, runtime: RuntimeDep
     try:
         principal = authenticate_password(db, username=body.username, password=body.password)
     except AuthError as exc:
-        record_audit_event(db, action="auth.login_failed", org_id=None, user_id=None, detail={"username": body.username[:100]})
+        record_audit_event(
+            db,
+            action="auth.login_failed",
+            org_id=None,
+            user_id=None,
+            detail={"username": body.username[:100]},
+        )
         db.commit()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"code": "bad_credentials", "message": str(exc)}) from exc
-    raw = create_login_session(db, user_id=principal.user_id, ttl=timedelta(minutes=settings.session_ttl_minutes))
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail={"code": "bad_credentials", "message": str(exc)}
+        ) from exc
+    raw = create_login_session(
+        db, user_id=principal.user_id, ttl=timedelta(minutes=settings.session_ttl_minutes)
+    )
     record_audit_event(db, action="auth.login", org_id=principal.org_id, user_id=principal.user_id)
     db.commit()
     response.set_cookie(
@@ -46,7 +56,9 @@ def login(body: LoginIn, response: Response, db: UnscopedDb, runtime: RuntimeDep
         secure=settings.cookie_secure,
         max_age=settings.session_ttl_minutes * 60,
     )
-    return MeOut(user_id=principal.user_id, org_id=principal.org_id, username=principal.username, role=principal.role)
+    return MeOut(
+        user_id=principal.user_id, org_id=principal.org_id, username=principal.username, role=principal.role
+    )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

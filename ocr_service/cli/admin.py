@@ -68,7 +68,9 @@ def user_create(
 
 
 @user_app.command("token")
-def user_token(username: str, name: Annotated[str, typer.Option(help="What the token is for")] = "scanner") -> None:
+def user_token(
+    username: str, name: Annotated[str, typer.Option(help="What the token is for")] = "scanner"
+) -> None:
     """Issue a bearer API token for a (machine) user; printed once."""
     from sqlalchemy import select
 
@@ -93,7 +95,9 @@ def _publish(paths: list[Path], org_name: str | None) -> None:
                 fail(str(exc))
                 return
             form = publish_form_version(db, org_id=org.id, source=source, store=blob_store(cfg))
-            typer.echo(f"{form.code} v{form.version}: {form.title} ({len(source.layout.fields)} fields) → {org.name}")
+            typer.echo(
+                f"{form.code} v{form.version}: {form.title} ({len(source.layout.fields)} fields) → {org.name}"
+            )
         db.commit()
 
 

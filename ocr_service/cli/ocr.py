@@ -28,7 +28,9 @@ def _layout_from_db(code: str | None, org_name: str | None) -> tuple[FormLayout,
             try:
                 form = get_latest_form(db, code=code)
             except FormNotFoundError:
-                raise typer.BadParameter(f"form '{code}' is not imported (see 'ocr-service forms import')") from None
+                raise typer.BadParameter(
+                    f"form '{code}' is not imported (see 'ocr-service forms import')"
+                ) from None
         else:
             forms = list_latest_forms(db)
             if len(forms) != 1:
@@ -82,7 +84,11 @@ def process(
         fail(str(exc))
         return
     bar.close()
-    out: dict[str, Any] = {"file": str(file), "form": f"{form_layout.code}@v{form_layout.version}", "pages": []}
+    out: dict[str, Any] = {
+        "file": str(file),
+        "form": f"{form_layout.code}@v{form_layout.version}",
+        "pages": [],
+    }
     for page in readings:
         out["pages"].append(
             {
@@ -112,7 +118,9 @@ def _progress_bar(desc: str) -> tuple[tqdm[Any], Any]:
 def eval_lines(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Line set folder")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only")] = False,
-    no_constraints: Annotated[bool, typer.Option("--no-constraints", help="Ignore the charset column")] = False,
+    no_constraints: Annotated[
+        bool, typer.Option("--no-constraints", help="Ignore the charset column")
+    ] = False,
 ) -> None:
     """CER and line accuracy of the recogniser on a line set."""
     from workers.pipeline.evaluate import evaluate_line_set
@@ -121,7 +129,11 @@ def eval_lines(
     cfg = settings()
     recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
     result = evaluate_line_set(directory, recognizer=recognizer, constrained=not no_constraints)
-    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else json.dumps(result, ensure_ascii=False, indent=2))
+    typer.echo(
+        json.dumps(result, ensure_ascii=False)
+        if as_json
+        else json.dumps(result, ensure_ascii=False, indent=2)
+    )
 
 
 @eval_app.command("forms")
@@ -138,4 +150,8 @@ def eval_forms(
     bar, progress = _progress_bar("scans")
     result = evaluate_form_set(directory, recognizer=recognizer, dpi=cfg.raster_dpi, progress=progress)
     bar.close()
-    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else json.dumps(result, ensure_ascii=False, indent=2))
+    typer.echo(
+        json.dumps(result, ensure_ascii=False)
+        if as_json
+        else json.dumps(result, ensure_ascii=False, indent=2)
+    )

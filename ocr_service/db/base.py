@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine
@@ -31,7 +31,7 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[float]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[float]: JSON}
 
 
 class TimestampMixin:
@@ -71,4 +71,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[OrmSession]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-__all__ = ["Base", "OrgScoped", "String", "TimestampMixin", "make_engine", "make_session_factory", "new_id", "utcnow"]
+__all__ = [
+    "Base",
+    "OrgScoped",
+    "String",
+    "TimestampMixin",
+    "make_engine",
+    "make_session_factory",
+    "new_id",
+    "utcnow",
+]

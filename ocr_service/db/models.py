@@ -6,4 +6,14 @@ from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
 
-__all__ = ["ApiToken", "AuditEvent", "Document", "FieldResult", "FormDefinition", "LoginSession", "Organisation", "Page", "User"]
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Document",
+    "FieldResult",
+    "FormDefinition",
+    "LoginSession",
+    "Organisation",
+    "Page",
+    "User",
+]

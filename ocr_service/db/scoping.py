@@ -52,10 +52,7 @@ def get_scope(session: Session) -> OrgScope | SystemScope | None:
 
 
 def _touches_scoped_table(state: ORMExecuteState) -> bool:
-    for mapper in state.all_mappers:
-        if issubclass(mapper.class_, OrgScoped):
-            return True
-    return False
+    return any(issubclass(mapper.class_, OrgScoped) for mapper in state.all_mappers)
 
 
 @event.listens_for(Session, "do_orm_execute")

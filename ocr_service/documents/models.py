@@ -10,7 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, utcnow
 
 DOCUMENT_STATUSES = ("queued", "processing", "recognized", "failed")
-STATUS_LABELS_JA = {"queued": "読取待ち", "processing": "読取中", "recognized": "要確認", "failed": "読取失敗"}
+STATUS_LABELS_JA = {
+    "queued": "読取待ち",
+    "processing": "読取中",
+    "recognized": "要確認",
+    "failed": "読取失敗",
+}
 
 
 class Document(OrgScoped, TimestampMixin, Base):

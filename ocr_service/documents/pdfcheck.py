@@ -29,9 +29,13 @@ def inspect_pdf(data: bytes, *, max_bytes: int, max_pages: int) -> int:
             f"ファイルが大きすぎます（上限 {max_bytes // (1024 * 1024)} MB）。", code="too_large"
         )
     if not data[:1024].lstrip().startswith(b"%PDF-"):
-        raise PdfRejectedError("PDF ファイルではありません。スキャナーの出力形式を PDF にしてください。", code="not_pdf")
+        raise PdfRejectedError(
+            "PDF ファイルではありません。スキャナーの出力形式を PDF にしてください。", code="not_pdf"
+        )
     if b"%%EOF" not in data[-2048:]:
-        raise PdfRejectedError("PDF が途中で切れています（転送が完了していない可能性があります）。", code="truncated")
+        raise PdfRejectedError(
+            "PDF が途中で切れています（転送が完了していない可能性があります）。", code="truncated"
+        )
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:

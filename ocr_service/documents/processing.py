@@ -14,8 +14,8 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.db.base import utcnow
+from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
 

@@ -56,8 +56,12 @@ def get_document(document_id: str, ctx: ReviewerCtx) -> DocumentDetailOut:
     pages = service.list_pages(ctx.db, document_id=document.id)
     fields = service.list_field_results(ctx.db, document_id=document.id)
     record_audit_event(
-        ctx.db, action="document.view", org_id=ctx.principal.org_id, user_id=ctx.principal.user_id,
-        object_type="document", object_id=document.id,
+        ctx.db,
+        action="document.view",
+        org_id=ctx.principal.org_id,
+        user_id=ctx.principal.user_id,
+        object_type="document",
+        object_id=document.id,
     )
     ctx.db.commit()
     return DocumentDetailOut(

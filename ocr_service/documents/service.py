@@ -125,7 +125,9 @@ def get_document(db: Session, *, document_id: str) -> Document:
     return document
 
 
-def list_documents(db: Session, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Document]:
+def list_documents(
+    db: Session, *, status: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Document]:
     query = select(Document).order_by(Document.created_at).limit(limit).offset(offset)
     if status:
         query = query.where(Document.status == status)

@@ -20,8 +20,12 @@ def export_csv(
 ) -> Response:
     export = build_form_csv(ctx.db, form_code=form_code, encoding=encoding)
     record_audit_event(
-        ctx.db, action="export.csv", org_id=ctx.principal.org_id, user_id=ctx.principal.user_id,
-        object_type="form", object_id=form_code,
+        ctx.db,
+        action="export.csv",
+        org_id=ctx.principal.org_id,
+        user_id=ctx.principal.user_id,
+        object_type="form",
+        object_id=form_code,
         detail={"rows": export.rows, "encoding": encoding, "documents": export.document_ids},
     )
     ctx.db.commit()
@@ -29,5 +33,8 @@ def export_csv(
     return Response(
         content=export.content,
         media_type=f"text/csv; charset={charset}",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(export.filename)}", "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(export.filename)}",
+            "Cache-Control": "no-store",
+        },
     )

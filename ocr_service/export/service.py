@@ -63,7 +63,11 @@ def build_form_csv(db: Session, *, form_code: str, encoding: CsvEncoding = "cp93
         for group, values in sorted(groups.items()):
             if not values:
                 continue
-            row = [document.id, str(first_page[group]), *[values.get(spec.name, "") for spec in layout.fields]]
+            row = [
+                document.id,
+                str(first_page[group]),
+                *[values.get(spec.name, "") for spec in layout.fields],
+            ]
             for spec, value in zip(layout.fields, row[2:], strict=True):
                 try:
                     value.encode(encoding)

@@ -36,13 +36,17 @@ class FieldSpec(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Machine name, unique in the form")
     label: str = Field(min_length=1, max_length=200, description="Japanese label shown to reviewers")
-    box: tuple[float, float, float, float] = Field(description="x0, y0, x1, y1 in PDF points, top-left origin")
+    box: tuple[float, float, float, float] = Field(
+        description="x0, y0, x1, y1 in PDF points, top-left origin"
+    )
     type: FieldType = "text"
     page: int = Field(default=1, ge=1, description="1-based template page the field is on")
     cells: int = Field(default=0, ge=0, le=64, description="Comb cells (one character per printed box)")
     multiline: bool = False
     required: bool = False
-    csv_column: str | None = Field(default=None, max_length=100, description="CSV header; defaults to the label")
+    csv_column: str | None = Field(
+        default=None, max_length=100, description="CSV header; defaults to the label"
+    )
 
     @field_validator("box")
     @classmethod
@@ -81,7 +85,7 @@ class FormLayout(BaseModel):
             seen.add(spec.name)
             if spec.page > self.pages:
                 raise ValueError(f"field '{spec.name}' is on page {spec.page} but the form has {self.pages}")
-            x0, y0, x1, y1 = spec.box
+            _x0, _y0, x1, y1 = spec.box
             if x1 > width + 1 or y1 > height + 1:
                 raise ValueError(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
         return self

@@ -93,7 +93,9 @@ def layout_from_eval_fields(data: Any, *, origin: Path) -> FormLayout:
             raise LayoutError(f"{origin}: fields[{index}] must be an object")
         field_type = raw.get("type", "text")
         if field_type not in FIELD_TYPES:
-            raise LayoutError(f"{origin}: fields[{index}] ('{raw.get('name')}') has unknown type '{field_type}'")
+            raise LayoutError(
+                f"{origin}: fields[{index}] ('{raw.get('name')}') has unknown type '{field_type}'"
+            )
         fields.append(
             {
                 "name": raw.get("name"),
@@ -123,7 +125,9 @@ def load_eval_layout(fields_json: Path) -> LayoutSource:
     except (OSError, json.JSONDecodeError) as exc:
         raise LayoutError(f"{fields_json}: cannot read JSON: {exc}") from exc
     layout = layout_from_eval_fields(data, origin=fields_json)
-    return LayoutSource(layout=layout, template_pdf=_read_template(fields_json, "template.pdf"), origin=fields_json)
+    return LayoutSource(
+        layout=layout, template_pdf=_read_template(fields_json, "template.pdf"), origin=fields_json
+    )
 
 
 def load_layout_file(path: Path) -> LayoutSource:

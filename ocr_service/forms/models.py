@@ -14,7 +14,9 @@ class FormDefinition(OrgScoped, TimestampMixin, Base):
     """One immutable version of one form layout of one organisation."""
 
     __tablename__ = "form_definitions"
-    __table_args__ = (UniqueConstraint("org_id", "code", "version", name="uq_form_definitions_org_code_version"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "code", "version", name="uq_form_definitions_org_code_version"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(64), index=True)

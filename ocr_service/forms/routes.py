@@ -22,6 +22,8 @@ class FormOut(BaseModel):
 @router.get("", response_model=list[FormOut])
 def list_forms(ctx: OperatorCtx) -> list[FormOut]:
     return [
-        FormOut(id=f.id, code=f.code, version=f.version, title=f.title, fields=len(f.layout.get("fields", [])))
+        FormOut(
+            id=f.id, code=f.code, version=f.version, title=f.title, fields=len(f.layout.get("fields", []))
+        )
         for f in list_latest_forms(ctx.db)
     ]

@@ -14,7 +14,15 @@ from ocr_service.forms.loader import LayoutSource
 from ocr_service.forms.models import FormDefinition
 from ocr_service.storage.blobs import BlobStore
 
-_IMMUTABLE_COLUMNS = ("code", "version", "layout", "template_blob_key", "template_sha256", "layout_sha256", "org_id")
+_IMMUTABLE_COLUMNS = (
+    "code",
+    "version",
+    "layout",
+    "template_blob_key",
+    "template_sha256",
+    "layout_sha256",
+    "org_id",
+)
 
 
 class FormNotFoundError(LookupError):
@@ -41,7 +49,9 @@ def _layout_digest(layout: FormLayout) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def publish_form_version(db: Session, *, org_id: int, source: LayoutSource, store: BlobStore) -> FormDefinition:
+def publish_form_version(
+    db: Session, *, org_id: int, source: LayoutSource, store: BlobStore
+) -> FormDefinition:
     """Publish a layout as the next version of its form code; an unchanged layout returns the existing version."""
     layout = source.layout
     layout_sha = _layout_digest(layout)

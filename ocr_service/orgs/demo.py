@@ -21,8 +21,11 @@ logger = logging.getLogger(__name__)
 DEMO_ORG = "東山市 健康推進課"
 DEMO_PARENT = "東山市"
 DEMO_PASSWORD = "demo-password-2026"
-DEMO_USERS = (("demo-admin", "admin", "管理者（デモ）"), ("demo-reviewer", "reviewer", "確認担当（デモ）"),
-              ("demo-operator", "operator", "スキャン担当（デモ）"))
+DEMO_USERS = (
+    ("demo-admin", "admin", "管理者（デモ）"),
+    ("demo-reviewer", "reviewer", "確認担当（デモ）"),
+    ("demo-operator", "operator", "スキャン担当（デモ）"),
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,13 @@ def seed_demo(db: Session, *, store: BlobStore, form_dir: Path) -> DemoSeed:
     org = get_or_create_organisation(db, name=DEMO_ORG, parent_name=parent.name, kind="group")
     for username, role, display in DEMO_USERS:
         if db.scalar(select(User).where(User.username == username)) is None:
-            create_user(db, org=org, username=username, password=DEMO_PASSWORD, role=role, display_name=display)
-    forms = load_layouts_into_org(db, org_id=org.id, directory=form_dir, store=store) if form_dir.is_dir() else []
+            create_user(
+                db, org=org, username=username, password=DEMO_PASSWORD, role=role, display_name=display
+            )
+    forms = (
+        load_layouts_into_org(db, org_id=org.id, directory=form_dir, store=store) if form_dir.is_dir() else []
+    )
     db.commit()
-    return DemoSeed(org_name=org.name, usernames=[u for u, _, _ in DEMO_USERS], password=DEMO_PASSWORD, forms=forms)
+    return DemoSeed(
+        org_name=org.name, usernames=[u for u, _, _ in DEMO_USERS], password=DEMO_PASSWORD, forms=forms
+    )

@@ -1,0 +1,1 @@
+"""Scanner bridge: hot-folder uploader for the scanner PC (built in its own issue)."""

@@ -1,0 +1,52 @@
+"""docker-compose.yml cannot run here (no Docker engine), so this keeps it consistent with the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from typer.main import get_command
+
+from ocr_service.cli.main import app
+from ocr_service.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_stack_has_every_service_with_healthchecks_where_needed() -> None:
+    """GIVEN the compose file THEN api, worker (GPU), beat, redis and postgres exist; servers have healthchecks."""
+    services = _compose()["services"]
+    assert {"api", "worker", "worker-cpu", "beat", "redis", "postgres", "migrate"} <= set(services)
+    for name in ("api", "redis", "postgres", "worker"):
+        assert "healthcheck" in services[name], name
+    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    redis_cmd = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_cmd and "--maxmemory-policy noeviction" in redis_cmd
+
+
+def test_environment_names_are_real_settings() -> None:
+    """GIVEN every OCR_* variable in the compose file THEN each names a Settings field (no silent typos)."""
+    fields = {f"OCR_{name.upper()}" for name in Settings.model_fields}
+    for name, service in _compose()["services"].items():
+        for key in service.get("environment") or {}:
+            if key.startswith("OCR_"):
+                assert key in fields, f"{name}: {key} is not a setting"
+
+
+def test_commands_are_real_cli_commands() -> None:
+    """GIVEN each ocr-service command in the compose file THEN the CLI has that sub-command."""
+    cli = get_command(app)
+    for name, service in _compose()["services"].items():
+        command = service.get("command") or []
+        if command[:1] == ["ocr-service"]:
+            sub = cli.commands[command[1]]  # type: ignore[attr-defined]
+            if len(command) > 2 and hasattr(sub, "commands") and not command[2].startswith("-"):
+                assert command[2] in sub.commands, f"{name}: {command}"
