@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     """auto uses CUDA when onnxruntime-gpu sees a GPU, else the CPU; same code either way."""
     confidence_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
 
+    queue_name: str = Field(default="ocr", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     task_soft_time_limit_s: int = Field(default=600, ge=5)
     task_time_limit_s: int = Field(default=660, ge=10)

@@ -25,7 +25,7 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        task_default_queue="ocr",
+        task_default_queue=settings.queue_name,
         worker_hijack_root_logger=False,
         timezone="Asia/Tokyo",
         beat_schedule={
