@@ -134,13 +134,21 @@ def _draw_multiline(
         if y + size_px / 2 > y1 - inset:
             break
         _draw_line_of_text(
-            draw, line, font_path=font_path, size_px=size_px, left=x0 + inset, centre_y=y,
-            max_width=max_width, rng=rng,
+            draw,
+            line,
+            font_path=font_path,
+            size_px=size_px,
+            left=x0 + inset,
+            centre_y=y,
+            max_width=max_width,
+            rng=rng,
         )
         y += line_height
 
 
-def _draw_check(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], rng: random.Random) -> None:
+def _draw_check(
+    draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], rng: random.Random
+) -> None:
     """A hand-drawn tick (レ shape) that stays inside the square."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
@@ -186,8 +194,14 @@ def _fill_page(
             x0, y0, x1, y1 = box
             inset = INSET_PT * px_per_pt
             _draw_line_of_text(
-                draw, value, font_path=font_path, size_px=TEXT_HEIGHT_RATIO * (y1 - y0), left=x0 + inset,
-                centre_y=(y0 + y1) / 2, max_width=(x1 - x0) - 2 * inset, rng=rng,
+                draw,
+                value,
+                font_path=font_path,
+                size_px=TEXT_HEIGHT_RATIO * (y1 - y0),
+                left=x0 + inset,
+                centre_y=(y0 + y1) / 2,
+                max_width=(x1 - x0) - 2 * inset,
+                rng=rng,
             )
 
 
@@ -203,7 +217,9 @@ def _distort(
 ) -> Image.Image:
     width, height = image.size
     if scale != 1.0:
-        scaled = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS)
+        scaled = image.resize(
+            (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS
+        )
         canvas = Image.new("RGB", (width, height), PAPER)
         canvas.paste(scaled, ((width - scaled.width) // 2, (height - scaled.height) // 2))
         image = canvas
@@ -217,7 +233,7 @@ def _distort(
         image = image.rotate(180)
     if noise > 0:
         generator = np.random.default_rng(seed)
-        pixels = np.asarray(image, dtype=np.float32)
+        pixels = np.asarray(image, dtype=np.float64)
         pixels = pixels + generator.normal(0.0, noise * 255.0, size=pixels.shape[:2])[..., None]
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="RGB")
     return image
@@ -225,7 +241,8 @@ def _distort(
 
 def _image_to_pdf(image: Image.Image, dpi: int) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PDF", resolution=float(dpi), title="scan")
+    # No creation/modification dates: the same arguments give the same bytes.
+    image.save(buffer, format="PDF", resolution=float(dpi), title="scan", creationDate=None, modDate=None)
     return buffer.getvalue()
 
 
@@ -272,9 +289,16 @@ def render_filled_pdf(
     if not images:
         raise ValueError(f"template has no page {page}")
     image: Image.Image = images[0].convert("RGB")
-    _fill_page(image, layout, values, page_no=page, font_path=font, px_per_pt=dpi / 72.0, rng=random.Random(seed))
+    _fill_page(
+        image, layout, values, page_no=page, font_path=font, px_per_pt=dpi / 72.0, rng=random.Random(seed)
+    )
     image = _distort(
-        image, rotate_deg=rotate_deg, shift_px=shift_px, scale=scale, noise=noise, upside_down=upside_down,
+        image,
+        rotate_deg=rotate_deg,
+        shift_px=shift_px,
+        scale=scale,
+        noise=noise,
+        upside_down=upside_down,
         seed=seed,
     )
     return _image_to_pdf(image, dpi)
@@ -353,6 +377,10 @@ def sample_values_for(layout: FormLayout) -> dict[str, str | bool]:
         else:
             text = _GENERIC_BY_TYPE[spec.type]
             if spec.cells > 0:
-                text = ("0123456789" * 7)[: spec.cells] if spec.type in ("digits", "postal") else text[: spec.cells]
+                text = (
+                    ("0123456789" * 7)[: spec.cells]
+                    if spec.type in ("digits", "postal")
+                    else text[: spec.cells]
+                )
             values[spec.name] = text
     return values

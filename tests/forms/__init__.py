@@ -1,0 +1,1 @@
+"""Tests for form definitions (shipped samples, schema, layout loading)."""
