@@ -19,8 +19,12 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_soft_time_limit_s,
         task_time_limit=settings.task_time_limit_s,
-        # Must exceed the hard time limit, or Redis re-delivers a task that is still running.
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        # Must exceed the hard time limit, or Redis re-delivers a task that is still running. The embedded
+        # SQLite transport has no such option (it hands its options to create_engine); there the beat
+        # sweep re-sends documents whose worker lease expired.
+        broker_transport_options=(
+            {} if settings.is_embedded_broker else {"visibility_timeout": settings.broker_visibility_timeout_s}
+        ),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         task_serializer="json",

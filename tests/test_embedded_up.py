@@ -1,0 +1,73 @@
+"""`ocr-service up` on the embedded default: SQLite, local files, SQLite broker, no external server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ocr_service.orgs.demo import DEMO_PASSWORD
+from tests.factories import sample_source
+from tests.support.render import render_filled_pdf, sample_values_for
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_up_serves_the_demo_and_recognises_an_upload(tmp_path: Path) -> None:
+    """GIVEN a fresh data folder WHEN `ocr-service up` runs THEN the demo user can upload a filled
+    sample form and download a CSV holding the recognised values, with no external server."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
+    env.update({"OCR_DATA_DIR": str(tmp_path / "var"), "OCR_API_PORT": str(port)})
+    log = (tmp_path / "up.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "ocr_service.cli.main", "up"], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    source = sample_source()
+    values = sample_values_for(source.layout)
+    pdf = render_filled_pdf(template_pdf=source.template_pdf, layout=source.layout, values=values, rotate_deg=-0.8)
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if client.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        login = client.post("/api/v1/auth/login", json={"username": "demo-operator", "password": DEMO_PASSWORD})
+        assert login.status_code == 200
+        upload = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")})
+        assert upload.status_code == 201, upload.text
+        client.post("/api/v1/auth/login", json={"username": "demo-reviewer", "password": DEMO_PASSWORD})
+        doc_id = upload.json()["id"]
+        deadline = time.monotonic() + 90
+        status = "queued"
+        while time.monotonic() < deadline and status in ("queued", "processing"):
+            time.sleep(1)
+            status = client.get(f"/api/v1/documents/{doc_id}").json()["status"]
+        assert status == "recognized", (tmp_path / "up.log").read_text(errors="replace")[-3000:]
+        csv_text = client.get("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
+        row = csv_text.split("\r\n")[1].split(",")
+        assert row[0] == doc_id
+        for name in ("postal_code", "phone", "child_name"):
+            assert values[name] in row, name
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
