@@ -45,7 +45,7 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[tuple[Settings
         data_dir=tmp_path,
         database_url=pg_url,
         broker_url=REDIS_URL,
-        storage_key="e2e-storage-key",  # type: ignore[arg-type]
+        storage_key="e2e-storage-key",
         queue_name=queue,
         task_soft_time_limit_s=15,
         task_time_limit_s=20,
@@ -160,7 +160,7 @@ def test_upload_is_recognised_by_a_real_worker_and_exported(live: tuple[Settings
         if spec.type == "checkbox":
             assert read[spec.name] == ("1" if values[spec.name] else "0"), spec.name
     csv_text = client.get("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
-    header, row = csv_text.split("\r\n")[:2]
+    _header, row = csv_text.split("\r\n")[:2]
     assert doc_id in row
     for name in EXACT_FIELDS:
         assert read[name] in row.split(",")

@@ -23,7 +23,9 @@ def make_celery(settings: Settings) -> Celery:
         # SQLite transport has no such option (it hands its options to create_engine); there the beat
         # sweep re-sends documents whose worker lease expired.
         broker_transport_options=(
-            {} if settings.is_embedded_broker else {"visibility_timeout": settings.broker_visibility_timeout_s}
+            {}
+            if settings.is_embedded_broker
+            else {"visibility_timeout": settings.broker_visibility_timeout_s}
         ),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,

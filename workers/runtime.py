@@ -23,14 +23,18 @@ class WorkerRuntime:
 
 
 def build_worker_runtime(settings: Settings) -> WorkerRuntime:
-    recognizer = load_recognizer(settings.ocr_model_dir, intra_op_threads=settings.ocr_threads)
+    recognizer = load_recognizer(
+        settings.ocr_model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device
+    )
     return WorkerRuntime(
         settings=settings,
         session_factory=make_session_factory(make_engine(settings.resolved_database_url)),
         store=LocalBlobStore(
             settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
         ),
-        pipeline=PagePipeline(recognizer, dpi=settings.raster_dpi),
+        pipeline=PagePipeline(
+            recognizer, dpi=settings.raster_dpi, low_confidence_threshold=settings.confidence_threshold
+        ),
     )
 
 

@@ -62,7 +62,7 @@ def process(
         form_layout, template_pdf = source.layout, source.template_pdf
     else:
         form_layout, template_pdf = _layout_from_db(form, org)
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
+    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar = tqdm(total=0, unit="page", file=sys.stderr, disable=None)
 
     def progress(done: int, total: int) -> None:
@@ -78,6 +78,7 @@ def process(
             recognizer=recognizer,
             dpi=cfg.raster_dpi,
             progress=progress,
+            low_confidence_threshold=cfg.confidence_threshold,
         )
     except RasterError as exc:
         bar.close()
@@ -127,7 +128,7 @@ def eval_lines(
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
+    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     result = evaluate_line_set(directory, recognizer=recognizer, constrained=not no_constraints)
     typer.echo(
         json.dumps(result, ensure_ascii=False)
@@ -146,9 +147,15 @@ def eval_forms(
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads)
+    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar, progress = _progress_bar("scans")
-    result = evaluate_form_set(directory, recognizer=recognizer, dpi=cfg.raster_dpi, progress=progress)
+    result = evaluate_form_set(
+        directory,
+        recognizer=recognizer,
+        dpi=cfg.raster_dpi,
+        progress=progress,
+        threshold=cfg.confidence_threshold,
+    )
     bar.close()
     typer.echo(
         json.dumps(result, ensure_ascii=False)

@@ -16,7 +16,14 @@ from ocr_service.config import Settings
 def _celery_argv(cfg: Settings, role: str) -> list[str]:
     base = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
     if role == "worker":
-        return [*base, "worker", "--loglevel=INFO", "-Q", cfg.queue_name, f"--concurrency={cfg.worker_concurrency}"]
+        return [
+            *base,
+            "worker",
+            "--loglevel=INFO",
+            "-Q",
+            cfg.queue_name,
+            f"--concurrency={cfg.worker_concurrency}",
+        ]
     schedule = cfg.data_dir / "celerybeat-schedule"
     return [*base, "beat", "--loglevel=INFO", f"--schedule={schedule}"]
 

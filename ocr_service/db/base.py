@@ -70,6 +70,7 @@ def make_engine(url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[OrmSession]:
     # Every process that opens sessions needs all tables mapped, or foreign keys cannot resolve.
     import ocr_service.db.models  # noqa: F401
+
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

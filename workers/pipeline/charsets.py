@@ -1,0 +1,70 @@
+"""Character sets per field type and text normalisation after recognition.
+
+A field type narrows what the recogniser may emit (a postal code never holds a
+kanji), and the same type decides how the decoded text is normalised so that
+what reviewers and the CSV see is consistent: ASCII digits, one hyphen.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["CHARSETS", "charset_for_type", "normalize_text"]
+
+_DIGITS = "0123456789０１２３４５６７８９"
+_HYPHENS = "-‐‑‒–—―−－ーｰ一"
+"""Dash look-alikes a recogniser emits for a handwritten hyphen (incl. 長音 and the kanji 一)."""
+
+CHARSETS: dict[str, str] = {
+    "digits": _DIGITS,
+    "postal": _DIGITS + _HYPHENS + "〒",
+    "phone": _DIGITS + _HYPHENS + "()（）",
+    "date": _DIGITS + "令和平成昭和大正元年月日",
+    "hiragana": "".join(chr(c) for c in range(ord("ぁ"), ord("ゖ") + 1)) + "ー゛゜",
+    "katakana": "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー",
+}
+"""Allowed characters per field type; types not listed (text) are unconstrained."""
+
+_HYPHEN_TABLE = str.maketrans(dict.fromkeys(_HYPHENS, "-"))
+_DAKUTEN_TABLE = str.maketrans({"゛": "\u3099", "゜": "\u309a", "ﾞ": "\u3099", "ﾟ": "\u309a"})
+
+
+def charset_for_type(field_type: str | None) -> str | None:
+    """Return the allowed characters for a field type, or None when unconstrained.
+
+    Args:
+        field_type: a layout field type (``digits``, ``postal``...) or None.
+
+    Returns:
+        the allowed characters, or None for free text.
+    """
+    if field_type is None:
+        return None
+    return CHARSETS.get(field_type)
+
+
+def normalize_text(text: str, field_type: str | None = None) -> str:
+    """Normalise decoded text the way the service stores it.
+
+    NFKC (full-width digits and Latin become ASCII), stand-alone voicing marks
+    are merged into the preceding kana (``か゛`` → ``が``: handwriting often
+    separates them), and for postal/phone fields every dash look-alike becomes
+    ``-`` and the 〒 mark is dropped.
+
+    Args:
+        text: raw decoded text.
+        field_type: the field type, or None for free text.
+
+    Returns:
+        the normalised text (whitespace is kept; callers decide).
+    """
+    merged = unicodedata.normalize("NFC", text.translate(_DAKUTEN_TABLE))
+    # Combining marks left without a base letter are meaningless on their own.
+    merged = "".join(ch for ch in merged if ch not in "\u3099\u309a")
+    out = unicodedata.normalize("NFKC", merged)
+    if field_type in ("postal", "phone"):
+        out = out.translate(_HYPHEN_TABLE).replace("〒", "")
+        out = "".join(ch for ch in out if not ch.isspace())
+    elif field_type in ("digits", "date"):
+        out = "".join(ch for ch in out if not ch.isspace())
+    return out

@@ -1,0 +1,240 @@
+"""Benchmarks on the evaluation sets, using exactly the production code path.
+
+Two formats (see the eval folder's README): form sets (scans + layouts +
+truth.jsonl), scored per field, and line sets (images + labels.jsonl), scored
+by character error rate. Numbers are per set and never pooled across sets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ocr_service.forms.loader import LayoutSource, load_layout_file
+from workers.pipeline.page import process_pdf
+from workers.pipeline.recognizer import Recognizer
+from workers.pipeline.types import FieldReading, PageReading
+
+__all__ = ["edit_distance", "evaluate_form_set", "evaluate_line_set", "normalize_for_scoring"]
+
+
+def normalize_for_scoring(value: str) -> str:
+    """NFKC with all whitespace removed, the comparison rule of the eval README."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", value) if not ch.isspace())
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two strings."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class _Tally:
+    """Accumulates field and character accuracy for one group of fields."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.exact = 0
+        self.chars = 0
+        self.char_errors = 0
+
+    def add(self, truth: str | bool, value: str | bool) -> bool:
+        self.n += 1
+        if isinstance(truth, bool):
+            right = isinstance(value, bool) and value == truth
+            self.chars += 1
+            self.char_errors += 0 if right else 1
+        else:
+            t = normalize_for_scoring(truth)
+            v = normalize_for_scoring(value) if isinstance(value, str) else ""
+            right = t == v
+            # An empty truth read as text counts its inserted characters (at least one error).
+            self.chars += max(1, len(t))
+            self.char_errors += min(max(1, len(t)), edit_distance(t, v))
+        self.exact += int(right)
+        return right
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "n": self.n,
+            "field_acc": self.exact / self.n if self.n else 0.0,
+            "char_acc": 1.0 - self.char_errors / self.chars if self.chars else 0.0,
+        }
+
+
+def evaluate_form_set(
+    set_dir: Path,
+    *,
+    recognizer: Recognizer,
+    dpi: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+    threshold: float = 0.8,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Score the full pipeline (PDF bytes in, field values out) on a form set.
+
+    Args:
+        set_dir: a ``forms/<set>`` folder.
+        recognizer: the recogniser under test.
+        dpi: rendering resolution.
+        progress: called as ``progress(done, total)`` after each scan.
+        threshold: confidence at or above which a field is auto-accepted.
+        details: if given, receives one dict per scored field (for error analysis).
+
+    Returns:
+        ``{"set", "n_scans", "n_fields", "field_acc", "char_acc", "by_type",
+        "auto_accept_rate", "auto_accept_error", "threshold", "pages_per_s"}``.
+    """
+    layouts: dict[str, LayoutSource] = {}
+    for fields_json in sorted(set_dir.glob("*/fields.json")):
+        source = load_layout_file(fields_json)
+        layouts[fields_json.parent.name] = source
+    rows = _read_jsonl(set_dir / "truth.jsonl")
+    by_scan: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_scan.setdefault(row["scan"], []).append(row)
+    overall = _Tally()
+    by_type: dict[str, _Tally] = {}
+    accepted = accepted_wrong = 0
+    pages_done = 0
+    started = time.perf_counter()
+    for done, (scan, scan_rows) in enumerate(by_scan.items(), start=1):
+        pdf = (set_dir / scan).read_bytes()
+        # Production reads an upload against one chosen layout; a scan that mixes layouts is
+        # read once per layout and each truth row takes its page from the matching run.
+        runs: dict[str, list[PageReading]] = {}
+        for code in dict.fromkeys(row["layout"] for row in scan_rows):
+            source = layouts[code]
+            runs[code] = process_pdf(
+                pdf,
+                layout=source.layout,
+                template_pdf=source.template_pdf,
+                recognizer=recognizer,
+                dpi=dpi,
+                low_confidence_threshold=threshold,
+            )
+        pages_done += len(next(iter(runs.values())))
+        for row in scan_rows:
+            pages = runs[row["layout"]]
+            types = {f.name: f.type for f in layouts[row["layout"]].layout.fields}
+            page_no = int(row.get("page", 1))
+            page = pages[page_no - 1] if page_no <= len(pages) else None
+            found: dict[str, FieldReading] = {f.name: f for f in page.fields} if page else {}
+            for name, truth in row["fields"].items():
+                reading = found.get(name)
+                value: str | bool = (
+                    reading.value if reading else ("" if not isinstance(truth, bool) else False)
+                )
+                field_type = types.get(name, "text")
+                right = overall.add(truth, value)
+                by_type.setdefault(field_type, _Tally()).add(truth, value)
+                if reading is not None and reading.confidence >= threshold:
+                    accepted += 1
+                    accepted_wrong += int(not right)
+                if details is not None:
+                    details.append(
+                        {
+                            "scan": scan,
+                            "page": page_no,
+                            "field": name,
+                            "type": field_type,
+                            "truth": truth,
+                            "value": value,
+                            "confidence": reading.confidence if reading else None,
+                            "status": reading.status if reading else (page.status if page else "missing"),
+                            "right": right,
+                        }
+                    )
+        if progress is not None:
+            progress(done, len(by_scan))
+    elapsed = time.perf_counter() - started
+    summary = overall.summary()
+    return {
+        "set": set_dir.name,
+        "n_scans": len(by_scan),
+        "n_fields": overall.n,
+        "field_acc": summary["field_acc"],
+        "char_acc": summary["char_acc"],
+        "by_type": {name: tally.summary() for name, tally in sorted(by_type.items())},
+        "auto_accept_rate": accepted / overall.n if overall.n else 0.0,
+        "auto_accept_error": accepted_wrong / accepted if accepted else 0.0,
+        "threshold": threshold,
+        "pages_per_s": pages_done / elapsed if elapsed > 0 else 0.0,
+    }
+
+
+def evaluate_line_set(
+    set_dir: Path,
+    *,
+    recognizer: Recognizer,
+    constrained: bool = True,
+    batch: int = 32,
+) -> dict[str, Any]:
+    """Score the recogniser alone on a line set.
+
+    Args:
+        set_dir: a ``lines/<set>`` folder.
+        recognizer: the recogniser under test.
+        constrained: apply the ``charset`` field type of a label row when present.
+        batch: images per recogniser call.
+
+    Returns:
+        ``{"set", "n", "cer", "line_acc", "by_script": {script: {"n", "cer", "line_acc"}}, "lines_per_s"}``.
+    """
+    rows = _read_jsonl(set_dir / "labels.jsonl")
+    errors: dict[str, int] = {}
+    lengths: dict[str, int] = {}
+    exact: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        images = [_load_gray(set_dir / row["image"]) for row in chunk]
+        charsets = [row.get("charset") if constrained else None for row in chunk]
+        results = recognizer.recognize(images, charsets)
+        for row, result in zip(chunk, results, strict=True):
+            truth = normalize_for_scoring(row["text"])
+            got = normalize_for_scoring(result.text)
+            for key in ("", str(row.get("script", "unknown"))):
+                errors[key] = errors.get(key, 0) + edit_distance(truth, got)
+                lengths[key] = lengths.get(key, 0) + max(1, len(truth))
+                exact[key] = exact.get(key, 0) + int(truth == got)
+                counts[key] = counts.get(key, 0) + 1
+    elapsed = time.perf_counter() - started
+
+    def stats(key: str) -> dict[str, float | int]:
+        return {"n": counts[key], "cer": errors[key] / lengths[key], "line_acc": exact[key] / counts[key]}
+
+    total = stats("") if rows else {"n": 0, "cer": 0.0, "line_acc": 0.0}
+    return {
+        "set": set_dir.name,
+        "constrained": constrained,
+        "n": total["n"],
+        "cer": total["cer"],
+        "line_acc": total["line_acc"],
+        "by_script": {k: stats(k) for k in sorted(counts) if k},
+        "lines_per_s": len(rows) / elapsed if elapsed > 0 else 0.0,
+    }
+
+
+def _load_gray(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ValueError(f"cannot read image {path}")
+    return np.asarray(image)

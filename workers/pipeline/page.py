@@ -1,0 +1,393 @@
+"""Read every field of one scanned page: align, crop, clean, recognise.
+
+Printed content (box borders, comb cell walls, printed 年/月/日, label text)
+is removed by *template dropout*: after alignment the scan and the blank
+template share pixel coordinates, so every pixel that is ink on the template
+(dilated by the alignment error) is painted over with paper. What remains in a
+field box is what the person wrote, which makes empty-field detection a simple
+ink count and gives the recogniser clean lines without ruling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ocr_service.forms.layout import FieldSpec, FormLayout
+from workers.pipeline.align import align_page, is_blank_page
+from workers.pipeline.checkbox import ink_mask, read_checkbox
+from workers.pipeline.raster import rasterize_pdf, render_template
+from workers.pipeline.recognizer import Recognizer, TextResult
+from workers.pipeline.types import FieldReading, FieldStatus, PageReading
+
+__all__ = ["PagePipeline", "process_pdf"]
+
+_PAD = 64
+"""Paper border (px) added around the aligned page so shifted crops never leave it."""
+
+_REASON_LOW = "信頼度が低いため確認が必要です（{:.0%}）"
+_REASON_CHECKBOX = "チェックの有無が判別しにくいため確認が必要です"
+
+
+@dataclass(frozen=True)
+class _Crop:
+    """A field crop in aligned page pixels."""
+
+    raw: np.ndarray
+    clean: np.ndarray
+    ink: np.ndarray
+    """uint8 0/1 mask of handwriting (template removed, specks dropped)."""
+    extent: int
+    """Largest width or height of one handwriting blob, in pixels (0 when none)."""
+
+
+@dataclass
+class _Pending:
+    """Text pieces of one field waiting for the batched recogniser call."""
+
+    spec: FieldSpec
+    crop_png: bytes
+    first: int
+    count: int
+    joiner: str = ""
+
+
+class PagePipeline:
+    """Turns one page image into :class:`PageReading` for one layout page.
+
+    Args:
+        recognizer: the text recogniser (called once per page with all crops).
+        dpi: resolution of both the scan and the template images.
+        low_confidence_threshold: fields below it get status ``low_confidence``;
+            fields at or above it may skip human review.
+        margin_pt: extra border around every field box (handwriting overflows).
+
+    Comb fields are read as one line: template dropout removes the cell walls,
+    which leaves an ordinary digit line (97.9 % exact on dev digit fields).
+    """
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        *,
+        dpi: int = 200,
+        low_confidence_threshold: float = 0.8,
+        margin_pt: float = 3.0,
+    ) -> None:
+        self.recognizer = recognizer
+        self.dpi = dpi
+        self.threshold = low_confidence_threshold
+        self.margin_pt = margin_pt
+        # Smallest blob kept as handwriting, and least ink for a non-empty field, scale with dpi².
+        self._min_blob = max(4, round(8 * (dpi / 200.0) ** 2))
+        self._min_ink = max(20, round(60 * (dpi / 200.0) ** 2))
+        # A single written stroke (a "1") is small in area but tall; dust is neither.
+        self._min_extent = 5.0 * dpi / 72.0
+        self._radius_pt = 2.5
+
+    def process_page(
+        self,
+        image: np.ndarray,
+        *,
+        layout: FormLayout,
+        layout_page: int,
+        page_no: int,
+        template_image: np.ndarray,
+    ) -> PageReading:
+        """Read all fields of ``layout_page`` from one scanned page.
+
+        Args:
+            image: the grayscale scan at ``self.dpi``.
+            layout: the form layout.
+            layout_page: 1-based page of the layout this scan shows.
+            page_no: 1-based page number in the upload (reported back).
+            template_image: the blank template page at ``self.dpi``.
+
+        Returns:
+            the :class:`PageReading`; status ``unaligned`` or ``blank`` carries no fields.
+        """
+        if is_blank_page(image):
+            return PageReading(page_no=page_no, status="blank", reason="白紙のページです")
+        aligned = align_page(image, template_image)
+        if not aligned.ok or aligned.warped is None:
+            return PageReading(
+                page_no=page_no,
+                status="unaligned",
+                reason=aligned.reason or "テンプレートに位置合わせできません",
+                inliers=aligned.inliers,
+                residual_px=aligned.residual_px,
+            )
+        dropout = self._template_dropout(template_image)
+        padded = cv2.copyMakeBorder(aligned.warped, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_CONSTANT, value=255)
+        readings: dict[str, FieldReading] = {}
+        pending: list[_Pending] = []
+        crops: list[np.ndarray] = []
+        types: list[str | None] = []
+        for spec in layout.fields_on_page(layout_page):
+            if spec.type == "checkbox":
+                readings[spec.name] = self._checkbox(spec, padded, template_image, dropout)
+                continue
+            crop = self._crop(padded, template_image, dropout, spec, self.margin_pt)
+            png = _png(crop.raw)
+            if int(crop.ink.sum()) < self._min_ink and crop.extent < self._min_extent:
+                readings[spec.name] = FieldReading(spec.name, "", 0.95, [], png, "empty", None)
+                continue
+            pieces = self._text_pieces(spec, crop)
+            if not pieces:
+                readings[spec.name] = FieldReading(spec.name, "", 0.9, [], png, "empty", None)
+                continue
+            pending.append(_Pending(spec, png, len(crops), len(pieces)))
+            crops.extend(pieces)
+            types.extend([spec.type] * len(pieces))
+        results = self.recognizer.recognize(crops, types) if crops else []
+        for item in pending:
+            readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
+        ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
+        return PageReading(
+            page_no=page_no,
+            status="ok",
+            inliers=aligned.inliers,
+            residual_px=aligned.residual_px,
+            fields=ordered,
+        )
+
+    # -- cropping ---------------------------------------------------------------------------
+
+    def _template_dropout(self, template: np.ndarray) -> np.ndarray:
+        """Boolean mask of template ink, grown a little for blur and the remaining alignment error.
+
+        Grown by one pixel at 200 dpi only: fields are re-registered locally, and a
+        wider mask erases the parts of marks that touch the printed lines (on dev a
+        radius of 2 lost 5 of 480 ticks, a radius of 1 none).
+        """
+        printed = (template < 200).astype(np.uint8)
+        radius = max(1, round(self.dpi / 200.0))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        return cv2.dilate(printed, kernel).astype(bool)
+
+    def _box_px(self, spec: FieldSpec, shape: tuple[int, ...], margin_pt: float) -> tuple[int, int, int, int]:
+        scale = self.dpi / 72.0
+        x0, y0, x1, y1 = spec.box
+        h, w = shape[:2]
+        return (
+            max(0, int((x0 - margin_pt) * scale)),
+            max(0, int((y0 - margin_pt) * scale)),
+            min(w, math.ceil((x1 + margin_pt) * scale)),
+            min(h, math.ceil((y1 + margin_pt) * scale)),
+        )
+
+    def _local_shift(self, padded: np.ndarray, template: np.ndarray, spec: FieldSpec) -> tuple[int, int]:
+        """Residual (dy, dx) of the scan around one field, by matching the printed lines nearby.
+
+        A global similarity leaves a pixel or two of local error (paper warp,
+        scanner non-linearity); field borders must be removed exactly, so each
+        field is re-registered on the template ink around it. ``padded`` is the
+        aligned page with a ``_PAD`` border of paper.
+        """
+        radius = max(3, round(self._radius_pt * self.dpi / 72.0))
+        x0, y0, x1, y1 = self._box_px(spec, template.shape, self.margin_pt + 5.0)
+        patch = template[y0:y1, x0:x1]
+        if patch.size == 0 or float(patch.std()) < 8.0:
+            return 0, 0
+        search = padded[y0 + _PAD - radius : y1 + _PAD + radius, x0 + _PAD - radius : x1 + _PAD + radius]
+        scores = cv2.matchTemplate(255 - search, 255 - patch, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        # A weak peak means no printed structure to lock on; a peak on the search border is unreliable.
+        if best < 0.3 or max(abs(by - radius), abs(bx - radius)) >= radius:
+            return 0, 0
+        return by - radius, bx - radius
+
+    def _crop(
+        self, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray, spec: FieldSpec, margin_pt: float
+    ) -> _Crop:
+        dy, dx = self._local_shift(padded, template, spec)
+        x0, y0, x1, y1 = self._box_px(spec, template.shape, margin_pt)
+        raw = padded[y0 + dy + _PAD : y1 + dy + _PAD, x0 + dx + _PAD : x1 + dx + _PAD]
+        drop = dropout[y0:y1, x0:x1]
+        ink = ink_mask(raw)
+        ink[drop] = 0
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        small = np.zeros(count, dtype=bool)
+        small[1:] = stats[1:, cv2.CC_STAT_AREA] < self._min_blob
+        ink[small[labels]] = 0
+        clean = _normalize_contrast(raw)
+        clean[drop | (small[labels] & (labels > 0))] = 255
+        extent = 0
+        if count > 1:
+            keep = ~small[1:]
+            if keep.any():
+                extent = int(
+                    np.max(np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])[keep])
+                )
+        return _Crop(raw, clean, ink, extent)
+
+    def _text_pieces(self, spec: FieldSpec, crop: _Crop) -> list[np.ndarray]:
+        """Line images to recognise for one text field (several for multi-line fields)."""
+        rows = np.flatnonzero(crop.ink.any(axis=1))
+        cols = np.flatnonzero(crop.ink.any(axis=0))
+        if rows.size == 0:
+            return []
+        if spec.multiline:
+            return [self._tight(crop, band) for band in _row_bands(crop.ink)]
+        return [self._tight(crop, (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1))]
+
+    def _tight(self, crop: _Crop, rows: tuple[int, int], cols: tuple[int, int] | None = None) -> np.ndarray:
+        """Cut the cleaned crop to the ink with a little padding (the recogniser expects some)."""
+        r0, r1 = rows
+        if cols is None:
+            band = crop.ink[r0:r1]
+            nz = np.flatnonzero(band.any(axis=0))
+            cols = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, crop.ink.shape[1])
+        c0, c1 = cols
+        pad = max(4, (r1 - r0) // 5)
+        piece = crop.clean[r0:r1, c0:c1]
+        return cv2.copyMakeBorder(piece, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+
+    # -- readings ---------------------------------------------------------------------------
+
+    def _checkbox(
+        self, spec: FieldSpec, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
+    ) -> FieldReading:
+        # A ring of about a third of the box side around it catches ○ drawn around the square.
+        side_pt = min(spec.box[2] - spec.box[0], spec.box[3] - spec.box[1])
+        ring_pt = side_pt * 0.35
+        crop = self._crop(padded, template, dropout, spec, ring_pt)
+        x0, y0, _, _ = self._box_px(spec, template.shape, ring_pt)
+        bx0, by0, bx1, by1 = self._box_px(spec, template.shape, 0.0)
+        result = read_checkbox(crop.clean, box=(bx0 - x0, by0 - y0, bx1 - x0, by1 - y0))
+        status: FieldStatus = "ok" if result.confidence >= self.threshold else "low_confidence"
+        reason = None if status == "ok" else _REASON_CHECKBOX
+        return FieldReading(spec.name, result.checked, result.confidence, [], _png(crop.raw), status, reason)
+
+    def _text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
+        text = item.joiner.join(r.text for r in results)
+        confs = [c for r in results for c in r.char_confidences]
+        if not text:
+            return FieldReading(
+                item.spec.name, "", 0.0, [], item.crop_png, "unreadable", "文字を読み取れませんでした"
+            )
+        confidence = min(confs) if confs else 0.0
+        if confidence < self.threshold:
+            return FieldReading(
+                item.spec.name,
+                text,
+                confidence,
+                confs,
+                item.crop_png,
+                "low_confidence",
+                _REASON_LOW.format(confidence),
+            )
+        return FieldReading(item.spec.name, text, confidence, confs, item.crop_png, "ok", None)
+
+
+def _row_bands(ink: np.ndarray, *, min_gap: int = 3) -> list[tuple[int, int]]:
+    """Split a multi-line field into text rows at horizontal gaps without ink."""
+    profile = ink.sum(axis=1) > 0
+    bands: list[tuple[int, int]] = []
+    start: int | None = None
+    gap = 0
+    for y, on in enumerate(profile.tolist()):
+        if on:
+            if start is None:
+                start = y
+            gap = 0
+        elif start is not None:
+            gap += 1
+            if gap >= min_gap:
+                bands.append((start, y - gap + 1))
+                start, gap = None, 0
+    if start is not None:
+        bands.append((start, len(profile) - gap))
+    # Accents and dots make tiny bands; merge them into their neighbour.
+    heights = [b - a for a, b in bands]
+    tall = max(heights) if heights else 0
+    merged: list[tuple[int, int]] = []
+    for band in bands:
+        if merged and (band[1] - band[0] < tall * 0.3 or merged[-1][1] - merged[-1][0] < tall * 0.3):
+            merged[-1] = (merged[-1][0], band[1])
+        else:
+            merged.append(band)
+    return merged
+
+
+def _normalize_contrast(gray: np.ndarray) -> np.ndarray:
+    """Stretch a crop so paper is white and the darkest ink black.
+
+    Dropped-out template pixels are painted pure white; without the stretch a
+    grey (JPEG, dim lid) background around them forms patches the recogniser
+    reads as structure. Measured on dev crops: +2 points of field accuracy.
+    """
+    paper = float(np.percentile(gray, 90))
+    ink = float(np.percentile(gray, 1))
+    scale = 255.0 / max(1.0, paper - ink)
+    return np.asarray(np.clip((gray.astype(np.float32) - ink) * scale, 0, 255), dtype=np.uint8)
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", image)
+    return encoded.tobytes() if ok else b""
+
+
+def process_pdf(
+    pdf: bytes,
+    *,
+    layout: FormLayout,
+    template_pdf: bytes,
+    recognizer: Recognizer,
+    dpi: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+    timeout_s: float = 120.0,
+    max_pages: int = 50,
+    max_pixels: int = 60_000_000,
+    low_confidence_threshold: float = 0.8,
+) -> list[PageReading]:
+    """Read an uploaded PDF against a layout, page by page.
+
+    PDF page ``i`` (1-based) is matched to layout page ``((i - 1) % layout.pages) + 1``,
+    so a stack of several filled multi-page forms in one PDF works.
+
+    Args:
+        pdf: the uploaded PDF bytes.
+        layout: the form layout.
+        template_pdf: the blank template PDF of the layout.
+        recognizer: the text recogniser.
+        dpi: rendering resolution for scan and template.
+        progress: called as ``progress(done, total)`` after each page.
+        timeout_s: poppler wall-clock limit for the upload.
+        max_pages: reject uploads with more pages.
+        max_pixels: reject pages larger than this at ``dpi``.
+        low_confidence_threshold: see :class:`PagePipeline`.
+
+    Returns:
+        one :class:`PageReading` per PDF page.
+
+    Raises:
+        RasterError: the upload is not a usable PDF.
+    """
+    pages = rasterize_pdf(pdf, dpi=dpi, timeout_s=timeout_s, max_pages=max_pages, max_pixels=max_pixels)
+    templates = render_template(template_pdf, dpi=dpi)
+    pipeline = PagePipeline(recognizer, dpi=dpi, low_confidence_threshold=low_confidence_threshold)
+    readings: list[PageReading] = []
+    for index, image in enumerate(pages, start=1):
+        layout_page = ((index - 1) % layout.pages) + 1
+        if layout_page > len(templates):
+            readings.append(
+                PageReading(page_no=index, status="unaligned", reason="テンプレートにこのページがありません")
+            )
+        else:
+            readings.append(
+                pipeline.process_page(
+                    image,
+                    layout=layout,
+                    layout_page=layout_page,
+                    page_no=index,
+                    template_image=templates[layout_page - 1],
+                )
+            )
+        if progress is not None:
+            progress(index, len(pages))
+    return readings

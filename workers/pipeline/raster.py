@@ -1,0 +1,187 @@
+"""Turn uploaded PDF bytes into grayscale page images, defensively.
+
+Uploads come from scanners and from people, so every failure mode of a PDF
+(not a PDF at all, truncated, password protected, a thousand pages, a page the
+size of a wall) must end as a :class:`RasterError` with a message a city-hall
+operator can act on, never as a poppler hang or an out-of-memory kill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from pdf2image import convert_from_bytes
+from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
+__all__ = ["RasterError", "page_count", "rasterize_pdf", "render_template"]
+
+
+class RasterError(ValueError):
+    """A PDF cannot be turned into page images.
+
+    Args:
+        reason: bilingual (Japanese / English) message shown to the uploader.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def page_count(pdf: bytes) -> int:
+    """Count the pages of ``pdf`` with pypdf, without rendering anything.
+
+    Args:
+        pdf: the raw PDF bytes.
+
+    Returns:
+        the number of pages.
+
+    Raises:
+        RasterError: not a PDF, corrupt/truncated, or encrypted.
+    """
+    # A PDF header may be preceded by a little junk, but not by much (spec: 1024 bytes).
+    if b"%PDF-" not in pdf[:1024]:
+        raise RasterError("PDFファイルではありません / not a PDF file")
+    try:
+        reader = PdfReader(io.BytesIO(pdf), strict=False)
+        if reader.is_encrypted:
+            raise RasterError(
+                "パスワード付きのPDFは読み取れません / the PDF is encrypted (password protected)"
+            )
+        count = len(reader.pages)
+    except RasterError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise RasterError(
+            f"PDFが壊れているか途中で切れています / the PDF is corrupt or truncated ({exc})"
+        ) from exc
+    if count < 1:
+        raise RasterError("PDFにページがありません / the PDF has no pages")
+    return count
+
+
+def _page_sizes_pt(pdf: bytes) -> list[tuple[float, float]]:
+    reader = PdfReader(io.BytesIO(pdf), strict=False)
+    sizes = []
+    for page in reader.pages:
+        box = page.mediabox
+        width, height = float(box.width), float(box.height)
+        # A /Rotate of 90/270 swaps what poppler renders.
+        if int(page.get("/Rotate", 0) or 0) % 180 == 90:
+            width, height = height, width
+        sizes.append((abs(width), abs(height)))
+    return sizes
+
+
+def _to_gray(images: list[object]) -> list[np.ndarray]:
+    pages = []
+    for image in images:
+        pil = image.convert("L")  # type: ignore[attr-defined]
+        pages.append(np.asarray(pil, dtype=np.uint8).copy())
+    return pages
+
+
+def rasterize_pdf(
+    pdf: bytes,
+    *,
+    dpi: int,
+    timeout_s: float,
+    max_pages: int,
+    max_pixels: int,
+) -> list[np.ndarray]:
+    """Render every page of ``pdf`` to a grayscale ``uint8`` image.
+
+    The page count and page sizes are checked with pypdf *before* poppler runs,
+    so a hostile PDF is rejected cheaply.
+
+    Args:
+        pdf: the raw PDF bytes.
+        dpi: rendering resolution.
+        timeout_s: wall-clock limit for poppler (whole document).
+        max_pages: reject documents with more pages.
+        max_pixels: reject any page whose rendered width*height exceeds this.
+
+    Returns:
+        one ``(H, W)`` uint8 array per page, in document order.
+
+    Raises:
+        RasterError: on any unusable input (see module docstring).
+    """
+    count = page_count(pdf)
+    if count > max_pages:
+        raise RasterError(
+            f"ページ数が多すぎます（{count}ページ、上限{max_pages}ページ） / too many pages ({count} > {max_pages})"
+        )
+    try:
+        sizes = _page_sizes_pt(pdf)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RasterError(f"PDFが壊れています / the PDF is corrupt ({exc})") from exc
+    for index, (width_pt, height_pt) in enumerate(sizes, start=1):
+        pixels = (width_pt * dpi / 72.0) * (height_pt * dpi / 72.0)
+        if pixels > max_pixels:
+            raise RasterError(
+                f"{index}ページ目の用紙サイズが大きすぎます / page {index} is too large "
+                f"({int(pixels)} > {max_pixels} pixels at {dpi} dpi)"
+            )
+    try:
+        images = convert_from_bytes(
+            pdf, dpi=dpi, grayscale=True, timeout=max(1, math.ceil(timeout_s)), thread_count=1
+        )
+    except PDFInfoNotInstalledError as exc:  # a deployment bug, not the user's fault
+        raise RuntimeError("poppler (pdftoppm/pdfinfo) is not installed") from exc
+    except (PDFPageCountError, PDFSyntaxError) as exc:
+        raise RasterError(
+            f"PDFが壊れているか途中で切れています / the PDF is corrupt or truncated ({exc})"
+        ) from exc
+    except Exception as exc:
+        # pdf2image raises subprocess.TimeoutExpired (and kills poppler) on timeout.
+        if type(exc).__name__ == "TimeoutExpired":
+            raise RasterError(
+                f"PDFの画像化が時間内に終わりませんでした（{timeout_s:.0f}秒） / rasterising timed out"
+            ) from exc
+        raise RasterError(f"PDFを画像にできません / cannot rasterise the PDF ({exc})") from exc
+    if not images:
+        raise RasterError("PDFが壊れているか途中で切れています / the PDF is corrupt or truncated (no pages)")
+    return _to_gray(list(images))
+
+
+_TEMPLATE_CACHE: OrderedDict[tuple[str, int], list[np.ndarray]] = OrderedDict()
+_TEMPLATE_CACHE_SIZE = 16
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def render_template(template_pdf: bytes, *, dpi: int) -> list[np.ndarray]:
+    """Render a (trusted) template PDF, caching the result per content and dpi.
+
+    Every scanned page is aligned to its template page, so rendering the
+    template once per process instead of once per page matters for throughput.
+
+    Args:
+        template_pdf: the template PDF bytes.
+        dpi: rendering resolution; must equal the one used for the scans.
+
+    Returns:
+        the grayscale page images (shared, read-only arrays; do not modify).
+    """
+    key = (hashlib.sha256(template_pdf).hexdigest(), dpi)
+    with _TEMPLATE_LOCK:
+        cached = _TEMPLATE_CACHE.get(key)
+        if cached is not None:
+            _TEMPLATE_CACHE.move_to_end(key)
+            return cached
+    pages = rasterize_pdf(template_pdf, dpi=dpi, timeout_s=60.0, max_pages=20, max_pixels=200_000_000)
+    for page in pages:
+        page.setflags(write=False)
+    with _TEMPLATE_LOCK:
+        _TEMPLATE_CACHE[key] = pages
+        while len(_TEMPLATE_CACHE) > _TEMPLATE_CACHE_SIZE:
+            _TEMPLATE_CACHE.popitem(last=False)
+    return pages

@@ -1,0 +1,310 @@
+"""Text-line recognition with a PP-OCR CTC model on onnxruntime.
+
+Only the ONNX weights shipped inside the ``rapidocr`` wheel are used; its
+runtime engine is never imported, so nothing here can reach the network.
+
+Field types constrain decoding: at every CTC time step, when the most likely
+class is not allowed for the field, the most likely *allowed character* is
+taken instead. Blank and space always stay allowed as winners. Simply zeroing disallowed
+classes would be wrong: blank usually has the next-highest probability, would
+win those frames, and silently drop the character.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import yaml
+
+from workers.pipeline.charsets import normalize_text
+
+__all__ = [
+    "OnnxCtcRecognizer",
+    "Recognizer",
+    "TextResult",
+    "ctc_greedy_decode",
+    "load_recognizer",
+    "packaged_model_path",
+]
+
+_PACKAGED_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """Recognised text of one crop.
+
+    Attributes:
+        text: the normalised text.
+        char_confidences: one probability per character of ``text``.
+        confidence: field confidence = the *minimum* character confidence (1.0
+            for an empty string). The minimum, not the product, so that the value
+            does not fall with length alone: a long address read perfectly must be
+            as acceptable as a short one, while one doubtful character is enough
+            to send the field to review.
+    """
+
+    text: str
+    char_confidences: list[float] = field(default_factory=list)
+    confidence: float = 1.0
+
+
+class Recognizer(Protocol):
+    """Anything that reads text from line crops."""
+
+    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+        """Read each crop; ``charsets[i]`` is the field type of crop ``i`` (None = free text)."""
+        ...
+
+
+def packaged_model_path() -> Path:
+    """Locate the PP-OCRv6 small recognition model inside the installed rapidocr wheel.
+
+    Returns:
+        the path of ``PP-OCRv6_rec_small.onnx``.
+
+    Raises:
+        FileNotFoundError: rapidocr is not installed or lacks the model.
+    """
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the rapidocr package is not installed")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "models" / _PACKAGED_MODEL
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{_PACKAGED_MODEL} not found in the rapidocr package")
+
+
+def ctc_greedy_decode(
+    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None
+) -> tuple[str, list[float]]:
+    """Greedy CTC decoding with an optional class restriction.
+
+    Args:
+        probs: ``(T, C)`` per-frame class probabilities; class 0 is the CTC blank.
+        characters: class index → character (index 0 = blank).
+        allowed: boolean ``(C,)`` mask of permitted classes, or None for all.
+            Blank is always treated as allowed.
+
+    Returns:
+        the decoded string and, per character, the maximum probability of its
+        class over the frames that emitted it.
+    """
+    best = probs.argmax(axis=1)
+    if allowed is not None:
+        mask = allowed.copy()
+        mask[0] = True
+        bad = ~mask[best]
+        if bad.any():
+            # A forbidden winner means the model saw *a character* there: re-pick the best
+            # permitted character, excluding blank (and the space class), which would otherwise
+            # usually be runner-up and silently delete the character.
+            letters = mask.copy()
+            letters[0] = False
+            letters[-1] = False
+            if letters.any():
+                restricted = np.where(letters[None, :], probs[bad], -1.0)
+                best[bad] = restricted.argmax(axis=1)
+    chars: list[str] = []
+    confs: list[float] = []
+    previous = -1
+    for t, cls in enumerate(best.tolist()):
+        p = float(probs[t, cls])
+        if cls == previous:
+            if cls != 0 and confs:
+                confs[-1] = max(confs[-1], p)
+            continue
+        previous = cls
+        if cls != 0:
+            chars.append(characters[cls])
+            confs.append(p)
+    return "".join(chars), confs
+
+
+def execution_providers(device: str) -> list[str]:
+    """onnxruntime providers for ``device`` (auto, cpu, cuda); the same model and code run on either.
+
+    ``cuda`` is refused loudly when the CUDA provider is missing (onnxruntime-gpu not installed,
+    or no driver), rather than silently running on the CPU at a tenth of the expected speed.
+    """
+    available = ort.get_available_providers()
+    if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise RuntimeError(
+            "OCR_OCR_DEVICE=cuda but onnxruntime has no CUDA provider (install onnxruntime-gpu)"
+        )
+    return ["CPUExecutionProvider"]
+
+
+class OnnxCtcRecognizer:
+    """PP-OCR style CTC text recogniser on onnxruntime (CPU).
+
+    Args:
+        model_path: the ONNX file.
+        characters: the dictionary without blank/space (blank is prepended and a
+            space class appended, as PaddleOCR's ``CTCLabelDecode`` does).
+        intra_op_threads: onnxruntime intra-op threads.
+        batch_size: crops per inference call.
+        max_width: cap on the resized crop width (pixels) to bound memory.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        characters: Sequence[str],
+        *,
+        intra_op_threads: int = 2,
+        batch_size: int = 8,
+        max_width: int = 1600,
+        device: str = "cpu",
+    ) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, intra_op_threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(model_path), options, providers=execution_providers(device))
+        self._input = self._session.get_inputs()[0].name
+        shape = self._session.get_inputs()[0].shape
+        self.height = int(shape[2]) if isinstance(shape[2], int) else 48
+        self.characters: list[str] = ["", *characters, " "]
+        self._index = {ch: i for i, ch in enumerate(self.characters) if i > 0}
+        self.batch_size = batch_size
+        self.max_width = max_width
+        self._masks: dict[str, np.ndarray] = {}
+
+    def allowed_mask(self, charset: str | None) -> np.ndarray | None:
+        """Boolean class mask for the characters in ``charset`` plus blank and space (None = all)."""
+        if charset is None:
+            return None
+        cached = self._masks.get(charset)
+        if cached is None:
+            cached = np.zeros(len(self.characters), dtype=bool)
+            cached[0] = True
+            cached[len(self.characters) - 1] = True
+            for ch in charset:
+                index = self._index.get(ch)
+                if index is not None:
+                    cached[index] = True
+            self._masks[charset] = cached
+        return cached
+
+    def _resize(self, crop: np.ndarray) -> np.ndarray:
+        gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        h, w = gray.shape[:2]
+        width = min(self.max_width, max(8, math.ceil(self.height * w / max(1, h))))
+        interpolation = cv2.INTER_AREA if h > self.height else cv2.INTER_CUBIC
+        return cv2.resize(gray, (width, self.height), interpolation=interpolation)
+
+    def _infer(self, resized: list[np.ndarray]) -> np.ndarray:
+        width = max(max(img.shape[1] for img in resized), self.height * 4)
+        # Zero after normalisation (mid grey) is the padding PaddleOCR trains with.
+        batch = np.zeros((len(resized), 3, self.height, width), dtype=np.float32)
+        for i, img in enumerate(resized):
+            norm = img.astype(np.float32) / 127.5 - 1.0
+            batch[i, :, :, : img.shape[1]] = norm[None, :, :]
+        output = self._session.run(None, {self._input: batch})[0]
+        return np.asarray(output, dtype=np.float32)
+
+    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+        """Read every crop, constrained by its field type.
+
+        Args:
+            crops: grayscale (or BGR) line images, dark text on light ground.
+            charsets: a field type per crop (``digits``, ``hiragana``...; see
+                :mod:`workers.pipeline.charsets`), or None for free text.
+
+        Returns:
+            one :class:`TextResult` per crop, in input order.
+        """
+        from workers.pipeline.charsets import charset_for_type
+
+        if len(crops) != len(charsets):
+            raise ValueError("crops and charsets must have the same length")
+        resized = [self._resize(c) for c in crops]
+        # Sorting by width groups similar crops so a batch wastes little padding.
+        order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
+        results: list[TextResult | None] = [None] * len(crops)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            probs = self._infer([resized[i] for i in chunk])
+            for row, index in enumerate(chunk):
+                field_type = charsets[index]
+                mask = self.allowed_mask(charset_for_type(field_type))
+                raw, confs = ctc_greedy_decode(probs[row], self.characters, mask)
+                results[index] = _finish(raw, confs, field_type)
+        return [r if r is not None else TextResult("", [], 0.0) for r in results]
+
+
+def _finish(raw: str, confs: list[float], field_type: str | None) -> TextResult:
+    """Normalise text and keep one confidence per output character."""
+    pieces: list[str] = []
+    out_confs: list[float] = []
+    for ch, conf in zip(raw, confs, strict=True):
+        if ch.isspace():
+            continue
+        norm = normalize_text(ch, field_type)
+        if norm in ("\u3099", "\u309a", "") and pieces:
+            # A stand-alone voicing mark merges into the previous kana; keep the weaker confidence.
+            merged = normalize_text(pieces[-1] + ch, field_type)
+            if len(merged) == 1:
+                pieces[-1] = merged
+                out_confs[-1] = min(out_confs[-1], conf)
+            continue
+        for piece in norm:
+            pieces.append(piece)
+            out_confs.append(conf)
+    text = "".join(pieces)
+    return TextResult(text, out_confs, min(out_confs) if out_confs else 1.0)
+
+
+def _read_paddle_dict(model_dir: Path) -> list[str]:
+    config = yaml.safe_load((model_dir / "inference.yml").read_text(encoding="utf-8"))
+    chars = config.get("PostProcess", {}).get("character_dict") if isinstance(config, dict) else None
+    if not isinstance(chars, list) or not chars:
+        raise ValueError(f"{model_dir}/inference.yml has no PostProcess.character_dict")
+    return [str(c) for c in chars]
+
+
+@functools.lru_cache(maxsize=4)
+def load_recognizer(
+    model_dir: Path | None, *, intra_op_threads: int, device: str = "cpu"
+) -> OnnxCtcRecognizer:
+    """Build (once per process) the recogniser.
+
+    Args:
+        model_dir: a PaddleOCR export folder (``inference.onnx`` + ``inference.yml``),
+            or None for the PP-OCRv6 small model packaged with rapidocr (its
+            dictionary is in the ONNX metadata key ``character``).
+        intra_op_threads: onnxruntime intra-op threads.
+        device: ``cpu``, ``cuda`` or ``auto`` (see :func:`execution_providers`).
+
+    Returns:
+        a cached :class:`OnnxCtcRecognizer`; repeated calls return the same object.
+    """
+    if model_dir is None:
+        path = packaged_model_path()
+        probe = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        meta = probe.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise ValueError(f"{path} carries no 'character' metadata")
+        # Same split as rapidocr: one character per line.
+        characters = meta["character"].splitlines()
+        del probe
+        return OnnxCtcRecognizer(path, characters, intra_op_threads=intra_op_threads, device=device)
+    return OnnxCtcRecognizer(
+        model_dir / "inference.onnx",
+        _read_paddle_dict(model_dir),
+        intra_op_threads=intra_op_threads,
+        device=device,
+    )
