@@ -118,3 +118,14 @@ def test_scope_refuses_cross_org_writes_and_unscoped_reads(db: Session, store: B
     db.info.pop("org_scope")
     with pytest.raises(ScopeError):
         db.scalars(select(Document)).all()
+
+
+def test_form_list_shows_only_own_forms(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN form 'only_a' in A and 'simple' in B WHEN B lists forms THEN only B's form is listed."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    make_form(db, org_a, store, simple_layout("only_a"))
+    make_form(db, org_b, store)
+    user_b = make_user(db, org_b, role="operator")
+    db.commit()
+    login(client, user_b)
+    assert [f["code"] for f in client.get("/api/v1/forms").json()] == ["simple"]
