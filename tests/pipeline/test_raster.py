@@ -24,7 +24,7 @@ def test_valid_pdf_gives_grayscale_pages(template_pdf: bytes) -> None:
 
 def test_non_pdf_bytes_are_rejected() -> None:
     """GIVEN PNG-like bytes WHEN rasterised THEN RasterError says it is not a PDF."""
-    with pytest.raises(RasterError, match="not a PDF"):
+    with pytest.raises(RasterError, match="PDF ファイルではありません"):
         rasterize_pdf(b"\x89PNG\r\n\x1a\n" + b"0" * 100, **LIMITS)  # type: ignore[arg-type]
 
 
@@ -42,7 +42,7 @@ def test_encrypted_pdf_is_rejected(template_pdf: bytes) -> None:
     writer.encrypt("secret")
     buffer = io.BytesIO()
     writer.write(buffer)
-    with pytest.raises(RasterError, match="encrypted"):
+    with pytest.raises(RasterError, match="パスワード"):
         rasterize_pdf(buffer.getvalue(), **LIMITS)  # type: ignore[arg-type]
 
 

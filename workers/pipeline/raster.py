@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import sys
 import threading
 from collections import OrderedDict
 
@@ -19,6 +20,8 @@ from pdf2image import convert_from_bytes
 from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
+
+from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
 
 __all__ = ["RasterError", "page_count", "rasterize_pdf", "render_template"]
 
@@ -36,36 +39,19 @@ class RasterError(ValueError):
 
 
 def page_count(pdf: bytes) -> int:
-    """Count the pages of ``pdf`` with pypdf, without rendering anything.
+    """Count the pages of ``pdf`` without rendering anything.
 
-    Args:
-        pdf: the raw PDF bytes.
-
-    Returns:
-        the number of pages.
+    The structural checks (PDF header, truncation, encryption, corruption) are the
+    upload's own (:func:`ocr_service.documents.pdfcheck.inspect_pdf`), so the API and
+    the worker refuse the same files with the same reasons.
 
     Raises:
         RasterError: not a PDF, corrupt/truncated, or encrypted.
     """
-    # A PDF header may be preceded by a little junk, but not by much (spec: 1024 bytes).
-    if b"%PDF-" not in pdf[:1024]:
-        raise RasterError("PDFファイルではありません / not a PDF file")
     try:
-        reader = PdfReader(io.BytesIO(pdf), strict=False)
-        if reader.is_encrypted:
-            raise RasterError(
-                "パスワード付きのPDFは読み取れません / the PDF is encrypted (password protected)"
-            )
-        count = len(reader.pages)
-    except RasterError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise RasterError(
-            f"PDFが壊れているか途中で切れています / the PDF is corrupt or truncated ({exc})"
-        ) from exc
-    if count < 1:
-        raise RasterError("PDFにページがありません / the PDF has no pages")
-    return count
+        return inspect_pdf(pdf, max_bytes=len(pdf) + 1, max_pages=sys.maxsize)
+    except PdfRejectedError as exc:
+        raise RasterError(exc.reason) from exc
 
 
 def _page_sizes_pt(pdf: bytes) -> list[tuple[float, float]]:
