@@ -63,13 +63,7 @@ def process(
     else:
         form_layout, template_pdf = _layout_from_db(form, org)
     recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
-    bar = tqdm(total=0, unit="page", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
+    bar, progress = _progress_bar("pages")
     try:
         readings = process_pdf(
             file.read_bytes(),

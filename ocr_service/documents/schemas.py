@@ -6,8 +6,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from ocr_service.documents.models import STATUS_LABELS_JA
-
 
 class FieldResultOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -47,10 +45,6 @@ class DocumentOut(BaseModel):
     failure_reason: str | None
     created_at: datetime
     processed_at: datetime | None
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS_JA.get(self.status, self.status)
 
 
 class DocumentDetailOut(DocumentOut):
