@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ocr_service.forms.rules import CrossFieldRule, FieldRules, IdentificationHints, check_layout_rules
+
 FieldType = Literal["text", "hiragana", "katakana", "digits", "date", "postal", "phone", "checkbox"]
 """Character type of a field; drives recognition constraints and validation."""
 
@@ -47,6 +49,7 @@ class FieldSpec(BaseModel):
     csv_column: str | None = Field(
         default=None, max_length=100, description="CSV header; defaults to the label"
     )
+    rules: FieldRules | None = Field(default=None, description="Validation rules on top of the type")
 
     @field_validator("box")
     @classmethod
@@ -74,6 +77,8 @@ class FormLayout(BaseModel):
     page_size_pt: tuple[float, float] = (595.28, 841.89)
     pages: int = Field(default=1, ge=1, le=20)
     fields: list[FieldSpec] = Field(min_length=1)
+    identification: IdentificationHints | None = None
+    cross_field_rules: list[CrossFieldRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _fields_fit(self) -> FormLayout:
@@ -88,6 +93,7 @@ class FormLayout(BaseModel):
             _x0, _y0, x1, y1 = spec.box
             if x1 > width + 1 or y1 > height + 1:
                 raise ValueError(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
+        check_layout_rules(self.fields, self.cross_field_rules)
         return self
 
     def fields_on_page(self, page: int) -> list[FieldSpec]:

@@ -23,6 +23,7 @@ from workers.pipeline.checkbox import ink_mask, read_checkbox
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
+from workers.pipeline.validate import validate_page_fields
 
 __all__ = ["PagePipeline", "process_pdf"]
 
@@ -147,6 +148,7 @@ class PagePipeline:
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
+        ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)
         return PageReading(
             page_no=page_no,
             status="ok",

@@ -1,0 +1,61 @@
+"""Validate what the pipeline read: field types and rules, then the form's cross-field rules.
+
+The one place recognition meets :mod:`ocr_service.validation`. An invalid value
+is a reading the reviewer must see: status ``invalid``, a Japanese reason, and
+its confidence capped well below the auto-accept threshold so that no
+calibration drift lets it through. Values are never rewritten here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from ocr_service.forms.layout import FormLayout
+from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
+from workers.pipeline.types import FieldReading
+
+__all__ = ["INVALID_CONFIDENCE_FACTOR", "validate_page_fields"]
+
+INVALID_CONFIDENCE_FACTOR = 0.5
+"""An invalid field's confidence is at most this fraction of the auto-accept threshold."""
+
+_CHECKED_STATUSES = frozenset({"ok", "low_confidence", "empty"})
+"""Unreadable fields already go to review with their own reason."""
+
+
+def _invalid(reading: FieldReading, reason: str, threshold: float) -> FieldReading:
+    return replace(
+        reading,
+        status="invalid",
+        reason=reason,
+        confidence=min(reading.confidence, threshold * INVALID_CONFIDENCE_FACTOR),
+    )
+
+
+def validate_page_fields(
+    readings: list[FieldReading], *, layout: FormLayout, threshold: float, today: date | None = None
+) -> list[FieldReading]:
+    """Readings of one page with invalid values flagged (same order, same values).
+
+    Args:
+        readings: the page's field readings, as the pipeline made them.
+        layout: the layout they were read with (field types, rules, cross-field rules).
+        threshold: the auto-accept confidence threshold of the pipeline.
+        today: the day of reading, for ``not_future`` date rules.
+    """
+    specs = {spec.name: spec for spec in layout.fields}
+    checked: dict[str, FieldReading] = {}
+    for reading in readings:
+        spec = specs.get(reading.name)
+        if spec is not None and reading.status in _CHECKED_STATUSES:
+            verdict = check_spec_value(spec, reading.value, today=today)
+            if not verdict.ok and verdict.reason is not None:
+                reading = _invalid(reading, verdict.reason, threshold)
+        checked[reading.name] = reading
+    values = {name: r.value for name, r in checked.items()}
+    for violation in check_cross_field_rules(layout, values):
+        for name in violation.fields:
+            if checked[name].status != "invalid":
+                checked[name] = _invalid(checked[name], violation.reason, threshold)
+    return [checked[r.name] for r in readings]
