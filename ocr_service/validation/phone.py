@@ -154,14 +154,14 @@ _KIND_NAMES = {
 
 def phone_kind(digits: str) -> tuple[PhoneKind, int]:
     """Kind of a number from its leading digits, and the digit count that kind has."""
-    if digits[:3] in ("070", "080", "090"):
-        return "mobile", 11
     if digits.startswith("050"):
         return "ip", 11
     if digits.startswith("0120"):
         return "free_dial", 10
     if digits.startswith("0800"):
         return "free_dial", 11
+    if digits[:3] in ("070", "080", "090"):
+        return "mobile", 11
     if digits.startswith("0570"):
         return "navi_dial", 10
     return "fixed", 10
