@@ -42,7 +42,7 @@ MARGIN_R = PAGE_W - 40.0
 
 CODE = "nyuyoji_kenshin"
 TITLE = "乳幼児健康診査 問診票"
-VERSION = 1
+VERSION = 2
 FORM_NUMBER = "様式 NK-01"
 
 GOTHIC = "IPAexGothic"
@@ -95,6 +95,8 @@ class FieldDef:
     required: bool = False
     multiline: bool = False
     csv_column: str | None = None
+    rules: dict[str, Any] | None = None
+    """Validation rules (see form_definitions/README.md, *Validation rules*)."""
 
 
 def _check_box(name: str, label: str, x: float, top: float, csv_column: str) -> FieldDef:
@@ -109,7 +111,14 @@ def question_top(index: int) -> float:
 def build_fields() -> list[FieldDef]:
     """All fields of the form, in reading order. The single source of truth for boxes."""
     fields: list[FieldDef] = [
-        FieldDef("entry_date", "記入日", (400.0, 90.0, MARGIN_R, 116.0), "date", csv_column="記入日"),
+        FieldDef(
+            "entry_date",
+            "記入日",
+            (400.0, 90.0, MARGIN_R, 116.0),
+            "date",
+            csv_column="記入日",
+            rules={"eras": ["令和"], "not_future": True},
+        ),
         # 1. お子さんについて
         FieldDef(
             "child_furigana",
@@ -138,6 +147,7 @@ def build_fields() -> list[FieldDef]:
             "digits",
             required=True,
             csv_column="生年月日_年",
+            rules={"min_value": 1, "max_value": 31},
         ),
         FieldDef(
             "birth_month",
@@ -146,6 +156,7 @@ def build_fields() -> list[FieldDef]:
             "digits",
             required=True,
             csv_column="生年月日_月",
+            rules={"min_value": 1, "max_value": 12},
         ),
         FieldDef(
             "birth_day",
@@ -154,6 +165,7 @@ def build_fields() -> list[FieldDef]:
             "digits",
             required=True,
             csv_column="生年月日_日",
+            rules={"min_value": 1, "max_value": 31},
         ),
         FieldDef(
             "birth_weight_g",
@@ -161,6 +173,7 @@ def build_fields() -> list[FieldDef]:
             (470.0, 220.0, 530.0, 248.0),
             "digits",
             csv_column="出生時体重_g",
+            rules={"min_value": 300, "max_value": 6000},
         ),
         # 2. 保護者・連絡先
         FieldDef(
@@ -211,6 +224,13 @@ def build_fields() -> list[FieldDef]:
     return fields
 
 
+def cross_field_rules() -> list[dict[str, Any]]:
+    """Rules across fields: one tick per pair (性別, 元号, each question's はい/いいえ)."""
+    pairs = [("sex_male", "sex_female"), ("birth_era_reiwa", "birth_era_heisei")]
+    pairs += [(f"q{n}_yes", f"q{n}_no") for n in range(1, len(QUESTIONS) + 1)]
+    return [{"kind": "at_most_one", "fields": list(pair)} for pair in pairs]
+
+
 def layout_mapping(fields: Sequence[FieldDef] | None = None) -> dict[str, Any]:
     """The ``form.yaml`` content as a mapping (product schema, see form_definitions/README.md)."""
     specs = build_fields() if fields is None else list(fields)
@@ -221,6 +241,8 @@ def layout_mapping(fields: Sequence[FieldDef] | None = None) -> dict[str, Any]:
         "page_size_pt": [PAGE_W, PAGE_H],
         "pages": 1,
         "template": "template.pdf",
+        "identification": {"form_codes": [FORM_NUMBER], "titles": [TITLE]},
+        "cross_field_rules": cross_field_rules(),
         "fields": [
             {
                 "name": f.name,
@@ -232,6 +254,7 @@ def layout_mapping(fields: Sequence[FieldDef] | None = None) -> dict[str, Any]:
                 "multiline": f.multiline,
                 "required": f.required,
                 "csv_column": f.csv_column,
+                "rules": f.rules,
             }
             for f in specs
         ],
@@ -257,8 +280,10 @@ def render_yaml(mapping: dict[str, Any]) -> str:
         "# Do not edit by hand: change make_template.py and run it again.",
         "# Coordinates: PDF points (1/72 in), origin at the TOP-LEFT of the page.",
     ]
-    for key in ("code", "title", "version", "page_size_pt", "pages", "template"):
+    for key in ("code", "title", "version", "page_size_pt", "pages", "template", "identification"):
         lines.append(f"{key}: {_scalar(mapping[key])}")
+    lines.append("cross_field_rules:")
+    lines.extend(f"  - {_scalar(rule)}" for rule in mapping["cross_field_rules"])
     lines.append("fields:")
     for spec in mapping["fields"]:
         first = True

@@ -32,11 +32,27 @@ class LayoutSource:
     origin: Path
 
 
-def _format_validation_error(origin: Path, exc: ValidationError) -> str:
+def _location(loc: tuple[int | str, ...], data: Any) -> str:
+    """``fields[3] 'birth_date'.rules.digits`` from pydantic's ``('fields', 3, 'rules', 'digits')``."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{part}]"]
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name"), str):
+                parts[-1] += f" '{node['name']}'"
+        else:
+            parts.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts) or "layout"
+
+
+def _format_validation_error(origin: Path, exc: ValidationError, data: Any = None) -> str:
     problems = []
     for err in exc.errors():
-        location = ".".join(str(p) for p in err["loc"])
-        problems.append(f"{location}: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{_location(err['loc'], data)}: {message}")
     return f"{origin}: invalid layout: " + "; ".join(problems)
 
 
@@ -61,7 +77,7 @@ def parse_layout_mapping(data: Any, *, origin: Path) -> FormLayout:
     try:
         return FormLayout.model_validate(body)
     except ValidationError as exc:
-        raise LayoutError(_format_validation_error(origin, exc)) from exc
+        raise LayoutError(_format_validation_error(origin, exc, body)) from exc
 
 
 def load_yaml_layout(path: Path) -> LayoutSource:

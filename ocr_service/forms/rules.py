@@ -188,7 +188,8 @@ def check_layout_rules(
     for spec in fields:
         if spec.rules is None:
             continue
-        used = spec.rules.model_fields_set
+        # Keys with a value, not model_fields_set: a stored layout spells out every default.
+        used = {key for key, value in spec.rules.model_dump().items() if value not in (None, False)}
         if spec.type == "checkbox" and used:
             raise ValueError(
                 f"field '{spec.name}': checkbox fields take no rules ({', '.join(sorted(used))})"

@@ -117,7 +117,7 @@ def test_form_yaml_loads_through_the_loader(source: LayoutSource) -> None:
     THEN it yields the A4 one-page nyuyoji_kenshin layout with its template and the expected field kinds."""
     layout = source.layout
     assert layout.code == "nyuyoji_kenshin"
-    assert layout.version == 1
+    assert layout.version == 2
     assert layout.pages == 1
     assert layout.page_size_pt == A4_PT
     assert source.template_pdf == TEMPLATE_PDF.read_bytes()
