@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 ARG ORT_VARIANT=cpu
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends poppler-utils fonts-ipaexfont libgl1 libglib2.0-0 \
+ && apt-get install -y --no-install-recommends poppler-utils fonts-ipaexfont fonts-klee fonts-seto fonts-kiloji libgl1 libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -10,6 +10,7 @@ import typer
 
 from ocr_service.auth.models import User
 from ocr_service.auth.service import create_api_token
+from ocr_service.cli import forms_tools
 from ocr_service.cli.common import blob_store, fail, resolve_org, settings, system_session
 from ocr_service.db.migrate import upgrade_database
 from ocr_service.forms.loader import LayoutError, load_layout_file
@@ -21,6 +22,9 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 org_app = typer.Typer(help="Organisations (部署/グループ).", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts and API tokens.", no_args_is_help=True)
 forms_app = typer.Typer(help="Form definitions (様式).", no_args_is_help=True)
+
+forms_app.command("check")(forms_tools.forms_check)
+forms_app.command("test")(forms_tools.forms_test)
 
 OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation name (default: the only one)")]
 
