@@ -42,7 +42,8 @@ def build_schema() -> dict[str, Any]:
             "One version of a form definition: template page size and every field box. "
             "Boxes are [x0, y0, x1, y1] in PDF points (1/72 inch) with the origin at the TOP-LEFT "
             "corner of the template page. Field names must be unique; every box must satisfy "
-            "x1 > x0, y1 > y0 and lie inside page_size_pt; a field's page must be <= pages. "
+            "x1 > x0, y1 > y0 and lie inside page_size_pt; a field's page must be <= pages; rules must fit "
+            "their field's type and cross-field rules must name existing fields. "
             "Generated from ocr_service.forms.layout.FormLayout by form_definitions/schema/generate.py."
         ),
     }
@@ -71,6 +72,15 @@ def build_schema() -> dict[str, Any]:
         "Stable form code (lower case, digits, '_' or '-'); same for all versions."
     )
     properties["title"]["description"] = "Form title (Japanese) shown in the UI."
+    properties["identification"]["description"] = (
+        "Printed text that identifies the form on a scan (form numbers such as 様式第3号, titles); "
+        "used by form identification."
+    )
+    properties["cross_field_rules"]["description"] = (
+        "Rules across fields, checked per page after reading: before (date order), equal_if, "
+        "required_if, at_most_one / exactly_one (checkboxes). Every named field must exist; "
+        "before needs date fields, at_most_one / exactly_one need checkboxes."
+    )
 
     field_props: dict[str, Any] = schema["$defs"]["FieldSpec"]["properties"]
     for item in field_props["box"]["prefixItems"]:
@@ -80,6 +90,11 @@ def build_schema() -> dict[str, Any]:
     )
     field_props["multiline"]["description"] = "Free text that may run over several lines inside the box."
     field_props["required"]["description"] = "An empty reading is flagged for review."
+    field_props["rules"]["description"] = (
+        "Validation rules on top of the type. Type-specific keys: date_min, date_max, not_future, eras "
+        "(date); min_value, max_value, check_digit (digits); phone_kinds (phone); digits (digits, phone, "
+        "postal). Checkbox fields take no rules."
+    )
     field_props["cells"]["description"] = (
         "Comb cells: the box is divided into this many EQUAL-width cells, one character each "
         "(0 = free writing)."
