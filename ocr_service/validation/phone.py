@@ -198,7 +198,8 @@ def _groups_fit(groups: list[str], kind: PhoneKind) -> bool:
     if kind in ("mobile", "ip"):
         return [len(g) for g in groups] in ([3, 4, 4], [3, 8])
     if kind in ("free_dial", "navi_dial"):
-        return len(groups[0]) == 4
+        # 0800 numbers are also written like mobiles (080-0123-4567): the digits are the same.
+        return len(groups[0]) == 4 or [len(g) for g in groups] == [3, 4, 4]
     # Fixed line: the area code (with its 0) has 2–5 digits and the subscriber number 4.
     if not 2 <= len(groups[0]) <= 5:
         return False

@@ -26,7 +26,7 @@ from ocr_service.validation.kana import is_hiragana, is_katakana, normalize_hira
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.postal import PostalError, normalize_postal
 from ocr_service.validation.text import fold_width
-from ocr_service.validation.wareki import DateError, format_wareki, parse_date, to_wareki
+from ocr_service.validation.wareki import DateError, format_wareki, parse_date, parse_eraless_date, to_wareki
 
 __all__ = ["CrossViolation", "FieldCheck", "check_cross_field_rules", "check_field_value"]
 
@@ -53,12 +53,28 @@ class CrossViolation:
     reason: str
 
 
-def _by_type(text: str, field_type: str, cells: int) -> FieldCheck:
-    """Type check and normalisation; the error types carry the Japanese reason."""
+def _date_check(text: str, rules: FieldRules | None) -> FieldCheck:
     try:
-        if field_type == "date":
-            day = parse_date(text)
-            return FieldCheck(normalized=format_wareki(day) if day >= date(1868, 1, 25) else day.isoformat())
+        day = parse_date(text)
+        return FieldCheck(normalized=format_wareki(day) if day >= date(1868, 1, 25) else day.isoformat())
+    except DateError as exc:
+        problem = str(exc)
+    # A box after a printed era (令和 [6年9月20日]) holds no era: accept a real month and day,
+    # unless date rules need the exact day.
+    if rules is None or not (rules.date_min or rules.date_max or rules.not_future or rules.eras):
+        try:
+            year, month, day_of_month = parse_eraless_date(text)
+            return FieldCheck(normalized=f"{year}年{month}月{day_of_month}日")
+        except DateError:
+            pass
+    return FieldCheck(reason=problem)
+
+
+def _by_type(text: str, field_type: str, cells: int, rules: FieldRules | None = None) -> FieldCheck:
+    """Type check and normalisation; the error types carry the Japanese reason."""
+    if field_type == "date":
+        return _date_check(text, rules)
+    try:
         if field_type == "postal":
             return FieldCheck(normalized=normalize_postal(text))
         if field_type == "phone":
@@ -156,7 +172,7 @@ def check_field_value(
         return FieldCheck(normalized="1" if value else "0")
     if not fold_width(value):
         return FieldCheck(reason=REQUIRED_EMPTY) if required else FieldCheck(normalized="")
-    checked = _by_type(value, field_type, cells)
+    checked = _by_type(value, field_type, cells, rules)
     if not checked.ok or rules is None or checked.normalized is None:
         return checked
     reason = _by_rules(checked.normalized, field_type, rules, today)

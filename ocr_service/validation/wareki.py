@@ -34,6 +34,7 @@ __all__ = [
     "format_wareki",
     "normalize_date",
     "parse_date",
+    "parse_eraless_date",
     "to_wareki",
     "wareki_to_date",
 ]
@@ -175,6 +176,30 @@ def parse_date(text: str) -> date:
             except ValueError as exc:
                 raise DateError(f"{year}年{month}月{day}日は存在しない日付です") from exc
     raise DateError(f"「{text}」は日付の形式ではありません")
+
+
+_ERALESS = re.compile(rf"^{_NUM}年{_NUM}月{_NUM}日$")
+
+
+def parse_eraless_date(text: str) -> tuple[int, int, int]:
+    """Year, month, day of a date written without era (``6年9月20日``), for boxes whose era is printed.
+
+    The year must be 1–99 and the month/day must exist in some year (2月29日 is allowed).
+
+    Raises:
+        DateError: not of that shape, or no such month and day.
+    """
+    match = _ERALESS.match(_clean(text))
+    if match is None:
+        raise DateError(f"「{text}」は日付の形式ではありません")
+    year, month, day = (_number(part) for part in match.groups())
+    if not 1 <= year <= 99:
+        raise DateError(f"「{text}」の年が読めません")
+    try:
+        date(2024, month, day)  # a leap year: every real month/day pair exists in it
+    except ValueError as exc:
+        raise DateError(f"{month}月{day}日は存在しない日付です") from exc
+    return year, month, day
 
 
 def normalize_date(text: str) -> str:

@@ -40,6 +40,9 @@ def _layout(fields: list[dict[str, Any]], cross: list[dict[str, Any]] | None = N
         ("やまだ", "hiragana", True),
         ("山田", "text", True),
         ("", "date", True),
+        ("6年9月20日", "date", True),  # the era is printed before the box
+        ("6年2月30日", "date", False),
+        ("令和年4月3日", "date", False),
     ],
 )
 def test_type_checks(value: str, field_type: str, ok: bool) -> None:
@@ -71,6 +74,7 @@ def test_declared_rules() -> None:
     eras = FieldRules(eras=["令和", "平成"], not_future=True)
     assert check_field_value("平成30年1月1日", field_type="date", rules=eras, today=date(2025, 1, 1)).ok
     assert "元号" in (check_field_value("昭和60年1月1日", field_type="date", rules=eras).reason or "")
+    assert not check_field_value("6年9月20日", field_type="date", rules=eras).ok  # rules need the era
     future = check_field_value("令和9年1月1日", field_type="date", rules=eras, today=date(2025, 1, 1))
     assert future.reason == "未来の日付になっています"
     assert not check_field_value(
