@@ -20,6 +20,7 @@ from tests.conftest import EVAL_DIR, SAMPLE_FORM_DIR
 from tests.factories import make_org
 
 JUMINHYO = EVAL_DIR / "forms" / "dev" / "juminhyo_kofu_seikyu" / "fields.json"
+SAMPLE_DIR_YAML = SAMPLE_FORM_DIR / "form.yaml"
 
 
 def _copy_sample(tmp_path: Path, edit: dict[str, object] | None = None) -> Path:
@@ -38,9 +39,6 @@ def test_shipped_sample_declares_rules_hints_and_cross_rules() -> None:
     assert layout.identification is not None and "乳幼児健康診査 問診票" in layout.identification.titles
     assert any(spec.rules is not None for spec in layout.fields)
     assert layout.cross_field_rules
-
-
-SAMPLE_DIR_YAML = SAMPLE_FORM_DIR / "form.yaml"
 
 
 def test_load_error_names_file_field_and_problem(tmp_path: Path) -> None:
@@ -106,8 +104,7 @@ def test_digest_ignores_unset_keys_added_later() -> None:
     for key in ("identification", "cross_field_rules"):
         body.pop(key)
     for spec in body["fields"]:
-        spec["rules"] = None
-        spec.pop("rules")
+        del spec["rules"]
     legacy = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
     assert _layout_digest(layout) == legacy
 
@@ -127,3 +124,27 @@ def test_sources_agree_with_layout_source_type() -> None:
     """GIVEN the loader WHEN loading the sample folder THEN a LayoutSource with the template bytes."""
     source = load_layout_file(SAMPLE_FORM_DIR)
     assert isinstance(source, LayoutSource) and source.template_pdf.startswith(b"%PDF-")
+
+
+def test_document_keeps_the_version_it_was_read_with(
+    db: Session, store: LocalBlobStore, tmp_path: Path
+) -> None:
+    """GIVEN a document read with version 1 WHEN version 2 is published THEN the document still points at
+    version 1, whose layout is unchanged."""
+    from tests.factories import make_user
+    from tests.helpers import make_recognized_document
+
+    org = make_org(db)
+    path = _copy_sample(tmp_path)
+    first = _publish(db, org.id, store, path)
+    document = make_recognized_document(
+        db, user=make_user(db, org), form=first, store=store, values={"child_name": "山田太郎"}
+    )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["fields"][0]["label"] = "記入年月日"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    second = _publish(db, org.id, store, path)
+    db.expire_all()
+    assert second.version == 2
+    assert document.form_id == first.id
+    assert FormLayout.model_validate(first.layout).fields[0].label == "記入日"
