@@ -120,8 +120,8 @@ def test_eval_fields_json_still_imports(db: Session, store: LocalBlobStore) -> N
     assert all(spec.rules is None for spec in layout.fields)
 
 
-def test_sources_agree_with_layout_source_type() -> None:
-    """GIVEN the loader WHEN loading the sample folder THEN a LayoutSource with the template bytes."""
+def test_a_folder_loads_its_form_yaml() -> None:
+    """GIVEN the sample folder (not the file) WHEN loaded THEN its form.yaml and template PDF."""
     source = load_layout_file(SAMPLE_FORM_DIR)
     assert isinstance(source, LayoutSource) and source.template_pdf.startswith(b"%PDF-")
 
