@@ -14,6 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ocr_service.export.profile import ExportProfile
+from ocr_service.review.options import ReviewOptions
+
 FieldType = Literal["text", "hiragana", "katakana", "digits", "date", "postal", "phone", "checkbox"]
 """Character type of a field; drives recognition constraints and validation."""
 
@@ -74,6 +77,8 @@ class FormLayout(BaseModel):
     page_size_pt: tuple[float, float] = (595.28, 841.89)
     pages: int = Field(default=1, ge=1, le=20)
     fields: list[FieldSpec] = Field(min_length=1)
+    review: ReviewOptions = Field(default_factory=ReviewOptions)
+    export: ExportProfile = Field(default_factory=ExportProfile)
 
     @model_validator(mode="after")
     def _fields_fit(self) -> FormLayout:
@@ -88,6 +93,8 @@ class FormLayout(BaseModel):
             _x0, _y0, x1, y1 = spec.box
             if x1 > width + 1 or y1 > height + 1:
                 raise ValueError(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
+        if unknown := self.export.unknown_fields(seen):
+            raise ValueError(f"export columns name unknown fields: {unknown}")
         return self
 
     def fields_on_page(self, page: int) -> list[FieldSpec]:
