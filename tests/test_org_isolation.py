@@ -136,3 +136,37 @@ def test_form_list_shows_only_own_forms(client: TestClient, db: Session, store: 
     db.commit()
     login(client, user_b)
     assert [f["code"] for f in client.get("/api/v1/forms").json()] == ["simple"]
+
+
+def test_review_queue_screens_and_actions_are_per_organisation(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN A's recognised document WHEN B opens the review queue, the document screen, its blind-entry
+    and arbitration screens, its crop, or tries to edit or confirm it THEN B sees nothing of it (404 like a
+    missing id, empty queue) and A's field is unchanged; A's own queue lists it (so the checks are real)."""
+    document, field, user_a, user_b = _setup(db, store)
+    login(client, user_b)  # type: ignore[arg-type]
+    assert client.get("/api/v1/review/queue").json() == []
+    queue_html = client.get("/review").text
+    assert document.id not in queue_html and "文書はまだありません" in queue_html
+    missing = client.get("/review/documents/" + "f" * 32).json()
+    for url in (
+        f"/review/documents/{document.id}",
+        f"/review/documents/{document.id}/blind-entry",
+        f"/review/documents/{document.id}/arbitration",
+        f"/api/v1/documents/{document.id}/fields/{field.id}/crop",
+    ):
+        response = client.get(url)
+        assert response.status_code == 404 and response.json() == missing, url
+    edit = client.patch(
+        f"/api/v1/review/documents/{document.id}/fields/{field.id}", json={"value": "乗っ取り", "version": 1}
+    )
+    assert edit.status_code == 404
+    assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 404
+    db.expire_all()
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.get(FieldResult, field.id).value == "山田"  # type: ignore[union-attr]
+    assert db.get(Document, document.id).status == "recognized"  # type: ignore[union-attr]
+    login(client, user_a)  # type: ignore[arg-type]
+    assert [q["id"] for q in client.get("/api/v1/review/queue").json()] == [document.id]
+    assert client.get(f"/review/documents/{document.id}").status_code == 200
