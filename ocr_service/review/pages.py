@@ -3,6 +3,7 @@ write through the JSON API (review.js), so the browser and API clients share one
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -18,6 +19,8 @@ from ocr_service.audit.service import record_audit_event
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
+# Staff read times in Japan Standard Time (no daylight saving, so a fixed offset is exact).
+JST = timezone(timedelta(hours=9), "JST")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 router = APIRouter(include_in_schema=False)
@@ -49,6 +52,7 @@ def queue_page(
         "groups": list(QUEUE_GROUPS),
         "group": group,
         "principal": ctx.principal,
+        "tz": JST,
     }
     return templates.TemplateResponse(request, "review/queue.html", context)
 

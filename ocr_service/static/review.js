@@ -94,7 +94,7 @@
     const inputOf = (row) => $(".value", row);
     const valueOf = (row) => { const input = inputOf(row); return input.type === "checkbox" ? (input.checked ? "1" : "0") : input.value; };
     const setValue = (row, value) => { const input = inputOf(row); if (input.type === "checkbox") input.checked = value === "1"; else input.value = value; };
-    const needsAttention = (row) => (row.dataset.flagged === "1" && !row.classList.contains("done")) || $(".reason", row).textContent.trim() !== "";
+    const needsAttention = (row) => !row.classList.contains("done") && (row.dataset.flagged === "1" || $(".reason", row).textContent.trim() !== "");
 
     function save(row, accept) {
       if (!editable) return Promise.resolve(true);
@@ -113,8 +113,9 @@
         row.dataset.version = data.version;
         row.dataset.saved = data.value;
         row.dataset.accepted = "1";
-        row.classList.add("done");
         row.classList.remove("conflict");
+        // Saved but still invalid (e.g. a 6-digit postal code): it keeps needing attention.
+        row.classList.toggle("done", !data.reason);
         reason.textContent = data.reason || "";
         return true;
       }
@@ -269,6 +270,11 @@
         autoRows.open = !autoRows.open;
         const first = $(".row .value", autoRows);
         if (autoRows.open && first) first.focus();
+        else if (!autoRows.open && autoRows.contains(document.activeElement)) {
+          // Focus must not stay on a hidden input: go back to what still needs attention.
+          const next = rows().find(needsAttention);
+          if (next) focusRow(next); else if ($("#confirm")) $("#confirm").focus();
+        }
       } else if (event.altKey && event.code === "KeyI") { event.preventDefault(); viewer.focus(); }
     });
     const confirm = $("#confirm");
