@@ -66,6 +66,8 @@ def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store:
     assert client.post(f"{base}/confirm").json()["status"] == "double_entry"
     same = client.get(f"{base}/blind-entry")
     assert same.status_code == 409 and same.json()["detail"]["code"] == "same_reviewer"
+    screen = client.get(f"/review/documents/{document.id}/blind-entry")
+    assert screen.status_code == 409 and "別の担当者" in screen.text and "<html" in screen.text
 
     login(client, second)  # type: ignore[arg-type]
     fields = client.get(f"{base}/blind-entry").json()

@@ -167,6 +167,8 @@ def test_queue_is_oldest_first_with_groups_and_days_left(
         and "確認キュー" in page.text
         and f"/review/documents/{older.id}" in page.text
     )
+    confirmed_only = client.get("/review", params={"group": "確認済"}).text
+    assert newer.id in confirmed_only and older.id not in confirmed_only
 
 
 def test_review_screens_render_and_require_login(client: TestClient, db: Session, store: BlobStore) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from pdf2image import convert_from_bytes
@@ -41,6 +42,7 @@ from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, save_page_reading
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
+from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_form, make_org, make_user, pdf_bytes, sample_source
 from tests.support.render import render_filled_pdf, sample_values_for
@@ -314,3 +316,45 @@ def test_keyboard_review_confirm_and_cp932_export(live: Live, browser: WebDriver
     with live.factory() as db:
         set_scope(db, SYSTEM_SCOPE)
         assert db.get_one(Document, live.document_id).status == "exported"
+
+
+def test_stale_edit_in_the_browser_shows_the_other_reviewers_value(live: Live, browser: WebDriver) -> None:
+    """GIVEN the document screen open in the browser WHEN another reviewer saves 氏名 first (API)
+    and the browser user then types a different name and presses Enter
+    THEN the screen shows the conflict message with the other value, and the database keeps that value."""
+    with live.factory() as db:
+        set_scope(db, SYSTEM_SCOPE)
+        other = make_user(db, db.get_one(Organisation, live.org_id))
+        field = db.scalars(
+            select(FieldResult).where(
+                FieldResult.document_id == live.document_id, FieldResult.field_name == "child_name"
+            )
+        ).one()
+        db.commit()
+    driver = browser
+    wait = WebDriverWait(driver, 15)
+    driver.get(f"{live.url}/login?next=/review/documents/{live.document_id}")
+    driver.find_element(By.ID, "username").send_keys(live.username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    wait.until(ec.presence_of_element_located((By.ID, "review")))
+
+    with httpx.Client(base_url=live.url) as api:
+        assert api.post(
+            "/api/v1/auth/login", json={"username": other.username, "password": PASSWORD}
+        ).is_success
+        saved = api.patch(
+            f"/api/v1/review/documents/{live.document_id}/fields/{field.id}",
+            json={"value": "山田次郎", "version": 1},
+        )
+        assert saved.status_code == 200
+
+    name_input = driver.find_element(By.ID, f"f-{field.id}")
+    name_input.click()
+    ActionChains(driver).send_keys("山田太郎", Keys.ENTER).perform()
+    row = driver.find_element(By.CSS_SELECTOR, f".row[data-id='{field.id}']")
+    wait.until(lambda _d: "conflict" in str(row.get_attribute("class")))
+    assert name_input.get_attribute("value") == "山田次郎"
+    assert "他の担当者" in row.text and "山田次郎" in row.text
+    with live.factory() as db:
+        set_scope(db, SYSTEM_SCOPE)
+        assert db.get_one(FieldResult, field.id).value == "山田次郎"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ocr_service.export.mappings import MappingError
 from ocr_service.export.service import ExportError
+from ocr_service.review.pages import templates
 from ocr_service.review.service import ConfirmBlockedError, ReviewConflictError, ReviewStateError
 
 
@@ -20,8 +21,13 @@ async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content={"detail": detail})
 
 
-async def _state(_request: Request, exc: Exception) -> JSONResponse:
+async def _state(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ReviewStateError)
+    if not request.url.path.startswith("/api/"):
+        # A screen (e.g. the first reviewer opening the blind entry) gets a page, not JSON.
+        return templates.TemplateResponse(
+            request, "review/error.html", {"message": exc.message}, status_code=409
+        )
     return JSONResponse(status_code=409, content={"detail": {"code": exc.code, "message": exc.message}})
 
 

@@ -44,11 +44,10 @@ def login_page(
 def queue_page(
     request: Request, ctx: ReviewerCtx, group: Annotated[str | None, Query(max_length=10)] = None
 ) -> Response:
-    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days)
-    rows = [r for r in view.rows if group is None or r.group == group]
+    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days, group=group)
     context = {
         "view": view,
-        "rows": rows,
+        "rows": view.rows,
         "groups": list(QUEUE_GROUPS),
         "group": group,
         "principal": ctx.principal,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
@@ -92,28 +92,43 @@ class QueueView:
     """form code → title, in code order."""
 
 
-def build_queue(db: Session, *, retention_days: int, now: datetime | None = None) -> QueueView:
-    """Every document in scope, oldest first, with its form, status group and days left."""
+def build_queue(
+    db: Session,
+    *,
+    retention_days: int,
+    group: str | None = None,
+    limit: int = 500,
+    now: datetime | None = None,
+) -> QueueView:
+    """Counts per form and status group, and up to ``limit`` documents (of ``group``), oldest first."""
     now = now or utcnow()
     forms = {f.id: f for f in db.scalars(select(FormDefinition))}
     view = QueueView(rows=[])
-    for document in db.scalars(select(Document).order_by(Document.created_at, Document.id)):
-        form = forms.get(document.form_id or "")
+    counted = db.execute(
+        select(Document.form_id, Document.status, func.count()).group_by(Document.form_id, Document.status)
+    )
+    for form_id, status, count in counted:
+        form = forms.get(form_id or "")
         code, title = (form.code, form.title) if form else ("", "（様式なし）")
-        group = GROUP_OF_STATUS.get(document.status, "読取中")
+        key = (code, GROUP_OF_STATUS.get(status, "読取中"))
+        view.counts[key] = view.counts.get(key, 0) + int(count)
+        view.forms.setdefault(code, title)
+    view.forms = dict(sorted(view.forms.items()))
+    query = select(Document).order_by(Document.created_at, Document.id).limit(limit)
+    if group is not None:
+        query = query.where(Document.status.in_(QUEUE_GROUPS.get(group, ())))
+    for document in db.scalars(query):
+        form = forms.get(document.form_id or "")
         view.rows.append(
             QueueRow(
                 document=document,
-                form_code=code,
-                form_title=title,
-                group=group,
+                form_code=form.code if form else "",
+                form_title=form.title if form else "（様式なし）",
+                group=GROUP_OF_STATUS.get(document.status, "読取中"),
                 status_label=STATUS_LABELS_JA.get(document.status, document.status),
                 days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
             )
         )
-        view.counts[(code, group)] = view.counts.get((code, group), 0) + 1
-        view.forms.setdefault(code, title)
-    view.forms = dict(sorted(view.forms.items()))
     return view
 
 

@@ -277,6 +277,19 @@
         }
       } else if (event.altKey && event.code === "KeyI") { event.preventDefault(); viewer.focus(); }
     });
+    window.addEventListener("pagehide", () => {
+      // A closed tab still delivers what was typed last (keepalive outlives the page).
+      if (!editable) return;
+      for (const row of rows()) {
+        const value = valueOf(row);
+        if (value === row.dataset.saved) continue;
+        fetch(`/api/v1/review/documents/${docId}/fields/${row.dataset.id}`, {
+          method: "PATCH", keepalive: true, credentials: "same-origin",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ value, version: Number(row.dataset.version) }),
+        });
+      }
+    });
     const confirm = $("#confirm");
     if (confirm) confirm.addEventListener("click", confirmDocument);
 
