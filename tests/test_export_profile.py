@@ -241,3 +241,9 @@ def test_multi_page_form_is_one_row(client: TestClient, db: Session, store: Blob
     login(client, user)
     lines = _export(client, "two").content.decode("cp932").split("\r\n")
     assert lines[1:] == [f"{document.id},山田,ヤマダ,2025/01/09", ""]
+
+
+def test_export_columns_must_name_fields_of_the_form() -> None:
+    """GIVEN an export profile naming a field the form does not have WHEN the layout is loaded THEN refused."""
+    with pytest.raises(ValueError, match="unknown fields: \\['nickname'\\]"):
+        profile_layout({"columns": [{"field": "nickname"}]})
