@@ -91,6 +91,9 @@ def test_up_serves_the_demo_and_recognises_an_upload(tmp_path: Path) -> None:
         for name in ("postal_code", "phone", "child_name"):
             assert values[name] in row, name
         assert client.get(f"/api/v1/documents/{doc_id}").json()["status"] == "exported"
+        # The review screens render on the embedded SQLite database too.
+        assert "出力済" in client.get("/review").text
+        assert client.get(f"/review/documents/{doc_id}").status_code == 200
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -23,6 +23,10 @@ from ocr_service.review.service import QUEUE_GROUPS
 JST = timezone(timedelta(hours=9), "JST")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
+# SQLite returns naive UTC datetimes; as_aware makes the conversion right on either database.
+templates.env.filters["jst"] = lambda moment: (
+    service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+)
 router = APIRouter(include_in_schema=False)
 
 
@@ -51,7 +55,6 @@ def queue_page(
         "groups": list(QUEUE_GROUPS),
         "group": group,
         "principal": ctx.principal,
-        "tz": JST,
     }
     return templates.TemplateResponse(request, "review/queue.html", context)
 
