@@ -247,3 +247,18 @@ def test_export_columns_must_name_fields_of_the_form() -> None:
     """GIVEN an export profile naming a field the form does not have WHEN the layout is loaded THEN refused."""
     with pytest.raises(ValueError, match="unknown fields: \\['nickname'\\]"):
         profile_layout({"columns": [{"field": "nickname"}]})
+
+
+def test_variation_selector_is_reported_by_code_point_and_may_be_mapped_to_nothing(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN 葛󠄀飾 with an ideographic variation selector WHEN exported as CP932 THEN refused naming U+E0100;
+    after the admin maps the selector to an empty string THEN 葛飾 is written."""
+    user, document = _setup(db, store, {"unrepresentable": "replace"}, {"name": "葛\U000e0100飾"})
+    admin = make_user(db, db.get_one(Organisation, user.org_id), role="admin")
+    db.commit()
+    login(client, admin)
+    refused = _export(client)
+    assert refused.status_code == 422 and "U+E0100" in refused.json()["detail"]["message"]
+    assert client.put("/api/v1/export/char-mappings", json={"source": "\U000e0100", "replacement": ""}).is_success
+    assert f"{document.id},葛飾,," in _export(client).content.decode("cp932")

@@ -31,8 +31,9 @@ def set_char_mapping(
     """Create or change the replacement for one character (one code point)."""
     if len(source) != 1:
         raise MappingError("置換元は 1 文字で指定してください。", code="bad_source")
-    if not replacement or "?" in replacement:
-        # A '?' would be the silent loss the mapping exists to prevent.
+    if "?" in replacement or "？" in replacement:
+        # A '?' would be the silent loss the mapping exists to prevent. An empty replacement is
+        # allowed on purpose: dropping an ideographic variation selector (U+E0100…) is a real policy.
         raise MappingError("置換先には「?」以外の文字を指定してください。", code="bad_replacement")
     mapping = db.scalar(select(CharMapping).where(CharMapping.source == source))
     old = mapping.replacement if mapping else None

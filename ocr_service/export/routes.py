@@ -37,7 +37,7 @@ def export_csv(
 
 class CharMappingIn(BaseModel):
     source: str = Field(min_length=1, max_length=2, description="One character, e.g. 𠮷")
-    replacement: str = Field(min_length=1, max_length=32)
+    replacement: str = Field(max_length=32, description="May be empty, e.g. to drop a variation selector")
     note: str = Field(default="", max_length=200)
 
 
