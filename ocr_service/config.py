@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     confidence_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     """Fields at or above are auto-accepted; 0.8 measured on the dev forms (see issue notes)."""
 
+    retention_days: int = Field(default=5, ge=1, le=3650)
+    """Documents are deleted automatically this many days after upload; the review queue counts down."""
+
     queue_name: str = Field(default="ocr", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     task_soft_time_limit_s: int = Field(default=600, ge=5)

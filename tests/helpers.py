@@ -23,9 +23,19 @@ def png(width: int = 40, height: int = 20) -> bytes:
 
 
 def make_recognized_document(
-    db: Session, *, user: User, form: FormDefinition, store: BlobStore, values: dict[str, str | bool]
+    db: Session,
+    *,
+    user: User,
+    form: FormDefinition,
+    store: BlobStore,
+    values: dict[str, str | bool],
+    confidences: dict[str, float] | None = None,
 ) -> Document:
-    """A document as the worker leaves it: one page, one field result per value, status recognized."""
+    """A document as the worker leaves it: one page, one field result per value, status recognized.
+
+    Fields named in ``confidences`` get that confidence (below the threshold: flagged for review).
+    """
+    confidences = confidences or {}
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
     document = Document(
@@ -47,9 +57,30 @@ def make_recognized_document(
         status="ok",
         inliers=100,
         residual_px=1.0,
-        fields=[FieldReading(name=k, value=v, confidence=0.95, crop_png=png()) for k, v in values.items()],
+        fields=[
+            FieldReading(
+                name=k,
+                value=v,
+                confidence=confidences.get(k, 0.95),
+                crop_png=png(),
+                status="low_confidence" if confidences.get(k, 0.95) < 0.8 else "ok",
+            )
+            for k, v in values.items()
+        ],
     )
     save_page_reading(db, page=page, reading=reading, page_png=png(200, 280), store=store)
     mark_recognized(db, document_id=document.id)
     db.refresh(document)
+    return document
+
+
+def make_confirmed_document(
+    db: Session, *, user: User, form: FormDefinition, store: BlobStore, values: dict[str, str | bool]
+) -> Document:
+    """A recognised document a reviewer has confirmed (ready for CSV export)."""
+    document = make_recognized_document(db, user=user, form=form, store=store, values=values)
+    set_scope(db, SYSTEM_SCOPE)
+    document.status = "confirmed"
+    document.confirmed_by = user.id
+    db.flush()
     return document

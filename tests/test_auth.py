@@ -15,8 +15,16 @@ from tests.factories import PASSWORD, login, make_org, make_user
 
 def test_routes_need_authentication(client: TestClient) -> None:
     """GIVEN no credentials WHEN calling protected routes THEN 401."""
-    for url in ("/api/v1/documents", "/api/v1/auth/me", "/api/v1/forms", "/api/v1/forms/x/export.csv"):
-        assert client.get(url).status_code == 401, url
+    for method, url in (
+        ("GET", "/api/v1/documents"),
+        ("GET", "/api/v1/auth/me"),
+        ("GET", "/api/v1/forms"),
+        ("POST", "/api/v1/forms/x/export.csv"),
+        ("GET", "/api/v1/review/queue"),
+        ("POST", "/api/v1/review/documents/x/confirm"),
+        ("GET", "/api/v1/export/char-mappings"),
+    ):
+        assert client.request(method, url).status_code == 401, url
 
 
 def test_wrong_password_is_refused_and_audited(client: TestClient, db: Session) -> None:

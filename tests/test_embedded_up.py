@@ -33,11 +33,19 @@ def test_up_serves_the_demo_and_recognises_an_upload(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
     env.update({"OCR_DATA_DIR": str(tmp_path / "var"), "OCR_API_PORT": str(port)})
     log = (tmp_path / "up.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "ocr_service.cli.main", "up"], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ocr_service.cli.main", "up"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     source = sample_source()
     values = sample_values_for(source.layout)
-    pdf = render_filled_pdf(template_pdf=source.template_pdf, layout=source.layout, values=values, rotate_deg=-0.8)
+    pdf = render_filled_pdf(
+        template_pdf=source.template_pdf, layout=source.layout, values=values, rotate_deg=-0.8
+    )
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
         deadline = time.monotonic() + 60
@@ -47,7 +55,9 @@ def test_up_serves_the_demo_and_recognises_an_upload(tmp_path: Path) -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
-        login = client.post("/api/v1/auth/login", json={"username": "demo-operator", "password": DEMO_PASSWORD})
+        login = client.post(
+            "/api/v1/auth/login", json={"username": "demo-operator", "password": DEMO_PASSWORD}
+        )
         assert login.status_code == 200
         upload = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")})
         assert upload.status_code == 201, upload.text
@@ -59,11 +69,31 @@ def test_up_serves_the_demo_and_recognises_an_upload(tmp_path: Path) -> None:
             time.sleep(1)
             status = client.get(f"/api/v1/documents/{doc_id}").json()["status"]
         assert status == "recognized", (tmp_path / "up.log").read_text(errors="replace")[-3000:]
-        csv_text = client.get("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
+        fields = client.get(f"/api/v1/documents/{doc_id}").json()["fields"]
+        read = {f["field_name"]: f["value"] for f in fields}
+        for name in ("postal_code", "phone", "child_name"):
+            assert read[name] == values[name], name
+        # The reviewer corrects whatever OCR misread (SQLite path of the review workflow), then confirms.
+        for field in fields:
+            truth = values[field["field_name"]]
+            expected = ("1" if truth else "0") if isinstance(truth, bool) else truth
+            if field["value"] != expected:
+                edit = client.patch(
+                    f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
+                    json={"value": expected, "version": field["version"]},
+                )
+                assert edit.status_code == 200, edit.text
+        confirm = client.post(f"/api/v1/review/documents/{doc_id}/confirm")
+        assert confirm.status_code == 200, confirm.text
+        csv_text = client.post("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
         row = csv_text.split("\r\n")[1].split(",")
         assert row[0] == doc_id
         for name in ("postal_code", "phone", "child_name"):
             assert values[name] in row, name
+        assert client.get(f"/api/v1/documents/{doc_id}").json()["status"] == "exported"
+        # The review screens render on the embedded SQLite database too.
+        assert "出力済" in client.get("/review").text
+        assert client.get(f"/review/documents/{doc_id}").status_code == 200
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

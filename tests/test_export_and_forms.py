@@ -14,28 +14,28 @@ from ocr_service.forms.loader import LayoutSource
 from ocr_service.forms.service import ImmutableFormError, publish_form_version
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import login, make_form, make_org, make_user, simple_layout
-from tests.helpers import make_recognized_document
+from tests.helpers import make_confirmed_document
 
 
 def test_csv_is_cp932_with_crlf_in_layout_order(
     client: TestClient, db: Session, store: LocalBlobStore
 ) -> None:
-    """GIVEN a recognised document WHEN exported THEN CP932 bytes, CRLF rows, headers = labels in layout order."""
+    """GIVEN a confirmed document WHEN exported THEN CP932 bytes, CRLF rows, headers = labels in layout order."""
     org = make_org(db)
     user = make_user(db, org)
     form = make_form(db, org, store)
-    document = make_recognized_document(
+    document = make_confirmed_document(
         db, user=user, form=form, store=store, values={"agree": True, "name": "髙橋 𠮷"[:2]}
     )
     db.commit()
     login(client, user)
-    response = client.get("/api/v1/forms/simple/export.csv")
+    response = client.post("/api/v1/forms/simple/export.csv")
     assert response.status_code == 200
     assert "windows-31j" in response.headers["content-type"]
     text = response.content.decode("cp932")
     lines = text.split("\r\n")
-    assert lines[0] == "文書ID,ページ,氏名,同意"
-    assert lines[1] == f"{document.id},1,髙橋,1"
+    assert lines[0] == "文書ID,氏名,同意"
+    assert lines[1] == f"{document.id},髙橋,1"
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
     set_scope(db, SYSTEM_SCOPE)
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "export.csv"))
@@ -49,16 +49,16 @@ def test_unencodable_value_names_document_and_field(
     org = make_org(db)
     user = make_user(db, org)
     form = make_form(db, org, store)
-    document = make_recognized_document(
+    document = make_confirmed_document(
         db, user=user, form=form, store=store, values={"name": "𠮷田", "agree": False}
     )
     db.commit()
     login(client, user)
-    response = client.get("/api/v1/forms/simple/export.csv")
+    response = client.post("/api/v1/forms/simple/export.csv")
     assert response.status_code == 422
     message = response.json()["detail"]["message"]
     assert document.id in message and "氏名" in message and "𠮷" in message
-    utf8 = client.get("/api/v1/forms/simple/export.csv", params={"encoding": "utf-8"})
+    utf8 = client.post("/api/v1/forms/simple/export.csv", params={"encoding": "utf-8"})
     assert utf8.status_code == 200 and "𠮷田" in utf8.content.decode("utf-8")
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.db.scoping import OrgScope, ScopeError, set_scope
+from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes, simple_layout
@@ -56,18 +56,25 @@ def test_owner_reaches_the_same_routes(client: TestClient, db: Session, store: B
     assert client.get(f"/api/v1/documents/{document.id}/pages/1/image").headers["content-type"] == "image/png"
     assert client.get(f"/api/v1/documents/{document.id}/fields/{field.id}/crop").status_code == 200
     assert [d["id"] for d in client.get("/api/v1/documents").json()] == [document.id]
-    csv = client.get("/api/v1/forms/simple/export.csv")
+    assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 200
+    csv = client.post("/api/v1/forms/simple/export.csv")
     assert csv.status_code == 200 and document.id in csv.content.decode("cp932")
 
 
 def test_foreign_csv_holds_no_foreign_rows(client: TestClient, db: Session, store: BlobStore) -> None:
-    """GIVEN both orgs have form 'simple' WHEN B exports it THEN A's document is not in B's CSV."""
+    """GIVEN both orgs have form 'simple' and A's document is confirmed WHEN B exports it
+    THEN A's document is not in B's CSV and stays 確認済 (B's export cannot mark it 出力済)."""
     document, _field, _a, user_b = _setup(db, store)
+    set_scope(db, SYSTEM_SCOPE)
+    document.status = "confirmed"
+    db.commit()
     login(client, user_b)  # type: ignore[arg-type]
-    response = client.get("/api/v1/forms/simple/export.csv")
+    response = client.post("/api/v1/forms/simple/export.csv")
     assert response.status_code == 200
     assert document.id not in response.content.decode("cp932")
     assert response.content.decode("cp932").count("\r\n") == 1  # header only
+    db.expire_all()
+    assert db.get(Document, document.id).status == "confirmed"  # type: ignore[union-attr]
 
 
 def test_csv_of_a_form_only_another_org_has_is_404(client: TestClient, db: Session, store: BlobStore) -> None:
@@ -77,7 +84,7 @@ def test_csv_of_a_form_only_another_org_has_is_404(client: TestClient, db: Sessi
     user_b = make_user(db, org_b)
     db.commit()
     login(client, user_b)
-    assert client.get("/api/v1/forms/only_a/export.csv").status_code == 404
+    assert client.post("/api/v1/forms/only_a/export.csv").status_code == 404
 
 
 def test_cannot_upload_into_another_org(
@@ -129,3 +136,37 @@ def test_form_list_shows_only_own_forms(client: TestClient, db: Session, store: 
     db.commit()
     login(client, user_b)
     assert [f["code"] for f in client.get("/api/v1/forms").json()] == ["simple"]
+
+
+def test_review_queue_screens_and_actions_are_per_organisation(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN A's recognised document WHEN B opens the review queue, the document screen, its blind-entry
+    and arbitration screens, its crop, or tries to edit or confirm it THEN B sees nothing of it (404 like a
+    missing id, empty queue) and A's field is unchanged; A's own queue lists it (so the checks are real)."""
+    document, field, user_a, user_b = _setup(db, store)
+    login(client, user_b)  # type: ignore[arg-type]
+    assert client.get("/api/v1/review/queue").json() == []
+    queue_html = client.get("/review").text
+    assert document.id not in queue_html and "文書はまだありません" in queue_html
+    missing = client.get("/review/documents/" + "f" * 32).json()
+    for url in (
+        f"/review/documents/{document.id}",
+        f"/review/documents/{document.id}/blind-entry",
+        f"/review/documents/{document.id}/arbitration",
+        f"/api/v1/documents/{document.id}/fields/{field.id}/crop",
+    ):
+        response = client.get(url)
+        assert response.status_code == 404 and response.json() == missing, url
+    edit = client.patch(
+        f"/api/v1/review/documents/{document.id}/fields/{field.id}", json={"value": "乗っ取り", "version": 1}
+    )
+    assert edit.status_code == 404
+    assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 404
+    db.expire_all()
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.get(FieldResult, field.id).value == "山田"  # type: ignore[union-attr]
+    assert db.get(Document, document.id).status == "recognized"  # type: ignore[union-attr]
+    login(client, user_a)  # type: ignore[arg-type]
+    assert [q["id"] for q in client.get("/api/v1/review/queue").json()] == [document.id]
+    assert client.get(f"/review/documents/{document.id}").status_code == 200

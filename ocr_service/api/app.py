@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.deps import Runtime
@@ -17,9 +18,12 @@ from ocr_service.documents.pdfcheck import PdfRejectedError
 from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.export.routes import router as export_router
-from ocr_service.export.service import ExportError
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
+from ocr_service.review.errors import install_review_error_handlers
+from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect
+from ocr_service.review.pages import router as review_pages_router
+from ocr_service.review.routes import router as review_router
 from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, LocalBlobStore
 
 logger = logging.getLogger(__name__)
@@ -43,9 +47,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, UploadError)
         return _error(422, exc.code, exc.reason)
 
-    async def export_error(_request: Request, exc: Exception) -> JSONResponse:
-        return _error(422, "unencodable", str(exc))
-
     async def scope_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.warning("scope violation refused: %s", exc)
         return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
@@ -54,7 +55,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, not_found)
     app.add_exception_handler(PdfRejectedError, pdf_rejected)
     app.add_exception_handler(UploadError, upload_error)
-    app.add_exception_handler(ExportError, export_error)
     app.add_exception_handler(ScopeError, scope_error)
 
 
@@ -91,13 +91,17 @@ def create_app(
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router):
+    for router in (auth_router, documents_router, forms_router, export_router, review_router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(review_pages_router)
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     _install_error_handlers(app)
+    install_review_error_handlers(app)
+    install_login_redirect(app)
     return app

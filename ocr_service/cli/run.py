@@ -70,6 +70,7 @@ def up(
             [
                 "",
                 f"OCR service is starting at {url}  (API docs: {url}/api/v1/docs)",
+                f"review screens (確認画面): {url}/review",
                 f"demo organisation: {seed.org_name}",
                 f"demo users: {', '.join(seed.usernames)}  password: {seed.password}",
                 f"forms: {', '.join(seed.forms) or 'none'}",

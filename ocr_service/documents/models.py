@@ -9,12 +9,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, utcnow
 
-DOCUMENT_STATUSES = ("queued", "processing", "recognized", "failed")
+DOCUMENT_STATUSES = (
+    "queued",
+    "processing",
+    "recognized",
+    "failed",
+    "double_entry",
+    "arbitration",
+    "confirmed",
+    "exported",
+)
 STATUS_LABELS_JA = {
     "queued": "読取待ち",
     "processing": "読取中",
     "recognized": "要確認",
     "failed": "読取失敗",
+    "double_entry": "読み合わせ待ち",
+    "arbitration": "裁定待ち",
+    "confirmed": "確認済",
+    "exported": "出力済",
 }
 
 
@@ -37,6 +50,10 @@ class Document(OrgScoped, TimestampMixin, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Review workflow (migration 0002): who confirmed (the first reviewer under double entry) and when.
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Page(OrgScoped, Base):
@@ -73,4 +90,6 @@ class FieldResult(OrgScoped, Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     version: Mapped[int] = mapped_column(default=1)
     """Optimistic-locking counter for reviewer edits."""
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,25 +1,60 @@
-"""CSV export for core systems: one row per filled form, columns in layout order."""
+"""CSV export for core systems: confirmed documents of one form, shaped by the form's export profile.
+
+Every value is checked against the target encoding before any byte is written: an
+unencodable character either comes from the organisation's mapping table (policy
+``replace``) or stops the export with the document and field named. Nothing is ever
+written as '?'. A successful export marks its documents 出力済 and is audited.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.audit.service import record_audit_event
+from ocr_service.auth.service import Principal
+from ocr_service.db.base import utcnow
+from ocr_service.documents.models import Document
+from ocr_service.export.dates import format_date, parse_japanese_date
+from ocr_service.export.mappings import mapping_table
+from ocr_service.export.profile import DOCUMENT_ID_COLUMN, ExportEncoding, ExportProfile
+from ocr_service.export.text import apply_width, represent
+from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import get_latest_form, layout_of
+from ocr_service.review.service import merged_values, results_in_page_order
 
-CsvEncoding = Literal["cp932", "utf-8", "utf-8-sig"]
-EXPORTABLE_STATUSES = ("recognized",)
+EXPORTABLE_STATUSES = ("confirmed",)
+CHARSETS = {"cp932": "windows-31j", "shift_jis": "shift_jis", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class ExportProblem:
+    document_id: str
+    field_name: str
+    label: str
+    reason: str
+
+    def message(self) -> str:
+        return f"文書 {self.document_id} の項目「{self.label}」：{self.reason}"
 
 
 class ExportError(ValueError):
-    """The export cannot be made as asked; the message names the document and field."""
+    """The export cannot be made as asked; nothing was written and no document changed."""
+
+    def __init__(self, problems: list[ExportProblem], *, code: str = "unencodable") -> None:
+        lines = [p.message() for p in problems[:_MAX_LISTED]]
+        if len(problems) > _MAX_LISTED:
+            lines.append(f"ほか {len(problems) - _MAX_LISTED} 件")
+        super().__init__("\n".join(lines))
+        self.problems = problems
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -28,59 +63,161 @@ class CsvExport:
     rows: int
     document_ids: list[str]
     filename: str
+    encoding: ExportEncoding
+    media_type: str = field(default="text/csv")
 
 
-def build_form_csv(db: Session, *, form_code: str, encoding: CsvEncoding = "cp932") -> CsvExport:
-    """Build the CSV for every exportable document of ``form_code`` in the session's organisation."""
-    latest = get_latest_form(db, code=form_code)
-    layout = layout_of(latest)
-    form_ids = list(db.scalars(select(FormDefinition.id).where(FormDefinition.code == form_code)))
-    documents = list(
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    spec: FieldSpec | None
+    """None for the document id column."""
+    width: str
+
+
+def _columns(layout: FormLayout, profile: ExportProfile) -> list[_Column]:
+    specs = {spec.name: spec for spec in layout.fields}
+    if profile.columns is None:
+        return [_Column("文書ID", None, "keep")] + [
+            _Column(s.column_header, s, profile.width) for s in layout.fields
+        ]
+    columns = []
+    for column in profile.columns:
+        spec = None if column.field == DOCUMENT_ID_COLUMN else specs[column.field]
+        header = column.header or (spec.column_header if spec else "文書ID")
+        columns.append(_Column(header, spec, column.width or (profile.width if spec else "keep")))
+    return columns
+
+
+def _cell(
+    value: str, *, column: _Column, profile: ExportProfile, encoding: str, mapping: dict[str, str] | None
+) -> tuple[str, list[str]]:
+    """The value as it goes into the file, and the reasons it cannot (Japanese)."""
+    if (
+        column.spec is not None
+        and column.spec.type == "date"
+        and value.strip()
+        and profile.date_style != "keep"
+    ):
+        parsed = parse_japanese_date(value)
+        if parsed is None:
+            return value, [f"「{value}」は日付として読めません"]
+        value = format_date(
+            parsed, style=profile.date_style, separator=profile.date_separator, zero_pad=profile.zero_pad
+        )
+    value = apply_width(value, column.width)
+    value, bad = represent(value, encoding=encoding, mapping=mapping)
+    reasons = []
+    for item in bad:
+        code = f"U+{ord(item.char):04X}"
+        if item.replacement_unusable:
+            reasons.append(f"文字「{item.char}」({code}) の置換先も {encoding} で出力できません")
+        else:
+            reasons.append(
+                f"文字「{item.char}」({code}) は {encoding} で出力できません（置換表に登録してください）"
+            )
+    return value, reasons
+
+
+def _documents(db: Session, *, form_code: str) -> list[Document]:
+    form_ids = select(FormDefinition.id).where(FormDefinition.code == form_code)
+    return list(
         db.scalars(
             select(Document)
             .where(Document.form_id.in_(form_ids), Document.status.in_(EXPORTABLE_STATUSES))
             .order_by(Document.created_at, Document.id)
         )
     )
-    buffer = io.StringIO()
-    # Core systems on Windows expect CRLF and every field quoted the same way.
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(["文書ID", "ページ", *[spec.column_header for spec in layout.fields]])
-    rows = 0
+
+
+def build_csv(
+    db: Session, *, layout: FormLayout, documents: list[Document], encoding: ExportEncoding
+) -> tuple[bytes, int]:
+    """The file for ``documents`` (one row each, pages merged), or ExportError listing every problem."""
+    profile = layout.export
+    mapping = mapping_table(db) if profile.unrepresentable == "replace" else None
+    columns = _columns(layout, profile)
+    problems: list[ExportProblem] = []
+    rows: list[list[str]] = []
     for document in documents:
-        pages = list(db.scalars(select(Page).where(Page.document_id == document.id).order_by(Page.page_no)))
-        results = list(db.scalars(select(FieldResult).where(FieldResult.document_id == document.id)))
-        by_page: dict[str, dict[str, str]] = {}
-        for result in results:
-            by_page.setdefault(result.page_id, {})[result.field_name] = result.value
-        # One row per filled form: a multi-page layout merges its pages, a PDF of several forms gives several rows.
-        groups: dict[int, dict[str, str]] = {}
-        first_page: dict[int, int] = {}
-        for page in pages:
-            group = (page.page_no - 1) // layout.pages
-            groups.setdefault(group, {}).update(by_page.get(page.id, {}))
-            first_page.setdefault(group, page.page_no)
-        for group, values in sorted(groups.items()):
-            if not values:
-                continue
-            row = [
-                document.id,
-                str(first_page[group]),
-                *[values.get(spec.name, "") for spec in layout.fields],
-            ]
-            for spec, value in zip(layout.fields, row[2:], strict=True):
-                try:
-                    value.encode(encoding)
-                except UnicodeEncodeError as exc:
-                    bad = value[exc.start : exc.end]
-                    raise ExportError(
-                        f"文書 {document.id} の項目「{spec.label}」の文字「{bad}」は {encoding} で出力できません。"
-                    ) from exc
-            writer.writerow(row)
-            rows += 1
+        values = merged_values(results_in_page_order(db, document_id=document.id))
+        row = []
+        for column in columns:
+            raw = document.id if column.spec is None else values.get(column.spec.name, "")
+            cell, reasons = _cell(raw, column=column, profile=profile, encoding=encoding, mapping=mapping)
+            name, label = (column.spec.name, column.spec.label) if column.spec else ("", column.header)
+            problems.extend(ExportProblem(document.id, name, label, r) for r in reasons)
+            row.append(cell)
+        rows.append(row)
+    for column in columns:
+        _header, reasons = _cell(
+            column.header,
+            column=_Column(column.header, None, "keep"),
+            profile=profile,
+            encoding=encoding,
+            mapping=mapping,
+        )
+        problems.extend(ExportProblem("（見出し）", "", column.header, r) for r in reasons)
+    if problems:
+        raise ExportError(problems)
+    buffer = io.StringIO()
+    writer = csv.writer(
+        buffer,
+        lineterminator="\r\n" if profile.line_ending == "crlf" else "\n",
+        quoting=csv.QUOTE_ALL if profile.quoting == "all" else csv.QUOTE_MINIMAL,
+    )
+    if profile.header_row:
+        writer.writerow([c.header for c in columns])
+    writer.writerows(rows)
+    # strict: every character was checked above, so an encoding error here is a bug, not data loss.
+    return buffer.getvalue().encode(encoding, errors="strict"), len(rows)
+
+
+def export_confirmed_documents(
+    db: Session, *, principal: Principal, form_code: str, encoding: ExportEncoding | None = None
+) -> CsvExport:
+    """Export every confirmed document of ``form_code`` in scope, mark them 出力済, audit who/what/how many."""
+    latest = get_latest_form(db, code=form_code)
+    layout = layout_of(latest)
+    chosen: ExportEncoding = encoding or layout.export.encoding
+    documents = _documents(db, form_code=form_code)
+    content, rows = build_csv(db, layout=layout, documents=documents, encoding=chosen)
+    ids = [d.id for d in documents]
+    if ids:
+        outcome = db.execute(
+            update(Document)
+            .where(Document.id.in_(ids), Document.status == "confirmed")
+            .values(status="exported", exported_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(outcome, "rowcount", 0) != len(ids):
+            db.rollback()
+            raise ExportError(
+                [ExportProblem("", "", "", "他の担当者が同時に出力しました。もう一度やり直してください。")],
+                code="concurrent_export",
+            )
+    detail: dict[str, Any] = {
+        "form": f"{latest.code}@v{latest.version}",
+        "rows": rows,
+        "encoding": chosen,
+        "documents": ids,
+    }
+    record_audit_event(
+        db,
+        action="export.csv",
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        object_type="form",
+        object_id=form_code,
+        detail=detail,
+    )
+    db.commit()
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     return CsvExport(
-        content=buffer.getvalue().encode(encoding),
+        content=content,
         rows=rows,
-        document_ids=[d.id for d in documents],
-        filename=f"{form_code}.csv",
+        document_ids=ids,
+        filename=f"{form_code}_{stamp}.csv",
+        encoding=chosen,
+        media_type=f"text/csv; charset={CHARSETS[chosen]}",
     )

@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ocr_service.export.profile import ExportProfile
 from ocr_service.forms.rules import CrossFieldRule, FieldRules, IdentificationHints, check_layout_rules
+from ocr_service.review.options import ReviewOptions
 
 FieldType = Literal["text", "hiragana", "katakana", "digits", "date", "postal", "phone", "checkbox"]
 """Character type of a field; drives recognition constraints and validation."""
@@ -79,6 +81,8 @@ class FormLayout(BaseModel):
     fields: list[FieldSpec] = Field(min_length=1)
     identification: IdentificationHints | None = None
     cross_field_rules: list[CrossFieldRule] = Field(default_factory=list)
+    review: ReviewOptions = Field(default_factory=ReviewOptions)
+    export: ExportProfile = Field(default_factory=ExportProfile)
 
     @model_validator(mode="after")
     def _fields_fit(self) -> FormLayout:
@@ -94,6 +98,8 @@ class FormLayout(BaseModel):
             if x1 > width + 1 or y1 > height + 1:
                 raise ValueError(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
         check_layout_rules(self.fields, self.cross_field_rules)
+        if unknown := self.export.unknown_fields(seen):
+            raise ValueError(f"export columns name unknown fields: {unknown}")
         return self
 
     def fields_on_page(self, page: int) -> list[FieldSpec]:

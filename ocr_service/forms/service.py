@@ -44,21 +44,11 @@ def _refuse_changes_to_published(_mapper: Any, _conn: Any, target: FormDefinitio
             raise ImmutableFormError(f"form {target.code} v{target.version} is published and cannot change")
 
 
-_LATER_OPTIONAL_KEYS = ("identification", "cross_field_rules", "rules", "options", "export")
-"""Keys added to the schema after forms were published; left out of the digest while unset."""
-
-
 def _layout_digest(layout: FormLayout) -> str:
-    # Unset later keys are dropped so a layout published before they existed keeps its
-    # digest: importing it again stays a no-op instead of minting a new version.
-    body = layout.model_dump(mode="json", exclude={"version"})
-    for key in _LATER_OPTIONAL_KEYS:
-        if not body.get(key):
-            body.pop(key, None)
-    for spec in body["fields"]:
-        for key in _LATER_OPTIONAL_KEYS:
-            if not spec.get(key):
-                spec.pop(key, None)
+    # Defaults are left out so that a key added to the schema later (rules, export profile, ...)
+    # does not change the digest of a layout that does not use it: re-importing a form
+    # published earlier stays a no-op instead of minting a new version.
+    body = layout.model_dump(mode="json", exclude={"version"}, exclude_defaults=True)
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -91,22 +90,24 @@ def test_edit_creates_next_version_and_keeps_the_old_one(
     assert _publish(db, org.id, store, path).id == second.id
 
 
-def test_digest_ignores_unset_keys_added_later() -> None:
-    """GIVEN a layout without rules or hints WHEN digested THEN the digest is the one computed before
-    those keys existed, so re-importing a form published earlier does not mint a new version."""
+def test_digest_ignores_keys_left_at_their_default() -> None:
+    """GIVEN a layout, and the same layout with later-added sections spelled out at their defaults
+    WHEN digested THEN both digests are equal (re-importing an older form mints no version),
+    while a real change to one of those sections changes the digest."""
+    from ocr_service.export.profile import ExportProfile
     from ocr_service.forms.service import _layout_digest
+    from ocr_service.review.options import ReviewOptions
 
     layout = (
         load_layout_file(JUMINHYO).layout if JUMINHYO.is_file() else load_yaml_layout(SAMPLE_DIR_YAML).layout
     )
-    layout = layout.model_copy(update={"identification": None, "cross_field_rules": []})
-    body = layout.model_dump(mode="json", exclude={"version"})
-    for key in ("identification", "cross_field_rules"):
-        body.pop(key)
-    for spec in body["fields"]:
-        del spec["rules"]
-    legacy = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-    assert _layout_digest(layout) == legacy
+    spelled_out = layout.model_copy(
+        update={"identification": None, "cross_field_rules": [], "review": ReviewOptions(),
+                "export": ExportProfile()}
+    )
+    assert _layout_digest(spelled_out) == _layout_digest(layout)
+    changed = layout.model_copy(update={"review": ReviewOptions(double_entry=True)})
+    assert _layout_digest(changed) != _layout_digest(layout)
 
 
 @pytest.mark.skipif(not JUMINHYO.is_file(), reason="eval data not present")

@@ -1,0 +1,107 @@
+"""Server-rendered Japanese review screens. They read through the review services and
+write through the JSON API (review.js), so the browser and API clients share one path."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ocr_service.api.deps import ReviewerCtx
+from ocr_service.audit.service import record_audit_event
+from ocr_service.review import double_entry, service
+from ocr_service.review.service import QUEUE_GROUPS
+
+# Staff read times in Japan Standard Time (no daylight saving, so a fixed offset is exact).
+JST = timezone(timedelta(hours=9), "JST")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
+# SQLite returns naive UTC datetimes; as_aware makes the conversion right on either database.
+templates.env.filters["jst"] = lambda moment: (
+    service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+)
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/review", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request, next_url: Annotated[str, Query(alias="next", max_length=300)] = "/review"
+) -> Response:
+    # Only same-site paths: an open redirect after login would help phishing.
+    safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/review"
+    return templates.TemplateResponse(request, "review/login.html", {"next_url": safe_next})
+
+
+@router.get("/review", response_class=HTMLResponse)
+def queue_page(
+    request: Request, ctx: ReviewerCtx, group: Annotated[str | None, Query(max_length=10)] = None
+) -> Response:
+    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days, group=group)
+    context = {
+        "view": view,
+        "rows": view.rows,
+        "groups": list(QUEUE_GROUPS),
+        "group": group,
+        "principal": ctx.principal,
+    }
+    return templates.TemplateResponse(request, "review/queue.html", context)
+
+
+@router.get("/review/documents/{document_id}", response_class=HTMLResponse)
+def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
+    settings = ctx.runtime.settings
+    review = service.load_document_review(
+        ctx.db, document_id=document_id, threshold=settings.confidence_threshold
+    )
+    record_audit_event(
+        ctx.db,
+        action="document.view",
+        org_id=ctx.principal.org_id,
+        user_id=ctx.principal.user_id,
+        object_type="document",
+        object_id=review.document.id,
+    )
+    ctx.db.commit()
+    context = {"review": review, "threshold": settings.confidence_threshold, "principal": ctx.principal}
+    return templates.TemplateResponse(request, "review/document.html", context)
+
+
+@router.get("/review/documents/{document_id}/blind-entry", response_class=HTMLResponse)
+def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
+    threshold = ctx.runtime.settings.confidence_threshold
+    fields = double_entry.blind_entry_fields(
+        ctx.db, principal=ctx.principal, document_id=document_id, threshold=threshold
+    )
+    context = {"document_id": document_id, "fields": fields, "principal": ctx.principal}
+    return templates.TemplateResponse(request, "review/blind_entry.html", context)
+
+
+@router.get("/review/documents/{document_id}/arbitration", response_class=HTMLResponse)
+def arbitration_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
+    items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    context = {"document_id": document_id, "items": items, "principal": ctx.principal}
+    return templates.TemplateResponse(request, "review/arbitration.html", context)
+
+
+def install_login_redirect(app: FastAPI) -> None:
+    """Screens send a signed-out user to the login page; the JSON API keeps answering 401."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 401 and not request.url.path.startswith("/api/"):
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, handler)

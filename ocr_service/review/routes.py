@@ -1,0 +1,118 @@
+"""Review JSON API: queue, field edits (optimistic locking), confirmation, double entry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ocr_service.api.deps import ReviewerCtx
+from ocr_service.documents.models import STATUS_LABELS_JA, Document
+from ocr_service.review import double_entry, service
+from ocr_service.review.schemas import (
+    BlindFieldOut,
+    DisagreementOut,
+    DocumentStatusOut,
+    FieldEditIn,
+    FieldEditOut,
+    QueueItemOut,
+    ValuesIn,
+)
+
+router = APIRouter(prefix="/review", tags=["review"])
+
+
+def _status(document: Document, next_url: str | None = None) -> DocumentStatusOut:
+    label = STATUS_LABELS_JA.get(document.status, document.status)
+    return DocumentStatusOut(id=document.id, status=document.status, status_label=label, next_url=next_url)
+
+
+@router.get("/queue", response_model=list[QueueItemOut])
+def queue(ctx: ReviewerCtx) -> list[QueueItemOut]:
+    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days)
+    return [
+        QueueItemOut(
+            id=r.document.id,
+            form_code=r.form_code,
+            form_title=r.form_title,
+            status=r.document.status,
+            status_label=r.status_label,
+            group=r.group,
+            days_left=r.days_left,
+            original_filename=r.document.original_filename,
+        )
+        for r in view.rows
+    ]
+
+
+@router.patch("/documents/{document_id}/fields/{field_result_id}", response_model=FieldEditOut)
+def edit_field(document_id: str, field_result_id: str, body: FieldEditIn, ctx: ReviewerCtx) -> FieldEditOut:
+    result, reason = service.edit_field(
+        ctx.db,
+        principal=ctx.principal,
+        document_id=document_id,
+        field_result_id=field_result_id,
+        value=body.value,
+        expected_version=body.version,
+    )
+    return FieldEditOut(
+        id=result.id, field_name=result.field_name, value=result.value, version=result.version, reason=reason
+    )
+
+
+@router.post("/documents/{document_id}/confirm", response_model=DocumentStatusOut)
+def confirm(document_id: str, ctx: ReviewerCtx) -> DocumentStatusOut:
+    threshold = ctx.runtime.settings.confidence_threshold
+    document = service.confirm_document(
+        ctx.db, principal=ctx.principal, threshold=threshold, document_id=document_id
+    )
+    following = service.next_document_to_review(ctx.db, after=document)
+    return _status(document, f"/review/documents/{following.id}" if following else "/review")
+
+
+@router.get("/documents/{document_id}/blind-entry", response_model=list[BlindFieldOut])
+def blind_entry_fields(document_id: str, ctx: ReviewerCtx) -> list[BlindFieldOut]:
+    fields = double_entry.blind_entry_fields(
+        ctx.db,
+        principal=ctx.principal,
+        document_id=document_id,
+        threshold=ctx.runtime.settings.confidence_threshold,
+    )
+    # The first reviewer's values are withheld on purpose: the second entry must be blind.
+    return [
+        BlindFieldOut(id=f.result.id, field_name=f.spec.name, label=f.spec.label, type=f.spec.type)
+        for f in fields
+    ]
+
+
+@router.post("/documents/{document_id}/blind-entry", response_model=DocumentStatusOut)
+def submit_blind_entry(document_id: str, body: ValuesIn, ctx: ReviewerCtx) -> DocumentStatusOut:
+    document = double_entry.submit_blind_entry(
+        ctx.db,
+        principal=ctx.principal,
+        document_id=document_id,
+        values=body.values,
+        threshold=ctx.runtime.settings.confidence_threshold,
+    )
+    return _status(document, "/review")
+
+
+@router.get("/documents/{document_id}/arbitration", response_model=list[DisagreementOut])
+def disagreements(document_id: str, ctx: ReviewerCtx) -> list[DisagreementOut]:
+    items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    return [
+        DisagreementOut(
+            id=i.result.id,
+            field_name=i.spec.name,
+            label=i.spec.label,
+            first_value=i.entry.first_value,
+            blind_value=i.entry.value,
+        )
+        for i in items
+    ]
+
+
+@router.post("/documents/{document_id}/arbitration", response_model=DocumentStatusOut)
+def arbitrate(document_id: str, body: ValuesIn, ctx: ReviewerCtx) -> DocumentStatusOut:
+    document = double_entry.arbitrate(
+        ctx.db, principal=ctx.principal, document_id=document_id, decisions=body.values
+    )
+    return _status(document, "/review")

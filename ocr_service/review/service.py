@@ -1,0 +1,321 @@
+"""Review workflow: the queue, the document view, field edits with optimistic locking, confirmation.
+
+Every function runs in the caller's org-scoped session; a foreign id is simply not found.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ocr_service.audit.service import record_audit_event
+from ocr_service.auth.service import Principal
+from ocr_service.db.base import utcnow
+from ocr_service.documents.models import STATUS_LABELS_JA, Document, FieldResult, Page
+from ocr_service.documents.service import DocumentNotFoundError, get_document
+from ocr_service.forms.layout import FieldSpec, FormLayout
+from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.service import layout_of
+from ocr_service.review.checks import FieldProblem, check_document, check_field_value
+
+QUEUE_GROUPS: dict[str, tuple[str, ...]] = {
+    "読取中": ("queued", "processing"),
+    "要確認": ("recognized", "double_entry", "arbitration"),
+    "確認済": ("confirmed",),
+    "出力済": ("exported",),
+    "読取失敗": ("failed",),
+}
+GROUP_OF_STATUS = {status: group for group, statuses in QUEUE_GROUPS.items() for status in statuses}
+ATTENTION_STATUSES = ("low_confidence", "invalid", "unreadable")
+
+
+class ReviewStateError(ValueError):
+    """The document is not in a state that allows this action; ``message`` is Japanese."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ReviewConflictError(ValueError):
+    """Another reviewer saved the field first: the caller's version is stale."""
+
+    def __init__(self, *, field_result_id: str, current_value: str, current_version: int) -> None:
+        super().__init__(
+            "他の担当者が先にこの項目を更新しました。表示中の値を確認してから、もう一度入力してください。"
+        )
+        self.field_result_id = field_result_id
+        self.current_value = current_value
+        self.current_version = current_version
+
+
+class ConfirmBlockedError(ValueError):
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("確認できない項目があります。")
+        self.problems = problems
+
+
+def as_aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def days_left(*, created_at: datetime, retention_days: int, now: datetime) -> int:
+    """Whole days (rounded up) until automatic deletion; 0 once it is due."""
+    remaining = as_aware(created_at) + timedelta(days=retention_days) - now
+    return max(0, math.ceil(remaining / timedelta(days=1)))
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    document: Document
+    form_code: str
+    form_title: str
+    group: str
+    status_label: str
+    days_left: int
+
+
+@dataclass
+class QueueView:
+    rows: list[QueueRow]
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(form code, group) → number of documents."""
+    forms: dict[str, str] = field(default_factory=dict)
+    """form code → title, in code order."""
+
+
+def build_queue(
+    db: Session,
+    *,
+    retention_days: int,
+    group: str | None = None,
+    limit: int = 500,
+    now: datetime | None = None,
+) -> QueueView:
+    """Counts per form and status group, and up to ``limit`` documents (of ``group``), oldest first."""
+    now = now or utcnow()
+    forms = {f.id: f for f in db.scalars(select(FormDefinition))}
+    view = QueueView(rows=[])
+    counted = db.execute(
+        select(Document.form_id, Document.status, func.count()).group_by(Document.form_id, Document.status)
+    )
+    for form_id, status, count in counted:
+        form = forms.get(form_id or "")
+        code, title = (form.code, form.title) if form else ("", "（様式なし）")
+        key = (code, GROUP_OF_STATUS.get(status, "読取中"))
+        view.counts[key] = view.counts.get(key, 0) + int(count)
+        view.forms.setdefault(code, title)
+    view.forms = dict(sorted(view.forms.items()))
+    query = select(Document).order_by(Document.created_at, Document.id).limit(limit)
+    if group is not None:
+        query = query.where(Document.status.in_(QUEUE_GROUPS.get(group, ())))
+    for document in db.scalars(query):
+        form = forms.get(document.form_id or "")
+        view.rows.append(
+            QueueRow(
+                document=document,
+                form_code=form.code if form else "",
+                form_title=form.title if form else "（様式なし）",
+                group=GROUP_OF_STATUS.get(document.status, "読取中"),
+                status_label=STATUS_LABELS_JA.get(document.status, document.status),
+                days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
+            )
+        )
+    return view
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    result: FieldResult
+    spec: FieldSpec
+    flagged: bool
+    """Low confidence or a problem at reading time: the reviewer must look at it."""
+    reason: str | None
+    """Current check result, else the reason given at reading time."""
+
+
+@dataclass(frozen=True)
+class DocumentReview:
+    document: Document
+    form: FormDefinition
+    layout: FormLayout
+    pages: list[Page]
+    rows: list[FieldRow]
+    """Flagged fields first (in layout order), then the auto-accepted ones."""
+
+
+def is_flagged(result: FieldResult, *, threshold: float) -> bool:
+    return result.status in ATTENTION_STATUSES or result.confidence < threshold
+
+
+def form_of(db: Session, document: Document) -> tuple[FormDefinition, FormLayout]:
+    form = db.get(FormDefinition, document.form_id) if document.form_id else None
+    if form is None:
+        raise DocumentNotFoundError(document.id)
+    return form, layout_of(form)
+
+
+def results_in_page_order(db: Session, *, document_id: str) -> list[FieldResult]:
+    query = (
+        select(FieldResult)
+        .join(Page, Page.id == FieldResult.page_id)
+        .where(FieldResult.document_id == document_id)
+        .order_by(Page.page_no)
+    )
+    return list(db.scalars(query))
+
+
+def merged_values(results: Iterable[FieldResult]) -> dict[str, str]:
+    """One value per field name for the whole document: the first non-empty one in page order."""
+    values: dict[str, str] = {}
+    for result in results:
+        if not values.get(result.field_name):
+            values[result.field_name] = result.value
+    return values
+
+
+def load_document_review(db: Session, *, document_id: str, threshold: float) -> DocumentReview:
+    document = get_document(db, document_id=document_id)
+    form, layout = form_of(db, document)
+    specs = {spec.name: spec for spec in layout.fields}
+    order = {spec.name: index for index, spec in enumerate(layout.fields)}
+    rows = []
+    for result in results_in_page_order(db, document_id=document.id):
+        spec = specs.get(result.field_name)
+        if spec is None:
+            continue
+        reason = check_field_value(spec, result.value) or (
+            result.reason if result.reviewed_by is None else None
+        )
+        rows.append(
+            FieldRow(
+                result=result,
+                spec=spec,
+                flagged=is_flagged(result, threshold=threshold) or bool(reason),
+                reason=reason,
+            )
+        )
+    rows.sort(key=lambda row: (not row.flagged, order[row.spec.name]))
+    pages = list(db.scalars(select(Page).where(Page.document_id == document.id).order_by(Page.page_no)))
+    return DocumentReview(document=document, form=form, layout=layout, pages=pages, rows=rows)
+
+
+def require_status(document: Document, *allowed: str) -> None:
+    if document.status not in allowed:
+        label = STATUS_LABELS_JA.get(document.status, document.status)
+        raise ReviewStateError(f"この文書は「{label}」のため、この操作はできません。", code="wrong_status")
+
+
+def edit_field(
+    db: Session,
+    *,
+    principal: Principal,
+    document_id: str,
+    field_result_id: str,
+    value: str,
+    expected_version: int,
+) -> tuple[FieldResult, str | None]:
+    """Save a reviewer's value (or accept the read one) if nobody saved the field since ``expected_version``.
+
+    Returns the saved result and its current check reason. The conditional UPDATE is the lock:
+    of two reviewers holding the same version, exactly one wins and the other gets
+    :class:`ReviewConflictError` with the value that won.
+    """
+    document = get_document(db, document_id=document_id)
+    require_status(document, "recognized")
+    result = db.scalar(
+        select(FieldResult).where(FieldResult.id == field_result_id, FieldResult.document_id == document.id)
+    )
+    if result is None:
+        raise DocumentNotFoundError(field_result_id)
+    old_value = result.value
+    outcome = db.execute(
+        update(FieldResult)
+        .where(FieldResult.id == result.id, FieldResult.version == expected_version)
+        .values(
+            value=value, version=FieldResult.version + 1, reviewed_by=principal.user_id, reviewed_at=utcnow()
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(result)
+    if getattr(outcome, "rowcount", 0) != 1:
+        db.rollback()
+        raise ReviewConflictError(
+            field_result_id=result.id, current_value=result.value, current_version=result.version
+        )
+    record_audit_event(
+        db,
+        action="review.field_edit" if value != old_value else "review.field_accept",
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        object_type="field_result",
+        object_id=result.id,
+        detail={
+            "document": document.id,
+            "field": result.field_name,
+            "old": old_value,
+            "new": value,
+            "version": result.version,
+        },
+    )
+    db.commit()
+    _form, layout = form_of(db, document)
+    spec = next((s for s in layout.fields if s.name == result.field_name), None)
+    return result, check_field_value(spec, value) if spec else None
+
+
+def normalized(value: str) -> str:
+    """Comparison form: width and spacing differences are not disagreements."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def confirm_document(db: Session, *, principal: Principal, threshold: float, document_id: str) -> Document:
+    """Check every field again and confirm; under double entry the document waits for the blind second entry."""
+    document = get_document(db, document_id=document_id)
+    require_status(document, "recognized")
+    _form, layout = form_of(db, document)
+    results = results_in_page_order(db, document_id=document.id)
+    problems = check_document(layout, merged_values(results))
+    if problems:
+        raise ConfirmBlockedError(problems)
+    needs_second = layout.review.double_entry and any(is_flagged(r, threshold=threshold) for r in results)
+    next_status = "double_entry" if needs_second else "confirmed"
+    outcome = db.execute(
+        update(Document)
+        .where(Document.id == document.id, Document.status == "recognized")
+        .values(status=next_status, confirmed_by=principal.user_id, confirmed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(outcome, "rowcount", 0) != 1:
+        db.rollback()
+        raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
+    record_audit_event(
+        db,
+        action="review.confirm",
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        object_type="document",
+        object_id=document.id,
+        detail={"status": next_status, "fields": len(results)},
+    )
+    db.commit()
+    db.refresh(document)
+    return document
+
+
+def next_document_to_review(db: Session, *, after: Document) -> Document | None:
+    """The oldest other document still waiting for a first review (so confirm can move straight on)."""
+    return db.scalar(
+        select(Document)
+        .where(Document.status == "recognized", Document.id != after.id)
+        .order_by(Document.created_at, Document.id)
+        .limit(1)
+    )

@@ -1,0 +1,129 @@
+"""Double entry (読み合わせ): blind second entry by another reviewer, arbitration of disagreements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ocr_service.audit.models import AuditEvent
+from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.documents.models import Document, FieldResult
+from ocr_service.forms.layout import FormLayout
+from ocr_service.forms.loader import LayoutSource
+from ocr_service.storage.blobs import BlobStore
+from tests.factories import login, make_form, make_org, make_user, pdf_bytes
+from tests.helpers import make_recognized_document
+
+
+def double_entry_layout() -> LayoutSource:
+    layout = FormLayout.model_validate(
+        {
+            "code": "kakunin",
+            "title": "読み合わせ様式",
+            "review": {"double_entry": True},
+            "fields": [
+                {"name": "name", "label": "氏名", "box": [100, 100, 300, 130]},
+                {"name": "amount", "label": "金額", "box": [100, 140, 300, 170], "type": "digits"},
+                {"name": "note", "label": "備考", "box": [100, 180, 300, 210]},
+            ],
+        }
+    )
+    return LayoutSource(layout=layout, template_pdf=pdf_bytes(), origin=Path("test"))
+
+
+def _setup(db: Session, store: BlobStore) -> tuple[Document, dict[str, FieldResult], list[object]]:
+    org = make_org(db)
+    first, second, third = (make_user(db, org) for _ in range(3))
+    admin = make_user(db, org, role="admin")
+    form = make_form(db, org, store, double_entry_layout())
+    document = make_recognized_document(
+        db,
+        user=first,
+        form=form,
+        store=store,
+        values={"name": "山田", "amount": "1200", "note": "なし"},
+        confidences={"name": 0.5, "amount": 0.6},
+    )
+    set_scope(db, SYSTEM_SCOPE)
+    results = {
+        r.field_name: r for r in db.scalars(select(FieldResult).where(FieldResult.document_id == document.id))
+    }
+    db.commit()
+    return document, results, [first, second, third, admin]
+
+
+def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN a form with double entry and two flagged fields, confirmed by reviewer 1
+    WHEN reviewer 1 tries the blind entry THEN refused; reviewer 2 sees only the flagged fields without values,
+    types one differently → 裁定待ち; reviewer 2 may not arbitrate, the admin sees both values, decides,
+    and the document is 確認済 with the decided value, audited."""
+    document, results, (first, second, _third, admin) = _setup(db, store)
+    base = f"/api/v1/review/documents/{document.id}"
+    login(client, first)  # type: ignore[arg-type]
+    assert client.post(f"{base}/confirm").json()["status"] == "double_entry"
+    same = client.get(f"{base}/blind-entry")
+    assert same.status_code == 409 and same.json()["detail"]["code"] == "same_reviewer"
+    screen = client.get(f"/review/documents/{document.id}/blind-entry")
+    assert screen.status_code == 409 and "別の担当者" in screen.text and "<html" in screen.text
+
+    login(client, second)  # type: ignore[arg-type]
+    fields = client.get(f"{base}/blind-entry").json()
+    assert sorted(f["field_name"] for f in fields) == ["amount", "name"]
+    assert all("value" not in f for f in fields)
+    page = client.get(f"/review/documents/{document.id}/blind-entry").text
+    assert "山田" not in page and "1200" not in page  # blind: the first values are not on the screen
+    incomplete = client.post(f"{base}/blind-entry", json={"values": {results["name"].id: "山田"}})
+    assert incomplete.status_code == 409 and "金額" in incomplete.json()["detail"]["message"]
+    typed = {results["name"].id: "山田", results["amount"].id: "1300"}
+    assert client.post(f"{base}/blind-entry", json={"values": typed}).json()["status"] == "arbitration"
+    assert client.get(f"{base}/arbitration").status_code == 409
+
+    login(client, admin)  # type: ignore[arg-type]
+    items = client.get(f"{base}/arbitration").json()
+    assert items == [
+        {
+            "id": results["amount"].id,
+            "field_name": "amount",
+            "label": "金額",
+            "first_value": "1200",
+            "blind_value": "1300",
+        }
+    ]
+    decided = client.post(f"{base}/arbitration", json={"values": {results["amount"].id: "1300"}})
+    assert decided.status_code == 200 and decided.json()["status"] == "confirmed"
+    db.expire_all()
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.get(FieldResult, results["amount"].id).value == "1300"  # type: ignore[union-attr]
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.arbitrate"))
+    assert event is not None and event.user_id == admin.id  # type: ignore[attr-defined]
+    assert event.detail["changes"] == [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
+
+
+def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN double entry WHEN the blind values agree (up to width) THEN 確認済 at once;
+    on a second document with a disagreement a reviewer who typed neither value may arbitrate."""
+    document, results, (first, second, third, _admin) = _setup(db, store)
+    base = f"/api/v1/review/documents/{document.id}"
+    login(client, first)  # type: ignore[arg-type]
+    client.post(f"{base}/confirm")
+    login(client, second)  # type: ignore[arg-type]
+    typed = {results["name"].id: "山田", results["amount"].id: "１２００"}
+    assert client.post(f"{base}/blind-entry", json={"values": typed}).json()["status"] == "confirmed"
+
+    other, other_results, (first, second, third, _admin) = _setup(db, store)
+    base = f"/api/v1/review/documents/{other.id}"
+    login(client, first)  # type: ignore[arg-type]
+    client.post(f"{base}/confirm")
+    login(client, second)  # type: ignore[arg-type]
+    client.post(
+        f"{base}/blind-entry",
+        json={"values": {other_results["name"].id: "山口", other_results["amount"].id: "1200"}},
+    )
+    login(client, third)  # type: ignore[arg-type]
+    decided = client.post(f"{base}/arbitration", json={"values": {other_results["name"].id: "山口"}})
+    assert decided.status_code == 200 and decided.json()["status"] == "confirmed"
