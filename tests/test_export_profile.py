@@ -68,7 +68,7 @@ def test_dates_parse_from_wareki_and_seireki_and_format_both_ways() -> None:
     """GIVEN dates as written on forms WHEN parsed and formatted THEN the same day in either style."""
     for text in ("令和7年5月12日", "R7.5.12", "2025/05/12", "2025-5-12", "２０２５年５月１２日", "20250512"):
         assert parse_japanese_date(text) == date(2025, 5, 12), text
-    assert parse_japanese_date("平成31年5月1日") == date(2019, 5, 1)  # pre-printed 平成 forms were used on
+    assert parse_japanese_date("平成31年5月1日") is None  # after 平成 ended: confirmation refuses it too
     assert parse_japanese_date("令和元年4月30日") is None  # before 令和 began
     assert parse_japanese_date("令和元年5月1日") == date(2019, 5, 1)
     assert parse_japanese_date("2025/02/30") is None

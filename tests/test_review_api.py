@@ -118,9 +118,9 @@ def test_confirm_rechecks_every_field_and_blocks_with_reasons(
     assert blocked.status_code == 422
     problems = {p["field"]: p["reason"] for p in blocked.json()["detail"]["problems"]}
     assert problems == {
-        "name": "必須項目が空です",
-        "postal": "郵便番号は 7 桁の数字です",
-        "born": "日付として読めません",
+        "name": "必須項目が空欄です",
+        "postal": "郵便番号は7桁です（6桁）",
+        "born": "令和7年13月1日は存在しない日付です",
     }
     assert client.get(f"/api/v1/documents/{document.id}").json()["status"] == "recognized"
 

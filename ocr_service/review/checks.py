@@ -1,21 +1,20 @@
 """The checks a document must pass before it is confirmed.
 
-Kept behind :func:`check_document` on purpose: the form-validation package (issue 4)
-replaces the simple rules here with the form's full validation rules, and only this
-module has to change.
+Confirmation applies the form's full validation (:mod:`ocr_service.validation`):
+field types, declared rules, required fields and cross-field rules, i.e. exactly
+what the pipeline checked when it read the page, now on the reviewed values.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ocr_service.export.dates import parse_japanese_date
 from ocr_service.forms.layout import FieldSpec, FormLayout
+from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
 
-_DIGITS = re.compile(r"^\d+$")
+_CHECKBOX_VALUES = {"1": True, "0": False, "": False}
+"""Stored checkbox values (FieldResult.value) and what they mean."""
 
 
 @dataclass(frozen=True)
@@ -26,33 +25,30 @@ class FieldProblem:
     """Japanese, shown to staff."""
 
 
+def _typed(spec: FieldSpec, value: str) -> str | bool:
+    return _CHECKBOX_VALUES.get(value.strip(), value) if spec.type == "checkbox" else value
+
+
 def check_field_value(spec: FieldSpec, value: str) -> str | None:
     """Why ``value`` is not acceptable for ``spec`` (Japanese), or None when it is."""
-    text = unicodedata.normalize("NFKC", value).strip()
-    if spec.type == "checkbox":
-        return None if text in ("0", "1", "") else "チェック欄は 0 か 1 です"
-    if not text:
-        return "必須項目が空です" if spec.required else None
-    compact = text.replace("-", "").replace(" ", "")
-    if spec.type == "digits":
-        if not _DIGITS.match(compact):
-            return "数字以外の文字があります"
-        if spec.cells and len(compact) != spec.cells:
-            return f"桁数が違います（{spec.cells} 桁）"
-    elif spec.type == "postal" and not (_DIGITS.match(compact) and len(compact) == 7):
-        return "郵便番号は 7 桁の数字です"
-    elif spec.type == "phone" and not (_DIGITS.match(compact) and 10 <= len(compact) <= 11):
-        return "電話番号は 10〜11 桁の数字です"
-    elif spec.type == "date" and parse_japanese_date(text) is None:
-        return "日付として読めません"
-    return None
+    typed = _typed(spec, value)
+    if spec.type == "checkbox" and not isinstance(typed, bool):
+        return "チェック欄は 0 か 1 です"
+    return check_spec_value(spec, typed).reason
 
 
 def check_document(layout: FormLayout, values: Mapping[str, str]) -> list[FieldProblem]:
-    """Every field of the form checked against its value (a missing result counts as empty)."""
-    problems = []
+    """Every field of the form checked against its value (a missing result counts as empty),
+    then the form's cross-field rules; one problem per field, the field's own first."""
+    problems: dict[str, FieldProblem] = {}
     for spec in layout.fields:
         reason = check_field_value(spec, values.get(spec.name, ""))
         if reason is not None:
-            problems.append(FieldProblem(field_name=spec.name, label=spec.label, reason=reason))
-    return problems
+            problems[spec.name] = FieldProblem(field_name=spec.name, label=spec.label, reason=reason)
+    specs = {spec.name: spec for spec in layout.fields}
+    typed = {spec.name: _typed(spec, values.get(spec.name, "")) for spec in layout.fields}
+    for violation in check_cross_field_rules(layout, typed):
+        for name in violation.fields:
+            if name not in problems:
+                problems[name] = FieldProblem(field_name=name, label=specs[name].label, reason=violation.reason)
+    return [problems[spec.name] for spec in layout.fields if spec.name in problems]
