@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
-from workers.pipeline.align import align_page, is_blank_page
+from workers.pipeline.align import PageFeatures, align_page
+from workers.pipeline.blank import is_blank_page
 from workers.pipeline.checkbox import ink_mask, read_checkbox
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer, TextResult
@@ -29,6 +30,7 @@ __all__ = ["PagePipeline", "process_pdf"]
 _PAD = 64
 """Paper border (px) added around the aligned page so shifted crops never leave it."""
 
+BLANK_REASON = "白紙のページです（読み取りを省略しました）"
 _REASON_LOW = "信頼度が低いため確認が必要です（{:.0%}）"
 _REASON_CHECKBOX = "チェックの有無が判別しにくいため確認が必要です"
 
@@ -97,6 +99,7 @@ class PagePipeline:
         layout_page: int,
         page_no: int,
         template_image: np.ndarray,
+        scan_features: PageFeatures | None = None,
     ) -> PageReading:
         """Read all fields of ``layout_page`` from one scanned page.
 
@@ -106,13 +109,14 @@ class PagePipeline:
             layout_page: 1-based page of the layout this scan shows.
             page_no: 1-based page number in the upload (reported back).
             template_image: the blank template page at ``self.dpi``.
+            scan_features: ORB features of ``image`` when identification already computed them.
 
         Returns:
             the :class:`PageReading`; status ``unaligned`` or ``blank`` carries no fields.
         """
-        if is_blank_page(image):
-            return PageReading(page_no=page_no, status="blank", reason="白紙のページです")
-        aligned = align_page(image, template_image)
+        if is_blank_page(image, dpi=self.dpi):
+            return PageReading(page_no=page_no, status="blank", reason=BLANK_REASON)
+        aligned = align_page(image, template_image, scan_features=scan_features, dpi=self.dpi)
         if not aligned.ok or aligned.warped is None:
             return PageReading(
                 page_no=page_no,
@@ -147,12 +151,19 @@ class PagePipeline:
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
+        if aligned.doubtful:
+            # Positions may be off: no field of this page may skip review, whatever its confidence.
+            ordered = [_needs_review(f, aligned.reason) for f in ordered]
         return PageReading(
             page_no=page_no,
             status="ok",
+            reason=aligned.reason,
             inliers=aligned.inliers,
             residual_px=aligned.residual_px,
             fields=ordered,
+            layout_page=layout_page,
+            orientation=aligned.orientation,
+            alignment_doubtful=aligned.doubtful,
         )
 
     # -- cropping ---------------------------------------------------------------------------
@@ -282,6 +293,17 @@ class PagePipeline:
                 _REASON_LOW.format(confidence),
             )
         return FieldReading(item.spec.name, text, confidence, confs, item.crop_png, "ok", None)
+
+
+def _needs_review(reading: FieldReading, reason: str | None) -> FieldReading:
+    if reading.status not in ("ok", "empty"):
+        return reading
+    return replace(
+        reading,
+        status="low_confidence",
+        confidence=min(reading.confidence, 0.5),
+        reason=reason or "位置合わせが不確かなため確認が必要です",
+    )
 
 
 def _row_bands(ink: np.ndarray, *, min_gap: int = 3) -> list[tuple[int, int]]:
