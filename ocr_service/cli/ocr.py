@@ -135,15 +135,20 @@ def eval_lines(
 def eval_forms(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Form set folder")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only")] = False,
+    identify: Annotated[
+        bool,
+        typer.Option("--identify", help="Do not tell the pipeline the layout: identify every page among all"),
+    ] = False,
 ) -> None:
     """Field accuracy, character accuracy and auto-accept rate on a form set, end to end."""
     from workers.pipeline.evaluate import evaluate_form_set
+    from workers.pipeline.evaluate_identify import evaluate_form_set_identified
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
     recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar, progress = _progress_bar("scans")
-    result = evaluate_form_set(
+    result = (evaluate_form_set_identified if identify else evaluate_form_set)(
         directory,
         recognizer=recognizer,
         dpi=cfg.raster_dpi,
