@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ocr_service.documents.models import Document, FieldResult, Page
@@ -38,7 +38,14 @@ def build_form_csv(db: Session, *, form_code: str, encoding: CsvEncoding = "cp93
     documents = list(
         db.scalars(
             select(Document)
-            .where(Document.form_id.in_(form_ids), Document.status.in_(EXPORTABLE_STATUSES))
+            .where(
+                # Unnamed uploads are identified page by page: the form is on the page.
+                or_(
+                    Document.form_id.in_(form_ids),
+                    Document.id.in_(select(Page.document_id).where(Page.form_id.in_(form_ids))),
+                ),
+                Document.status.in_(EXPORTABLE_STATUSES),
+            )
             .order_by(Document.created_at, Document.id)
         )
     )
@@ -56,6 +63,7 @@ def build_form_csv(db: Session, *, form_code: str, encoding: CsvEncoding = "cp93
         # One row per filled form: a multi-page layout merges its pages, a PDF of several forms gives several rows.
         groups: dict[int, dict[str, str]] = {}
         first_page: dict[int, int] = {}
+        pages = [p for p in pages if (p.form_id or document.form_id) in form_ids]
         for page in pages:
             group = (page.page_no - 1) // layout.pages
             groups.setdefault(group, {}).update(by_page.get(page.id, {}))
