@@ -20,7 +20,7 @@ import numpy as np
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
-from workers.pipeline.checkbox import ink_mask, read_checkbox
+from workers.pipeline.checkbox import ink_mask, read_checkbox, read_choice
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -33,6 +33,8 @@ _PAD = 64
 BLANK_REASON = "白紙のページです（読み取りを省略しました）"
 _REASON_LOW = "信頼度が低いため確認が必要です（{:.0%}）"
 _REASON_CHECKBOX = "チェックの有無が判別しにくいため確認が必要です"
+_REASON_CHOICE_MULTIPLE = "複数の選択肢に印があるため確認が必要です"
+_REASON_CHOICE_FAINT = "選択肢の印が薄い・不明瞭なため確認が必要です"
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ class PagePipeline:
         for spec in layout.fields_on_page(layout_page):
             if spec.type == "checkbox":
                 readings[spec.name] = self._checkbox(spec, padded, template_image, dropout)
+                continue
+            if spec.type == "choice":
+                readings[spec.name] = self._choice(spec, padded, template_image, dropout)
                 continue
             crop = self._crop(padded, template_image, dropout, spec, self.margin_pt)
             png = _png(crop.raw)
@@ -273,6 +278,43 @@ class PagePipeline:
         status: FieldStatus = "ok" if result.confidence >= self.threshold else "low_confidence"
         reason = None if status == "ok" else _REASON_CHECKBOX
         return FieldReading(spec.name, result.checked, result.confidence, [], _png(crop.raw), status, reason)
+
+    def _choice(
+        self, spec: FieldSpec, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
+    ) -> FieldReading:
+        """Which printed option is circled or ticked; two marks or a faint one go to review, unguessed."""
+        boxes = [o.box for o in spec.options]
+        union = (
+            min(b[0] for b in [*boxes, spec.box]),
+            min(b[1] for b in [*boxes, spec.box]),
+            max(b[2] for b in [*boxes, spec.box]),
+            max(b[3] for b in [*boxes, spec.box]),
+        )
+        # Room around every option for a circle drawn around it.
+        ring_pt = 0.5 * max(b[3] - b[1] for b in boxes)
+        region = spec.model_copy(update={"box": union})
+        crop = self._crop(padded, template, dropout, region, ring_pt)
+        x0, y0, _, _ = self._box_px(region, template.shape, ring_pt)
+        local = []
+        for option in spec.options:
+            bx0, by0, bx1, by1 = self._box_px(
+                spec.model_copy(update={"box": option.box}), template.shape, 0.0
+            )
+            local.append((bx0 - x0, by0 - y0, bx1 - x0, by1 - y0))
+        result = read_choice(crop.ink, local)
+        value = spec.options[result.index].value if result.index is not None else ""
+        png = _png(crop.raw)
+        if result.problem == "multiple":
+            return FieldReading(spec.name, "", 0.5, [], png, "low_confidence", _REASON_CHOICE_MULTIPLE)
+        if result.problem == "faint":
+            return FieldReading(
+                spec.name, value, result.confidence, [], png, "low_confidence", _REASON_CHOICE_FAINT
+            )
+        if result.confidence < self.threshold:
+            return FieldReading(
+                spec.name, value, result.confidence, [], png, "low_confidence", _REASON_CHOICE_FAINT
+            )
+        return FieldReading(spec.name, value, result.confidence, [], png, "ok" if value else "empty", None)
 
     def _text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
         text = item.joiner.join(r.text for r in results)
