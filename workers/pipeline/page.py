@@ -33,6 +33,7 @@ _PAD = 64
 BLANK_REASON = "白紙のページです（読み取りを省略しました）"
 _REASON_LOW = "信頼度が低いため確認が必要です（{:.0%}）"
 _REASON_CHECKBOX = "チェックの有無が判別しにくいため確認が必要です"
+REASON_SEAL = "印影（はんこ）と思われる記入があるため確認が必要です"
 _REASON_CHOICE_MULTIPLE = "複数の選択肢に印があるため確認が必要です"
 _REASON_CHOICE_FAINT = "選択肢の印が薄い・不明瞭なため確認が必要です"
 
@@ -58,6 +59,8 @@ class _Pending:
     first: int
     count: int
     joiner: str = ""
+    sealed: bool = False
+    """A seal (印影) was removed from the crop: the reading must be checked by a person."""
 
 
 class PagePipeline:
@@ -142,14 +145,15 @@ class PagePipeline:
                 continue
             crop = self._crop(padded, template_image, dropout, spec, self.margin_pt)
             png = _png(crop.raw)
+            crop, sealed = _without_seal(crop, box_height=(spec.box[3] - spec.box[1]) * self.dpi / 72.0)
             if int(crop.ink.sum()) < self._min_ink and crop.extent < self._min_extent:
-                readings[spec.name] = FieldReading(spec.name, "", 0.95, [], png, "empty", None)
+                readings[spec.name] = _empty(spec.name, png, 0.95, sealed)
                 continue
             pieces = self._text_pieces(spec, crop)
             if not pieces:
-                readings[spec.name] = FieldReading(spec.name, "", 0.9, [], png, "empty", None)
+                readings[spec.name] = _empty(spec.name, png, 0.9, sealed)
                 continue
-            pending.append(_Pending(spec, png, len(crops), len(pieces)))
+            pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
             types.extend([spec.type] * len(pieces))
         results = self.recognizer.recognize(crops, types) if crops else []
@@ -223,8 +227,9 @@ class PagePipeline:
         dy, dx = self._local_shift(padded, template, spec)
         x0, y0, x1, y1 = self._box_px(spec, template.shape, margin_pt)
         raw = padded[y0 + dy + _PAD : y1 + dy + _PAD, x0 + dx + _PAD : x1 + dx + _PAD]
-        drop = dropout[y0:y1, x0:x1]
-        ink = ink_mask(raw)
+        scan_ink = ink_mask(raw)
+        drop = dropout[y0:y1, x0:x1] & ~self._crossings(scan_ink, dropout[y0:y1, x0:x1])
+        ink = scan_ink.copy()
         ink[drop] = 0
         count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         small = np.zeros(count, dtype=bool)
@@ -240,6 +245,24 @@ class PagePipeline:
                     np.max(np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])[keep])
                 )
         return _Crop(raw, clean, ink, extent)
+
+    def _crossings(self, scan_ink: np.ndarray, drop: np.ndarray) -> np.ndarray:
+        """Printed-line pixels that a handwritten stroke crosses: ink there joins handwriting on both sides.
+
+        Dropping every printed pixel would cut a stroke that crosses a ruling
+        line or a comb wall into two pieces (a 7 becomes a 1 and a dash).
+        Closing the handwriting along x and along y bridges gaps only as wide
+        as a printed line where there is handwriting on *both* sides; a stroke
+        that merely ends on a line bridges nothing.
+        """
+        hand = scan_ink.copy()
+        hand[drop] = 0
+        # A printed line (1-2 px at 200 dpi) plus the dropout's growth is up to ~6 px wide.
+        span = 2 * max(3, round(3 * self.dpi / 200.0)) + 1
+        across_x = cv2.morphologyEx(hand, cv2.MORPH_CLOSE, np.ones((1, span), np.uint8)) > 0
+        across_y = cv2.morphologyEx(hand, cv2.MORPH_CLOSE, np.ones((span, 1), np.uint8)) > 0
+        bridged: np.ndarray = (across_x | across_y) & (scan_ink > 0) & drop
+        return bridged
 
     def _text_pieces(self, spec: FieldSpec, crop: _Crop) -> list[np.ndarray]:
         """Line images to recognise for one text field (several for multi-line fields)."""
@@ -317,6 +340,12 @@ class PagePipeline:
         return FieldReading(spec.name, value, result.confidence, [], png, "ok" if value else "empty", None)
 
     def _text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
+        reading = self._plain_text_reading(item, results)
+        if item.sealed and reading.status != "unreadable":
+            return replace(reading, status="low_confidence", reason=REASON_SEAL)
+        return reading
+
+    def _plain_text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
         text = item.joiner.join(r.text for r in results)
         confs = [c for r in results for c in r.char_confidences]
         if not text:
@@ -335,6 +364,42 @@ class PagePipeline:
                 _REASON_LOW.format(confidence),
             )
         return FieldReading(item.spec.name, text, confidence, confs, item.crop_png, "ok", None)
+
+
+def _empty(name: str, png: bytes, confidence: float, sealed: bool) -> FieldReading:
+    if sealed:
+        return FieldReading(name, "", 0.5, [], png, "low_confidence", REASON_SEAL)
+    return FieldReading(name, "", confidence, [], png, "empty", None)
+
+
+def _without_seal(crop: _Crop, *, box_height: float) -> tuple[_Crop, bool]:
+    """Remove a seal (印影) left in a field crop, and say whether there was one.
+
+    Red seals are already gone on colour scans (see ``raster``); on grey and
+    black/white scans the ring remains. A ring at least as tall as the field,
+    roughly round and mostly hollow cannot be a character written in the box;
+    it and what lies inside it are taken out so the recogniser never reads it,
+    and the field goes to review.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
+    seal = np.zeros(crop.ink.shape, dtype=bool)
+    for label in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[label])
+        round_ = 0.6 <= w / max(h, 1) <= 1.7
+        if h >= 0.95 * box_height and round_ and area < 0.3 * w * h:
+            inside = (stats[:, 0] >= x) & (stats[:, 1] >= y)
+            inside &= (stats[:, 0] + stats[:, 2] <= x + w) & (stats[:, 1] + stats[:, 3] <= y + h)
+            inside[0] = False
+            seal |= inside[labels]
+    if not seal.any():
+        return crop, False
+    ink = crop.ink.copy()
+    ink[seal] = 0
+    clean = crop.clean.copy()
+    clean[seal] = 255
+    rest = stats[1:][~np.isin(np.arange(1, count), np.unique(labels[seal]))]
+    extent = int(np.max(np.maximum(rest[:, 2], rest[:, 3]))) if len(rest) else 0
+    return replace(crop, ink=ink, clean=clean, extent=extent), True
 
 
 def _needs_review(reading: FieldReading, reason: str | None) -> FieldReading:

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections import OrderedDict
 
+import cv2
 import numpy as np
 from pdf2image import convert_from_bytes
 from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
@@ -71,8 +72,29 @@ def _to_gray(images: list[object]) -> list[np.ndarray]:
     pages = []
     for image in images:
         pil = image.convert("L")  # type: ignore[attr-defined]
-        pages.append(np.asarray(pil, dtype=np.uint8).copy())
+        gray = np.asarray(pil, dtype=np.uint8).copy()
+        if getattr(image, "mode", "L") == "RGB":
+            _drop_red(np.asarray(image, dtype=np.uint8), gray)
+        pages.append(gray)
     return pages
+
+
+def _drop_red(rgb: np.ndarray, gray: np.ndarray) -> None:
+    """Whiten red ink (印影, red correction marks) in ``gray`` in place, using the colour scan.
+
+    A seal stamped over a field would otherwise be read as text. Red ink is
+    bright in the red channel and dark in green and blue; pen ink (black, blue)
+    is dark in red too, so it is left alone. Grey and black/white scans have no
+    chroma and are unchanged.
+    """
+    r = rgb[..., 0].astype(np.int16)
+    redness = r - np.maximum(rgb[..., 1], rgb[..., 2]).astype(np.int16)
+    red = (redness > 50) & (r > 120)
+    if red.any():
+        # Grow by a pixel: JPEG leaves a darker, less saturated fringe around red strokes.
+        grown = cv2.dilate(red.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        fringe = grown & (redness > 20)
+        gray[red | fringe] = np.maximum(gray[red | fringe], np.uint8(235))
 
 
 def rasterize_pdf(
@@ -119,7 +141,8 @@ def rasterize_pdf(
             )
     try:
         images = convert_from_bytes(
-            pdf, dpi=dpi, grayscale=True, timeout=max(1, math.ceil(timeout_s)), thread_count=1
+            # Colour, not grayscale: red seals are removed with the chroma before conversion.
+            pdf, dpi=dpi, grayscale=False, timeout=max(1, math.ceil(timeout_s)), thread_count=1
         )
     except PDFInfoNotInstalledError as exc:  # a deployment bug, not the user's fault
         raise RuntimeError("poppler (pdftoppm/pdfinfo) is not installed") from exc
