@@ -20,7 +20,16 @@ import numpy as np
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
-from workers.pipeline.checkbox import ink_mask, read_checkbox, read_choice
+from workers.pipeline.checkbox import ink_mask, read_checkbox
+from workers.pipeline.marks import (
+    REASON_SEAL,
+    bridge_crossings,
+    choice_reading,
+    choice_region,
+    empty_reading,
+    needs_review,
+    strip_seal,
+)
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -33,9 +42,6 @@ _PAD = 64
 BLANK_REASON = "白紙のページです（読み取りを省略しました）"
 _REASON_LOW = "信頼度が低いため確認が必要です（{:.0%}）"
 _REASON_CHECKBOX = "チェックの有無が判別しにくいため確認が必要です"
-REASON_SEAL = "印影（はんこ）と思われる記入があるため確認が必要です"
-_REASON_CHOICE_MULTIPLE = "複数の選択肢に印があるため確認が必要です"
-_REASON_CHOICE_FAINT = "選択肢の印が薄い・不明瞭なため確認が必要です"
 
 
 @dataclass(frozen=True)
@@ -145,13 +151,18 @@ class PagePipeline:
                 continue
             crop = self._crop(padded, template_image, dropout, spec, self.margin_pt)
             png = _png(crop.raw)
-            crop, sealed = _without_seal(crop, box_height=(spec.box[3] - spec.box[1]) * self.dpi / 72.0)
+            stripped = strip_seal(
+                crop.ink, crop.clean, box_height=(spec.box[3] - spec.box[1]) * self.dpi / 72.0
+            )
+            sealed = stripped is not None
+            if stripped is not None:
+                crop = replace(crop, ink=stripped.ink, clean=stripped.clean, extent=stripped.extent)
             if int(crop.ink.sum()) < self._min_ink and crop.extent < self._min_extent:
-                readings[spec.name] = _empty(spec.name, png, 0.95, sealed)
+                readings[spec.name] = empty_reading(spec.name, png, 0.95, sealed=sealed)
                 continue
             pieces = self._text_pieces(spec, crop)
             if not pieces:
-                readings[spec.name] = _empty(spec.name, png, 0.9, sealed)
+                readings[spec.name] = empty_reading(spec.name, png, 0.9, sealed=sealed)
                 continue
             pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
@@ -162,7 +173,7 @@ class PagePipeline:
         ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
         if aligned.doubtful:
             # Positions may be off: no field of this page may skip review, whatever its confidence.
-            ordered = [_needs_review(f, aligned.reason) for f in ordered]
+            ordered = [needs_review(f, aligned.reason) for f in ordered]
         return PageReading(
             page_no=page_no,
             status="ok",
@@ -228,7 +239,7 @@ class PagePipeline:
         x0, y0, x1, y1 = self._box_px(spec, template.shape, margin_pt)
         raw = padded[y0 + dy + _PAD : y1 + dy + _PAD, x0 + dx + _PAD : x1 + dx + _PAD]
         scan_ink = ink_mask(raw)
-        drop = dropout[y0:y1, x0:x1] & ~self._crossings(scan_ink, dropout[y0:y1, x0:x1])
+        drop = dropout[y0:y1, x0:x1] & ~bridge_crossings(scan_ink, dropout[y0:y1, x0:x1], dpi=self.dpi)
         ink = scan_ink.copy()
         ink[drop] = 0
         count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
@@ -245,24 +256,6 @@ class PagePipeline:
                     np.max(np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])[keep])
                 )
         return _Crop(raw, clean, ink, extent)
-
-    def _crossings(self, scan_ink: np.ndarray, drop: np.ndarray) -> np.ndarray:
-        """Printed-line pixels that a handwritten stroke crosses: ink there joins handwriting on both sides.
-
-        Dropping every printed pixel would cut a stroke that crosses a ruling
-        line or a comb wall into two pieces (a 7 becomes a 1 and a dash).
-        Closing the handwriting along x and along y bridges gaps only as wide
-        as a printed line where there is handwriting on *both* sides; a stroke
-        that merely ends on a line bridges nothing.
-        """
-        hand = scan_ink.copy()
-        hand[drop] = 0
-        # A printed line (1-2 px at 200 dpi) plus the dropout's growth is up to ~6 px wide.
-        span = 2 * max(3, round(3 * self.dpi / 200.0)) + 1
-        across_x = cv2.morphologyEx(hand, cv2.MORPH_CLOSE, np.ones((1, span), np.uint8)) > 0
-        across_y = cv2.morphologyEx(hand, cv2.MORPH_CLOSE, np.ones((span, 1), np.uint8)) > 0
-        bridged: np.ndarray = (across_x | across_y) & (scan_ink > 0) & drop
-        return bridged
 
     def _text_pieces(self, spec: FieldSpec, crop: _Crop) -> list[np.ndarray]:
         """Line images to recognise for one text field (several for multi-line fields)."""
@@ -305,39 +298,19 @@ class PagePipeline:
     def _choice(
         self, spec: FieldSpec, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
     ) -> FieldReading:
-        """Which printed option is circled or ticked; two marks or a faint one go to review, unguessed."""
-        boxes = [o.box for o in spec.options]
-        union = (
-            min(b[0] for b in [*boxes, spec.box]),
-            min(b[1] for b in [*boxes, spec.box]),
-            max(b[2] for b in [*boxes, spec.box]),
-            max(b[3] for b in [*boxes, spec.box]),
-        )
+        """Which printed option is circled or ticked (see :func:`workers.pipeline.marks.choice_reading`)."""
+        region = spec.model_copy(update={"box": choice_region(spec)})
         # Room around every option for a circle drawn around it.
-        ring_pt = 0.5 * max(b[3] - b[1] for b in boxes)
-        region = spec.model_copy(update={"box": union})
+        ring_pt = 0.5 * max(o.box[3] - o.box[1] for o in spec.options)
         crop = self._crop(padded, template, dropout, region, ring_pt)
         x0, y0, _, _ = self._box_px(region, template.shape, ring_pt)
         local = []
         for option in spec.options:
             bx0, by0, bx1, by1 = self._box_px(
-                spec.model_copy(update={"box": option.box}), template.shape, 0.0
+                region.model_copy(update={"box": option.box}), template.shape, 0.0
             )
             local.append((bx0 - x0, by0 - y0, bx1 - x0, by1 - y0))
-        result = read_choice(crop.ink, local)
-        value = spec.options[result.index].value if result.index is not None else ""
-        png = _png(crop.raw)
-        if result.problem == "multiple":
-            return FieldReading(spec.name, "", 0.5, [], png, "low_confidence", _REASON_CHOICE_MULTIPLE)
-        if result.problem == "faint":
-            return FieldReading(
-                spec.name, value, result.confidence, [], png, "low_confidence", _REASON_CHOICE_FAINT
-            )
-        if result.confidence < self.threshold:
-            return FieldReading(
-                spec.name, value, result.confidence, [], png, "low_confidence", _REASON_CHOICE_FAINT
-            )
-        return FieldReading(spec.name, value, result.confidence, [], png, "ok" if value else "empty", None)
+        return choice_reading(spec, crop.ink, local, _png(crop.raw), threshold=self.threshold)
 
     def _text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
         reading = self._plain_text_reading(item, results)
@@ -364,53 +337,6 @@ class PagePipeline:
                 _REASON_LOW.format(confidence),
             )
         return FieldReading(item.spec.name, text, confidence, confs, item.crop_png, "ok", None)
-
-
-def _empty(name: str, png: bytes, confidence: float, sealed: bool) -> FieldReading:
-    if sealed:
-        return FieldReading(name, "", 0.5, [], png, "low_confidence", REASON_SEAL)
-    return FieldReading(name, "", confidence, [], png, "empty", None)
-
-
-def _without_seal(crop: _Crop, *, box_height: float) -> tuple[_Crop, bool]:
-    """Remove a seal (印影) left in a field crop, and say whether there was one.
-
-    Red seals are already gone on colour scans (see ``raster``); on grey and
-    black/white scans the ring remains. A ring at least as tall as the field,
-    roughly round and mostly hollow cannot be a character written in the box;
-    it and what lies inside it are taken out so the recogniser never reads it,
-    and the field goes to review.
-    """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
-    seal = np.zeros(crop.ink.shape, dtype=bool)
-    for label in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[label])
-        round_ = 0.6 <= w / max(h, 1) <= 1.7
-        if h >= 0.95 * box_height and round_ and area < 0.3 * w * h:
-            inside = (stats[:, 0] >= x) & (stats[:, 1] >= y)
-            inside &= (stats[:, 0] + stats[:, 2] <= x + w) & (stats[:, 1] + stats[:, 3] <= y + h)
-            inside[0] = False
-            seal |= inside[labels]
-    if not seal.any():
-        return crop, False
-    ink = crop.ink.copy()
-    ink[seal] = 0
-    clean = crop.clean.copy()
-    clean[seal] = 255
-    rest = stats[1:][~np.isin(np.arange(1, count), np.unique(labels[seal]))]
-    extent = int(np.max(np.maximum(rest[:, 2], rest[:, 3]))) if len(rest) else 0
-    return replace(crop, ink=ink, clean=clean, extent=extent), True
-
-
-def _needs_review(reading: FieldReading, reason: str | None) -> FieldReading:
-    if reading.status not in ("ok", "empty"):
-        return reading
-    return replace(
-        reading,
-        status="low_confidence",
-        confidence=min(reading.confidence, 0.5),
-        reason=reason or "位置合わせが不確かなため確認が必要です",
-    )
 
 
 def _row_bands(ink: np.ndarray, *, min_gap: int = 3) -> list[tuple[int, int]]:
