@@ -30,7 +30,8 @@ from tests.pipeline.conftest import (
     make_template_pdf,
     make_unknown_template_pdf,
 )
-from tests.support.render import render_blank_back_pdf, render_filled_multi_pdf, render_filled_pdf
+from tests.support.backs import render_blank_back_pdf
+from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.ingest import run_ingest
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult

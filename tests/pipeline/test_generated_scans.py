@@ -16,7 +16,8 @@ import pytest
 
 from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import make_unknown_template_pdf
-from tests.support.render import render_blank_back_pdf, render_filled_multi_pdf, render_filled_pdf
+from tests.support.backs import render_blank_back_pdf
+from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.pipeline.align import align_page
 from workers.pipeline.blank import is_blank_page
 from workers.pipeline.identify import LayoutCandidate, candidates_for, process_pdf_identified

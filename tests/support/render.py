@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader, PdfWriter
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
+from tests.support.pen_marks import draw_circle, draw_stamp
 
 HANDWRITING_FONTS: dict[str, str] = {
     "klee": "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf",
@@ -162,34 +163,6 @@ def _draw_check(
 
 def _scale_box(box: tuple[float, float, float, float], px_per_pt: float) -> tuple[float, float, float, float]:
     return box[0] * px_per_pt, box[1] * px_per_pt, box[2] * px_per_pt, box[3] * px_per_pt
-
-
-def draw_circle(
-    draw: ImageDraw.ImageDraw,
-    box: tuple[float, float, float, float],
-    rng: random.Random,
-    *,
-    colour: tuple[int, int, int] = INK,
-) -> None:
-    """A hand-drawn ○ around ``box`` (pixels): a slightly loose ellipse, a little off-centre."""
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    grow_x, grow_y = w * rng.uniform(0.12, 0.22), h * rng.uniform(0.25, 0.4)
-    dx, dy = w * rng.uniform(-0.04, 0.04), h * rng.uniform(-0.05, 0.05)
-    width = max(2, round(0.1 * h))
-    draw.ellipse(
-        (x0 - grow_x + dx, y0 - grow_y + dy, x1 + grow_x + dx, y1 + grow_y + dy), outline=colour, width=width
-    )
-
-
-def draw_stamp(draw: ImageDraw.ImageDraw, centre: tuple[float, float], diameter: float) -> None:
-    """A red personal seal (印鑑): a red ring with 印 inside, as stamped over a signature field."""
-    red = (205, 32, 40)
-    cx, cy = centre
-    r = diameter / 2
-    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=red, width=max(2, round(diameter * 0.07)))
-    font = _font(DEFAULT_HANDWRITING_FONT, round(diameter * 0.55))
-    draw.text((cx, cy), "印", font=font, fill=red, anchor="mm")
 
 
 def _fill_page(
@@ -356,40 +329,6 @@ def render_filled_pdf(
         image = image.rotate(90 * (quarter_turns % 4), expand=True)
     if grayscale:
         image = image.convert("L").convert("RGB")
-    return _image_to_pdf(image, dpi)
-
-
-def render_blank_back_pdf(
-    *, template_pdf: bytes | None = None, dpi: int = 200, seed: int = 0, note: str | None = None
-) -> bytes:
-    """The back of a sheet as a duplex scanner delivers it: grey paper, noise, dust specks and,
-    with ``template_pdf``, the front page showing through the paper (mirrored, very light).
-    ``note`` writes a short handwritten line on it (then it is not blank)."""
-    rng = random.Random(seed)
-    width, height = round(595.28 * dpi / 72), round(841.89 * dpi / 72)
-    pixels = np.full((height, width), 236.0)
-    if template_pdf is not None:
-        front = convert_from_bytes(template_pdf, dpi=dpi, first_page=1, last_page=1)[0].convert("L")
-        seen = np.asarray(front.resize((width, height)), dtype=np.float64)[:, ::-1]
-        pixels -= (255.0 - seen) * 0.12
-    generator = np.random.default_rng(seed)
-    pixels += generator.normal(0.0, 4.0, size=pixels.shape)
-    for _ in range(25):
-        x, y = rng.randrange(width), rng.randrange(height)
-        size = rng.randint(1, max(1, dpi // 100))
-        pixels[y : y + size, x : x + size] = rng.uniform(20, 90)
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L").convert("RGB")
-    if note:
-        _draw_line_of_text(
-            ImageDraw.Draw(image),
-            note,
-            font_path=DEFAULT_HANDWRITING_FONT,
-            size_px=dpi / 72.0 * 16,
-            left=width * 0.2,
-            centre_y=height * 0.4,
-            max_width=width * 0.6,
-            rng=rng,
-        )
     return _image_to_pdf(image, dpi)
 
 
