@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from workers.pipeline.checkbox import read_choice
-from workers.pipeline.marks import bridge_crossings, strip_seal
+from workers.pipeline.marks import bridge_crossings, line_slivers, seal_mask, strip_mask
 
 
 def _components(mask: np.ndarray) -> int:
@@ -44,13 +44,26 @@ def test_seal_ring_is_removed_but_a_written_zero_is_not() -> None:
     ink[18:34, 144:156] = 1  # the 印 inside
     cv2.ellipse(ink, (40, 26), (9, 14), 0, 0, 360, 1, 2)  # a handwritten 0, 70 % of the box
     clean = np.where(ink > 0, 0, 255).astype(np.uint8)
-    stripped = strip_seal(ink, clean, box_height=40)
-    assert stripped is not None
+    mask = seal_mask(ink, box_height=40)
+    assert mask is not None
+    stripped = strip_mask(ink, clean, mask)
     assert stripped.ink[:, 120:].sum() == 0 and stripped.ink[:, :60].sum() == ink[:, :60].sum()
     assert (stripped.clean[:, 120:] == 255).all() and stripped.extent >= 28
     only_zero = ink.copy()
     only_zero[:, 120:] = 0
-    assert strip_seal(only_zero, clean, box_height=40) is None
+    assert seal_mask(only_zero, box_height=40) is None
+
+
+def test_sliver_along_a_printed_line_is_dropped_but_a_stroke_touching_it_is_kept() -> None:
+    """GIVEN a dropout band with a 1 px sliver of the line left beside it, and a handwritten stroke
+    ending on the line WHEN slivers are found THEN only the sliver is."""
+    drop = np.zeros((40, 120), bool)
+    drop[18:22, :] = True
+    ink = np.zeros((40, 120), np.uint8)
+    ink[22, 10:60] = 1  # sliver: the line's lower edge, one pixel of misregistration
+    ink[22:36, 80:84] = 1  # stroke starting at the line
+    found = line_slivers(ink, drop, dpi=200)
+    assert found[22, 10:60].all() and not found[22:36, 80:84].any()
 
 
 def _options() -> list[tuple[int, int, int, int]]:

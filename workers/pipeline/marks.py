@@ -22,8 +22,10 @@ __all__ = [
     "choice_reading",
     "choice_region",
     "empty_reading",
+    "line_slivers",
     "needs_review",
-    "strip_seal",
+    "seal_mask",
+    "strip_mask",
 ]
 
 REASON_SEAL = "印影（はんこ）と思われる記入があるため確認が必要です"
@@ -63,6 +65,30 @@ def bridge_crossings(scan_ink: np.ndarray, drop: np.ndarray, *, dpi: int) -> np.
     return bridged
 
 
+def line_slivers(ink: np.ndarray, drop: np.ndarray, *, dpi: int) -> np.ndarray:
+    """Ink left along a printed line that the dropout just missed (a pixel of misregistration).
+
+    Such slivers are dashes one or two pixels thin lying right beside the print;
+    the recogniser reads a row of them as "-" or "一" in an empty field (seen on
+    dev). A handwritten stroke is thicker, or runs away from the line.
+
+    Returns:
+        boolean mask of the sliver pixels.
+    """
+    thin = max(2, round(2 * dpi / 200.0))
+    near = cv2.dilate(drop.astype(np.uint8), np.ones((2 * thin + 1, 2 * thin + 1), np.uint8)) > 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    sliver = np.zeros(count, dtype=bool)
+    for label in range(1, count):
+        w, h = int(stats[label, cv2.CC_STAT_WIDTH]), int(stats[label, cv2.CC_STAT_HEIGHT])
+        # Long and thin: the end of a stroke that meets a line is short, a sliver runs along it.
+        if min(w, h) <= thin and max(w, h) >= max(4 * thin, 3 * min(w, h)):
+            pixels = labels == label
+            sliver[label] = bool(near[pixels].mean() > 0.9)
+    mask: np.ndarray = sliver[labels]
+    return mask
+
+
 @dataclass(frozen=True)
 class StrippedSeal:
     ink: np.ndarray
@@ -71,14 +97,15 @@ class StrippedSeal:
     """Largest remaining handwriting blob (px)."""
 
 
-def strip_seal(ink: np.ndarray, clean: np.ndarray, *, box_height: float) -> StrippedSeal | None:
-    """Remove a seal (印影) left in a field crop; None when there is none.
+def seal_mask(ink: np.ndarray, *, box_height: float) -> np.ndarray | None:
+    """Pixels of a seal (印影) in a field crop; None when there is none.
 
     Red seals are already gone on colour scans (see ``raster``); on grey and
     black/white scans the ring remains. A ring at least as tall as the field,
     roughly round and mostly hollow cannot be a character written in the box;
     it and what lies inside it are taken out so the recogniser never reads it,
-    and the field goes to review.
+    and the field goes to review. Pass a crop with room around the box: a seal
+    is often larger than the field.
     """
     # The ring is cut where it crosses the printed box border (dropout); close the gaps first.
     # The closed mask only finds the seal: what is removed are the real ink pixels under it.
@@ -91,17 +118,37 @@ def strip_seal(ink: np.ndarray, clean: np.ndarray, *, box_height: float) -> Stri
     for label in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[label])
         round_ = 0.6 <= w / max(h, 1) <= 1.7
-        if h >= 0.95 * box_height and round_ and area < 0.35 * w * h:
+        if (
+            h >= 0.95 * box_height
+            and round_
+            and area < 0.35 * w * h
+            and _corners_empty(labels, label, x, y, w, h)
+        ):
             inside = (stats[:, 0] >= x) & (stats[:, 1] >= y)
             inside &= (stats[:, 0] + stats[:, 2] <= x + w) & (stats[:, 1] + stats[:, 3] <= y + h)
             inside[0] = False
             seal |= inside[labels] & (ink > 0)
-    if not seal.any():
-        return None
+    return seal if seal.any() else None
+
+
+def _corners_empty(labels: np.ndarray, label: int, x: int, y: int, w: int, h: int) -> bool:
+    """A ring leaves the corners of its bounding box empty; a box border (misregistered print) does not."""
+    cw, ch = max(1, w // 10), max(1, h // 10)
+    corners = [
+        labels[y : y + ch, x : x + cw],
+        labels[y : y + ch, x + w - cw : x + w],
+        labels[y + h - ch : y + h, x : x + cw],
+        labels[y + h - ch : y + h, x + w - cw : x + w],
+    ]
+    return all(not (c == label).any() for c in corners)
+
+
+def strip_mask(ink: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> StrippedSeal:
+    """``ink`` and ``clean`` with the ``mask`` pixels removed, and the largest remaining blob."""
     kept_ink = ink.copy()
-    kept_ink[seal] = 0
+    kept_ink[mask] = 0
     kept_clean = clean.copy()
-    kept_clean[seal] = 255
+    kept_clean[mask] = 255
     _, _, rest, _ = cv2.connectedComponentsWithStats(kept_ink, connectivity=8)
     extent = int(np.max(np.maximum(rest[1:, 2], rest[1:, 3]))) if len(rest) > 1 else 0
     return StrippedSeal(kept_ink, kept_clean, extent)

@@ -27,8 +27,10 @@ from workers.pipeline.marks import (
     choice_reading,
     choice_region,
     empty_reading,
+    line_slivers,
     needs_review,
-    strip_seal,
+    seal_mask,
+    strip_mask,
 )
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer, TextResult
@@ -151,12 +153,7 @@ class PagePipeline:
                 continue
             crop = self._crop(padded, template_image, dropout, spec, self.margin_pt)
             png = _png(crop.raw)
-            stripped = strip_seal(
-                crop.ink, crop.clean, box_height=(spec.box[3] - spec.box[1]) * self.dpi / 72.0
-            )
-            sealed = stripped is not None
-            if stripped is not None:
-                crop = replace(crop, ink=stripped.ink, clean=stripped.clean, extent=stripped.extent)
+            crop, sealed = self._without_seal(spec, crop, padded, template_image, dropout)
             if int(crop.ink.sum()) < self._min_ink and crop.extent < self._min_extent:
                 readings[spec.name] = empty_reading(spec.name, png, 0.95, sealed=sealed)
                 continue
@@ -242,6 +239,8 @@ class PagePipeline:
         drop = dropout[y0:y1, x0:x1] & ~bridge_crossings(scan_ink, dropout[y0:y1, x0:x1], dpi=self.dpi)
         ink = scan_ink.copy()
         ink[drop] = 0
+        drop = drop | line_slivers(ink, drop, dpi=self.dpi)
+        ink[drop] = 0
         count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         small = np.zeros(count, dtype=bool)
         small[1:] = stats[1:, cv2.CC_STAT_AREA] < self._min_blob
@@ -256,6 +255,27 @@ class PagePipeline:
                     np.max(np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])[keep])
                 )
         return _Crop(raw, clean, ink, extent)
+
+    def _without_seal(
+        self, spec: FieldSpec, crop: _Crop, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
+    ) -> tuple[_Crop, bool]:
+        """Take a seal (印影) out of a text crop; it is looked for in a wider crop, as seals overhang fields."""
+        if not crop.ink.any():
+            return crop, False
+        height_pt = spec.box[3] - spec.box[1]
+        wide_pt = max(self.margin_pt, 0.4 * height_pt)
+        wide = self._crop(padded, template, dropout, spec, wide_pt)
+        seal = seal_mask(wide.ink, box_height=height_pt * self.dpi / 72.0)
+        if seal is None:
+            return crop, False
+        wx0, wy0, _, _ = self._box_px(spec, template.shape, wide_pt)
+        x0, y0, _, _ = self._box_px(spec, template.shape, self.margin_pt)
+        h, w = crop.ink.shape
+        local = seal[y0 - wy0 : y0 - wy0 + h, x0 - wx0 : x0 - wx0 + w]
+        if not local.any():
+            return crop, False
+        stripped = strip_mask(crop.ink, crop.clean, local)
+        return replace(crop, ink=stripped.ink, clean=stripped.clean, extent=stripped.extent), True
 
     def _text_pieces(self, spec: FieldSpec, crop: _Crop) -> list[np.ndarray]:
         """Line images to recognise for one text field (several for multi-line fields)."""
