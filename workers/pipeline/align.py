@@ -65,6 +65,17 @@ class PageFeatures:
     descriptors: np.ndarray | None
     shape: tuple[int, int]
     factor: float
+    strength: np.ndarray | None = None
+    """ORB response per keypoint (strongest corners first when subsetting)."""
+
+    def strongest(self, count: int) -> PageFeatures:
+        """The ``count`` strongest keypoints: a quicker, still discriminative match for identification."""
+        if self.descriptors is None or self.strength is None or len(self.points) <= count:
+            return self
+        keep = np.argsort(-self.strength)[:count]
+        return PageFeatures(
+            self.points[keep], self.descriptors[keep], self.shape, self.factor, self.strength[keep]
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,8 @@ def page_features(image: np.ndarray, *, factor: float, n_features: int = _N_FEAT
     orb = cv2.ORB.create(nfeatures=n_features, scaleFactor=1.2, nlevels=8, fastThreshold=10)
     keypoints, descriptors = orb.detectAndCompute(_prepare(image, factor), None)
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
-    return PageFeatures(points, descriptors, (int(image.shape[0]), int(image.shape[1])), factor)
+    strength = np.array([kp.response for kp in keypoints], dtype=np.float32)
+    return PageFeatures(points, descriptors, (int(image.shape[0]), int(image.shape[1])), factor, strength)
 
 
 def match_factor(template: np.ndarray) -> float:

@@ -78,13 +78,13 @@ def line_slivers(ink: np.ndarray, drop: np.ndarray, *, dpi: int) -> np.ndarray:
     thin = max(2, round(2 * dpi / 200.0))
     near = cv2.dilate(drop.astype(np.uint8), np.ones((2 * thin + 1, 2 * thin + 1), np.uint8)) > 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    sliver = np.zeros(count, dtype=bool)
-    for label in range(1, count):
-        w, h = int(stats[label, cv2.CC_STAT_WIDTH]), int(stats[label, cv2.CC_STAT_HEIGHT])
-        # Long and thin: the end of a stroke that meets a line is short, a sliver runs along it.
-        if min(w, h) <= thin and max(w, h) >= max(4 * thin, 3 * min(w, h)):
-            pixels = labels == label
-            sliver[label] = bool(near[pixels].mean() > 0.9)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    short, long_ = np.minimum(w, h), np.maximum(w, h)
+    # Long and thin: the end of a stroke that meets a line is short, a sliver runs along it.
+    shaped = (short <= thin) & (long_ >= np.maximum(4 * thin, 3 * short))
+    near_share = np.bincount(labels[near], minlength=count) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    sliver = shaped & (near_share > 0.9)
+    sliver[0] = False
     mask: np.ndarray = sliver[labels]
     return mask
 

@@ -262,6 +262,11 @@ class PagePipeline:
         """Take a seal (印影) out of a text crop; it is looked for in a wider crop, as seals overhang fields."""
         if not crop.ink.any():
             return crop, False
+        # Cheap test first: a seal is taller than the box, so in this crop it spans nearly its height.
+        rows = crop.ink.shape[0]
+        _, _, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
+        if not (stats[1:, cv2.CC_STAT_HEIGHT] >= 0.75 * rows).any():
+            return crop, False
         height_pt = spec.box[3] - spec.box[1]
         wide_pt = max(self.margin_pt, 0.4 * height_pt)
         wide = self._crop(padded, template, dropout, spec, wide_pt)
