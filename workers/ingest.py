@@ -1,8 +1,14 @@
-"""Ingest one document: rasterise, recognise page by page, store results. Called by the Celery task."""
+"""Ingest one document: rasterise, recognise page by page, store results. Called by the Celery task.
+
+An upload for a named form is read against that form version; one without is
+identified page by page among the organisation's published forms (a PDF may
+mix forms), and each page records the version it was read with.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import cv2
@@ -10,18 +16,21 @@ import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
-from ocr_service.documents.models import Document
+from ocr_service.documents.models import Document, Page
 from ocr_service.documents.processing import (
     claim_document,
     ensure_pages,
     extend_lease,
+    forms_for_identification,
     mark_failed,
     mark_recognized,
     save_page_reading,
 )
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
+from workers.pipeline.identify import LayoutCandidate, candidates_for, read_unknown_page
 from workers.pipeline.raster import RasterError, rasterize_pdf, render_template
+from workers.pipeline.types import PageReading
 from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -37,6 +46,43 @@ def encode_png(image: np.ndarray) -> bytes:
     return bytes(buffer.tobytes())
 
 
+PageReader = Callable[[np.ndarray, Page], PageReading]
+
+
+def _named_form_reader(runtime: WorkerRuntime, form: FormDefinition) -> PageReader:
+    """Pages of an upload for a named form: page i shows layout page ((i - 1) % pages) + 1."""
+    layout = layout_of(form)
+    templates = render_template(runtime.store.get(form.template_blob_key), dpi=runtime.settings.raster_dpi)
+
+    def read(image: np.ndarray, page: Page) -> PageReading:
+        return runtime.pipeline.process_page(
+            image,
+            layout=layout,
+            layout_page=page.layout_page,
+            page_no=page.page_no,
+            template_image=templates[page.layout_page - 1],
+        )
+
+    return read
+
+
+def _identifying_reader(runtime: WorkerRuntime, forms: list[FormDefinition]) -> PageReader:
+    """Pages of an upload that named no form: each is identified among the org's published forms."""
+    candidates: list[LayoutCandidate] = []
+    for form in forms:
+        candidates += candidates_for(
+            key=form.id,
+            layout=layout_of(form),
+            template_pdf=runtime.store.get(form.template_blob_key),
+            dpi=runtime.settings.raster_dpi,
+        )
+
+    def read(image: np.ndarray, page: Page) -> PageReading:
+        return read_unknown_page(runtime.pipeline, image, candidates=candidates, page_no=page.page_no)
+
+    return read
+
+
 def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
     """Process ``document_id`` if this worker can claim it; returns what happened (for logs and tests)."""
     settings = runtime.settings
@@ -48,11 +94,15 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
             return "skipped"
         try:
             document = db.get(Document, document_id)
-            assert document is not None and document.form_id is not None
-            form = db.get(FormDefinition, document.form_id)
-            assert form is not None
-            layout = layout_of(form)
-            pages = ensure_pages(db, document=document, layout_pages=layout.pages)
+            assert document is not None
+            if document.form_id is not None:
+                form = db.get(FormDefinition, document.form_id)
+                assert form is not None
+                read = _named_form_reader(runtime, form)
+                pages = ensure_pages(db, document=document, layout_pages=layout_of(form).pages)
+            else:
+                read = _identifying_reader(runtime, forms_for_identification(db, org_id=document.org_id))
+                pages = ensure_pages(db, document=document, layout_pages=1)
             todo = [p for p in pages if p.status == "pending"]
             if todo:
                 images = rasterize_pdf(
@@ -62,18 +112,9 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
                     max_pages=settings.max_pages,
                     max_pixels=settings.max_page_pixels,
                 )
-                templates = render_template(
-                    runtime.store.get(form.template_blob_key), dpi=settings.raster_dpi
-                )
                 for page in todo:
                     image = images[page.page_no - 1]
-                    reading = runtime.pipeline.process_page(
-                        image,
-                        layout=layout,
-                        layout_page=page.layout_page,
-                        page_no=page.page_no,
-                        template_image=templates[page.layout_page - 1],
-                    )
+                    reading = read(image, page)
                     save_page_reading(
                         db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
                     )

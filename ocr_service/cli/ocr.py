@@ -39,6 +39,17 @@ def _layout_from_db(code: str | None, org_name: str | None) -> tuple[FormLayout,
         return layout_of(form), blob_store(cfg).get(form.template_blob_key)
 
 
+def _all_layouts_from_db(org_name: str | None) -> list[tuple[FormLayout, bytes]]:
+    from ocr_service.db.scoping import OrgScope, set_scope
+    from ocr_service.forms.service import layout_of, list_latest_forms
+
+    cfg = settings()
+    with system_session(cfg) as db:
+        set_scope(db, OrgScope(resolve_org(db, org_name).id))
+        store = blob_store(cfg)
+        return [(layout_of(f), store.get(f.template_blob_key)) for f in list_latest_forms(db)]
+
+
 def process(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scanned PDF")],
     form: Annotated[str | None, typer.Option("--form", help="Form code imported in the database")] = None,
@@ -48,46 +59,67 @@ def process(
     org: Annotated[str | None, typer.Option("--org", help="Organisation whose forms to use")] = None,
 ) -> None:
     """Run the recognition pipeline on FILE locally and print the field values as JSON."""
-    from workers.pipeline.page import process_pdf
+    from workers.pipeline.identify import candidates_for, process_pdf_identified
+    from workers.pipeline.page import PagePipeline, process_pdf
     from workers.pipeline.raster import RasterError
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
+    choices: list[tuple[FormLayout, bytes]] = []
     if layout is not None:
         try:
             source = load_layout_file(layout)
         except LayoutError as exc:
             fail(str(exc))
             return
-        form_layout, template_pdf = source.layout, source.template_pdf
+        choices = [(source.layout, source.template_pdf)]
+    elif form is not None:
+        choices = [_layout_from_db(form, org)]
     else:
-        form_layout, template_pdf = _layout_from_db(form, org)
+        # No form named: identify every page among the organisation's forms, as an upload does.
+        choices = _all_layouts_from_db(org)
+        if not choices:
+            fail("no form is imported (see 'ocr-service forms import')")
+            return
     recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar, progress = _progress_bar("pages")
     try:
-        readings = process_pdf(
-            file.read_bytes(),
-            layout=form_layout,
-            template_pdf=template_pdf,
-            recognizer=recognizer,
-            dpi=cfg.raster_dpi,
-            progress=progress,
-            low_confidence_threshold=cfg.confidence_threshold,
-        )
+        if len(choices) == 1:
+            readings = process_pdf(
+                file.read_bytes(),
+                layout=choices[0][0],
+                template_pdf=choices[0][1],
+                recognizer=recognizer,
+                dpi=cfg.raster_dpi,
+                progress=progress,
+                low_confidence_threshold=cfg.confidence_threshold,
+            )
+        else:
+            candidates = [
+                c
+                for lay, pdf in choices
+                for c in candidates_for(
+                    key=f"{lay.code}@v{lay.version}", layout=lay, template_pdf=pdf, dpi=cfg.raster_dpi
+                )
+            ]
+            pipeline = PagePipeline(
+                recognizer, dpi=cfg.raster_dpi, low_confidence_threshold=cfg.confidence_threshold
+            )
+            readings = process_pdf_identified(
+                file.read_bytes(), candidates=candidates, pipeline=pipeline, progress=progress
+            )
     except RasterError as exc:
         bar.close()
         fail(str(exc))
         return
     bar.close()
-    out: dict[str, Any] = {
-        "file": str(file),
-        "form": f"{form_layout.code}@v{form_layout.version}",
-        "pages": [],
-    }
+    named = f"{choices[0][0].code}@v{choices[0][0].version}" if len(choices) == 1 else None
+    out: dict[str, Any] = {"file": str(file), "form": named, "pages": []}
     for page in readings:
         out["pages"].append(
             {
                 "page": page.page_no,
+                "form": page.form_key or (named if page.status != "blank" else None),
                 "status": page.status,
                 "reason": page.reason,
                 "fields": {f.name: f.value for f in page.fields},
@@ -135,15 +167,20 @@ def eval_lines(
 def eval_forms(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Form set folder")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only")] = False,
+    identify: Annotated[
+        bool,
+        typer.Option("--identify", help="Do not tell the pipeline the layout: identify every page among all"),
+    ] = False,
 ) -> None:
     """Field accuracy, character accuracy and auto-accept rate on a form set, end to end."""
     from workers.pipeline.evaluate import evaluate_form_set
+    from workers.pipeline.evaluate_identify import evaluate_form_set_identified
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
     recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar, progress = _progress_bar("scans")
-    result = evaluate_form_set(
+    result = (evaluate_form_set_identified if identify else evaluate_form_set)(
         directory,
         recognizer=recognizer,
         dpi=cfg.raster_dpi,

@@ -36,7 +36,8 @@ class Document(OrgScoped, TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     form_id: Mapped[str | None] = mapped_column(ForeignKey("form_definitions.id"), default=None)
-    """The exact form version the document was (or will be) read with."""
+    """The form version named at upload; None when every page is identified on its own
+    (each page then records its version in ``pages.form_id``)."""
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     original_filename: Mapped[str] = mapped_column(String(255), default="")
     """Display only; the file is stored under ``blob_key``, never under this name."""
@@ -64,8 +65,12 @@ class Page(OrgScoped, Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     page_no: Mapped[int] = mapped_column()
     layout_page: Mapped[int] = mapped_column(default=1)
+    form_id: Mapped[str | None] = mapped_column(ForeignKey("form_definitions.id"), default=None, index=True)
+    """The exact form version this page was read with (None: not read, blank or unidentified)."""
+    identify_score: Mapped[float | None] = mapped_column(Float, default=None)
+    """Identification score in [0, 1] when the upload named no form (None when it did)."""
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    """pending → ok | unaligned | blank | failed."""
+    """pending → ok | unaligned | blank | unidentified | failed."""
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     image_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
     inliers: Mapped[int] = mapped_column(default=0)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.forms.models import FormDefinition
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
 
@@ -50,7 +51,11 @@ def extend_lease(db: Session, *, document_id: str, lease: timedelta) -> None:
 
 
 def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[Page]:
-    """Create the page rows once; a retry finds them and keeps their status."""
+    """Create the page rows once; a retry finds them and keeps their status.
+
+    A document uploaded for a named form gives every page that form version; one
+    without (identified page by page) leaves ``form_id`` to :func:`save_page_reading`.
+    """
     existing = {p.page_no: p for p in db.scalars(select(Page).where(Page.document_id == document.id))}
     for page_no in range(1, document.page_count + 1):
         if page_no not in existing:
@@ -59,6 +64,7 @@ def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[
                 document_id=document.id,
                 page_no=page_no,
                 layout_page=(page_no - 1) % layout_pages + 1,
+                form_id=document.form_id,
             )
             db.add(page)
             existing[page_no] = page
@@ -88,12 +94,36 @@ def save_page_reading(
                 reason=field.reason,
             )
         )
+    if reading.form_key is not None:
+        # Identified page: the exact form version it was read with.
+        page.form_id = reading.form_key
+    elif reading.status == "unidentified":
+        page.form_id = None
+    if reading.layout_page is not None:
+        page.layout_page = reading.layout_page
+    page.identify_score = reading.identify_score
     page.status = reading.status
     page.reason = reading.reason
     page.inliers = reading.inliers
     page.residual_px = reading.residual_px
     page.processed_at = utcnow()
     db.commit()
+
+
+def forms_for_identification(db: Session, *, org_id: int) -> list[FormDefinition]:
+    """The newest published version of every form code of ``org_id``: what an unnamed upload may be.
+
+    Workers run in the system scope, so the organisation is filtered explicitly here.
+    """
+    rows = db.scalars(
+        select(FormDefinition)
+        .where(FormDefinition.org_id == org_id, FormDefinition.status == "published")
+        .order_by(FormDefinition.code, FormDefinition.version.desc())
+    )
+    latest: dict[str, FormDefinition] = {}
+    for form in rows:
+        latest.setdefault(form.code, form)
+    return list(latest.values())
 
 
 def mark_recognized(db: Session, *, document_id: str) -> None:

@@ -26,6 +26,8 @@ class PageOut(BaseModel):
 
     page_no: int
     layout_page: int
+    form_id: str | None
+    identify_score: float | None
     status: str
     reason: str | None
     inliers: int

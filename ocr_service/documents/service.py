@@ -47,19 +47,16 @@ def _safe_display_name(filename: str | None) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:200] or "upload.pdf"
 
 
-def _resolve_form(db: Session, *, form_code: str | None) -> FormDefinition:
+def _resolve_form(db: Session, *, form_code: str | None) -> FormDefinition | None:
+    """The named form's latest version, or None: the worker then identifies every page on its own."""
     if form_code:
         try:
             return get_latest_form(db, code=form_code)
         except FormNotFoundError as exc:
             raise UploadError(f"様式 '{form_code}' は登録されていません。", code="unknown_form") from exc
-    forms = list_latest_forms(db)
-    if len(forms) == 1:
-        return forms[0]
-    if not forms:
+    if not list_latest_forms(db):
         raise UploadError("この組織には様式が登録されていません。", code="no_forms")
-    codes = ", ".join(f.code for f in forms)
-    raise UploadError(f"様式コードを指定してください（{codes}）。", code="form_required")
+    return None
 
 
 def upload_document(
@@ -84,7 +81,7 @@ def upload_document(
     try:
         document = Document(
             org_id=principal.org_id,
-            form_id=form.id,
+            form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
             original_filename=_safe_display_name(filename),
             sha256=hashlib.sha256(data).hexdigest(),
@@ -102,7 +99,11 @@ def upload_document(
             user_id=principal.user_id,
             object_type="document",
             object_id=document.id,
-            detail={"sha256": document.sha256, "pages": page_count, "form": f"{form.code}@v{form.version}"},
+            detail={
+                "sha256": document.sha256,
+                "pages": page_count,
+                "form": f"{form.code}@v{form.version}" if form is not None else None,
+            },
         )
         db.commit()
     except BaseException:

@@ -13,13 +13,13 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
-from ocr_service.documents.models import Document
+from ocr_service.documents.models import Document, Page
 from ocr_service.export.dates import format_date, parse_japanese_date
 from ocr_service.export.mappings import mapping_table
 from ocr_service.export.profile import DOCUMENT_ID_COLUMN, ExportEncoding, ExportProfile
@@ -124,7 +124,14 @@ def _documents(db: Session, *, form_code: str) -> list[Document]:
     return list(
         db.scalars(
             select(Document)
-            .where(Document.form_id.in_(form_ids), Document.status.in_(EXPORTABLE_STATUSES))
+            .where(
+                # Unnamed uploads are identified page by page: the form is on the page.
+                or_(
+                    Document.form_id.in_(form_ids),
+                    Document.id.in_(select(Page.document_id).where(Page.form_id.in_(form_ids))),
+                ),
+                Document.status.in_(EXPORTABLE_STATUSES),
+            )
             .order_by(Document.created_at, Document.id)
         )
     )
@@ -140,7 +147,7 @@ def build_csv(
     problems: list[ExportProblem] = []
     rows: list[list[str]] = []
     for document in documents:
-        values = merged_values(results_in_page_order(db, document_id=document.id))
+        values = merged_values(results_in_page_order(db, document_id=document.id, form_code=layout.code))
         row = []
         for column in columns:
             raw = document.id if column.spec is None else values.get(column.spec.name, "")

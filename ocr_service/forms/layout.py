@@ -18,7 +18,7 @@ from ocr_service.export.profile import ExportProfile
 from ocr_service.forms.rules import CrossFieldRule, FieldRules, IdentificationHints, check_layout_rules
 from ocr_service.review.options import ReviewOptions
 
-FieldType = Literal["text", "hiragana", "katakana", "digits", "date", "postal", "phone", "checkbox"]
+FieldType = Literal["text", "hiragana", "katakana", "digits", "date", "postal", "phone", "checkbox", "choice"]
 """Character type of a field; drives recognition constraints and validation."""
 
 FIELD_TYPES: tuple[FieldType, ...] = (
@@ -30,7 +30,28 @@ FIELD_TYPES: tuple[FieldType, ...] = (
     "postal",
     "phone",
     "checkbox",
+    "choice",
 )
+
+
+class ChoiceOption(BaseModel):
+    """One printed option of a ``choice`` field (e.g. 令和 / 平成 / 昭和, はい / いいえ)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: str = Field(min_length=1, max_length=100, description="Value recorded when this option is marked")
+    box: tuple[float, float, float, float] = Field(
+        description="x0, y0, x1, y1 in PDF points around the printed option (or its tick box)"
+    )
+
+
+def _box_is_valid(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"box {list(box)} must satisfy x1 > x0 and y1 > y0")
+    if min(box) < 0:
+        raise ValueError(f"box {list(box)} has a negative coordinate")
+    return box
 
 
 class FieldSpec(BaseModel):
@@ -52,16 +73,28 @@ class FieldSpec(BaseModel):
         default=None, max_length=100, description="CSV header; defaults to the label"
     )
     rules: FieldRules | None = Field(default=None, description="Validation rules on top of the type")
+    options: list[ChoiceOption] = Field(
+        default_factory=list,
+        description="choice fields: the printed options, one of which is circled or ticked",
+    )
+
+    @model_validator(mode="after")
+    def _options_match_type(self) -> FieldSpec:
+        if self.type == "choice":
+            if len(self.options) < 2:
+                raise ValueError(f"choice field '{self.name}' needs at least two options")
+            if len({o.value for o in self.options}) != len(self.options):
+                raise ValueError(f"choice field '{self.name}' has duplicate option values")
+            for option in self.options:
+                _box_is_valid(option.box)
+        elif self.options:
+            raise ValueError(f"field '{self.name}' of type {self.type} cannot have options")
+        return self
 
     @field_validator("box")
     @classmethod
     def _box_is_ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        x0, y0, x1, y1 = box
-        if not (x1 > x0 and y1 > y0):
-            raise ValueError(f"box {list(box)} must satisfy x1 > x0 and y1 > y0")
-        if min(box) < 0:
-            raise ValueError(f"box {list(box)} has a negative coordinate")
-        return box
+        return _box_is_valid(box)
 
     @property
     def column_header(self) -> str:

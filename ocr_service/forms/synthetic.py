@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pypdf import PdfReader, PdfWriter
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
+from ocr_service.forms.pen_marks import draw_circle, draw_stamp
 
 HANDWRITING_FONTS: dict[str, str] = {
     "klee": "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf",
@@ -181,6 +182,10 @@ def _draw_check(
     draw.line([point(0.2, 0.5), point(0.42, 0.78), point(0.84, 0.2)], fill=INK, width=width, joint="curve")
 
 
+def _scale_box(box: tuple[float, float, float, float], px_per_pt: float) -> tuple[float, float, float, float]:
+    return box[0] * px_per_pt, box[1] * px_per_pt, box[2] * px_per_pt, box[3] * px_per_pt
+
+
 def _fill_page(
     page: Image.Image,
     layout: FormLayout,
@@ -202,6 +207,14 @@ def _fill_page(
                 raise TypeError(f"checkbox field '{spec.name}' needs a bool value, got {value!r}")
             if value:
                 _draw_check(draw, box, rng)
+            continue
+        if spec.type == "choice":
+            # "令和" circles that option; "令和|平成" circles both (an ambiguous sheet).
+            for chosen in str(value).split("|") if value else []:
+                option = next((o for o in spec.options if o.value == chosen), None)
+                if option is None:
+                    raise ValueError(f"choice field '{spec.name}' has no option {chosen!r}")
+                draw_circle(draw, _scale_box(option.box, px_per_pt), rng)
             continue
         if not isinstance(value, str):
             raise TypeError(f"field '{spec.name}' ({spec.type}) needs a str value, got {value!r}")
@@ -285,6 +298,9 @@ def render_filled_pdf(
     seed: int = 0,
     page: int = 1,
     blur: float = 0.0,
+    quarter_turns: int = 0,
+    stamp_over: str | None = None,
+    grayscale: bool = False,
 ) -> bytes:
     """Return a one-page image PDF: the template page ``page`` filled with ``values``, as if scanned.
 
@@ -299,6 +315,10 @@ def render_filled_pdf(
       (right, down), ``upside_down`` (180 degrees), ``noise`` (gaussian, std dev as a fraction of
       full scale, e.g. 0.05). ``blur`` (gaussian radius in pixels, applied first, like a
       scanner's optics). Margins uncovered by a distortion are white.
+    - ``quarter_turns``: the sheet fed turned by that many quarter turns counter-clockwise
+      (1 and 3 give a landscape page), applied after the other distortions.
+    - ``stamp_over``: a red seal (印) stamped over the centre of that field; ``grayscale``
+      delivers the scan as a grey image (the seal then is grey ink, not red).
     - The output page is the rasterised page size at ``dpi`` (A4 template -> A4 PDF page).
 
     Deterministic for the same arguments (``seed`` drives the handwriting jitter and the noise).
@@ -324,6 +344,10 @@ def render_filled_pdf(
         px_per_pt=dpi / 72.0,
         rng=random.Random(seed),  # noqa: S311 (test data, not secrets)
     )
+    if stamp_over is not None:
+        spec = next(f for f in layout.fields if f.name == stamp_over)
+        x0, y0, x1, y1 = _scale_box(spec.box, dpi / 72.0)
+        draw_stamp(ImageDraw.Draw(image), ((x0 + x1) / 2, (y0 + y1) / 2), (y1 - y0) * 1.3)
     image = _distort(
         image,
         rotate_deg=rotate_deg,
@@ -334,6 +358,10 @@ def render_filled_pdf(
         seed=seed,
         blur=blur,
     )
+    if quarter_turns % 4:
+        image = image.rotate(90 * (quarter_turns % 4), expand=True)
+    if grayscale:
+        image = image.convert("L").convert("RGB")
     return _image_to_pdf(image, dpi)
 
 

@@ -157,20 +157,36 @@ def is_flagged(result: FieldResult, *, threshold: float) -> bool:
 
 
 def form_of(db: Session, document: Document) -> tuple[FormDefinition, FormLayout]:
-    form = db.get(FormDefinition, document.form_id) if document.form_id else None
+    """The form version a document was read with; for an upload identified page by page
+    (no form named), the form of its first identified page."""
+    form_id = document.form_id or db.scalar(
+        select(Page.form_id)
+        .where(Page.document_id == document.id, Page.form_id.is_not(None))
+        .order_by(Page.page_no)
+        .limit(1)
+    )
+    form = db.get(FormDefinition, form_id) if form_id else None
     if form is None:
         raise DocumentNotFoundError(document.id)
     return form, layout_of(form)
 
 
-def results_in_page_order(db: Session, *, document_id: str) -> list[FieldResult]:
+def results_in_page_order(
+    db: Session, *, document_id: str, form_code: str | None = None
+) -> list[FieldResult]:
+    """The document's field results by page; with ``form_code``, only pages read as that form
+    (a PDF may hold several forms; a page without its own form was read with the document's)."""
     query = (
         select(FieldResult)
         .join(Page, Page.id == FieldResult.page_id)
         .where(FieldResult.document_id == document_id)
-        .order_by(Page.page_no)
     )
-    return list(db.scalars(query))
+    if form_code is not None:
+        form_ids = select(FormDefinition.id).where(FormDefinition.code == form_code)
+        query = query.join(Document, Document.id == FieldResult.document_id).where(
+            func.coalesce(Page.form_id, Document.form_id).in_(form_ids)
+        )
+    return list(db.scalars(query.order_by(Page.page_no)))
 
 
 def merged_values(results: Iterable[FieldResult]) -> dict[str, str]:

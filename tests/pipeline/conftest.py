@@ -79,3 +79,92 @@ def layout() -> FormLayout:
 @pytest.fixture(scope="session")
 def template_pdf() -> bytes:
     return make_template_pdf()
+
+
+SECOND_FIELDS: list[dict[str, Any]] = [
+    {"name": "kana", "label": "フリガナ", "box": (180.0, 130.0, 470.0, 156.0), "type": "katakana"},
+    {
+        "name": "era",
+        "label": "元号",
+        "box": (180.0, 190.0, 380.0, 212.0),
+        "type": "choice",
+        "options": [
+            {"value": "令和", "box": (180.0, 190.0, 230.0, 212.0)},
+            {"value": "平成", "box": (255.0, 190.0, 305.0, 212.0)},
+            {"value": "昭和", "box": (330.0, 190.0, 380.0, 212.0)},
+        ],
+    },
+    {
+        "name": "smoker",
+        "label": "喫煙",
+        "box": (180.0, 240.0, 300.0, 262.0),
+        "type": "choice",
+        "options": [
+            {"value": "はい", "box": (180.0, 240.0, 230.0, 262.0)},
+            {"value": "いいえ", "box": (250.0, 240.0, 300.0, 262.0)},
+        ],
+    },
+    {"name": "consent", "label": "同意する", "box": (180.0, 290.0, 194.0, 304.0), "type": "checkbox"},
+]
+
+
+def make_second_template_pdf() -> bytes:
+    """A different form (health questionnaire): other title, body text, boxes and printed choices."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    font = _font()
+    _width, height = A4
+    pdf.setFont(font, 20)
+    pdf.drawString(120, height - 70, "健康診査 問診票（テスト様式）")
+    pdf.setFont(font, 11)
+    for i in range(24):
+        pdf.drawString(
+            70,
+            height - 400 - i * 16,
+            f"{i + 1}. 最近一か月の体調について、あてはまるものに○をつけてください。",
+        )
+    pdf.rect(50, 60, 495, height - 470, stroke=1, fill=0)
+    for spec in SECOND_FIELDS:
+        x0, y0, x1, y1 = spec["box"]
+        pdf.drawString(70, height - y1 + 5, str(spec["label"]))
+        if spec["type"] == "choice":
+            pdf.setFont(font, 13)
+            for option in spec["options"]:
+                ox0, _oy0, _ox1, oy1 = option["box"]
+                pdf.drawString(ox0 + 6, height - oy1 + 6, str(option["value"]))
+            pdf.setFont(font, 11)
+        else:
+            pdf.rect(x0 - 2, height - y1 - 2, x1 - x0 + 4, y1 - y0 + 4)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def make_unknown_template_pdf() -> bytes:
+    """A form nobody registered: a table of other text and lines."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    font = _font()
+    width, height = A4
+    pdf.setFont(font, 16)
+    pdf.drawString(200, height - 60, "転入届（未登録の様式）")
+    pdf.setFont(font, 9)
+    for row in range(30):
+        y = height - 110 - row * 22
+        pdf.line(40, y, width - 40, y)
+        pdf.drawString(48, y - 15, f"第{row + 1}欄　世帯主との続柄・生年月日・性別　記入欄 {row * 13 % 97}")
+    for x in (40, 200, 380, width - 40):
+        pdf.line(x, height - 110, x, height - 110 - 29 * 22)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def second_layout() -> FormLayout:
+    return FormLayout.model_validate({"code": "second_form", "title": "問診票", "fields": SECOND_FIELDS})
+
+
+@pytest.fixture(scope="session")
+def second_template_pdf() -> bytes:
+    return make_second_template_pdf()

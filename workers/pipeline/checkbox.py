@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CheckboxResult", "read_checkbox"]
+__all__ = ["CheckboxResult", "ChoiceResult", "read_checkbox", "read_choice"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class CheckboxResult:
     checked: bool
     confidence: float
     ink_ratio: float
+    score: float = 0.0
+    """Evidence in units of the threshold: >= 1 is checked."""
 
 
 def ink_mask(gray: np.ndarray, *, threshold: int | None = None) -> np.ndarray:
@@ -91,7 +93,85 @@ def read_checkbox(
     # One score in units of "threshold": >= 1 means checked, from either evidence.
     score = max(ratio / threshold, ring_ratio / ring_threshold)
     checked = score >= 1.0
+    confidence = _confidence(score)
+    return CheckboxResult(checked, confidence, ratio, score)
+
+
+def _confidence(score: float) -> float:
     # Distance from the threshold in log space: x2 or /2 of the threshold gives ~0.9.
     distance = abs(np.log2(max(score, 1e-3)))
-    confidence = float(0.5 + 0.5 * (1.0 - np.exp(-2.3 * distance)))
-    return CheckboxResult(checked, confidence, ratio)
+    return float(0.5 + 0.5 * (1.0 - np.exp(-2.3 * distance)))
+
+
+@dataclass(frozen=True)
+class ChoiceResult:
+    """Value of one ``choice`` field (one of several printed options circled or ticked).
+
+    Attributes:
+        index: the marked option, or None (nothing marked, or ambiguous).
+        confidence: in [0.5, 1], how clear the decision is.
+        scores: evidence per option in units of the threshold (>= 1: marked).
+        problem: None, ``"multiple"`` (two or more options marked) or ``"faint"``
+            (a mark too weak to count and too strong to ignore). Both are
+            flagged for review rather than guessed.
+    """
+
+    index: int | None
+    confidence: float
+    scores: list[float]
+    problem: str | None = None
+
+
+def read_choice(
+    ink: np.ndarray,
+    boxes: list[tuple[int, int, int, int]],
+    *,
+    threshold: float = 0.06,
+    faint: float = 0.4,
+) -> ChoiceResult:
+    """Decide which printed option of a choice field is marked.
+
+    A person circles the option (○ around 令和), ticks its box, or strikes it.
+    Each handwriting blob is attributed to the option whose box centre is
+    nearest to the blob's centre (a circle around an option is centred on it,
+    even where it runs into the neighbour's space); blobs whose centre lies in
+    no option's neighbourhood are not evidence for any option.
+
+    Args:
+        ink: uint8 0/1 mask of handwriting (printed template removed, specks dropped).
+        boxes: ``(x0, y0, x1, y1)`` of each printed option inside ``ink``.
+        threshold: attributed ink per option box area at which the option counts as marked.
+        faint: a best option with at least this fraction of the threshold, but
+            below it, is a faint mark (flagged).
+
+    Returns:
+        a :class:`ChoiceResult`.
+    """
+    count, _labels, stats, centroids = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    centres = np.array([((x0 + x1) / 2.0, (y0 + y1) / 2.0) for x0, y0, x1, y1 in boxes], dtype=np.float64)
+    sizes = np.array([(max(1, x1 - x0), max(1, y1 - y0)) for x0, y0, x1, y1 in boxes], dtype=np.float64)
+    attributed = np.zeros(len(boxes), dtype=np.float64)
+    for label in range(1, count):
+        # Distance in units of the option's half size: inside the box is < 1 on both axes.
+        d = np.abs(centroids[label] - centres) / (sizes / 2.0)
+        reach = np.max(d, axis=1)
+        nearest = int(np.argmin(reach))
+        if reach[nearest] <= 1.8:
+            attributed[nearest] += float(stats[label, cv2.CC_STAT_AREA])
+    areas = sizes[:, 0] * sizes[:, 1]
+    scores = [float(v) for v in attributed / areas / threshold]
+    order = np.argsort(scores)[::-1]
+    best = int(order[0])
+    second = scores[int(order[1])] if len(scores) > 1 else 0.0
+    if scores[best] >= 1.0 and second >= 1.0:
+        return ChoiceResult(None, 0.5, scores, "multiple")
+    if scores[best] >= 1.0:
+        confidence = (
+            min(_confidence(scores[best]), _confidence(second)) if second > 0 else _confidence(scores[best])
+        )
+        if second >= faint:
+            return ChoiceResult(best, min(confidence, 0.6), scores, "faint")
+        return ChoiceResult(best, confidence, scores)
+    if scores[best] >= faint:
+        return ChoiceResult(None, _confidence(scores[best]), scores, "faint")
+    return ChoiceResult(None, _confidence(scores[best]) if scores[best] > 0 else 1.0, scores)

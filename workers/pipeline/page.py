@@ -12,14 +12,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
-from workers.pipeline.align import align_page, is_blank_page
+from workers.pipeline.align import PageFeatures, align_page
+from workers.pipeline.blank import is_blank_page
 from workers.pipeline.checkbox import ink_mask, read_checkbox
+from workers.pipeline.marks import (
+    REASON_SEAL,
+    bridge_crossings,
+    choice_reading,
+    choice_region,
+    empty_reading,
+    line_slivers,
+    needs_review,
+    seal_mask,
+    strip_mask,
+)
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -30,6 +42,7 @@ __all__ = ["PagePipeline", "process_pdf"]
 _PAD = 64
 """Paper border (px) added around the aligned page so shifted crops never leave it."""
 
+BLANK_REASON = "白紙のページです（読み取りを省略しました）"
 _REASON_LOW = "信頼度が低いため確認が必要です（{:.0%}）"
 _REASON_CHECKBOX = "チェックの有無が判別しにくいため確認が必要です"
 
@@ -55,6 +68,8 @@ class _Pending:
     first: int
     count: int
     joiner: str = ""
+    sealed: bool = False
+    """A seal (印影) was removed from the crop: the reading must be checked by a person."""
 
 
 class PagePipeline:
@@ -98,6 +113,7 @@ class PagePipeline:
         layout_page: int,
         page_no: int,
         template_image: np.ndarray,
+        scan_features: PageFeatures | None = None,
     ) -> PageReading:
         """Read all fields of ``layout_page`` from one scanned page.
 
@@ -107,13 +123,14 @@ class PagePipeline:
             layout_page: 1-based page of the layout this scan shows.
             page_no: 1-based page number in the upload (reported back).
             template_image: the blank template page at ``self.dpi``.
+            scan_features: ORB features of ``image`` when identification already computed them.
 
         Returns:
             the :class:`PageReading`; status ``unaligned`` or ``blank`` carries no fields.
         """
-        if is_blank_page(image):
-            return PageReading(page_no=page_no, status="blank", reason="白紙のページです")
-        aligned = align_page(image, template_image)
+        if is_blank_page(image, dpi=self.dpi):
+            return PageReading(page_no=page_no, status="blank", reason=BLANK_REASON)
+        aligned = align_page(image, template_image, scan_features=scan_features, dpi=self.dpi)
         if not aligned.ok or aligned.warped is None:
             return PageReading(
                 page_no=page_no,
@@ -132,16 +149,20 @@ class PagePipeline:
             if spec.type == "checkbox":
                 readings[spec.name] = self._checkbox(spec, padded, template_image, dropout)
                 continue
+            if spec.type == "choice":
+                readings[spec.name] = self._choice(spec, padded, template_image, dropout)
+                continue
             crop = self._crop(padded, template_image, dropout, spec, self.margin_pt)
             png = _png(crop.raw)
+            crop, sealed = self._without_seal(spec, crop, padded, template_image, dropout)
             if int(crop.ink.sum()) < self._min_ink and crop.extent < self._min_extent:
-                readings[spec.name] = FieldReading(spec.name, "", 0.95, [], png, "empty", None)
+                readings[spec.name] = empty_reading(spec.name, png, 0.95, sealed=sealed)
                 continue
             pieces = self._text_pieces(spec, crop)
             if not pieces:
-                readings[spec.name] = FieldReading(spec.name, "", 0.9, [], png, "empty", None)
+                readings[spec.name] = empty_reading(spec.name, png, 0.9, sealed=sealed)
                 continue
-            pending.append(_Pending(spec, png, len(crops), len(pieces)))
+            pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
             types.extend([spec.type] * len(pieces))
         results = self.recognizer.recognize(crops, types) if crops else []
@@ -149,12 +170,19 @@ class PagePipeline:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)
+        if aligned.doubtful:
+            # Positions may be off: no field of this page may skip review, whatever its confidence.
+            ordered = [needs_review(f, aligned.reason) for f in ordered]
         return PageReading(
             page_no=page_no,
             status="ok",
+            reason=aligned.reason,
             inliers=aligned.inliers,
             residual_px=aligned.residual_px,
             fields=ordered,
+            layout_page=layout_page,
+            orientation=aligned.orientation,
+            alignment_doubtful=aligned.doubtful,
         )
 
     # -- cropping ---------------------------------------------------------------------------
@@ -209,8 +237,11 @@ class PagePipeline:
         dy, dx = self._local_shift(padded, template, spec)
         x0, y0, x1, y1 = self._box_px(spec, template.shape, margin_pt)
         raw = padded[y0 + dy + _PAD : y1 + dy + _PAD, x0 + dx + _PAD : x1 + dx + _PAD]
-        drop = dropout[y0:y1, x0:x1]
-        ink = ink_mask(raw)
+        scan_ink = ink_mask(raw)
+        drop = dropout[y0:y1, x0:x1] & ~bridge_crossings(scan_ink, dropout[y0:y1, x0:x1], dpi=self.dpi)
+        ink = scan_ink.copy()
+        ink[drop] = 0
+        drop = drop | line_slivers(ink, drop, dpi=self.dpi)
         ink[drop] = 0
         count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         small = np.zeros(count, dtype=bool)
@@ -226,6 +257,32 @@ class PagePipeline:
                     np.max(np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])[keep])
                 )
         return _Crop(raw, clean, ink, extent)
+
+    def _without_seal(
+        self, spec: FieldSpec, crop: _Crop, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
+    ) -> tuple[_Crop, bool]:
+        """Take a seal (印影) out of a text crop; it is looked for in a wider crop, as seals overhang fields."""
+        if not crop.ink.any():
+            return crop, False
+        # Cheap test first: a seal is taller than the box, so in this crop it spans nearly its height.
+        rows = crop.ink.shape[0]
+        _, _, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
+        if not (stats[1:, cv2.CC_STAT_HEIGHT] >= 0.75 * rows).any():
+            return crop, False
+        height_pt = spec.box[3] - spec.box[1]
+        wide_pt = max(self.margin_pt, 0.4 * height_pt)
+        wide = self._crop(padded, template, dropout, spec, wide_pt)
+        seal = seal_mask(wide.ink, box_height=height_pt * self.dpi / 72.0)
+        if seal is None:
+            return crop, False
+        wx0, wy0, _, _ = self._box_px(spec, template.shape, wide_pt)
+        x0, y0, _, _ = self._box_px(spec, template.shape, self.margin_pt)
+        h, w = crop.ink.shape
+        local = seal[y0 - wy0 : y0 - wy0 + h, x0 - wx0 : x0 - wx0 + w]
+        if not local.any():
+            return crop, False
+        stripped = strip_mask(crop.ink, crop.clean, local)
+        return replace(crop, ink=stripped.ink, clean=stripped.clean, extent=stripped.extent), True
 
     def _text_pieces(self, spec: FieldSpec, crop: _Crop) -> list[np.ndarray]:
         """Line images to recognise for one text field (several for multi-line fields)."""
@@ -265,7 +322,30 @@ class PagePipeline:
         reason = None if status == "ok" else _REASON_CHECKBOX
         return FieldReading(spec.name, result.checked, result.confidence, [], _png(crop.raw), status, reason)
 
+    def _choice(
+        self, spec: FieldSpec, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
+    ) -> FieldReading:
+        """Which printed option is circled or ticked (see :func:`workers.pipeline.marks.choice_reading`)."""
+        region = spec.model_copy(update={"box": choice_region(spec)})
+        # Room around every option for a circle drawn around it.
+        ring_pt = 0.5 * max(o.box[3] - o.box[1] for o in spec.options)
+        crop = self._crop(padded, template, dropout, region, ring_pt)
+        x0, y0, _, _ = self._box_px(region, template.shape, ring_pt)
+        local = []
+        for option in spec.options:
+            bx0, by0, bx1, by1 = self._box_px(
+                region.model_copy(update={"box": option.box}), template.shape, 0.0
+            )
+            local.append((bx0 - x0, by0 - y0, bx1 - x0, by1 - y0))
+        return choice_reading(spec, crop.ink, local, _png(crop.raw), threshold=self.threshold)
+
     def _text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
+        reading = self._plain_text_reading(item, results)
+        if item.sealed and reading.status != "unreadable":
+            return replace(reading, status="low_confidence", reason=REASON_SEAL)
+        return reading
+
+    def _plain_text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
         text = item.joiner.join(r.text for r in results)
         confs = [c for r in results for c in r.char_confidences]
         if not text:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-PageStatus = Literal["ok", "unaligned", "blank"]
+PageStatus = Literal["ok", "unaligned", "blank", "unidentified"]
 FieldStatus = Literal["ok", "empty", "low_confidence", "invalid", "unreadable"]
 
 
@@ -42,3 +42,13 @@ class PageReading:
     inliers: int = 0
     residual_px: float | None = None
     fields: list[FieldReading] = field(default_factory=list)
+    form_key: str | None = None
+    """Which candidate layout the page was read with (set when the form was identified)."""
+    layout_page: int | None = None
+    """1-based page of that layout."""
+    identify_score: float | None = None
+    """Identification score in [0, 1] (None when the upload named its form)."""
+    orientation: int = 0
+    """Quarter turn (0/90/180/270) undone before alignment."""
+    alignment_doubtful: bool = False
+    """Aligned, but the residual is high: the reason tells the reviewer to check the positions."""
