@@ -198,3 +198,23 @@ def test_review_screens_render_and_require_login(client: TestClient, db: Session
     assert html.index("郵便番号") < html.index("氏名")  # low confidence first
     assert "Ctrl</kbd>+<kbd>Enter" in html and "Alt</kbd>+<kbd>I" in html
     assert client.get("/static/review.js").status_code == 200
+
+
+def test_document_screen_names_pages_that_were_not_read_as_the_form(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN a document whose page was left unidentified by the worker WHEN the reviewer opens the
+    document screen THEN the page's state and the worker's Japanese reason are shown."""
+    from ocr_service.documents.models import Page
+
+    org = make_org(db)
+    user = make_user(db, org)
+    form = make_form(db, org, store, checked_layout())
+    document = make_recognized_document(db, user=user, form=form, store=store, values={"name": "山田"})
+    page = db.scalars(select(Page).where(Page.document_id == document.id)).one()
+    page.status, page.reason = "unidentified", "登録済みのどの様式とも一致しません"
+    db.commit()
+    login(client, user)
+    screen = client.get(f"/review/documents/{document.id}")
+    assert screen.status_code == 200
+    assert "1 ページ目（様式不明）：登録済みのどの様式とも一致しません" in screen.text
