@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["CHARSETS", "charset_for_type", "normalize_text"]
+__all__ = ["CHARSETS", "apply_kana_grammar", "charset_for_type", "normalize_text"]
 
 _DIGITS = "0123456789０１２３４５６７８９"
 _HYPHENS = "-‐‑‒–—―−－ーｰ一"
@@ -68,3 +68,41 @@ def normalize_text(text: str, field_type: str | None = None) -> str:
     elif field_type in ("digits", "date"):
         out = "".join(ch for ch in out if not ch.isspace())
     return out
+
+
+_I_ROW = set("きしちにひみりぎじぢびぴキシチニヒミリギジヂビピ")
+"""Kana of the i-row: the only ones a small ゃゅょ (ャュョ) can follow (きゃ, しゅ, ちょ...)."""
+_SMALL_YA = {"ゃ": "や", "ゅ": "ゆ", "ょ": "よ", "ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ"}
+
+
+def apply_kana_grammar(
+    chars: list[str], confidences: list[float], field_type: str | None
+) -> tuple[list[str], list[float]]:
+    """Fix what kana spelling forbids, for hiragana/katakana fields only.
+
+    Handwritten や and ゃ differ only in size, and the recogniser often picks the small
+    one; a small ゃゅょ after anything but an i-row kana is not Japanese, so it becomes
+    the full-size letter. A long-vowel mark ー does not occur in hiragana fields (names'
+    readings); the recogniser emits it in the gap between surname and given name.
+    Measured on ``composed_hw_fields_dev``: kana-line CER 10.7 % → 9.4 %.
+
+    Args:
+        chars: normalised decoded characters, one per entry.
+        confidences: one confidence per character.
+        field_type: the field type.
+
+    Returns:
+        the corrected characters and their confidences (unchanged for other types).
+    """
+    if field_type not in ("hiragana", "katakana"):
+        return chars, confidences
+    out: list[str] = []
+    out_conf: list[float] = []
+    for i, (ch, conf) in enumerate(zip(chars, confidences, strict=True)):
+        if field_type == "hiragana" and ch == "ー":
+            continue
+        if ch in _SMALL_YA and (i == 0 or chars[i - 1] not in _I_ROW):
+            ch = _SMALL_YA[ch]
+        out.append(ch)
+        out_conf.append(conf)
+    return out, out_conf
