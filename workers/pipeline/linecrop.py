@@ -96,4 +96,5 @@ def prepare_line(gray: np.ndarray) -> np.ndarray:
     height = r1 - r0
     frac = 0.2 if (c1 - c0) < 1.5 * height else 0.15
     pad = max(4, int(height * frac))
-    return cv2.copyMakeBorder(out[r0:r1, c0:c1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    bordered = cv2.copyMakeBorder(out[r0:r1, c0:c1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    return np.asarray(bordered, dtype=np.uint8)
