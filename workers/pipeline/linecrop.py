@@ -17,6 +17,9 @@ import numpy as np
 
 __all__ = ["prepare_line", "rule_mask"]
 
+_PAD_LINE = 0.15
+_PAD_CHAR = 0.2
+
 _MIN_CONTRAST = 40.0
 """Below this paper-to-ink spread a crop holds no writing worth re-cropping; it is left as is."""
 
@@ -94,7 +97,7 @@ def prepare_line(gray: np.ndarray) -> np.ndarray:
     out[rules > 0] = 255
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     height = r1 - r0
-    frac = 0.2 if (c1 - c0) < 1.5 * height else 0.15
+    frac = _PAD_CHAR if (c1 - c0) < 1.5 * height else _PAD_LINE
     pad = max(4, int(height * frac))
     bordered = cv2.copyMakeBorder(out[r0:r1, c0:c1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
     return np.asarray(bordered, dtype=np.uint8)

@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 import yaml
 
-from workers.pipeline.charsets import apply_kana_grammar, normalize_text
+from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
 from workers.pipeline.linecrop import prepare_line
 
 __all__ = [
@@ -184,20 +184,31 @@ class OnnxCtcRecognizer:
         self.max_width = max_width
         self._masks: dict[str, np.ndarray] = {}
 
-    def allowed_mask(self, charset: str | None) -> np.ndarray | None:
-        """Boolean class mask for the characters in ``charset`` plus blank and space (None = all)."""
-        if charset is None:
+    def allowed_mask(self, charset: str | None, excluded: str = "") -> np.ndarray | None:
+        """Boolean class mask: the characters of ``charset`` (None = all) minus ``excluded``.
+
+        Blank and space always stay allowed; None when nothing is restricted.
+        """
+        if charset is None and not excluded:
             return None
-        cached = self._masks.get(charset)
+        key = f"{charset}\x00{excluded}"
+        cached = self._masks.get(key)
         if cached is None:
-            cached = np.zeros(len(self.characters), dtype=bool)
-            cached[0] = True
-            cached[len(self.characters) - 1] = True
-            for ch in charset:
+            if charset is None:
+                cached = np.ones(len(self.characters), dtype=bool)
+            else:
+                cached = np.zeros(len(self.characters), dtype=bool)
+                for ch in charset:
+                    index = self._index.get(ch)
+                    if index is not None:
+                        cached[index] = True
+            for ch in excluded:
                 index = self._index.get(ch)
                 if index is not None:
-                    cached[index] = True
-            self._masks[charset] = cached
+                    cached[index] = False
+            cached[0] = True
+            cached[len(self.characters) - 1] = True
+            self._masks[key] = cached
         return cached
 
     def _resize(self, crop: np.ndarray) -> np.ndarray:
@@ -247,7 +258,7 @@ class OnnxCtcRecognizer:
         Returns:
             one :class:`TextResult` per crop, in input order.
         """
-        from workers.pipeline.charsets import charset_for_type
+        from workers.pipeline.charsets import EXCLUDED, charset_for_type
 
         if len(crops) != len(charsets):
             raise ValueError("crops and charsets must have the same length")
@@ -259,7 +270,7 @@ class OnnxCtcRecognizer:
             probs = self._infer([resized[i] for i in chunk])
             for row, index in enumerate(chunk):
                 field_type = charsets[index]
-                mask = self.allowed_mask(charset_for_type(field_type))
+                mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
                 raw, confs = ctc_greedy_decode(probs[row], self.characters, mask)
                 results[index] = _finish(raw, confs, field_type)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
@@ -284,6 +295,7 @@ def _finish(raw: str, confs: list[float], field_type: str | None) -> TextResult:
             pieces.append(piece)
             out_confs.append(conf)
     pieces, out_confs = apply_kana_grammar(pieces, out_confs, field_type)
+    pieces, out_confs = apply_text_grammar(pieces, out_confs, field_type)
     text = "".join(pieces)
     return TextResult(text, out_confs, min(out_confs) if out_confs else 1.0)
 
