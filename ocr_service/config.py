@@ -48,6 +48,8 @@ class Settings(BaseSettings):
 
     ocr_model_dir: Path | None = None
     """A PaddleOCR export directory (inference.onnx + inference.yml); empty = packaged PP-OCRv6 small."""
+    ocr_model_set: str = Field(default="ppocrv6-small", pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
+    """Installed model set (``ocr-service models list``); ignored when ocr_model_dir is set."""
     ocr_threads: int = Field(default=1, ge=1, le=64)
     ocr_device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto uses CUDA when onnxruntime-gpu sees a GPU, else the CPU; same code either way."""

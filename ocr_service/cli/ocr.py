@@ -11,10 +11,17 @@ import typer
 from tqdm import tqdm
 
 from ocr_service.cli.common import blob_store, fail, resolve_org, settings, system_session
+from ocr_service.config import Settings
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutError, load_layout_file
 
 eval_app = typer.Typer(help="Measure recognition on evaluation sets (JSON on stdout).", no_args_is_help=True)
+
+
+def _model_dir(cfg: Settings) -> Path | None:
+    from workers.pipeline.models import resolve_model_dir
+
+    return resolve_model_dir(model_dir=cfg.ocr_model_dir, model_set=cfg.ocr_model_set, data_dir=cfg.data_dir)
 
 
 def _layout_from_db(code: str | None, org_name: str | None) -> tuple[FormLayout, bytes]:
@@ -62,7 +69,7 @@ def process(
         form_layout, template_pdf = source.layout, source.template_pdf
     else:
         form_layout, template_pdf = _layout_from_db(form, org)
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = load_recognizer(_model_dir(cfg), intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar, progress = _progress_bar("pages")
     try:
         readings = process_pdf(
@@ -122,7 +129,7 @@ def eval_lines(
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = load_recognizer(_model_dir(cfg), intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     result = evaluate_line_set(directory, recognizer=recognizer, constrained=not no_constraints)
     typer.echo(
         json.dumps(result, ensure_ascii=False)
@@ -141,7 +148,7 @@ def eval_forms(
     from workers.pipeline.recognizer import load_recognizer
 
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = load_recognizer(_model_dir(cfg), intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
     bar, progress = _progress_bar("scans")
     result = evaluate_form_set(
         directory,
