@@ -16,6 +16,7 @@ makes one threshold mean the same across groups.
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 __all__ = [
     "Calibrator",
     "accept_stats",
+    "build_report",
     "field_group",
     "fit_isotonic",
     "load_calibration",
@@ -82,7 +84,9 @@ def fit_isotonic(scores: Sequence[float], correct: Sequence[bool]) -> tuple[list
             blocks[-1][2] += n2
     # (right + 0.5) / (n + 1): a block of 130 right fields maps to 0.996, not a certain 1.0,
     # and a small block is pulled towards one half, so a sparse fit never promises too much.
-    return [b[1] / b[2] for b in blocks], [(b[0] + 0.5) / (b[2] + 1.0) for b in blocks]
+    smoothed = np.maximum.accumulate([(b[0] + 0.5) / (b[2] + 1.0) for b in blocks])
+    # Smoothing can undo the order of two neighbouring blocks of unequal size; keep it monotone.
+    return [b[1] / b[2] for b in blocks], [float(v) for v in smoothed]
 
 
 @dataclass
@@ -170,4 +174,70 @@ def accept_stats(scores: Sequence[float], correct: Sequence[bool], threshold: fl
         "accepted": n_acc,
         "auto_accept_rate": n_acc / s.size if s.size else 0.0,
         "auto_accept_error": float((~c[accepted]).sum() / n_acc) if n_acc else 0.0,
+    }
+
+
+THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)
+
+
+def group_of(row: dict[str, Any]) -> str:
+    """Calibration group of one detail row of :func:`evaluate_form_set`."""
+    return field_group(str(row["type"]), empty=row["status"] == "empty")
+
+
+def cross_validate(rows: list[dict[str, Any]], folds: int) -> list[float]:
+    """Out-of-fold calibrated confidence of every row (folds split by scan, round robin)."""
+    scans = sorted({str(r["scan"]) for r in rows})
+    fold_of = {scan: i % folds for i, scan in enumerate(scans)}
+    out = [0.0] * len(rows)
+    for k in range(folds):
+        train = [
+            (group_of(r), float(r["confidence"]), bool(r["right"]))
+            for r in rows
+            if fold_of[str(r["scan"])] != k
+        ]
+        calibrator = Calibrator.fit(train)
+        for i, r in enumerate(rows):
+            if fold_of[str(r["scan"])] == k:
+                out[i] = calibrator(group_of(r), float(r["confidence"]))
+    return out
+
+
+def build_report(rows: list[dict[str, Any]], *, folds: int, threshold: float, set_name: str) -> dict[str, Any]:
+    """Everything ``--report`` writes; ``rows`` are detail rows with raw confidences."""
+    raw = [float(r["confidence"]) for r in rows]
+    right = [bool(r["right"]) for r in rows]
+    calibrated = cross_validate(rows, folds)
+    final = Calibrator.fit(
+        [(group_of(r), float(r["confidence"]), bool(r["right"])) for r in rows],
+        meta={"fitted_on": set_name, "n_fields": len(rows), "folds": folds},
+    )
+    groups = sorted({group_of(r) for r in rows})
+    return {
+        "set": set_name,
+        "n_fields": len(rows),
+        "folds": folds,
+        "threshold": threshold,
+        "cross_validated": accept_stats(calibrated, right, threshold),
+        "raw": accept_stats(raw, right, threshold),
+        "by_threshold": {f"{t:.2f}": accept_stats(calibrated, right, t) for t in THRESHOLDS},
+        "reliability_raw": reliability_table(raw, right),
+        "reliability_calibrated": reliability_table(calibrated, right),
+        "by_group": {
+            g: {
+                "n": sum(1 for r in rows if group_of(r) == g),
+                **{
+                    k: v
+                    for k, v in accept_stats(
+                        [c for c, r in zip(calibrated, rows, strict=True) if group_of(r) == g],
+                        [bool(r["right"]) for r in rows if group_of(r) == g],
+                        threshold,
+                    ).items()
+                    if k != "n"
+                },
+            }
+            for g in groups
+        },
+        "calibration": final.to_json(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
