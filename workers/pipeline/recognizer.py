@@ -8,6 +8,16 @@ class is not allowed for the field, the most likely *allowed character* is
 taken instead. Blank and space always stay allowed as winners. Simply zeroing disallowed
 classes would be wrong: blank usually has the next-highest probability, would
 win those frames, and silently drop the character.
+
+Why not the ``paddleocr`` 3.x package as a backend (checked with paddleocr 3.7.0 /
+paddlex 3.7.x): its text-recognition predictor hands the raw ``[N, T, C]`` output only to
+its post-op ``CTCLabelDecode.__call__``, which immediately takes ``argmax``/``max`` and
+returns ``(text, mean score)``. Constrained decoding needs the full distribution per
+frame, which would mean patching a private post-processor of another project; the
+package also pulls paddlex with requests/aiohttp and tries the network for model files
+unless every model dir is explicit. The same PaddleOCR export (``inference.onnx`` +
+``inference.yml``) loads here directly (:func:`load_recognizer`), so a site can still drop
+in PP-OCRv5 server or a fine-tuned model without that package.
 """
 
 from __future__ import annotations
