@@ -85,7 +85,7 @@ def evaluate_form_set(
     recognizer: Recognizer,
     dpi: int = 200,
     progress: Callable[[int, int], None] | None = None,
-    threshold: float = 0.8,
+    threshold: float = 0.95,
     details: list[dict[str, Any]] | None = None,
     calibrator: Calibrator | None = None,
 ) -> dict[str, Any]:

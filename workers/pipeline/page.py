@@ -78,7 +78,7 @@ class PagePipeline:
         recognizer: Recognizer,
         *,
         dpi: int = 200,
-        low_confidence_threshold: float = 0.8,
+        low_confidence_threshold: float = 0.95,
         margin_pt: float = 3.0,
         calibrator: Calibrator | None = None,
     ) -> None:
@@ -355,7 +355,7 @@ def process_pdf(
     timeout_s: float = 120.0,
     max_pages: int = 50,
     max_pixels: int = 60_000_000,
-    low_confidence_threshold: float = 0.8,
+    low_confidence_threshold: float = 0.95,
     calibrator: Calibrator | None = None,
 ) -> list[PageReading]:
     """Read an uploaded PDF against a layout, page by page.
