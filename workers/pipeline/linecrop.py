@@ -97,7 +97,13 @@ def prepare_line(gray: np.ndarray) -> np.ndarray:
     out[rules > 0] = 255
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     height = r1 - r0
-    frac = _PAD_CHAR if (c1 - c0) < 1.5 * height else _PAD_LINE
+    single = (c1 - c0) < 1.5 * height
+    if single and height < 0.5 * h and not rules.any():
+        # A lone small mark (、。・) blown up to the model's full height reads as something
+        # else; its size within the cell is the information. Keep the crop's height.
+        r0, r1 = 0, h
+        height = h
+    frac = _PAD_CHAR if single else _PAD_LINE
     pad = max(4, int(height * frac))
     bordered = cv2.copyMakeBorder(out[r0:r1, c0:c1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
     return np.asarray(bordered, dtype=np.uint8)
