@@ -51,9 +51,9 @@ def _worker(jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str
     started = time.perf_counter()
     recognizer = load_recognizer(None, intra_op_threads=threads, device=device)
     stages["model_load"] = time.perf_counter() - started
-    page.rasterize_pdf = _timed(stages, "raster", page.rasterize_pdf)  # type: ignore[assignment]
-    page.render_template = _timed(stages, "raster_template", page.render_template)  # type: ignore[assignment]
-    page.align_page = _timed(stages, "align", page.align_page)  # type: ignore[assignment]
+    # Time the pipeline's own stage functions where page.py looks them up.
+    for name, stage in (("rasterize_pdf", "raster"), ("render_template", "raster_template"), ("align_page", "align")):
+        setattr(page, name, _timed(stages, stage, getattr(page, name)))
     recognizer.recognize = _timed(stages, "recognise", recognizer.recognize)  # type: ignore[method-assign]
     layouts = {code: load_layout_file(Path(set_dir) / code / "fields.json") for _, code in jobs}
     pages = 0
