@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.storage.blobs import BlobStore, LocalBlobStore
+from workers.pipeline.models import resolve_model_dir
 from workers.pipeline.page import PagePipeline
-from workers.pipeline.recognizer import load_recognizer
+from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
 
 
 @dataclass
@@ -22,10 +23,16 @@ class WorkerRuntime:
     pipeline: PagePipeline
 
 
-def build_worker_runtime(settings: Settings) -> WorkerRuntime:
-    recognizer = load_recognizer(
-        settings.ocr_model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device
+def recognizer_from_settings(settings: Settings) -> OnnxCtcRecognizer:
+    """The recogniser the settings select (model dir, else installed model set; threads; device)."""
+    model_dir = resolve_model_dir(
+        model_dir=settings.ocr_model_dir, model_set=settings.ocr_model_set, data_dir=settings.data_dir
     )
+    return load_recognizer(model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device)
+
+
+def build_worker_runtime(settings: Settings) -> WorkerRuntime:
+    recognizer = recognizer_from_settings(settings)
     return WorkerRuntime(
         settings=settings,
         session_factory=make_session_factory(make_engine(settings.resolved_database_url)),

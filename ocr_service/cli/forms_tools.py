@@ -81,8 +81,8 @@ def forms_test(
     """Fill the layout CODE with random valid values in handwriting fonts, scan it synthetically,
     read it with the real pipeline and print per-field accuracy."""
     from ocr_service.cli.ocr import _layout_from_db, _progress_bar
-    from workers.pipeline.recognizer import load_recognizer
     from workers.pipeline.trial import run_synthetic_trial
+    from workers.runtime import recognizer_from_settings
 
     if (code is None) == (layout is None):
         fail("pass a form CODE or --layout FILE (one of them)")
@@ -97,7 +97,7 @@ def forms_test(
     else:
         form_layout, template_pdf = _layout_from_db(code, org)
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = recognizer_from_settings(cfg)
     bar, progress = _progress_bar("sheets")
     try:
         result = run_synthetic_trial(

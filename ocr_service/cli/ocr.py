@@ -62,7 +62,7 @@ def process(
     from workers.pipeline.identify import candidates_for, process_pdf_identified
     from workers.pipeline.page import PagePipeline, process_pdf
     from workers.pipeline.raster import RasterError
-    from workers.pipeline.recognizer import load_recognizer
+    from workers.runtime import recognizer_from_settings
 
     cfg = settings()
     choices: list[tuple[FormLayout, bytes]] = []
@@ -81,7 +81,7 @@ def process(
         if not choices:
             fail("no form is imported (see 'ocr-service forms import')")
             return
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = recognizer_from_settings(cfg)
     bar, progress = _progress_bar("pages")
     try:
         if len(choices) == 1:
@@ -151,10 +151,10 @@ def eval_lines(
 ) -> None:
     """CER and line accuracy of the recogniser on a line set."""
     from workers.pipeline.evaluate import evaluate_line_set
-    from workers.pipeline.recognizer import load_recognizer
+    from workers.runtime import recognizer_from_settings
 
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = recognizer_from_settings(cfg)
     result = evaluate_line_set(directory, recognizer=recognizer, constrained=not no_constraints)
     typer.echo(
         json.dumps(result, ensure_ascii=False)
@@ -175,10 +175,10 @@ def eval_forms(
     """Field accuracy, character accuracy and auto-accept rate on a form set, end to end."""
     from workers.pipeline.evaluate import evaluate_form_set
     from workers.pipeline.evaluate_identify import evaluate_form_set_identified
-    from workers.pipeline.recognizer import load_recognizer
+    from workers.runtime import recognizer_from_settings
 
     cfg = settings()
-    recognizer = load_recognizer(cfg.ocr_model_dir, intra_op_threads=cfg.ocr_threads, device=cfg.ocr_device)
+    recognizer = recognizer_from_settings(cfg)
     bar, progress = _progress_bar("scans")
     result = (evaluate_form_set_identified if identify else evaluate_form_set)(
         directory,

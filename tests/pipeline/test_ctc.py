@@ -74,3 +74,48 @@ def test_cuda_device_is_refused_without_the_cuda_provider() -> None:
     with pytest.raises(RuntimeError, match="onnxruntime-gpu"):
         execution_providers("cuda")
     assert execution_providers("auto") == ["CPUExecutionProvider"]
+
+
+def test_text_field_never_emits_excluded_symbols_and_keeps_the_character() -> None:
+    """GIVEN a frame where '/' wins, blank is second and '1' third WHEN decoded with the text exclusions
+    THEN '1' is emitted: the symbol is replaced, the character is not dropped."""
+    from workers.pipeline.charsets import EXCLUDED
+
+    chars = ["", "/", "1", "A", " "]
+    mask = np.array([c not in EXCLUDED["text"] or i == 0 for i, c in enumerate(chars)])
+    probs = np.array([[0.9, 0.05, 0.03, 0.01, 0.01], [0.3, 0.5, 0.15, 0.04, 0.01], [0.9, 0.05, 0.03, 0.01, 0.01]])
+    text, _ = ctc_greedy_decode(probs, chars, mask)
+    assert text == "1"
+
+
+def test_house_number_grammar() -> None:
+    """GIVEN address readings with digit look-alikes WHEN the text grammar runs THEN digits and hyphens;
+    words without digits nearby are untouched; a lone dash is no value."""
+    from workers.pipeline.charsets import apply_text_grammar
+
+    def fix(value: str, field_type: str | None = "text") -> str:
+        chars, confs = apply_text_grammar(list(value), [0.9] * len(value), field_type)
+        assert len(chars) == len(confs)
+        return "".join(chars)
+
+    assert fix("大通ノ丁目2ノ番s号") == "大通1丁目21番5号"
+    assert fix("若里3ー7ー4") == "若里3-7-4"
+    assert fix("コーポ桜ノ森") == "コーポ桜ノ森"
+    assert fix("-") == "" and fix("ー一") == ""
+    assert fix("2ノ", "digits") == "2ノ"
+
+
+def test_kana_grammar_small_ya_and_long_vowel() -> None:
+    """GIVEN kana readings WHEN the kana grammar runs THEN small ゃゅょ only after i-row kana; no ー in
+    hiragana fields; katakana keeps ー; other field types untouched."""
+    from workers.pipeline.charsets import apply_kana_grammar
+
+    def fix(value: str, field_type: str) -> str:
+        return "".join(apply_kana_grammar(list(value), [1.0] * len(value), field_type)[0])
+
+    assert fix("おおつかかずゃ", "hiragana") == "おおつかかずや"
+    assert fix("しょうへい", "hiragana") == "しょうへい"
+    assert fix("やまだーみゆ", "hiragana") == "やまだみゆ"
+    assert fix("ヒグチカズャ", "katakana") == "ヒグチカズヤ"
+    assert fix("ケーコ", "katakana") == "ケーコ"
+    assert fix("ゃ", "text") == "ゃ"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["CHARSETS", "charset_for_type", "normalize_text"]
+__all__ = ["CHARSETS", "EXCLUDED", "apply_kana_grammar", "apply_text_grammar", "charset_for_type", "normalize_text"]
 
 _DIGITS = "0123456789０１２３４５６７８９"
 _HYPHENS = "-‐‑‒–—―−－ーｰ一"
@@ -24,6 +24,16 @@ CHARSETS: dict[str, str] = {
     "katakana": "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー",
 }
 """Allowed characters per field type; types not listed (text) are unconstrained."""
+
+EXCLUDED: dict[str, str] = {
+    "text": "/\\<>≤≥≦≧♪“”\"'`^_|~{}[]@#$%&*+=;!?«»αβγδεθλμπσωΩ©®™♀♂☆★※→←↑↓",
+}
+"""Characters a free-text field never holds although the dictionary has them.
+
+PP-OCR reads a handwritten ``1`` as ``/`` and a ``2`` as ``α`` or ``≥`` in addresses;
+none of these symbols is ever written into a municipal form, so the decoder takes the
+best other character instead (dev forms: the commonest address error).
+"""
 
 _HYPHEN_TABLE = str.maketrans(dict.fromkeys(_HYPHENS, "-"))
 _DAKUTEN_TABLE = str.maketrans({"゛": "\u3099", "゜": "\u309a", "ﾞ": "\u3099", "ﾟ": "\u309a"})
@@ -68,3 +78,90 @@ def normalize_text(text: str, field_type: str | None = None) -> str:
     elif field_type in ("digits", "date"):
         out = "".join(ch for ch in out if not ch.isspace())
     return out
+
+
+_I_ROW = set("きしちにひみりぎじぢびぴキシチニヒミリギジヂビピ")
+"""Kana of the i-row: the only ones a small ゃゅょ (ャュョ) can follow (きゃ, しゅ, ちょ...)."""
+_SMALL_YA = {"ゃ": "や", "ゅ": "ゆ", "ょ": "よ", "ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ"}
+
+
+def apply_kana_grammar(
+    chars: list[str], confidences: list[float], field_type: str | None
+) -> tuple[list[str], list[float]]:
+    """Fix what kana spelling forbids, for hiragana/katakana fields only.
+
+    Handwritten や and ゃ differ only in size, and the recogniser often picks the small
+    one; a small ゃゅょ after anything but an i-row kana is not Japanese, so it becomes
+    the full-size letter. A long-vowel mark ー does not occur in hiragana fields (names'
+    readings); the recogniser emits it in the gap between surname and given name.
+    Measured on ``composed_hw_fields_dev``: kana-line CER 10.7 % → 9.4 %.
+
+    Args:
+        chars: normalised decoded characters, one per entry.
+        confidences: one confidence per character.
+        field_type: the field type.
+
+    Returns:
+        the corrected characters and their confidences (unchanged for other types).
+    """
+    if field_type not in ("hiragana", "katakana"):
+        return chars, confidences
+    out: list[str] = []
+    out_conf: list[float] = []
+    for i, (ch, conf) in enumerate(zip(chars, confidences, strict=True)):
+        if field_type == "hiragana" and ch == "ー":
+            continue
+        if ch in _SMALL_YA and (i == 0 or chars[i - 1] not in _I_ROW):
+            ch = _SMALL_YA[ch]
+        out.append(ch)
+        out_conf.append(conf)
+    return out, out_conf
+
+
+_DIGIT_LOOKALIKES = {
+    "ノ": "1", "丿": "1", "l": "1", "I": "1", "i": "1", "|": "1", "/": "1",
+    "s": "5", "S": "5", "Q": "2", "α": "2", "o": "0", "O": "0", "〇": "0", "q": "9", "g": "9",
+}
+"""What PP-OCR makes of a handwritten digit it reads out of context (dev address errors)."""
+_DASHES = set("-‐‑‒–—―−－ーｰ一")
+_NUMBER_WORDS = set("丁番号")
+
+
+def _numeric(ch: str) -> bool:
+    return ch.isascii() and ch.isdigit()
+
+
+def apply_text_grammar(
+    chars: list[str], confidences: list[float], field_type: str | None
+) -> tuple[list[str], list[float]]:
+    """House-number grammar for free-text fields (addresses carry most digits of a form).
+
+    A digit look-alike (``ノ`` ``/`` ``s`` ``Q``...) next to a digit, or right before
+    丁/番/号, is that digit; a dash look-alike between two digits is ``-``; a value made
+    of nothing but dashes is a stray mark, not writing, and is dropped.
+
+    Args:
+        chars: normalised decoded characters.
+        confidences: one confidence per character.
+        field_type: the field type (only ``text`` and None are changed).
+
+    Returns:
+        the corrected characters and their confidences.
+    """
+    if field_type not in ("text", None):
+        return chars, confidences
+    if chars and all(ch in _DASHES for ch in chars):
+        return [], []
+    out = list(chars)
+    # Two passes so that a run like ノノ丁目 (11丁目) resolves from the anchor outwards.
+    for _ in range(2):
+        for i, ch in enumerate(out):
+            prev = out[i - 1] if i > 0 else ""
+            nxt = out[i + 1] if i + 1 < len(out) else ""
+            if ch in _DIGIT_LOOKALIKES and (
+                _numeric(prev) or _numeric(nxt) or nxt in _NUMBER_WORDS or nxt == "-"
+            ):
+                out[i] = _DIGIT_LOOKALIKES[ch]
+            elif ch in _DASHES and ch != "-" and _numeric(prev) and _numeric(nxt):
+                out[i] = "-"
+    return out, list(confidences)

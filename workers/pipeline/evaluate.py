@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ocr_service.forms.loader import LayoutSource, load_layout_file
+from workers.pipeline.calibration import Calibrator
 from workers.pipeline.page import process_pdf
 from workers.pipeline.recognizer import Recognizer
 from workers.pipeline.types import FieldReading, PageReading
@@ -84,8 +85,9 @@ def evaluate_form_set(
     recognizer: Recognizer,
     dpi: int = 200,
     progress: Callable[[int, int], None] | None = None,
-    threshold: float = 0.8,
+    threshold: float = 0.95,
     details: list[dict[str, Any]] | None = None,
+    calibrator: Calibrator | None = None,
 ) -> dict[str, Any]:
     """Score the full pipeline (PDF bytes in, field values out) on a form set.
 
@@ -96,6 +98,8 @@ def evaluate_form_set(
         progress: called as ``progress(done, total)`` after each scan.
         threshold: confidence at or above which a field is auto-accepted.
         details: if given, receives one dict per scored field (for error analysis).
+        calibrator: confidence calibration (default: the packaged one, as in production;
+            ``Calibrator()`` reports raw scores, for fitting).
 
     Returns:
         ``{"set", "n_scans", "n_fields", "field_acc", "char_acc", "by_type",
@@ -128,6 +132,7 @@ def evaluate_form_set(
                 recognizer=recognizer,
                 dpi=dpi,
                 low_confidence_threshold=threshold,
+                calibrator=calibrator,
             )
         pages_done += len(next(iter(runs.values())))
         for row in scan_rows:

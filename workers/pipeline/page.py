@@ -20,6 +20,7 @@ import numpy as np
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
+from workers.pipeline.calibration import Calibrator, field_group, load_calibration
 from workers.pipeline.checkbox import ink_mask, read_checkbox
 from workers.pipeline.marks import (
     REASON_SEAL,
@@ -81,6 +82,8 @@ class PagePipeline:
         low_confidence_threshold: fields below it get status ``low_confidence``;
             fields at or above it may skip human review.
         margin_pt: extra border around every field box (handwriting overflows).
+        calibrator: maps raw scores to calibrated confidences (default: the packaged fit;
+            ``Calibrator()`` keeps raw scores, which is what fitting needs).
 
     Comb fields are read as one line: template dropout removes the cell walls,
     which leaves an ordinary digit line (97.9 % exact on dev digit fields).
@@ -91,10 +94,12 @@ class PagePipeline:
         recognizer: Recognizer,
         *,
         dpi: int = 200,
-        low_confidence_threshold: float = 0.8,
+        low_confidence_threshold: float = 0.95,
         margin_pt: float = 3.0,
+        calibrator: Calibrator | None = None,
     ) -> None:
         self.recognizer = recognizer
+        self.calibrate = calibrator if calibrator is not None else load_calibration()
         self.dpi = dpi
         self.threshold = low_confidence_threshold
         self.margin_pt = margin_pt
@@ -156,11 +161,15 @@ class PagePipeline:
             png = _png(crop.raw)
             crop, sealed = self._without_seal(spec, crop, padded, template_image, dropout)
             if int(crop.ink.sum()) < self._min_ink and crop.extent < self._min_extent:
-                readings[spec.name] = empty_reading(spec.name, png, 0.95, sealed=sealed)
+                readings[spec.name] = empty_reading(
+                    spec.name, png, self.calibrate("empty", 0.95), sealed=sealed
+                )
                 continue
             pieces = self._text_pieces(spec, crop)
             if not pieces:
-                readings[spec.name] = empty_reading(spec.name, png, 0.9, sealed=sealed)
+                readings[spec.name] = empty_reading(
+                    spec.name, png, self.calibrate("empty", 0.9), sealed=sealed
+                )
                 continue
             pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
@@ -318,9 +327,10 @@ class PagePipeline:
         x0, y0, _, _ = self._box_px(spec, template.shape, ring_pt)
         bx0, by0, bx1, by1 = self._box_px(spec, template.shape, 0.0)
         result = read_checkbox(crop.clean, box=(bx0 - x0, by0 - y0, bx1 - x0, by1 - y0))
-        status: FieldStatus = "ok" if result.confidence >= self.threshold else "low_confidence"
+        confidence = self.calibrate("checkbox", result.confidence)
+        status: FieldStatus = "ok" if confidence >= self.threshold else "low_confidence"
         reason = None if status == "ok" else _REASON_CHECKBOX
-        return FieldReading(spec.name, result.checked, result.confidence, [], _png(crop.raw), status, reason)
+        return FieldReading(spec.name, result.checked, confidence, [], _png(crop.raw), status, reason)
 
     def _choice(
         self, spec: FieldSpec, padded: np.ndarray, template: np.ndarray, dropout: np.ndarray
@@ -347,7 +357,9 @@ class PagePipeline:
 
     def _plain_text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
         text = item.joiner.join(r.text for r in results)
-        confs = [c for r in results for c in r.char_confidences]
+        group = field_group(item.spec.type)
+        # The map is monotone, so the weakest character stays the field's confidence.
+        confs = [self.calibrate(group, c) for r in results for c in r.char_confidences]
         if not text:
             return FieldReading(
                 item.spec.name, "", 0.0, [], item.crop_png, "unreadable", "文字を読み取れませんでした"
@@ -425,7 +437,8 @@ def process_pdf(
     timeout_s: float = 120.0,
     max_pages: int = 50,
     max_pixels: int = 60_000_000,
-    low_confidence_threshold: float = 0.8,
+    low_confidence_threshold: float = 0.95,
+    calibrator: Calibrator | None = None,
 ) -> list[PageReading]:
     """Read an uploaded PDF against a layout, page by page.
 
@@ -443,6 +456,7 @@ def process_pdf(
         max_pages: reject uploads with more pages.
         max_pixels: reject pages larger than this at ``dpi``.
         low_confidence_threshold: see :class:`PagePipeline`.
+        calibrator: see :class:`PagePipeline`.
 
     Returns:
         one :class:`PageReading` per PDF page.
@@ -452,7 +466,9 @@ def process_pdf(
     """
     pages = rasterize_pdf(pdf, dpi=dpi, timeout_s=timeout_s, max_pages=max_pages, max_pixels=max_pixels)
     templates = render_template(template_pdf, dpi=dpi)
-    pipeline = PagePipeline(recognizer, dpi=dpi, low_confidence_threshold=low_confidence_threshold)
+    pipeline = PagePipeline(
+        recognizer, dpi=dpi, low_confidence_threshold=low_confidence_threshold, calibrator=calibrator
+    )
     readings: list[PageReading] = []
     for index, image in enumerate(pages, start=1):
         layout_page = ((index - 1) % layout.pages) + 1
