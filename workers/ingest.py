@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-import cv2
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -29,6 +28,7 @@ from ocr_service.documents.processing import (
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
 from workers.pipeline.identify import LayoutCandidate, candidates_for, read_unknown_page
+from workers.pipeline.imaging import encode_png
 from workers.pipeline.raster import RasterError, rasterize_pdf, render_template
 from workers.pipeline.types import PageReading
 from workers.runtime import WorkerRuntime
@@ -37,13 +37,6 @@ logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR_JA = "内部エラーのため読み取れませんでした。管理者に連絡してください。"
 TIMEOUT_JA = "処理時間の上限を超えたため読み取りを中止しました。ページ数を減らして再度取り込んでください。"
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    ok, buffer = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return bytes(buffer.tobytes())
 
 
 PageReader = Callable[[np.ndarray, Page], PageReading]

@@ -59,8 +59,9 @@ def process(
     org: Annotated[str | None, typer.Option("--org", help="Organisation whose forms to use")] = None,
 ) -> None:
     """Run the recognition pipeline on FILE locally and print the field values as JSON."""
+    from workers.pipeline.document import process_pdf
     from workers.pipeline.identify import candidates_for, process_pdf_identified
-    from workers.pipeline.page import PagePipeline, process_pdf
+    from workers.pipeline.page import PagePipeline
     from workers.pipeline.raster import RasterError
     from workers.runtime import recognizer_from_settings
 

@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import FONT_PATH, make_template_pdf
-from workers.pipeline.page import PagePipeline, process_pdf
+from workers.pipeline.document import process_pdf
+from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import TextResult, load_recognizer
 

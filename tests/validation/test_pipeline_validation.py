@@ -7,7 +7,7 @@ import pytest
 from ocr_service.forms.loader import load_layout_file
 from tests.conftest import SAMPLE_FORM_DIR
 from tests.support.render import render_filled_pdf, sample_values_for
-from workers.pipeline.page import process_pdf
+from workers.pipeline.document import process_pdf
 from workers.pipeline.recognizer import load_recognizer
 
 

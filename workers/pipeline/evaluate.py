@@ -19,7 +19,7 @@ import numpy as np
 
 from ocr_service.forms.loader import LayoutSource, load_layout_file
 from workers.pipeline.calibration import Calibrator
-from workers.pipeline.page import process_pdf
+from workers.pipeline.document import process_pdf
 from workers.pipeline.recognizer import Recognizer
 from workers.pipeline.types import FieldReading, PageReading
 

@@ -21,8 +21,8 @@ from ocr_service.forms.synthetic import (
     render_filled_multi_pdf,
     render_filled_pdf,
 )
+from workers.pipeline.document import process_pdf
 from workers.pipeline.evaluate import normalize_for_scoring
-from workers.pipeline.page import process_pdf
 from workers.pipeline.recognizer import Recognizer
 
 __all__ = ["run_synthetic_trial"]
