@@ -43,6 +43,7 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[..., Any]) -> Calla
 
 
 def _worker(jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str, queue: Any) -> None:
+    import workers.pipeline.document as document
     import workers.pipeline.page as page
     from ocr_service.forms.loader import load_layout_file
     from workers.pipeline.recognizer import load_recognizer
@@ -51,16 +52,20 @@ def _worker(jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str
     started = time.perf_counter()
     recognizer = load_recognizer(None, intra_op_threads=threads, device=device)
     stages["model_load"] = time.perf_counter() - started
-    # Time the pipeline's own stage functions where page.py looks them up.
-    for name, stage in (("rasterize_pdf", "raster"), ("render_template", "raster_template"), ("align_page", "align")):
-        setattr(page, name, _timed(stages, stage, getattr(page, name)))
+    # Time the pipeline's own stage functions where document.py and page.py look them up.
+    for module, name, stage in (
+        (document, "rasterize_pdf", "raster"),
+        (document, "render_template", "raster_template"),
+        (page, "align_page", "align"),
+    ):
+        setattr(module, name, _timed(stages, stage, getattr(module, name)))
     recognizer.recognize = _timed(stages, "recognise", recognizer.recognize)  # type: ignore[method-assign]
     layouts = {code: load_layout_file(Path(set_dir) / code / "fields.json") for _, code in jobs}
     pages = 0
     begin = time.perf_counter()
     for scan, code in jobs:
         source = layouts[code]
-        readings = page.process_pdf(
+        readings = document.process_pdf(
             (Path(set_dir) / scan).read_bytes(),
             layout=source.layout,
             template_pdf=source.template_pdf,
