@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,14 @@ from workers.pipeline.document import process_pdf
 from workers.pipeline.recognizer import Recognizer
 from workers.pipeline.types import FieldReading, PageReading
 
-__all__ = ["edit_distance", "evaluate_form_set", "evaluate_line_set", "normalize_for_scoring"]
+__all__ = [
+    "FormScore",
+    "edit_distance",
+    "evaluate_form_set",
+    "evaluate_line_set",
+    "load_form_set",
+    "normalize_for_scoring",
+]
 
 
 def normalize_for_scoring(value: str) -> str:
@@ -79,6 +86,82 @@ class _Tally:
         }
 
 
+class FormScore:
+    """Field scoring of a form set, shared by the named-layout and the identifying evaluation.
+
+    Args:
+        threshold: confidence at or above which a field counts as auto-accepted.
+        details: if given, receives one dict per scored field (for error analysis).
+    """
+
+    def __init__(self, *, threshold: float, details: list[dict[str, Any]] | None = None) -> None:
+        self.threshold = threshold
+        self.details = details
+        self.overall = _Tally()
+        self.by_type: dict[str, _Tally] = {}
+        self.accepted = 0
+        self.accepted_wrong = 0
+
+    def add_page(
+        self,
+        *,
+        scan: str,
+        row: dict[str, Any],
+        page: PageReading | None,
+        types: Mapping[str, str],
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Score one truth row against the page read for it (None: nothing was read)."""
+        found: dict[str, FieldReading] = {f.name: f for f in page.fields} if page else {}
+        for name, truth in row["fields"].items():
+            reading = found.get(name)
+            value: str | bool = reading.value if reading else ("" if not isinstance(truth, bool) else False)
+            field_type = types.get(name, "text")
+            right = self.overall.add(truth, value)
+            self.by_type.setdefault(field_type, _Tally()).add(truth, value)
+            if reading is not None and reading.confidence >= self.threshold:
+                self.accepted += 1
+                self.accepted_wrong += int(not right)
+            if self.details is not None:
+                self.details.append(
+                    {
+                        "scan": scan,
+                        "page": int(row.get("page", 1)),
+                        "field": name,
+                        "type": field_type,
+                        "truth": truth,
+                        "value": value,
+                        "confidence": reading.confidence if reading else None,
+                        "status": reading.status if reading else (page.status if page else "missing"),
+                        "right": right,
+                        **(extra or {}),
+                    }
+                )
+
+    def summary(self) -> dict[str, Any]:
+        """``n_fields, field_acc, char_acc, by_type, auto_accept_rate, auto_accept_error, threshold``."""
+        overall = self.overall.summary()
+        n = self.overall.n
+        return {
+            "n_fields": n,
+            "field_acc": overall["field_acc"],
+            "char_acc": overall["char_acc"],
+            "by_type": {name: tally.summary() for name, tally in sorted(self.by_type.items())},
+            "auto_accept_rate": self.accepted / n if n else 0.0,
+            "auto_accept_error": self.accepted_wrong / self.accepted if self.accepted else 0.0,
+            "threshold": self.threshold,
+        }
+
+
+def load_form_set(set_dir: Path) -> tuple[dict[str, LayoutSource], dict[str, list[dict[str, Any]]]]:
+    """The layouts of a form set by folder name, and its truth rows grouped by scan (file order)."""
+    layouts = {path.parent.name: load_layout_file(path) for path in sorted(set_dir.glob("*/fields.json"))}
+    by_scan: dict[str, list[dict[str, Any]]] = {}
+    for row in _read_jsonl(set_dir / "truth.jsonl"):
+        by_scan.setdefault(row["scan"], []).append(row)
+    return layouts, by_scan
+
+
 def evaluate_form_set(
     set_dir: Path,
     *,
@@ -105,17 +188,8 @@ def evaluate_form_set(
         ``{"set", "n_scans", "n_fields", "field_acc", "char_acc", "by_type",
         "auto_accept_rate", "auto_accept_error", "threshold", "pages_per_s"}``.
     """
-    layouts: dict[str, LayoutSource] = {}
-    for fields_json in sorted(set_dir.glob("*/fields.json")):
-        source = load_layout_file(fields_json)
-        layouts[fields_json.parent.name] = source
-    rows = _read_jsonl(set_dir / "truth.jsonl")
-    by_scan: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_scan.setdefault(row["scan"], []).append(row)
-    overall = _Tally()
-    by_type: dict[str, _Tally] = {}
-    accepted = accepted_wrong = 0
+    layouts, by_scan = load_form_set(set_dir)
+    score = FormScore(threshold=threshold, details=details)
     pages_done = 0
     started = time.perf_counter()
     for done, (scan, scan_rows) in enumerate(by_scan.items(), start=1):
@@ -137,49 +211,17 @@ def evaluate_form_set(
         pages_done += len(next(iter(runs.values())))
         for row in scan_rows:
             pages = runs[row["layout"]]
-            types = {f.name: f.type for f in layouts[row["layout"]].layout.fields}
             page_no = int(row.get("page", 1))
+            types = {f.name: f.type for f in layouts[row["layout"]].layout.fields}
             page = pages[page_no - 1] if page_no <= len(pages) else None
-            found: dict[str, FieldReading] = {f.name: f for f in page.fields} if page else {}
-            for name, truth in row["fields"].items():
-                reading = found.get(name)
-                value: str | bool = (
-                    reading.value if reading else ("" if not isinstance(truth, bool) else False)
-                )
-                field_type = types.get(name, "text")
-                right = overall.add(truth, value)
-                by_type.setdefault(field_type, _Tally()).add(truth, value)
-                if reading is not None and reading.confidence >= threshold:
-                    accepted += 1
-                    accepted_wrong += int(not right)
-                if details is not None:
-                    details.append(
-                        {
-                            "scan": scan,
-                            "page": page_no,
-                            "field": name,
-                            "type": field_type,
-                            "truth": truth,
-                            "value": value,
-                            "confidence": reading.confidence if reading else None,
-                            "status": reading.status if reading else (page.status if page else "missing"),
-                            "right": right,
-                        }
-                    )
+            score.add_page(scan=scan, row=row, page=page, types=types)
         if progress is not None:
             progress(done, len(by_scan))
     elapsed = time.perf_counter() - started
-    summary = overall.summary()
     return {
         "set": set_dir.name,
         "n_scans": len(by_scan),
-        "n_fields": overall.n,
-        "field_acc": summary["field_acc"],
-        "char_acc": summary["char_acc"],
-        "by_type": {name: tally.summary() for name, tally in sorted(by_type.items())},
-        "auto_accept_rate": accepted / overall.n if overall.n else 0.0,
-        "auto_accept_error": accepted_wrong / accepted if accepted else 0.0,
-        "threshold": threshold,
+        **score.summary(),
         "pages_per_s": pages_done / elapsed if elapsed > 0 else 0.0,
     }
 
