@@ -23,7 +23,7 @@ from pdf2image import convert_from_bytes
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pypdf import PdfReader, PdfWriter
 
-from ocr_service.forms.layout import FieldSpec, FormLayout
+from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.pen_marks import draw_circle, draw_stamp
 
 HANDWRITING_FONTS: dict[str, str] = {
@@ -74,8 +74,9 @@ def _font(path: str, size_px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, max(size_px, 4))
 
 
-def _box_px(spec: FieldSpec, px_per_pt: float) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = spec.box
+def _box_px(box: tuple[float, float, float, float], px_per_pt: float) -> tuple[float, float, float, float]:
+    """A box in PDF points (field or printed option) in pixels at ``px_per_pt``."""
+    x0, y0, x1, y1 = box
     return x0 * px_per_pt, y0 * px_per_pt, x1 * px_per_pt, y1 * px_per_pt
 
 
@@ -182,10 +183,6 @@ def _draw_check(
     draw.line([point(0.2, 0.5), point(0.42, 0.78), point(0.84, 0.2)], fill=INK, width=width, joint="curve")
 
 
-def _scale_box(box: tuple[float, float, float, float], px_per_pt: float) -> tuple[float, float, float, float]:
-    return box[0] * px_per_pt, box[1] * px_per_pt, box[2] * px_per_pt, box[3] * px_per_pt
-
-
 def _fill_page(
     page: Image.Image,
     layout: FormLayout,
@@ -201,7 +198,7 @@ def _fill_page(
         if spec.name not in values:
             continue
         value = values[spec.name]
-        box = _box_px(spec, px_per_pt)
+        box = _box_px(spec.box, px_per_pt)
         if spec.type == "checkbox":
             if not isinstance(value, bool):
                 raise TypeError(f"checkbox field '{spec.name}' needs a bool value, got {value!r}")
@@ -214,7 +211,7 @@ def _fill_page(
                 option = next((o for o in spec.options if o.value == chosen), None)
                 if option is None:
                     raise ValueError(f"choice field '{spec.name}' has no option {chosen!r}")
-                draw_circle(draw, _scale_box(option.box, px_per_pt), rng)
+                draw_circle(draw, _box_px(option.box, px_per_pt), rng)
             continue
         if not isinstance(value, str):
             raise TypeError(f"field '{spec.name}' ({spec.type}) needs a str value, got {value!r}")
@@ -346,7 +343,7 @@ def render_filled_pdf(
     )
     if stamp_over is not None:
         spec = next(f for f in layout.fields if f.name == stamp_over)
-        x0, y0, x1, y1 = _scale_box(spec.box, dpi / 72.0)
+        x0, y0, x1, y1 = _box_px(spec.box, dpi / 72.0)
         draw_stamp(ImageDraw.Draw(image), ((x0 + x1) / 2, (y0 + y1) / 2), (y1 - y0) * 1.3)
     image = _distort(
         image,
