@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from ocr_service.auth.models import User
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
-from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
-from ocr_service.documents.status import DocumentStatus
+from ocr_service.documents.processing import ensure_pages, finish_reading, save_page_reading
+from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import pdf_bytes
@@ -70,7 +70,7 @@ def make_recognized_document(
         ],
     )
     save_page_reading(db, page=page, reading=reading, page_png=png(200, 280), store=store)
-    mark_recognized(db, document_id=document.id)
+    finish_reading(db, document_id=document.id)
     db.refresh(document)
     return document
 
@@ -81,7 +81,13 @@ def make_confirmed_document(
     """A recognised document a reviewer has confirmed (ready for CSV export)."""
     document = make_recognized_document(db, user=user, form=form, store=store, values=values)
     set_scope(db, SYSTEM_SCOPE)
-    document.status = "confirmed"
-    document.confirmed_by = user.id
+    transition_document(
+        db,
+        document_id=document.id,
+        from_statuses=(DocumentStatus.RECOGNIZED,),
+        to_status=DocumentStatus.CONFIRMED,
+        confirmed_by=user.id,
+    )
     db.flush()
+    db.refresh(document)
     return document

@@ -20,9 +20,9 @@ from ocr_service.documents.processing import (
     claim_document,
     ensure_pages,
     extend_lease,
+    finish_reading,
     forms_for_identification,
     mark_failed,
-    mark_recognized,
     save_page_reading,
 )
 from ocr_service.forms.models import FormDefinition
@@ -113,7 +113,8 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
                     )
                     extend_lease(db, document_id=document_id, lease=lease)
                     logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
-            mark_recognized(db, document_id=document_id)
+            documents = finish_reading(db, document_id=document_id)
+            logger.info("ingest %s split into %d document(s)", document_id, len(documents))
             return "recognized"
         except RasterError as exc:
             logger.info("ingest %s failed: %s", document_id, exc)

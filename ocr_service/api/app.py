@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,14 +14,16 @@ from ocr_service.auth.routes import router as auth_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
+from ocr_service.documents.pages import router as operator_pages_router
 from ocr_service.documents.pdfcheck import PdfRejectedError
+from ocr_service.documents.routes import batches_router
 from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.export.routes import router as export_router
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
 from ocr_service.review.errors import install_review_error_handlers
-from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect
+from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect, screen_error
 from ocr_service.review.pages import router as review_pages_router
 from ocr_service.review.routes import router as review_router
 from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, LocalBlobStore
@@ -35,7 +37,10 @@ def _error(status_code: int, code: str, message: str) -> JSONResponse:
 
 def _install_error_handlers(app: FastAPI) -> None:
     # Missing and foreign look the same on purpose: a 404 never says "exists, but not yours".
-    async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
+    async def not_found(request: Request, _exc: Exception) -> Response:
+        if not request.url.path.startswith("/api/"):
+            # A screen answers with a page a person can read, never raw JSON.
+            return screen_error(request, "見つかりません。", status.HTTP_404_NOT_FOUND)
         return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
 
     async def pdf_rejected(_request: Request, exc: Exception) -> JSONResponse:
@@ -91,10 +96,11 @@ def create_app(
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router):
+    for router in (auth_router, documents_router, batches_router, forms_router, export_router, review_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(operator_pages_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

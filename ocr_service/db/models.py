@@ -2,8 +2,8 @@
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import ApiToken, LoginSession, User
-from ocr_service.documents.models import Document, FieldResult, Page
-from ocr_service.export.models import CharMapping
+from ocr_service.documents.models import Batch, Document, FieldResult, Page
+from ocr_service.export.models import CharMapping, ExportRecord
 from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
 from ocr_service.review.models import BlindEntry
@@ -11,9 +11,11 @@ from ocr_service.review.models import BlindEntry
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Batch",
     "BlindEntry",
     "CharMapping",
     "Document",
+    "ExportRecord",
     "FieldResult",
     "FormDefinition",
     "LoginSession",

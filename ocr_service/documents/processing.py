@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ocr_service.db.base import utcnow
+from ocr_service.documents.batches import split_batch
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
@@ -56,6 +57,9 @@ def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[
     without (identified page by page) leaves ``form_id`` to :func:`save_page_reading`.
     """
     existing = {p.page_no: p for p in db.scalars(select(Page).where(Page.document_id == document.id))}
+    if existing:
+        # A split-off document (pages keep their batch numbers) or a retry: the rows are there.
+        return [existing[n] for n in sorted(existing)]
     for page_no in range(1, document.page_count + 1):
         if page_no not in existing:
             page = Page(
@@ -74,8 +78,10 @@ def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[
 def save_page_reading(
     db: Session, *, page: Page, reading: PageReading, page_png: bytes, store: BlobStore
 ) -> None:
-    """Store one page's image, crops and field results in a single commit."""
+    """Store one page's images (raw scan and, when aligned, the upright warped page), crops and
+    field results in a single commit."""
     page.image_blob_key = store.put(page_png)
+    page.aligned_blob_key = store.put(reading.aligned_png) if reading.aligned_png else None
     db.execute(delete(FieldResult).where(FieldResult.page_id == page.id))
     for field in reading.fields:
         value = ("1" if field.value else "0") if isinstance(field.value, bool) else field.value
@@ -125,17 +131,15 @@ def forms_for_identification(db: Session, *, org_id: int) -> list[FormDefinition
     return list(latest.values())
 
 
-def mark_recognized(db: Session, *, document_id: str) -> None:
-    transition_document(
-        db,
-        document_id=document_id,
-        from_statuses=(DocumentStatus.PROCESSING,),
-        to_status=DocumentStatus.RECOGNIZED,
-        processed_at=utcnow(),
-        lease_expires_at=None,
-        failure_reason=None,
-    )
+def finish_reading(db: Session, *, document_id: str) -> list[str]:
+    """Split the read batch into one document per form instance (要確認) or unread page (様式不明).
+
+    One commit: the split and the status change land together, so a redelivered task finds
+    the document no longer processing and cannot split it twice.
+    """
+    ids = split_batch(db, document_id=document_id)
     db.commit()
+    return ids
 
 
 def mark_failed(db: Session, *, document_id: str, reason: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
-from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.models import Batch, Document, FieldResult, Page
 from ocr_service.documents.pdfcheck import inspect_pdf
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
@@ -80,7 +80,22 @@ def upload_document(
     form = _resolve_form(db, form_code=form_code)
     blob_key = store.put(data)
     try:
+        batch = Batch(
+            org_id=principal.org_id,
+            uploaded_by=principal.user_id,
+            original_filename=_safe_display_name(filename),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            page_count=page_count,
+            form_id=form.id if form is not None else None,
+        )
+        db.add(batch)
+        db.flush()
+        # The whole scan is one document until ingest splits it into its form instances.
         document = Document(
+            batch_id=batch.id,
+            page_from=1,
+            page_to=page_count,
             org_id=principal.org_id,
             form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
@@ -101,6 +116,7 @@ def upload_document(
             object_type="document",
             object_id=document.id,
             detail={
+                "batch": batch.id,
                 "sha256": document.sha256,
                 "pages": page_count,
                 "form": f"{form.code}@v{form.version}" if form is not None else None,
@@ -136,6 +152,11 @@ def list_documents(
     return list(db.scalars(query))
 
 
+def values_withheld(document: Document, *, principal: Principal) -> bool:
+    """While a document waits for its blind second entry, only the first reviewer may see its values."""
+    return document.status == DocumentStatus.DOUBLE_ENTRY and document.confirmed_by != principal.user_id
+
+
 def list_pages(db: Session, *, document_id: str) -> list[Page]:
     return list(db.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.page_no)))
 
@@ -144,11 +165,15 @@ def list_field_results(db: Session, *, document_id: str) -> list[FieldResult]:
     return list(db.scalars(select(FieldResult).where(FieldResult.document_id == document_id)))
 
 
-def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobStore) -> bytes:
+def read_page_image(
+    db: Session, *, document_id: str, page_no: int, store: BlobStore, aligned: bool = False
+) -> bytes:
+    """The raw scan of a page, or with ``aligned`` its aligned image (the raw scan if it has none)."""
     page = db.scalar(select(Page).where(Page.document_id == document_id, Page.page_no == page_no))
-    if page is None or page.image_blob_key is None:
+    key = page and ((aligned and page.aligned_blob_key) or page.image_blob_key)
+    if not key:
         raise DocumentNotFoundError(f"{document_id}/page/{page_no}")
-    return store.get(page.image_blob_key)
+    return store.get(key)
 
 
 def read_field_crop(db: Session, *, document_id: str, field_result_id: str, store: BlobStore) -> bytes:
