@@ -260,7 +260,5 @@ def test_variation_selector_is_reported_by_code_point_and_may_be_mapped_to_nothi
     login(client, admin)
     refused = _export(client)
     assert refused.status_code == 422 and "U+E0100" in refused.json()["detail"]["message"]
-    assert client.put(
-        "/api/v1/export/char-mappings", json={"source": "\U000e0100", "replacement": ""}
-    ).is_success
+    assert client.put("/api/v1/export/char-mappings", json={"source": "\U000e0100", "replacement": ""}).is_success
     assert f"{document.id},葛飾,," in _export(client).content.decode("cp932")

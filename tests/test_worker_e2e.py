@@ -79,29 +79,11 @@ def _worker_env(settings: Settings) -> dict[str, str]:
 
 
 def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "worker",
-        "-Q",
-        settings.queue_name,
-        "--concurrency=1",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", settings.queue_name,
+            "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
     with log.open("ab") as handle:
-        return subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=_worker_env(settings),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        return subprocess.Popen(argv, cwd=ROOT, env=_worker_env(settings), stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -120,24 +102,14 @@ def _wait_for(predicate: Callable[[], bool], *, timeout: float, what: str, log: 
         if predicate():
             return
         time.sleep(0.2)
-    raise AssertionError(
-        f"timed out waiting for {what}; worker log:\n{log.read_text(errors='replace')[-4000:]}"
-    )
+    raise AssertionError(f"timed out waiting for {what}; worker log:\n{log.read_text(errors='replace')[-4000:]}")
 
 
-def _setup_org(
-    settings: Settings, factory: sessionmaker[Session]
-) -> tuple[TestClient, LocalBlobStore, object]:
-    store = LocalBlobStore(
-        settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
-    )
+def _setup_org(settings: Settings, factory: sessionmaker[Session]) -> tuple[TestClient, LocalBlobStore, object]:
+    store = LocalBlobStore(settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value())
     celery = make_celery(settings)
-    app = create_app(
-        settings,
-        session_factory=factory,
-        store=store,
-        enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]),
-    )
+    app = create_app(settings, session_factory=factory, store=store,
+                     enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]))
     with factory() as db:
         org = make_org(db, "健康推進課")
         make_form(db, org, store, sample_source())
@@ -155,36 +127,18 @@ def _document(factory: sessionmaker[Session], document_id: str) -> Document:
 
 
 # Fields rendered with a handwriting-style font whose values the engine must get exactly.
-EXACT_FIELDS = (
-    "postal_code",
-    "phone",
-    "child_furigana",
-    "child_name",
-    "birth_year",
-    "birth_month",
-    "birth_day",
-    "entry_date",
-)
+EXACT_FIELDS = ("postal_code", "phone", "child_furigana", "child_name", "birth_year", "birth_month", "birth_day", "entry_date")
 
 
-def test_upload_is_recognised_by_a_real_worker_and_exported(
-    live: tuple[Settings, sessionmaker[Session]], tmp_path: Path
-) -> None:
+def test_upload_is_recognised_by_a_real_worker_and_exported(live: tuple[Settings, sessionmaker[Session]], tmp_path: Path) -> None:
     """GIVEN a filled sample form rendered with known values WHEN uploaded through the API
     THEN a real worker recognises it, the values match, and the CSV row holds them."""
     settings, factory = live
     client, _store, user = _setup_org(settings, factory)
     source = sample_source()
     values = sample_values_for(source.layout)
-    pdf = render_filled_pdf(
-        template_pdf=source.template_pdf,
-        layout=source.layout,
-        values=values,
-        rotate_deg=0.6,
-        shift_px=(9, -6),
-        noise=0.03,
-        seed=3,
-    )
+    pdf = render_filled_pdf(template_pdf=source.template_pdf, layout=source.layout, values=values,
+                            rotate_deg=0.6, shift_px=(9, -6), noise=0.03, seed=3)
     log = tmp_path / "worker.log"
     worker = _start_worker(settings, log)
     try:
@@ -192,12 +146,8 @@ def test_upload_is_recognised_by_a_real_worker_and_exported(
         response = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")})
         assert response.status_code == 201, response.text
         doc_id = response.json()["id"]
-        _wait_for(
-            lambda: _document(factory, doc_id).status in ("recognized", "failed"),
-            timeout=120,
-            what="recognition",
-            log=log,
-        )
+        _wait_for(lambda: _document(factory, doc_id).status in ("recognized", "failed"), timeout=120,
+                  what="recognition", log=log)
     finally:
         _stop(worker)
     detail = client.get(f"/api/v1/documents/{doc_id}").json()
@@ -214,10 +164,8 @@ def test_upload_is_recognised_by_a_real_worker_and_exported(
         truth = values[field["field_name"]]
         expected = ("1" if truth else "0") if isinstance(truth, bool) else truth
         if field["value"] != expected:
-            edit = client.patch(
-                f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
-                json={"value": expected, "version": field["version"]},
-            )
+            edit = client.patch(f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
+                                json={"value": expected, "version": field["version"]})
             assert edit.status_code == 200, edit.text
     assert client.post(f"/api/v1/review/documents/{doc_id}/confirm").status_code == 200
     csv_text = client.post("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
@@ -229,9 +177,7 @@ def test_upload_is_recognised_by_a_real_worker_and_exported(
         assert (read[name] if name != "entry_date" else "2025/05/12") in cells, name
 
 
-def test_killed_worker_leaves_the_document_to_the_next_one(
-    live: tuple[Settings, sessionmaker[Session]], tmp_path: Path
-) -> None:
+def test_killed_worker_leaves_the_document_to_the_next_one(live: tuple[Settings, sessionmaker[Session]], tmp_path: Path) -> None:
     """GIVEN a 4-page upload WHEN the worker is SIGKILLed after page 1 is stored
     THEN the next worker finishes it: every page done once, page 1 not read again, no duplicate results,
     and the batch ends as four one-page documents."""
@@ -244,9 +190,7 @@ def test_killed_worker_leaves_the_document_to_the_next_one(
     log = tmp_path / "worker.log"
     first = _start_worker(settings, log)
     login(client, user)  # type: ignore[arg-type]
-    doc_id = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")}).json()[
-        "id"
-    ]
+    doc_id = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")}).json()["id"]
 
     def pages_done() -> list[Page]:
         with factory() as db:
@@ -263,18 +207,12 @@ def test_killed_worker_leaves_the_document_to_the_next_one(
     assert len(done_before) < 4, "worker finished before it was killed; the test proves nothing"
     with factory() as db:
         set_scope(db, SYSTEM_SCOPE)
-        results_before = {
-            r.id for r in db.scalars(select(FieldResult).where(FieldResult.document_id == doc_id))
-        }
+        results_before = {r.id for r in db.scalars(select(FieldResult).where(FieldResult.document_id == doc_id))}
 
     second = _start_worker(settings, log)
     try:
-        _wait_for(
-            lambda: _document(factory, doc_id).status == "recognized",
-            timeout=150,
-            what="recovery by the second worker",
-            log=log,
-        )
+        _wait_for(lambda: _document(factory, doc_id).status == "recognized", timeout=150,
+                  what="recovery by the second worker", log=log)
     finally:
         _stop(second)
     document = _document(factory, doc_id)
@@ -286,9 +224,7 @@ def test_killed_worker_leaves_the_document_to_the_next_one(
         pages = list(db.scalars(select(Page).where(Page.document_id.in_(batch_docs)).order_by(Page.page_no)))
         results = list(db.scalars(select(FieldResult).where(FieldResult.document_id.in_(batch_docs))))
         split = list(db.scalars(select(Document).where(Document.batch_id == document.batch_id)))
-    assert sorted((d.page_from, d.page_to, d.status) for d in split) == [
-        (n, n, "recognized") for n in range(1, 5)
-    ]
+    assert sorted((d.page_from, d.page_to, d.status) for d in split) == [(n, n, "recognized") for n in range(1, 5)]
     assert [p.status for p in pages] == ["ok"] * 4
     for p in pages:
         if p.page_no in done_before:

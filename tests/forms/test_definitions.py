@@ -102,12 +102,8 @@ def test_digest_ignores_keys_left_at_their_default() -> None:
         load_layout_file(JUMINHYO).layout if JUMINHYO.is_file() else load_yaml_layout(SAMPLE_DIR_YAML).layout
     )
     spelled_out = layout.model_copy(
-        update={
-            "identification": None,
-            "cross_field_rules": [],
-            "review": ReviewOptions(),
-            "export": ExportProfile(),
-        }
+        update={"identification": None, "cross_field_rules": [], "review": ReviewOptions(),
+                "export": ExportProfile()}
     )
     assert _layout_digest(spelled_out) == _layout_digest(layout)
     changed = layout.model_copy(update={"review": ReviewOptions(double_entry=True)})

@@ -54,14 +54,8 @@ def _rows(n_scans: int) -> list[dict[str, Any]]:
         for field, ftype in (("a", "digits"), ("b", "hiragana"), ("c", "checkbox"), ("d", "text")):
             conf = rng.random()
             rows.append(
-                {
-                    "scan": f"scans/{scan:04}.pdf",
-                    "field": field,
-                    "type": ftype,
-                    "status": "ok",
-                    "confidence": conf,
-                    "right": rng.random() < conf,
-                }
+                {"scan": f"scans/{scan:04}.pdf", "field": field, "type": ftype, "status": "ok",
+                 "confidence": conf, "right": rng.random() < conf}
             )
     return rows
 
@@ -72,17 +66,8 @@ def test_calibration_report_shape() -> None:
     rows = _rows(30)
     report = build_report(rows, folds=2, threshold=0.9, set_name="synthetic")
     assert set(report) >= {
-        "set",
-        "n_fields",
-        "folds",
-        "threshold",
-        "cross_validated",
-        "raw",
-        "by_threshold",
-        "reliability_raw",
-        "reliability_calibrated",
-        "by_group",
-        "calibration",
+        "set", "n_fields", "folds", "threshold", "cross_validated", "raw", "by_threshold",
+        "reliability_raw", "reliability_calibrated", "by_group", "calibration",
     }
     for key in ("cross_validated", "raw"):
         assert set(report[key]) == {"n", "accepted", "auto_accept_rate", "auto_accept_error"}

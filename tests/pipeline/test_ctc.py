@@ -83,9 +83,7 @@ def test_text_field_never_emits_excluded_symbols_and_keeps_the_character() -> No
 
     chars = ["", "/", "1", "A", " "]
     mask = np.array([c not in EXCLUDED["text"] or i == 0 for i, c in enumerate(chars)])
-    probs = np.array(
-        [[0.9, 0.05, 0.03, 0.01, 0.01], [0.3, 0.5, 0.15, 0.04, 0.01], [0.9, 0.05, 0.03, 0.01, 0.01]]
-    )
+    probs = np.array([[0.9, 0.05, 0.03, 0.01, 0.01], [0.3, 0.5, 0.15, 0.04, 0.01], [0.9, 0.05, 0.03, 0.01, 0.01]])
     text, _ = ctc_greedy_decode(probs, chars, mask)
     assert text == "1"
 

@@ -54,9 +54,7 @@ def form_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     layout_a = _write_layout(root, "form_a", FIELDS, template_a)
     layout_b = _write_layout(root, "form_b", SECOND_FIELDS, template_b)
     values_a: dict[str, str | bool] = {"name": "", "postal": "1234567", "agree": True, "phone": ""}
-    values_b: dict[str, str | bool] = {
-        f.name: (False if f.type == "checkbox" else "") for f in layout_b.fields
-    }
+    values_b: dict[str, str | bool] = {f.name: (False if f.type == "checkbox" else "") for f in layout_b.fields}
     (root / "scans").mkdir()
     (root / "scans" / "0001.pdf").write_bytes(
         render_filled_pdf(template_pdf=template_a, layout=layout_a, values=values_a, rotate_deg=1.0)
@@ -65,9 +63,7 @@ def form_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         render_filled_multi_pdf(
             [
                 render_filled_pdf(template_pdf=template_b, layout=layout_b, values=values_b),
-                render_filled_pdf(
-                    template_pdf=template_a, layout=layout_a, values=values_a, upside_down=True
-                ),
+                render_filled_pdf(template_pdf=template_a, layout=layout_a, values=values_a, upside_down=True),
             ]
         )
     )

@@ -40,9 +40,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _rewrite(
-    src: Path, dst: Path, change: dict[str, bytes | None], extra: list[tarfile.TarInfo] | None = None
-) -> None:
+def _rewrite(src: Path, dst: Path, change: dict[str, bytes | None], extra: list[tarfile.TarInfo] | None = None) -> None:
     """Copy a bundle, replacing (bytes) or dropping (None) members by name."""
     with tarfile.open(src) as tin, tarfile.open(dst, "w") as tout:
         for member in tin.getmembers():
