@@ -159,14 +159,15 @@ def test_upload_is_recognised_by_a_real_worker_and_exported(live: tuple[Settings
     for spec in source.layout.fields:
         if spec.type == "checkbox":
             assert read[spec.name] == ("1" if values[spec.name] else "0"), spec.name
-    # A reviewer corrects what the OCR misread and confirms; only confirmed documents are exported.
+    # A reviewer corrects what the OCR misread, accepts every flagged field (confirm requires it)
+    # and confirms; only confirmed documents are exported.
     for field in detail["fields"]:
         truth = values[field["field_name"]]
         expected = ("1" if truth else "0") if isinstance(truth, bool) else truth
-        if field["value"] != expected:
-            edit = client.patch(f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
-                                json={"value": expected, "version": field["version"]})
-            assert edit.status_code == 200, edit.text
+        # Every field is accepted or corrected, flagged or not.
+        edit = client.patch(f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
+                            json={"value": expected, "version": field["version"]})
+        assert edit.status_code == 200, edit.text
     assert client.post(f"/api/v1/review/documents/{doc_id}/confirm").status_code == 200
     csv_text = client.post("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
     _header, row = csv_text.split("\r\n")[:2]
