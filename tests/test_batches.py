@@ -15,11 +15,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import User
 from ocr_service.auth.service import Principal
+from ocr_service.config import Settings
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 from ocr_service.documents.batches import PageSlot, group_pages
 from ocr_service.documents.models import Batch, Document, FieldResult, Page
@@ -34,7 +35,9 @@ from ocr_service.review.service import confirm_document, edit_field
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
 from tests.helpers import png
+from workers.ingest import run_ingest
 from workers.pipeline.types import FieldReading, PageReading
+from workers.runtime import WorkerRuntime
 
 SEEDS = range(12)
 
@@ -337,3 +340,64 @@ def test_unidentified_document_is_shown_and_resolved_only_by_a_person(
     assert actions["document.assign_form"] == docs[0].id
     assert actions["document.exclude"] == docs[1].id
     assert actions["document.delete"] == docs[2].id
+
+
+class _BlankSecondSheet:
+    """Stands in for the page pipeline: sheet 2 of the scan is a blank back, every other sheet aligns."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int]] = []
+
+    def process_page(
+        self, image: object, *, layout: FormLayout, layout_page: int, page_no: int, template_image: object
+    ) -> PageReading:
+        self.asked.append((page_no, layout_page))
+        if page_no == 2:
+            return PageReading(page_no=page_no, status="blank", reason="白紙")
+        fields = [
+            FieldReading(name=f.name, value=f"P{page_no}", confidence=0.99, status="ok")
+            for f in layout.fields_on_page(layout_page)
+        ]
+        return PageReading(page_no=page_no, status="ok", layout_page=layout_page, fields=fields)
+
+
+def test_named_two_page_form_with_a_blank_back_stays_one_document_per_instance(
+    db: Session, session_factory: sessionmaker[Session], store: BlobStore, settings: Settings
+) -> None:
+    """GIVEN an upload named as a 2-page form: sheet 1, a blank back, sheet 2, then a second filled form
+    WHEN ingested THEN the blank back does not use up layout page 2 (sheet 3 is read as page 2) and the
+    batch becomes two documents: pages 1-3 and 4-5."""
+    org = make_org(db)
+    user = make_user(db, org, role="operator")
+    form = make_form(db, org, store, _layout("two", 2))
+    set_scope(db, SYSTEM_SCOPE)
+    data = pdf_bytes(5)
+    document = Document(
+        org_id=org.id,
+        form_id=form.id,
+        uploaded_by=user.id,
+        original_filename="two.pdf",
+        sha256="0" * 64,
+        size_bytes=len(data),
+        page_count=5,
+        blob_key=store.put(data),
+        page_from=1,
+        page_to=5,
+    )
+    db.add(document)
+    db.commit()
+    stand_in = _BlankSecondSheet()
+    runtime = WorkerRuntime(
+        settings=settings.model_copy(update={"raster_dpi": 50}),
+        session_factory=session_factory,
+        store=store,
+        pipeline=stand_in,  # type: ignore[arg-type]
+    )
+    assert run_ingest(document_id=document.id, runtime=runtime) == "recognized"
+    assert stand_in.asked == [(1, 1), (2, 2), (3, 2), (4, 1), (5, 2)]
+    db.expire_all()
+    split = list(db.scalars(select(Document).where(Document.sha256 == "0" * 64, Document.org_id == org.id)))
+    assert sorted((d.page_from, d.page_to, d.status) for d in split) == [
+        (1, 3, DocumentStatus.RECOGNIZED),
+        (4, 5, DocumentStatus.RECOGNIZED),
+    ]

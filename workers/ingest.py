@@ -88,11 +88,13 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
         try:
             document = db.get(Document, document_id)
             assert document is not None
+            layout_pages = 1
             if document.form_id is not None:
                 form = db.get(FormDefinition, document.form_id)
                 assert form is not None
                 read = _named_form_reader(runtime, form)
-                pages = ensure_pages(db, document=document, layout_pages=layout_of(form).pages)
+                layout_pages = layout_of(form).pages
+                pages = ensure_pages(db, document=document, layout_pages=layout_pages)
             else:
                 read = _identifying_reader(runtime, forms_for_identification(db, org_id=document.org_id))
                 pages = ensure_pages(db, document=document, layout_pages=1)
@@ -105,14 +107,22 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
                     max_pages=settings.max_pages,
                     max_pixels=settings.max_page_pixels,
                 )
-                for page in todo:
-                    image = images[page.page_no - 1]
-                    reading = read(image, page)
-                    save_page_reading(
-                        db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
-                    )
-                    extend_lease(db, document_id=document_id, lease=lease)
-                    logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
+                # A named multi-page form: a blank back does not use up a layout page, so the sheet
+                # after it is read as the next page of the form (pages done on an earlier try count too).
+                expected = 1
+                for page in pages:
+                    if page.status == "pending":
+                        if layout_pages > 1:
+                            page.layout_page = expected
+                        image = images[page.page_no - 1]
+                        reading = read(image, page)
+                        save_page_reading(
+                            db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
+                        )
+                        extend_lease(db, document_id=document_id, lease=lease)
+                        logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
+                    if page.status != "blank":
+                        expected = page.layout_page % layout_pages + 1
             documents = finish_reading(db, document_id=document_id)
             logger.info("ingest %s split into %d document(s)", document_id, len(documents))
             return "recognized"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
-from ocr_service.documents.models import Batch, Document
+from ocr_service.documents.models import Document
 from ocr_service.documents.status import (
     AWAITING_REVIEW,
     IN_PROGRESS,
@@ -236,17 +236,3 @@ def claim_next_document(
         if claim_document(db, principal=principal, document_id=document_id, ttl=ttl):
             return db.get(Document, document_id)
     return None
-
-
-def release_claim(db: Session, *, principal: Principal, document_id: str) -> None:
-    db.execute(
-        update(Document)
-        .where(Document.id == document_id, Document.claimed_by == principal.user_id)
-        .values(claimed_by=None, claim_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.commit()
-
-
-def batch_of(db: Session, *, batch_id: str) -> Batch | None:
-    return db.get(Batch, batch_id)
