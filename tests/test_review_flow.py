@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.service import Principal
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import Base, utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.status import DocumentStatus, transition_document
@@ -132,37 +132,44 @@ def test_next_document_under_a_real_race_never_hands_one_document_to_two(
     """GIVEN 3 committed documents and 6 reviewers WHEN all press 次の文書 at the same instant (threads,
     own connections) THEN exactly 3 get a document, all different, and 3 get none."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with factory() as db:
-        org = make_org(db)
-        users = [make_user(db, org) for _ in range(6)]
-        form = make_form(db, org, store)
-        for name in ("一", "二", "三"):
-            make_recognized_document(
-                db, user=users[0], form=form, store=store, values={"name": name, "agree": True}
-            )
-        db.commit()
-        principals = [
-            Principal(user_id=u.id, org_id=org.id, role="reviewer", username=u.username) for u in users
-        ]
-    barrier = threading.Barrier(len(principals))
-    results: list[str | None] = []
-    lock = threading.Lock()
+    try:
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        with factory() as db:
+            org = make_org(db)
+            users = [make_user(db, org) for _ in range(6)]
+            form = make_form(db, org, store)
+            for name in ("一", "二", "三"):
+                make_recognized_document(
+                    db, user=users[0], form=form, store=store, values={"name": name, "agree": True}
+                )
+            db.commit()
+            principals = [
+                Principal(user_id=u.id, org_id=org.id, role="reviewer", username=u.username) for u in users
+            ]
+        barrier = threading.Barrier(len(principals))
+        results: list[str | None] = []
+        lock = threading.Lock()
 
-    def press(principal: Principal) -> None:
-        with factory() as session:
-            set_scope(session, OrgScope(principal.org_id))
-            barrier.wait()
-            document = claim_next_document(session, principal=principal)
-            with lock:
-                results.append(document.id if document else None)
+        def press(principal: Principal) -> None:
+            with factory() as session:
+                set_scope(session, OrgScope(principal.org_id))
+                barrier.wait()
+                document = claim_next_document(session, principal=principal)
+                with lock:
+                    results.append(document.id if document else None)
 
-    threads = [threading.Thread(target=press, args=(p,)) for p in principals]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    taken = [r for r in results if r]
-    assert len(results) == 6 and len(taken) == 3 and len(set(taken)) == 3
+        threads = [threading.Thread(target=press, args=(p,)) for p in principals]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        taken = [r for r in results if r]
+        assert len(results) == 6 and len(taken) == 3 and len(set(taken)) == 3
+    finally:
+        # The rows were committed for real (each thread needs its own connection): empty the tables again.
+        with engine.begin() as conn:
+            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 def test_operator_sees_uploads_and_statuses_but_no_field_values(
