@@ -13,8 +13,11 @@
     toast.timer = setTimeout(() => { box.textContent = ""; }, 5000);
   }
 
+  // Extra headers every state-changing request sends (one place, so a CSRF token can be added here).
+  function requestHeaders() { return {}; }
+
   async function api(method, url, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
+    const init = { method, credentials: "same-origin", headers: requestHeaders() };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -385,6 +388,7 @@
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/v1/documents");
       xhr.withCredentials = true;
+      for (const [name, value] of Object.entries(requestHeaders())) xhr.setRequestHeader(name, value);
       xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) bar.value = Math.round(e.loaded / e.total * 100); });
       xhr.addEventListener("load", () => {
         let data = null;
