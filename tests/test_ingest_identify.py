@@ -135,6 +135,7 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
         (4, 4, None, DocumentStatus.UNIDENTIFIED),
     ]
     assert documents[0].id == document_id
+    assert {d.created_at for d in documents} == {documents[0].created_at}  # 受付日時 is the upload's
     assert {p.document_id for p in pages[:2]} == {document_id}
     assert all(
         r.document_id == p.document_id

@@ -130,6 +130,8 @@ def split_batch(db: Session, *, document_id: str) -> list[str]:
                 batch_id=document.batch_id,
                 status=DocumentStatus.PROCESSING,
                 attempts=document.attempts,
+                # Received when the batch was: 受付日時, queue order and retention follow the upload.
+                created_at=document.created_at,
             )
             db.add(target)
             db.flush()
