@@ -7,10 +7,13 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ocr_service.auth.models import User
+from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
-from ocr_service.documents.models import Document
+from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
+from ocr_service.documents.sealing import open_field_results
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import create_document_key
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import pdf_bytes
 from workers.pipeline.types import FieldReading, PageReading
@@ -38,7 +41,9 @@ def make_recognized_document(
     confidences = confidences or {}
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
+    document_id = new_id()
     document = Document(
+        id=document_id,
         org_id=user.org_id,
         form_id=form.id,
         uploaded_by=user.id,
@@ -46,7 +51,7 @@ def make_recognized_document(
         sha256="0" * 64,
         size_bytes=len(data),
         page_count=1,
-        blob_key=store.put(data),
+        blob_key=store.put(data, dek=create_document_key(db, document_id=document_id)),
         status="processing",
     )
     db.add(document)
@@ -84,3 +89,10 @@ def make_confirmed_document(
     document.confirmed_by = user.id
     db.flush()
     return document
+
+
+def plain_value(db: Session, result: FieldResult | None) -> str:
+    """A stored field value, opened with its document's key (the column holds ciphertext)."""
+    assert result is not None
+    db.refresh(result)
+    return open_field_results(db, [result])[0].value

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, utcnow
+from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, opened_plain, utcnow
 
 DOCUMENT_STATUSES = (
     "queued",
@@ -86,8 +86,9 @@ class FieldResult(OrgScoped, Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     page_id: Mapped[str] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
     field_name: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str] = mapped_column(Text, default="")
-    """Text value; checkboxes store ``"1"``/``"0"``."""
+    value_sealed: Mapped[str] = mapped_column("value", Text, default="")
+    """The value sealed with the document's data key (documents/sealing.py); read ``value`` after
+    :func:`~ocr_service.documents.sealing.open_field_results`. Checkboxes hold ``"1"``/``"0"``."""
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     char_confidences: Mapped[list[float]] = mapped_column(default=list)
     crop_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
@@ -98,3 +99,8 @@ class FieldResult(OrgScoped, Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def value(self) -> str:
+        """The plain value, once opened in this session (never stored: only ``value_sealed`` is)."""
+        return opened_plain(self, "value_sealed")

@@ -18,6 +18,12 @@ from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import STATUS_LABELS_JA, Document, FieldResult, Page
+from ocr_service.documents.sealing import (
+    AUDIT_SEALED_KEY,
+    open_field_results,
+    seal_field_value,
+    sealed_audit_values,
+)
 from ocr_service.documents.service import DocumentNotFoundError, get_document
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.models import FormDefinition
@@ -186,7 +192,7 @@ def results_in_page_order(
         query = query.join(Document, Document.id == FieldResult.document_id).where(
             func.coalesce(Page.form_id, Document.form_id).in_(form_ids)
         )
-    return list(db.scalars(query.order_by(Page.page_no)))
+    return open_field_results(db, db.scalars(query.order_by(Page.page_no)))
 
 
 def merged_values(results: Iterable[FieldResult]) -> dict[str, str]:
@@ -252,24 +258,30 @@ def edit_field(
     )
     if result is None:
         raise DocumentNotFoundError(field_result_id)
+    (result,) = open_field_results(db, [result])
     old_value = result.value
     outcome = db.execute(
         update(FieldResult)
         .where(FieldResult.id == result.id, FieldResult.version == expected_version)
         .values(
-            value=value, version=FieldResult.version + 1, reviewed_by=principal.user_id, reviewed_at=utcnow()
+            value_sealed=seal_field_value(db, document_id=document.id, result_id=result.id, value=value),
+            version=FieldResult.version + 1,
+            reviewed_by=principal.user_id,
+            reviewed_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
     )
     db.refresh(result)
+    (result,) = open_field_results(db, [result])
     if getattr(outcome, "rowcount", 0) != 1:
         db.rollback()
         raise ReviewConflictError(
             field_result_id=result.id, current_value=result.value, current_version=result.version
         )
+    action = "review.field_edit" if value != old_value else "review.field_accept"
     record_audit_event(
         db,
-        action="review.field_edit" if value != old_value else "review.field_accept",
+        action=action,
         org_id=principal.org_id,
         user_id=principal.user_id,
         object_type="field_result",
@@ -277,9 +289,10 @@ def edit_field(
         detail={
             "document": document.id,
             "field": result.field_name,
-            "old": old_value,
-            "new": value,
             "version": result.version,
+            AUDIT_SEALED_KEY: sealed_audit_values(
+                db, document_id=document.id, action=action, values={"old": old_value, "new": value}
+            ),
         },
     )
     db.commit()
