@@ -169,6 +169,7 @@ def list_field_results(db: Session, *, document_id: str) -> list[FieldResult]:
 
 
 def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobStore) -> bytes:
+    get_document(db, document_id=document_id)  # an erased document answers 410, not 404
     page = db.scalar(select(Page).where(Page.document_id == document_id, Page.page_no == page_no))
     if page is None or page.image_blob_key is None:
         raise DocumentNotFoundError(f"{document_id}/page/{page_no}")
@@ -176,6 +177,7 @@ def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobS
 
 
 def read_field_crop(db: Session, *, document_id: str, field_result_id: str, store: BlobStore) -> bytes:
+    get_document(db, document_id=document_id)
     result = db.scalar(
         select(FieldResult).where(FieldResult.document_id == document_id, FieldResult.id == field_result_id)
     )

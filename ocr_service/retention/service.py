@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
@@ -237,7 +237,7 @@ def verify_certificate(db: Session, *, settings: Settings, document: dict[str, A
             continue
         if entry.get("sha256") != tombstone.sha256 or entry.get("page_count") != tombstone.page_count:
             problems.append(f"document {document_id}: hash or page count differs from its tombstone")
-        if db.get(Document, document_id) is not None:
+        if db.scalar(select(func.count()).select_from(Document).where(Document.id == document_id)):
             problems.append(f"document {document_id} still exists")
         if keys.exists(document_id):
             problems.append(f"document {document_id} still has a data key")

@@ -74,9 +74,20 @@ def as_aware(moment: datetime) -> datetime:
 
 
 def days_left(*, created_at: datetime, retention_days: int, now: datetime) -> int:
-    """Whole days (rounded up) until automatic deletion; 0 once it is due."""
+    """Whole days (rounded up) until automatic deletion; 0 once it is due.
+
+    The retention job (ocr_service/retention) erases a document on its first run at or after
+    ``created_at + retention_days``, so this is the same rule the job applies."""
     remaining = as_aware(created_at) + timedelta(days=retention_days) - now
     return max(0, math.ceil(remaining / timedelta(days=1)))
+
+
+def retention_days_for(db: Session, *, org_id: int, default: int) -> int:
+    """The organisation's own retention period, else the installation's (OCR_RETENTION_DAYS)."""
+    from ocr_service.orgs.models import Organisation
+
+    org = db.get(Organisation, org_id)
+    return (org.retention_days if org is not None else None) or default
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,10 @@ class QueueRow:
     group: str
     status_label: str
     days_left: int
+    erase_at: datetime
+    """When the retention job erases the document (its first run at or after this moment)."""
+    erase_soon: bool
+    """Within a day of erase: the queue marks it."""
 
 
 @dataclass
@@ -133,6 +148,9 @@ def build_queue(
                 group=GROUP_OF_STATUS.get(document.status, "読取中"),
                 status_label=STATUS_LABELS_JA.get(document.status, document.status),
                 days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
+                erase_at=as_aware(document.created_at) + timedelta(days=retention_days),
+                erase_soon=as_aware(document.created_at) + timedelta(days=retention_days) - now
+                <= timedelta(days=1),
             )
         )
     return view
