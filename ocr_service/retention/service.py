@@ -269,6 +269,7 @@ def retention_job(
         store=store,
         data_dirs=[settings.resolved_storage_dir, settings.resolved_key_dir, settings.data_dir / "keys"],
         grace_s=settings.orphan_grace_s,
-        now=now or utcnow(),
+        # --now only decides which documents are due; sessions and orphans expire by the real clock.
+        now=utcnow(),
     )
     return JobResult(run=run, housekeeping=housekeeping)
