@@ -12,6 +12,7 @@ from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
 from ocr_service.documents.sealing import open_field_results
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import create_document_key
 from ocr_service.storage.blobs import BlobStore
@@ -52,7 +53,7 @@ def make_recognized_document(
         size_bytes=len(data),
         page_count=1,
         blob_key=store.put(data, dek=create_document_key(db, document_id=document_id)),
-        status="processing",
+        status=DocumentStatus.PROCESSING,
     )
     db.add(document)
     db.flush()

@@ -16,6 +16,7 @@ from ocr_service.db.base import new_id
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.pdfcheck import inspect_pdf
 from ocr_service.documents.sealing import open_field_results
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
 from ocr_service.keys.service import create_document_key, destroy_document_key, document_key
@@ -104,7 +105,7 @@ def upload_document(
             size_bytes=len(data),
             page_count=page_count,
             blob_key=blob_key,
-            status="queued",
+            status=DocumentStatus.QUEUED,
         )
         db.add(document)
         db.flush()

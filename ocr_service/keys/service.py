@@ -159,12 +159,18 @@ def _text_aad(document_id: str, purpose: str) -> bytes:
     return f"text|{document_id}|{purpose}".encode()
 
 
-def seal_text(db: Session, *, document_id: str, purpose: str, value: str) -> str:
-    """``value`` encrypted with the document's key; ``purpose`` (table.column|row id) binds it to its row."""
-    aead = document_key(db, document_id=document_id).aead()
+def seal_with(dek: DataKey, *, document_id: str, purpose: str, value: str) -> str:
+    aead = dek.aead()
     nonce = secrets.token_bytes(12)
     body = nonce + aead.encrypt(nonce, value.encode("utf-8"), _text_aad(document_id, purpose))
     return _SEALED_PREFIX + base64.urlsafe_b64encode(body).decode("ascii")
+
+
+def seal_text(db: Session, *, document_id: str, purpose: str, value: str) -> str:
+    """``value`` encrypted with the document's key; ``purpose`` (table.column|row id) binds it to its row."""
+    return seal_with(
+        document_key(db, document_id=document_id), document_id=document_id, purpose=purpose, value=value
+    )
 
 
 def open_text(db: Session, *, document_id: str, purpose: str, sealed: str) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import destroy_document_key, keys_of
 from ocr_service.retention.models import DocumentTombstone
@@ -54,6 +55,10 @@ class ErasedDocument:
     verification: Verification
 
 
+class AlreadyErasingError(RuntimeError):
+    """Another process is erasing this document right now (it holds the status transition)."""
+
+
 def _form_of(db: Session, document: Document) -> tuple[str, int | None]:
     form_id = document.form_id or db.scalar(
         select(Page.form_id).where(Page.document_id == document.id, Page.form_id.is_not(None)).limit(1)
@@ -86,6 +91,15 @@ def erase_document(
     db: Session, *, document: Document, store: BlobStore, trigger: str, certificate_id: str, now: datetime
 ) -> ErasedDocument:
     """Erase ``document`` and leave its tombstone in the session (the caller commits with the certificate)."""
+    # The status transition is the claim (a conditional UPDATE that also row-locks the document
+    # until commit): of two concurrent erases, or an erase and a confirm, exactly one proceeds.
+    if not transition_document(
+        db,
+        document_id=document.id,
+        from_statuses=[s for s in DocumentStatus if s != DocumentStatus.DELETED],
+        to_status=DocumentStatus.DELETED,
+    ):
+        raise AlreadyErasingError(document.id)
     form_code, form_version = _form_of(db, document)
     blob_keys = _blob_keys(db, document)
     # 1. Cryptographic erase: without the data key every blob, value and sealed audit detail of

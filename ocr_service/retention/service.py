@@ -23,10 +23,12 @@ from ocr_service.config import Settings
 from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.models import Document
 from ocr_service.documents.service import get_document
+from ocr_service.keys.service import keys_of
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.certificate import certificate_body, check_signature, signed_document
-from ocr_service.retention.erase import ErasedDocument, erase_document
+from ocr_service.retention.erase import AlreadyErasingError, ErasedDocument, erase_document
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
+from ocr_service.review.service import ReviewStateError, as_aware
 from ocr_service.signing import public_key_pem
 from ocr_service.storage.blobs import BlobStore
 
@@ -123,16 +125,16 @@ def run_retention(
     """Erase every due document of every organisation (system scope); one certificate per organisation."""
     real_now = utcnow()
     now = now or real_now
+    keys = keys_of(db)
     certificates = []
     for org in db.scalars(select(Organisation).order_by(Organisation.id)):
         cutoff = now - timedelta(days=retention_days_of(org, settings))
-        due = list(
-            db.scalars(
-                select(Document)
-                .where(Document.org_id == org.id, Document.created_at <= cutoff)
-                .order_by(Document.created_at)
-            )
+        documents = db.scalars(
+            select(Document).where(Document.org_id == org.id).order_by(Document.created_at)
         )
+        # Due by age; or already crypto-erased by an erase that crashed before it committed
+        # (the key is destroyed first, so such a row can only be finished, never read again).
+        due = [d for d in documents if as_aware(d.created_at) <= cutoff or not keys.exists(d.id)]
         if not due:
             continue
         certificate_id = new_id()
@@ -150,6 +152,8 @@ def run_retention(
             )
             # Each erase is committed as it happens; the certificate follows once all are verified.
             db.commit()
+        if not erased:
+            continue
         certificates.append(
             _issue(
                 db,
@@ -179,9 +183,13 @@ def erase_document_now(
     assert org is not None
     certificate_id = new_id()
     now = utcnow()
-    erased = erase_document(
-        db, document=document, store=store, trigger="manual", certificate_id=certificate_id, now=now
-    )
+    try:
+        erased = erase_document(
+            db, document=document, store=store, trigger="manual", certificate_id=certificate_id, now=now
+        )
+    except AlreadyErasingError:
+        db.rollback()
+        raise ReviewStateError("この文書は削除処理中です。", code="erasing") from None
     record_audit_event(
         db,
         action="document.erase",
@@ -208,8 +216,6 @@ def erase_document_now(
 
 def verify_certificate(db: Session, *, settings: Settings, document: dict[str, Any]) -> list[str]:
     """Every mismatch between a certificate file, its signature and this installation's records."""
-    from ocr_service.keys.service import keys_of
-
     problems = check_signature(document, trusted_public_pem=public_key_pem(settings))
     body = document.get("certificate")
     if not isinstance(body, dict):

@@ -1,8 +1,8 @@
 """retention: tombstones, deletion certificates, per-organisation retention period (issue 11)
 
 Recognised text is stored sealed from this revision on (same columns, ciphertext); data keys
-live outside the database (OCR_KEY_DIR). Installations with documents from before this
-revision run ``ocr-service keys migrate-legacy`` once after upgrading.
+live outside the database (OCR_KEY_DIR). Documents from before this revision are converted here
+(ocr_service/keys/legacy.py: a data key each, blobs re-encrypted, values sealed).
 
 Revision ID: 0006
 Revises: 0003
@@ -56,6 +56,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deletion_certificates")),
     )
     op.create_index(op.f("ix_deletion_certificates_org_id"), "deletion_certificates", ["org_id"])
+    from ocr_service.config import get_settings
+    from ocr_service.keys.legacy import migrate_legacy_data
+
+    migrate_legacy_data(op.get_bind(), get_settings())
 
 
 def downgrade() -> None:
