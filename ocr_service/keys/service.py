@@ -173,16 +173,22 @@ def seal_text(db: Session, *, document_id: str, purpose: str, value: str) -> str
     )
 
 
-def open_text(db: Session, *, document_id: str, purpose: str, sealed: str) -> str:
+def open_with(dek: DataKey, *, document_id: str, purpose: str, sealed: str) -> str:
     if not sealed.startswith(_SEALED_PREFIX):
         raise SealedTextError(f"{purpose} of {document_id} is not sealed")
     try:
         body = base64.urlsafe_b64decode(sealed[len(_SEALED_PREFIX) :])
-        aead = document_key(db, document_id=document_id).aead()
-        plain = aead.decrypt(body[:12], body[12:], _text_aad(document_id, purpose))
+        plain = dek.aead().decrypt(body[:12], body[12:], _text_aad(document_id, purpose))
     except (InvalidTag, binascii.Error, ValueError) as exc:
         raise SealedTextError(f"{purpose} of {document_id} failed authentication") from exc
     return plain.decode("utf-8")
+
+
+def open_text(db: Session, *, document_id: str, purpose: str, sealed: str) -> str:
+    """The plain text of a sealed value; KeyErasedError once the document's key is destroyed."""
+    return open_with(
+        document_key(db, document_id=document_id), document_id=document_id, purpose=purpose, sealed=sealed
+    )
 
 
 def is_sealed(value: str) -> bool:
