@@ -11,7 +11,7 @@ from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
-from ocr_service.documents.sealing import open_field_results
+from ocr_service.documents.sealing import open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import create_document_key
@@ -43,16 +43,17 @@ def make_recognized_document(
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
     document_id = new_id()
+    dek = create_document_key(db, document_id=document_id)
     document = Document(
         id=document_id,
         org_id=user.org_id,
         form_id=form.id,
         uploaded_by=user.id,
-        original_filename="scan.pdf",
+        original_filename_sealed=seal_document_name(db, document_id=document_id, name="scan.pdf"),
         sha256="0" * 64,
         size_bytes=len(data),
         page_count=1,
-        blob_key=store.put(data, dek=create_document_key(db, document_id=document_id)),
+        blob_key=store.put(data, dek=dek),
         status=DocumentStatus.PROCESSING,
     )
     db.add(document)

@@ -40,6 +40,7 @@ from ocr_service.db.base import Base, new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, save_page_reading
+from ocr_service.documents.sealing import seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
@@ -106,16 +107,17 @@ def seed_document(
     (page_image,) = convert_from_bytes(pdf, dpi=DPI)
     page_image = page_image.convert("L")
     document_id = new_id()
+    dek = create_document_key(db, document_id=document_id)
     document = Document(
         id=document_id,
         org_id=org_id,
         form_id=form_id,
         uploaded_by=user_id,
-        original_filename="kenshin_0001.pdf",
+        original_filename_sealed=seal_document_name(db, document_id=document_id, name="kenshin_0001.pdf"),
         sha256="0" * 64,
         size_bytes=len(pdf),
         page_count=1,
-        blob_key=store.put(pdf, dek=create_document_key(db, document_id=document_id)),
+        blob_key=store.put(pdf, dek=dek),
         status=DocumentStatus.PROCESSING,
     )
     db.add(document)
@@ -159,7 +161,9 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         environment="test", data_dir=tmp_path / "data", database_url=pg_url, storage_key="browser-key"
     )
     store = LocalBlobStore(settings.resolved_storage_dir)
-    factory = sessionmaker(bind=engine, expire_on_commit=False, info=session_info(KeyService.from_settings(settings)))
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info=session_info(KeyService.from_settings(settings))
+    )
     with factory() as db:
         org = make_org(db, "東山市 健康推進課")
         user = make_user(db, org, username="reviewer-browser")
@@ -172,17 +176,20 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         )
         # Queue context for the screenshot: one still being read.
         second_id = new_id()
+        second_dek = create_document_key(db, document_id=second_id)
         db.add(
             Document(
                 id=second_id,
                 org_id=org.id,
                 form_id=form.id,
                 uploaded_by=user.id,
-                original_filename="kenshin_0002.pdf",
+                original_filename_sealed=seal_document_name(
+                    db, document_id=second_id, name="kenshin_0002.pdf"
+                ),
                 sha256="1" * 64,
                 size_bytes=1,
                 page_count=1,
-                blob_key=store.put(pdf_bytes(), dek=create_document_key(db, document_id=second_id)),
+                blob_key=store.put(pdf_bytes(), dek=second_dek),
                 status=DocumentStatus.PROCESSING,
             )
         )

@@ -19,8 +19,9 @@ class Document(OrgScoped, TimestampMixin, Base):
     """The form version named at upload; None when every page is identified on its own
     (each page then records its version in ``pages.form_id``)."""
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    original_filename: Mapped[str] = mapped_column(String(255), default="")
-    """Display only; the file is stored under ``blob_key``, never under this name."""
+    original_filename_sealed: Mapped[str] = mapped_column("original_filename", Text, default="")
+    """Display only, sealed (a file name can name a person); the file is stored under ``blob_key``,
+    never under this name. Read ``original_filename`` after ``open_document_names``."""
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column()
     page_count: Mapped[int] = mapped_column()
@@ -36,6 +37,10 @@ class Document(OrgScoped, TimestampMixin, Base):
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    @property
+    def original_filename(self) -> str:
+        return opened_plain(self, "original_filename_sealed")
 
 
 class Page(OrgScoped, Base):

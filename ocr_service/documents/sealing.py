@@ -14,13 +14,28 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from ocr_service.db.base import set_opened_plain
-from ocr_service.documents.models import FieldResult
+from ocr_service.documents.models import Document, FieldResult
 from ocr_service.keys.service import open_text, seal_text
 from ocr_service.review.models import BlindEntry
 
 _Row = TypeVar("_Row", FieldResult, BlindEntry)
 AUDIT_SEALED_KEY = "sealed"
 """Audit details keep personal values under this key, sealed with the document's key."""
+
+
+def seal_document_name(db: Session, *, document_id: str, name: str) -> str:
+    return seal_text(db, document_id=document_id, purpose="documents.original_filename", value=name)
+
+
+def open_document_names(db: Session, documents: Iterable[Document]) -> list[Document]:
+    """Open each document's display name for this session."""
+    rows = list(documents)
+    for row in rows:
+        plain = open_text(
+            db, document_id=row.id, purpose="documents.original_filename", sealed=row.original_filename_sealed
+        )
+        set_opened_plain(row, "original_filename_sealed", plain)
+    return rows
 
 
 def seal_field_value(db: Session, *, document_id: str, result_id: str, value: str) -> str:

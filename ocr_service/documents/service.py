@@ -15,7 +15,7 @@ from ocr_service.auth.service import Principal
 from ocr_service.db.base import new_id
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.pdfcheck import inspect_pdf
-from ocr_service.documents.sealing import open_field_results
+from ocr_service.documents.sealing import open_document_names, open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
@@ -100,7 +100,9 @@ def upload_document(
             org_id=principal.org_id,
             form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
-            original_filename=_safe_display_name(filename),
+            original_filename_sealed=seal_document_name(
+                db, document_id=document_id, name=_safe_display_name(filename)
+            ),
             sha256=hashlib.sha256(data).hexdigest(),
             size_bytes=len(data),
             page_count=page_count,
@@ -130,6 +132,7 @@ def upload_document(
         raise
     # After commit: a worker must never receive an id it cannot read yet. If sending fails,
     # the document stays queued and beat's sweep sends it again.
+    open_document_names(db, [document])
     try:
         enqueue(document.id)
     except Exception:
@@ -149,6 +152,7 @@ def get_document(db: Session, *, document_id: str) -> Document:
                 document_id, certificate_id=tombstone.certificate_id, trigger=tombstone.trigger
             )
         raise DocumentNotFoundError(document_id)
+    open_document_names(db, [document])
     return document
 
 
@@ -158,7 +162,7 @@ def list_documents(
     query = select(Document).order_by(Document.created_at).limit(limit).offset(offset)
     if status:
         query = query.where(Document.status == status)
-    return list(db.scalars(query))
+    return open_document_names(db, db.scalars(query))
 
 
 def list_pages(db: Session, *, document_id: str) -> list[Page]:
@@ -166,7 +170,9 @@ def list_pages(db: Session, *, document_id: str) -> list[Page]:
 
 
 def list_field_results(db: Session, *, document_id: str) -> list[FieldResult]:
-    return open_field_results(db, db.scalars(select(FieldResult).where(FieldResult.document_id == document_id)))
+    return open_field_results(
+        db, db.scalars(select(FieldResult).where(FieldResult.document_id == document_id))
+    )
 
 
 def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobStore) -> bytes:

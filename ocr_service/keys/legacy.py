@@ -59,7 +59,9 @@ def migrate_legacy_data(conn: Connection, settings: Settings) -> int:
         if new != key:
             conn.execute(forms.update().where(forms.c.id == form_id).values(template_blob_key=new))
     converted = 0
-    for doc_id, blob_key in conn.execute(sa.select(documents.c.id, documents.c.blob_key)).all():
+    for doc_id, blob_key, name in conn.execute(
+        sa.select(documents.c.id, documents.c.blob_key, documents.c.original_filename)
+    ).all():
         if keys.exists(doc_id):
             continue
         dek = keys.create(doc_id)
@@ -67,7 +69,12 @@ def migrate_legacy_data(conn: Connection, settings: Settings) -> int:
         conn.execute(
             documents.update()
             .where(documents.c.id == doc_id)
-            .values(blob_key=_reencrypt(store, legacy, blob_key, dek))
+            .values(
+                blob_key=_reencrypt(store, legacy, blob_key, dek),
+                original_filename=seal_with(
+                    dek, document_id=doc_id, purpose="documents.original_filename", value=name
+                ),
+            )
         )
         for page_id, key in conn.execute(
             sa.select(pages.c.id, pages.c.image_blob_key).where(pages.c.document_id == doc_id)

@@ -20,6 +20,7 @@ from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import (
     AUDIT_SEALED_KEY,
+    open_document_names,
     open_field_results,
     seal_field_value,
     sealed_audit_values,
@@ -147,7 +148,7 @@ def build_queue(
     query = select(Document).order_by(Document.created_at, Document.id).limit(limit)
     if group is not None:
         query = query.where(Document.status.in_(QUEUE_GROUPS.get(group, ())))
-    for document in db.scalars(query):
+    for document in open_document_names(db, db.scalars(query)):
         form = forms.get(document.form_id or "")
         view.rows.append(
             QueueRow(

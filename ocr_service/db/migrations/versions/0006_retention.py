@@ -22,6 +22,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
+    # Display names are sealed now (a file name can name a person); ciphertext outgrows 255.
+    # Not on SQLite: it ignores VARCHAR lengths, and batch mode would copy and drop ``documents``,
+    # whose ON DELETE CASCADE would empty pages and field_results.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("documents", "original_filename", type_=sa.Text(), existing_nullable=False)
     op.create_table(
         "document_tombstones",
         sa.Column("document_id", sa.String(length=32), nullable=False),
@@ -68,5 +73,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_document_tombstones_certificate_id"), table_name="document_tombstones")
     op.drop_index(op.f("ix_document_tombstones_org_id"), table_name="document_tombstones")
     op.drop_table("document_tombstones")
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("documents", "original_filename", type_=sa.String(length=255), existing_nullable=False)
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.drop_column("retention_days")
