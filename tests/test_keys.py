@@ -109,3 +109,35 @@ def test_keys_rotate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert '"rewrapped": 3' in result.output
     new = _keys(tmp_path / "data" / "keys", "new-material")
     assert {owner: new.load(owner).secret for owner in secrets} == secrets
+
+
+def test_starting_with_another_storage_key_answers_a_clear_503(
+    client: object, db: object, store: LocalBlobStore, settings: object, tmp_path: Path
+) -> None:
+    """GIVEN a document whose data key is wrapped by another OCR_STORAGE_KEY WHEN it is opened
+    THEN 503 with a Japanese message naming OCR_STORAGE_KEYS_OLD and keys rotate, not a 500."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from ocr_service.keys.keystore import WrappedKey
+    from tests.factories import login, make_form, make_org, make_user
+    from tests.helpers import make_recognized_document
+
+    assert isinstance(client, TestClient) and isinstance(db, Session)
+    org = make_org(db)
+    user = make_user(db, org)
+    document = make_recognized_document(
+        db, user=user, form=make_form(db, org, store), store=store, values={"name": "x"}
+    )
+    db.commit()
+    keys = Keys.from_settings(settings)  # type: ignore[arg-type]
+    foreign = KeyRing.from_materials("some-other-key", []).current
+    keys.store.write(
+        WrappedKey(
+            owner=document.id, kek_id=foreign.key_id, wrapped=foreign.wrap(owner=document.id, dek=b"k" * 32)
+        )
+    )
+    login(client, user)
+    response = client.get(f"/api/v1/documents/{document.id}")
+    assert response.status_code == 503
+    assert "OCR_STORAGE_KEYS_OLD" in response.json()["detail"]["message"]

@@ -20,6 +20,7 @@ from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundE
 from ocr_service.export.routes import router as export_router
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
+from ocr_service.keys.kek import UnknownKekError
 from ocr_service.keys.service import KeyErasedError, Keys, session_info
 from ocr_service.retention.routes import pages_router as retention_pages_router
 from ocr_service.retention.routes import router as retention_router
@@ -61,6 +62,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             return templates.TemplateResponse(request, "review/erased.html", {"message": message}, status_code=410)
         return _error(status.HTTP_410_GONE, "erased", message)
 
+    async def key_missing(_request: Request, exc: Exception) -> JSONResponse:
+        # A data key wrapped by a KEK this process does not have: a configuration problem, not a bug.
+        logger.error("storage key not configured: %s", exc)
+        return _error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "storage_key_missing",
+            "暗号鍵の設定が変更されたため、この文書を開けません。管理者は以前の OCR_STORAGE_KEY を "
+            "OCR_STORAGE_KEYS_OLD に設定し、ocr-service keys rotate を実行してください。",
+        )
+
+    app.add_exception_handler(UnknownKekError, key_missing)
     app.add_exception_handler(DocumentErasedError, erased)
     app.add_exception_handler(KeyErasedError, erased)
     for exc_type in (DocumentNotFoundError, FormNotFoundError, BlobNotFoundError):
