@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
@@ -21,8 +22,9 @@ from ocr_service.config import Settings
 from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import open_audit_values
 from ocr_service.forms.models import FormDefinition
-from ocr_service.keys.service import Keys, create_document_key
+from ocr_service.keys.service import KeyErasedError, Keys, create_document_key
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.certificate import canonical
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
@@ -164,7 +166,22 @@ def test_erased_document_answers_410_and_a_reviewers_save_too(
     document, user = _recognized(db, store, age_days=4.5)
     login(client, user)
     field = client.get(f"/api/v1/documents/{document.id}").json()["fields"][0]
-    assert client.get(f"/review/documents/{document.id}").status_code == 200
+    screen = client.get(f"/review/documents/{document.id}")
+    assert screen.status_code == 200 and "まもなく削除" in screen.text  # 4.5 of 5 days: marked
+    edit = client.patch(
+        f"/api/v1/review/documents/{document.id}/fields/{field['id']}",
+        json={"value": "山田一郎", "version": field["version"]},
+    )
+    assert edit.status_code == 200
+    field = edit.json()
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.field_edit"))
+    assert event is not None
+    assert (
+        open_audit_values(db, document_id=document.id, action=event.action, sealed=event.detail["sealed"])[
+            "new"
+        ]
+        == "山田一郎"
+    )
     set_scope(db, SYSTEM_SCOPE)
     assert run_retention(db, settings=settings, store=store).erased == 0
     (certificate,) = run_retention(
@@ -183,6 +200,11 @@ def test_erased_document_answers_410_and_a_reviewers_save_too(
     screen = client.get(f"/review/documents/{document.id}")
     assert screen.status_code == 410 and message in screen.text
     assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 410
+    # The audit event and its hash-chain fields stay; its personal values died with the key.
+    db.expire_all()
+    kept = db.get_one(AuditEvent, event.id)
+    with pytest.raises(KeyErasedError):
+        open_audit_values(db, document_id=document.id, action=kept.action, sealed=kept.detail["sealed"])
 
 
 def test_staff_delete_early_with_a_reason_and_admins_download_certificates(
@@ -286,6 +308,17 @@ def test_housekeeping_removes_orphans_and_expired_sessions(
     assert result.housekeeping.orphan_keys == 1
     assert store.exists(document.blob_key) and keys.exists(document.id)
     assert db.scalar(select(func.count()).select_from(DeletionCertificate)) == 0
+
+
+def test_beat_runs_the_retention_job_at_the_configured_interval(settings: Settings) -> None:
+    """GIVEN OCR_RETENTION_INTERVAL_S WHEN the Celery app is built THEN the one beat schedule lists the job."""
+    from workers.celery_app import RETENTION_TASK, make_celery
+
+    schedule = make_celery(settings.model_copy(update={"retention_interval_s": 900})).conf.beat_schedule
+    assert schedule["retention"] == {"task": RETENTION_TASK, "schedule": 900.0}
+    import workers.tasks
+
+    assert workers.tasks.retention.name == RETENTION_TASK
 
 
 def test_task_messages_carry_ids_only(settings: Settings) -> None:
