@@ -27,6 +27,7 @@ from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import KeyErasedError, Keys, create_document_key
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.certificate import canonical
+from ocr_service.retention.erase import erase_document
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.retention.pdf import certificate_pdf
 from ocr_service.retention.service import retention_job, run_retention, verify_certificate
@@ -338,3 +339,29 @@ def test_task_messages_carry_ids_only(settings: Settings) -> None:
         assert args == ["a" * 32] and kwargs == {}
     finally:
         client.delete(queue)
+
+
+def test_an_interrupted_erase_is_finished_and_certified_by_the_next_run(
+    db: Session, store: BlobStore, settings: Settings, keys: Keys
+) -> None:
+    """GIVEN one erase that crashed after destroying the key (row and blobs left) and one that
+    crashed after committing its tombstone but before its certificate WHEN the next run comes
+    (neither document is due by age) THEN the first is erased and the second certified, both verified."""
+    half, user = _recognized(db, store, age_days=0)
+    unsigned = make_recognized_document(
+        db, user=user, form=_form(db, half), store=store, values={"name": "x"}
+    )
+    db.commit()
+    set_scope(db, SYSTEM_SCOPE)
+    keys.destroy(half.id)
+    erase_document(
+        db, document=unsigned, store=store, trigger="retention", certificate_id="c" * 32, now=utcnow()
+    )
+    db.commit()
+    result = run_retention(db, settings=settings, store=store)
+    assert sorted(c.document_count for c in result.certificates) == [1, 1]
+    assert {c.id for c in result.certificates} >= {"c" * 32}
+    for certificate in result.certificates:
+        signed = json.loads(certificate.document_json)
+        assert verify_certificate(db, settings=settings, document=signed) == []
+    assert db.get(Document, half.id) is None and db.get(DocumentTombstone, half.id) is not None

@@ -87,6 +87,24 @@ def _text_rows(db: Session, document_id: str) -> int:
     return total
 
 
+def verify_erased_by_scan(db: Session, *, document_id: str, store: BlobStore) -> Verification:
+    """The post-erase check for a document whose blob keys are no longer known (an erase that
+    crashed before its certificate): every stored blob's header is read for this owner."""
+    remaining = [k for k in store.iter_keys() if store.owner_of(k) == document_id]
+    for key in remaining:
+        store.delete(key)
+    return Verification(
+        key_absent=not keys_of(db).exists(document_id),
+        blobs_checked=len(remaining),
+        blobs_absent=not any(store.exists(k) for k in remaining),
+        text_rows_remaining=_text_rows(db, document_id),
+        document_row_absent=db.scalar(
+            select(func.count()).select_from(Document).where(Document.id == document_id)
+        )
+        == 0,
+    )
+
+
 def erase_document(
     db: Session, *, document: Document, store: BlobStore, trigger: str, certificate_id: str, now: datetime
 ) -> ErasedDocument:

@@ -26,7 +26,12 @@ from ocr_service.documents.service import get_document
 from ocr_service.keys.service import keys_of
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.certificate import certificate_body, check_signature, signed_document
-from ocr_service.retention.erase import AlreadyErasingError, ErasedDocument, erase_document
+from ocr_service.retention.erase import (
+    AlreadyErasingError,
+    ErasedDocument,
+    erase_document,
+    verify_erased_by_scan,
+)
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.service import ReviewStateError, as_aware
 from ocr_service.signing import public_key_pem
@@ -114,6 +119,46 @@ def _issue(
     return certificate
 
 
+def _certify_orphan_tombstones(
+    db: Session, *, settings: Settings, store: BlobStore, org: Organisation, now: datetime
+) -> list[DeletionCertificate]:
+    """Tombstones whose run crashed before issuing their certificate get it now (checked again)."""
+    issued = select(DeletionCertificate.id)
+    orphans = list(
+        db.scalars(
+            select(DocumentTombstone).where(
+                DocumentTombstone.org_id == org.id, DocumentTombstone.certificate_id.not_in(issued)
+            )
+        )
+    )
+    by_certificate: dict[str, list[DocumentTombstone]] = {}
+    for tombstone in orphans:
+        by_certificate.setdefault(tombstone.certificate_id, []).append(tombstone)
+    certificates = []
+    for certificate_id, tombstones in by_certificate.items():
+        erased = [
+            ErasedDocument(
+                tombstone=t, verification=verify_erased_by_scan(db, document_id=t.document_id, store=store)
+            )
+            for t in tombstones
+        ]
+        certificates.append(
+            _issue(
+                db,
+                settings=settings,
+                org=org,
+                certificate_id=certificate_id,
+                trigger=tombstones[0].trigger if tombstones[0].trigger == "manual" else "schedule",
+                triggered_by="recovery of an interrupted run",
+                user_id=None,
+                erased=erased,
+                now=now,
+            )
+        )
+        db.commit()
+    return certificates
+
+
 def run_retention(
     db: Session,
     *,
@@ -128,6 +173,7 @@ def run_retention(
     keys = keys_of(db)
     certificates = []
     for org in db.scalars(select(Organisation).order_by(Organisation.id)):
+        certificates += _certify_orphan_tombstones(db, settings=settings, store=store, org=org, now=real_now)
         cutoff = now - timedelta(days=retention_days_of(org, settings))
         documents = db.scalars(
             select(Document).where(Document.org_id == org.id).order_by(Document.created_at)
