@@ -84,8 +84,8 @@ def test_pre_0006_documents_get_a_data_key_and_sealed_values(tmp_path: Path, mon
         conn.execute(
             sa.text(
                 "INSERT INTO field_results (id, org_id, document_id, page_id, field_name, value, confidence, "
-                "char_confidences, crop_blob_key, status, version, updated_at) "
-                "VALUES ('r1', 1, :d, 'p1', 'name', '山田太郎', 0.9, '[]', :k, 'ok', 2, '2026-01-01')"
+                "char_confidences, crop_blob_key, status, version, updated_at, reason) "
+                "VALUES ('r1', 1, :d, 'p1', 'name', '山田太郎', 0.9, '[]', :k, 'ok', 2, '2026-01-01', '「山田太郎」を確認')"
             ),
             {"d": doc_id, "k": crop},
         )
@@ -116,6 +116,7 @@ def test_pre_0006_documents_get_a_data_key_and_sealed_values(tmp_path: Path, mon
         assert store.get(document.blob_key, dek=document_key(db, document_id=doc_id)) == b"%PDF upload"
         (result,) = open_field_results(db, db.scalars(sa.select(FieldResult)))
         assert result.value == "山田太郎" and result.value_sealed != "山田太郎"
+        assert result.reason == "「山田太郎」を確認" and "山田" not in (result.reason_sealed or "")
         assert store.get(result.crop_blob_key or "", dek=document_key(db, document_id=doc_id)) == b"PNG crop"
         detail = db.execute(sa.text("SELECT detail FROM audit_events")).scalar_one()
         detail = json.loads(detail) if isinstance(detail, str) else detail

@@ -59,7 +59,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def erased(request: Request, exc: Exception) -> Response:
         message = erased_message(exc)
         if not request.url.path.startswith("/api/"):
-            return templates.TemplateResponse(request, "review/erased.html", {"message": message}, status_code=410)
+            return templates.TemplateResponse(
+                request, "review/erased.html", {"message": message}, status_code=410
+            )
         return _error(status.HTTP_410_GONE, "erased", message)
 
     async def key_missing(_request: Request, exc: Exception) -> JSONResponse:
@@ -115,7 +117,14 @@ def create_app(
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router, retention_router):
+    for router in (
+        auth_router,
+        documents_router,
+        forms_router,
+        export_router,
+        review_router,
+        retention_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)

@@ -79,7 +79,8 @@ class FieldResult(OrgScoped, Base):
     char_confidences: Mapped[list[float]] = mapped_column(default=list)
     crop_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
     status: Mapped[str] = mapped_column(String(20), default="ok")
-    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    reason_sealed: Mapped[str | None] = mapped_column("reason", Text, default=None)
+    """Why the field needs a look, sealed like the value (a check's message can quote the value)."""
     version: Mapped[int] = mapped_column(default=1)
     """Optimistic-locking counter for reviewer edits."""
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
@@ -90,3 +91,7 @@ class FieldResult(OrgScoped, Base):
     def value(self) -> str:
         """The plain value, once opened in this session (never stored: only ``value_sealed`` is)."""
         return opened_plain(self, "value_sealed")
+
+    @property
+    def reason(self) -> str | None:
+        return None if self.reason_sealed is None else opened_plain(self, "reason_sealed")

@@ -19,7 +19,7 @@ from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import seal_field_value
 from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
-from ocr_service.keys.service import document_key
+from ocr_service.keys.service import document_key, seal_text
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
 
@@ -100,7 +100,14 @@ def save_page_reading(
                 char_confidences=list(field.char_confidences),
                 crop_blob_key=store.put(field.crop_png, dek=dek) if field.crop_png else None,
                 status=field.status,
-                reason=field.reason,
+                reason_sealed=seal_text(
+                    db,
+                    document_id=page.document_id,
+                    purpose=f"field_results.reason|{result_id}",
+                    value=field.reason,
+                )
+                if field.reason
+                else None,
             )
         )
     if reading.form_key is not None:

@@ -50,6 +50,14 @@ def open_field_results(db: Session, results: Iterable[FieldResult]) -> list[Fiel
             db, document_id=row.document_id, purpose=f"field_results.value|{row.id}", sealed=row.value_sealed
         )
         set_opened_plain(row, "value_sealed", plain)
+        if row.reason_sealed is not None:
+            reason = open_text(
+                db,
+                document_id=row.document_id,
+                purpose=f"field_results.reason|{row.id}",
+                sealed=row.reason_sealed,
+            )
+            set_opened_plain(row, "reason_sealed", reason)
     return rows
 
 

@@ -84,8 +84,8 @@ def migrate_legacy_data(conn: Connection, settings: Settings) -> int:
                 .where(pages.c.id == page_id)
                 .values(image_blob_key=_reencrypt(store, legacy, key, dek))
             )
-        for row_id, value, key in conn.execute(
-            sa.select(results.c.id, results.c.value, results.c.crop_blob_key).where(
+        for row_id, value, reason, key in conn.execute(
+            sa.select(results.c.id, results.c.value, results.c.reason, results.c.crop_blob_key).where(
                 results.c.document_id == doc_id
             )
         ).all():
@@ -97,7 +97,15 @@ def migrate_legacy_data(conn: Connection, settings: Settings) -> int:
             conn.execute(
                 results.update()
                 .where(results.c.id == row_id)
-                .values(value=sealed, crop_blob_key=_reencrypt(store, legacy, key, dek))
+                .values(
+                    value=sealed,
+                    reason=reason
+                    if reason is None or is_sealed(reason)
+                    else seal_with(
+                        dek, document_id=doc_id, purpose=f"field_results.reason|{row_id}", value=reason
+                    ),
+                    crop_blob_key=_reencrypt(store, legacy, key, dek),
+                )
             )
         for row_id, value, first in conn.execute(
             sa.select(blind.c.id, blind.c.value, blind.c.first_value).where(blind.c.document_id == doc_id)

@@ -113,7 +113,11 @@ def submit_blind_entry(
                     db, document_id=document_id, entry_id=entry_id, column="value", value=typed
                 ),
                 first_value_sealed=seal_blind_value(
-                    db, document_id=document_id, entry_id=entry_id, column="first_value", value=item.result.value
+                    db,
+                    document_id=document_id,
+                    entry_id=entry_id,
+                    column="first_value",
+                    value=item.result.value,
                 ),
                 matched=matched,
             )

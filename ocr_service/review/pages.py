@@ -53,9 +53,13 @@ def login_page(
 def queue_page(
     request: Request, ctx: ReviewerCtx, group: Annotated[str | None, Query(max_length=10)] = None
 ) -> Response:
-    view = service.build_queue(ctx.db, retention_days=service.retention_days_for(
+    view = service.build_queue(
+        ctx.db,
+        retention_days=service.retention_days_for(
             ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
-        ), group=group)
+        ),
+        group=group,
+    )
     context = {
         "view": view,
         "rows": view.rows,

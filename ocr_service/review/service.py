@@ -47,7 +47,9 @@ QUEUE_GROUPS: dict[str, tuple[DocumentStatus, ...]] = {
     "読取失敗": (DocumentStatus.FAILED,),
     "対象外": (DocumentStatus.EXCLUDED,),
 }
-GROUP_OF_STATUS: dict[str, str] = {status.value: group for group, statuses in QUEUE_GROUPS.items() for status in statuses}
+GROUP_OF_STATUS: dict[str, str] = {
+    status.value: group for group, statuses in QUEUE_GROUPS.items() for status in statuses
+}
 ATTENTION_STATUSES = ("low_confidence", "invalid", "unreadable")
 
 

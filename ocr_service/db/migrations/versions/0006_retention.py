@@ -74,6 +74,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_document_tombstones_org_id"), table_name="document_tombstones")
     op.drop_table("document_tombstones")
     if op.get_bind().dialect.name != "sqlite":
-        op.alter_column("documents", "original_filename", type_=sa.String(length=255), existing_nullable=False)
+        op.alter_column(
+            "documents", "original_filename", type_=sa.String(length=255), existing_nullable=False
+        )
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.drop_column("retention_days")
