@@ -141,3 +141,23 @@ def test_starting_with_another_storage_key_answers_a_clear_503(
     response = client.get(f"/api/v1/documents/{document.id}")
     assert response.status_code == 503
     assert "OCR_STORAGE_KEYS_OLD" in response.json()["detail"]["message"]
+
+
+def test_concurrent_first_use_of_the_installation_key_agrees(tmp_path: Path) -> None:
+    """GIVEN no installation key WHEN 8 threads create-or-load it at once THEN all get the same key
+    (an overwritten key would make every template encrypted with the loser's key unreadable)."""
+    keys = _keys(tmp_path, "material")
+    results: list[bytes] = []
+    barrier = threading.Barrier(8)
+
+    def take() -> None:
+        barrier.wait()
+        results.append(keys.load_or_create("installation").secret)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and len(set(results)) == 1
+    assert keys.load("installation").secret == results[0]

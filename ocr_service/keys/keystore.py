@@ -36,7 +36,9 @@ class FileKeyStore:
             raise ValueError(f"invalid key owner {owner!r}")
         return self.root / owner[:2] / f"{owner}.key"
 
-    def write(self, record: WrappedKey) -> None:
+    def write(self, record: WrappedKey, *, exclusive: bool = False) -> None:
+        """Atomically store ``record``; ``exclusive`` fails with FileExistsError if the owner has a key
+        (two processes creating the same key: the first wins, the second must load it)."""
         path = self._path(record.owner)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         body = json.dumps(
@@ -54,7 +56,11 @@ class FileKeyStore:
                 handle.write(body)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)  # readers see the old or the new record, never half of one
+            if exclusive:
+                os.link(tmp, path)
+                Path(tmp).unlink()
+            else:
+                os.replace(tmp, path)  # readers see the old or the new record, never half of one
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -57,13 +57,10 @@ class Keys:
         return cls(ring, FileKeyStore(settings.resolved_key_dir))
 
     def create(self, owner: str) -> DataKey:
-        if self.store.exists(owner):
-            raise ValueError(f"data key of {owner} already exists")
         secret = secrets.token_bytes(32)
         kek = self.ring.current
-        self.store.write(
-            WrappedKey(owner=owner, kek_id=kek.key_id, wrapped=kek.wrap(owner=owner, dek=secret))
-        )
+        record = WrappedKey(owner=owner, kek_id=kek.key_id, wrapped=kek.wrap(owner=owner, dek=secret))
+        self.store.write(record, exclusive=True)  # FileExistsError if the owner has a key already
         return DataKey(owner=owner, secret=secret)
 
     def load(self, owner: str) -> DataKey:
@@ -78,7 +75,11 @@ class Keys:
         try:
             return self.load(owner)
         except KeyErasedError:
+            pass
+        try:
             return self.create(owner)
+        except FileExistsError:  # another process created it meanwhile: use theirs
+            return self.load(owner)
 
     def exists(self, owner: str) -> bool:
         return self.store.exists(owner)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -77,13 +76,3 @@ class LocalObjectStore:
 
     def modified_at(self, key: str) -> float:
         return self._path(key).stat().st_mtime
-
-    def remove_stale_temp_files(self, *, older_than_s: float) -> int:
-        """Temp files a crashed writer left behind (they hold ciphertext, but nothing references them)."""
-        cutoff = time.time() - older_than_s
-        removed = 0
-        for path in self.root.glob("??/.tmp-*"):
-            if path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
