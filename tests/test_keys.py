@@ -161,3 +161,26 @@ def test_concurrent_first_use_of_the_installation_key_agrees(tmp_path: Path) -> 
         thread.join()
     assert len(results) == 8 and len(set(results)) == 1
     assert keys.load("installation").secret == results[0]
+
+
+def test_retention_days_command_sets_the_organisation_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN an organisation WHEN `retention days --org X --days 3` runs THEN its period is 3 (and back with --default)."""
+    from ocr_service.cli.main import app
+    from ocr_service.db.migrate import upgrade_database
+
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    for name in ("OCR_DATABASE_URL", "OCR_BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        upgrade_database(get_settings().resolved_database_url)
+        runner = CliRunner()
+        assert runner.invoke(app, ["org", "create", "健康推進課"]).exit_code == 0
+        result = runner.invoke(app, ["retention", "days", "--org", "健康推進課", "--days", "3"])
+        assert result.exit_code == 0 and "3 days" in result.output, result.output
+        result = runner.invoke(app, ["retention", "days", "--org", "健康推進課", "--default"])
+        assert "5 days (OCR_RETENTION_DAYS default)" in result.output
+    finally:
+        get_settings.cache_clear()

@@ -107,3 +107,38 @@ def keys_public_key() -> None:
     pem = public_key_pem(settings())
     typer.echo(pem.decode("ascii").strip())
     typer.echo(f"# key id {key_id(pem)}", err=True)
+
+
+@retention_app.command("days")
+def retention_days(
+    org: Annotated[str, typer.Option("--org", help="Organisation name")],
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=3650, help="Days after upload (omit: show)")
+    ] = None,
+    default: Annotated[bool, typer.Option("--default", help="Follow OCR_RETENTION_DAYS again")] = False,
+) -> None:
+    """Show or set an organisation's own retention period (the queue countdown follows it)."""
+    from ocr_service.audit.service import record_audit_event
+    from ocr_service.cli.common import resolve_org
+
+    cfg = settings()
+    with system_session(cfg) as db:
+        organisation = resolve_org(db, org)
+        if days is not None or default:
+            before = organisation.retention_days
+            organisation.retention_days = None if default else days
+            record_audit_event(
+                db,
+                action="retention.days_set",
+                org_id=organisation.id,
+                user_id=None,
+                object_type="organisation",
+                object_id=str(organisation.id),
+                detail={"old": before, "new": organisation.retention_days, "by": "cli"},
+            )
+            db.commit()
+        own = organisation.retention_days
+        typer.echo(
+            f"{organisation.name}: {own or cfg.retention_days} days"
+            + ("" if own else " (OCR_RETENTION_DAYS default)")
+        )
