@@ -68,11 +68,6 @@ def retention_days_of(org: Organisation, settings: Settings) -> int:
     return org.retention_days or settings.retention_days
 
 
-def erase_due_at(*, uploaded_at: datetime, retention_days: int) -> datetime:
-    """When a document becomes due; the job erases it on its first run at or after this moment."""
-    return uploaded_at + timedelta(days=retention_days)
-
-
 def _issue(
     db: Session,
     *,
@@ -186,16 +181,20 @@ def run_retention(
         certificate_id = new_id()
         erased = []
         for document in due:
-            erased.append(
-                erase_document(
-                    db,
-                    document=document,
-                    store=store,
-                    trigger="retention",
-                    certificate_id=certificate_id,
-                    now=real_now,
+            try:
+                erased.append(
+                    erase_document(
+                        db,
+                        document=document,
+                        store=store,
+                        trigger="retention",
+                        certificate_id=certificate_id,
+                        now=real_now,
+                    )
                 )
-            )
+            except AlreadyErasingError:  # a manual deletion of it is committing right now
+                db.rollback()
+                continue
             # Each erase is committed as it happens; the certificate follows once all are verified.
             db.commit()
         if not erased:
