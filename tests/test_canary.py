@@ -2,8 +2,8 @@
 run erases it; afterwards the marker and every recognised value are found nowhere, and a database
 backup taken before the run yields nothing readable (its data key is gone).
 
-Two installations: the embedded default (SQLite, local files) and PostgreSQL + Redis with a real
-Celery worker.
+Two installations, each with a real Celery worker running the real pipeline: the embedded
+default (SQLite database, SQLite broker, local files) and PostgreSQL + Redis.
 """
 
 from __future__ import annotations
@@ -41,9 +41,8 @@ from ocr_service.storage.blobs import LocalBlobStore
 from tests.conftest import PG_ADMIN_URL, REDIS_URL
 from tests.factories import login, make_form, make_org, make_user, sample_source
 from tests.support.render import render_filled_pdf, sample_values_for
+from tests.test_worker_e2e import _start_worker, _stop, _wait_for
 from workers.celery_app import INGEST_TASK, make_celery
-from workers.ingest import run_ingest
-from workers.runtime import build_worker_runtime
 
 pytestmark = pytest.mark.slow
 
@@ -214,11 +213,26 @@ def test_canary_embedded_sqlite(tmp_path: Path) -> None:
         bind=engine, expire_on_commit=False, info=session_info(Keys.from_settings(settings))
     )
     store = LocalBlobStore(settings.resolved_storage_dir)
-    enqueued: list[str] = []
-    app = create_app(settings, session_factory=factory, store=store, enqueue=enqueued.append)
+    # The embedded broker (kombu's SQLAlchemy transport on SQLite in the data dir) and a real worker.
+    celery = make_celery(settings)
+    app = create_app(
+        settings,
+        session_factory=factory,
+        store=store,
+        enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]),
+    )
+    log = tmp_path / "worker.log"
+    worker = _start_worker(settings, log)
     try:
         with TestClient(app) as client:
-            document_id, pdf = _upload_review_export_embedded(client, factory, store, settings, enqueued)
+            document_id, pdf = _upload_review_export(client, factory, store)
+            _wait_for(
+                lambda: _status(factory, document_id) in ("recognized", "failed"),
+                timeout=180,
+                what="recognition",
+                log=log,
+            )
+            _stop(worker)
             values = _review_and_export(client, document_id)
             needles = _needles(values)
             assert _found(pdf, needles)  # the scanner finds the marker where it is in clear
@@ -236,28 +250,21 @@ def test_canary_embedded_sqlite(tmp_path: Path) -> None:
                 and "保存期間が過ぎたため削除されました" in gone.json()["detail"]["message"]
             )
         assert _scan_dir(settings.data_dir, needles) == {}
-        assert {p.name for p in settings.data_dir.iterdir()} >= {"ocr.sqlite3"}
+        assert {p.name for p in settings.data_dir.iterdir()} >= {"ocr.sqlite3", "broker.sqlite3"}
         _check_certificate(settings, result, tmp_path)
         backup_engine = make_engine(f"sqlite:///{backup}")
         backup_factory = sessionmaker(bind=backup_engine, info=session_info(Keys.from_settings(settings)))
         _backup_is_unreadable(backup_factory, LocalBlobStore(tmp_path / "backup-blobs"), document_id)
         backup_engine.dispose()
     finally:
+        _stop(worker)
         engine.dispose()
 
 
-def _upload_review_export_embedded(
-    client: TestClient,
-    factory: sessionmaker[Session],
-    store: LocalBlobStore,
-    settings: Settings,
-    enqueued: list[str],
-) -> tuple[str, bytes]:
-    document_id, pdf = _upload_review_export(client, factory, store)
-    assert enqueued == [document_id]
-    runtime = build_worker_runtime(settings)
-    assert run_ingest(document_id=document_id, runtime=runtime) == "recognized"
-    return document_id, pdf
+def _status(factory: sessionmaker[Session], document_id: str) -> str:
+    with factory() as db:
+        set_scope(db, SYSTEM_SCOPE)
+        return db.get_one(Document, document_id).status
 
 
 @pytest.fixture()
@@ -286,8 +293,6 @@ def test_canary_postgresql_redis_real_worker(tmp_path: Path, canary_pg: str) -> 
     """GIVEN PostgreSQL, Redis and a real Celery worker WHEN the marked PDF is read, reviewed,
     exported and erased THEN the marker and recognised values are in no pg_dump, no Redis key and
     no file of the data dir, and a pg_dump taken before the run, restored, opens nothing."""
-    from tests.test_worker_e2e import _start_worker, _stop, _wait_for
-
     queue = f"ocr-canary-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         environment="test",
@@ -318,12 +323,12 @@ def test_canary_postgresql_redis_real_worker(tmp_path: Path, canary_pg: str) -> 
         with TestClient(app) as client:
             document_id, pdf = _upload_review_export(client, factory, store)
 
-            def recognised() -> bool:
-                with factory() as db:
-                    set_scope(db, SYSTEM_SCOPE)
-                    return db.get_one(Document, document_id).status in ("recognized", "failed")
-
-            _wait_for(recognised, timeout=180, what="recognition", log=log)
+            _wait_for(
+                lambda: _status(factory, document_id) in ("recognized", "failed"),
+                timeout=180,
+                what="recognition",
+                log=log,
+            )
             _stop(worker)
             values = _review_and_export(client, document_id)
             needles = _needles(values)
