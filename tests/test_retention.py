@@ -156,6 +156,9 @@ def test_verify_fails_on_a_changed_byte_a_removed_document_or_another_key(
     )
     problems = verify_certificate(db, settings=settings, document=forged)
     assert any("another key" in p for p in problems) and any("signature" in p for p in problems)
+    junks: list[dict[str, Any]] = [{}, {"certificate": []}, {"certificate": {"format": "x"}}]
+    for junk in junks:
+        assert verify_certificate(db, settings=settings, document=junk) != []
 
 
 def test_erased_document_answers_410_and_a_reviewers_save_too(

@@ -75,7 +75,10 @@ def retention_verify(
         fail("INVALID: not a JSON certificate")
         return
     with system_session(cfg) as db:
-        problems = verify_certificate(db, settings=cfg, document=document)
+        try:
+            problems = verify_certificate(db, settings=cfg, document=document)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            problems = [f"malformed certificate ({type(exc).__name__})"]
     if problems:
         fail("INVALID:\n" + "\n".join(f"- {p}" for p in problems))
         return
