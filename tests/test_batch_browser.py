@@ -39,6 +39,8 @@ from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
+from ocr_service.keys.service import Keys as KeyService
+from ocr_service.keys.service import session_info
 from ocr_service.review.service import is_flagged
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_form, make_org, make_user
@@ -133,8 +135,10 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         storage_key="batch-key",
         raster_dpi=DPI,
     )
-    store = LocalBlobStore(settings.resolved_storage_dir, key_material="batch-key")
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    store = LocalBlobStore(settings.resolved_storage_dir)
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info=session_info(KeyService.from_settings(settings))
+    )
     with factory() as db:
         org = make_org(db, "東山市 市民課")
         operator = make_user(db, org, role="operator", username="scan-room")

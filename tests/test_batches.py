@@ -25,6 +25,7 @@ from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 from ocr_service.documents.batches import PageSlot, group_pages
 from ocr_service.documents.models import Batch, Document, FieldResult, Page
 from ocr_service.documents.processing import ensure_pages, finish_reading, save_page_reading
+from ocr_service.documents.sealing import open_field_results
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.export.service import export_confirmed_documents
 from ocr_service.forms.layout import FormLayout
@@ -34,7 +35,7 @@ from ocr_service.forms.service import layout_of
 from ocr_service.review.service import confirm_document, edit_field
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
-from tests.helpers import png
+from tests.helpers import new_document, png
 from workers.ingest import run_ingest
 from workers.pipeline.types import FieldReading, PageReading
 from workers.runtime import WorkerRuntime
@@ -139,27 +140,25 @@ def _ingest_generated_batch(
     batch = Batch(
         org_id=user.org_id,
         uploaded_by=user.id,
-        original_filename="batch.pdf",
         sha256="0" * 64,
         size_bytes=len(data),
         page_count=len(slots),
     )
     db.add(batch)
     db.flush()
-    document = Document(
+    document = new_document(
+        db,
+        store=store,
+        name="batch.pdf",
+        data=data,
         org_id=user.org_id,
         uploaded_by=user.id,
-        original_filename="batch.pdf",
-        sha256="0" * 64,
-        size_bytes=len(data),
         page_count=len(slots),
-        blob_key=store.put(data),
         batch_id=batch.id,
         page_from=1,
         page_to=len(slots),
         status=DocumentStatus.PROCESSING,
     )
-    db.add(document)
     db.flush()
     pages = ensure_pages(db, document=document, layout_pages=1)
     written: dict[int, dict[str, str]] = {}
@@ -191,7 +190,7 @@ def _ingest_generated_batch(
         else:
             reading = PageReading(page_no=slot.page_no, status=slot.status, reason="読めません")  # type: ignore[arg-type]
         save_page_reading(db, page=page, reading=reading, page_png=png(60, 80), store=store)
-    finish_reading(db, document_id=document.id)
+    finish_reading(db, document_id=document.id, store=store)
     return batch, written, unknown
 
 
@@ -226,7 +225,9 @@ def test_random_batches_after_review_and_export_lose_and_duplicate_nothing(
         for document in documents.values():
             if document.status != DocumentStatus.RECOGNIZED:
                 continue
-            for result in db.scalars(select(FieldResult).where(FieldResult.document_id == document.id)):
+            for result in open_field_results(
+                db, db.scalars(select(FieldResult).where(FieldResult.document_id == document.id))
+            ):
                 edit_field(
                     db,
                     principal=principal,
@@ -272,22 +273,20 @@ def _unidentified_document(db: Session, *, user: User, store: BlobStore) -> Docu
     """A one-page batch whose page no form matched, split as the worker does: a 様式不明 document."""
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
-    document = Document(
+    document = new_document(
+        db,
+        store=store,
+        name="unknown.pdf",
+        data=data,
         org_id=user.org_id,
         uploaded_by=user.id,
-        original_filename="unknown.pdf",
-        sha256="0" * 64,
-        size_bytes=len(data),
         page_count=1,
-        blob_key=store.put(data),
         status=DocumentStatus.PROCESSING,
     )
-    db.add(document)
-    db.flush()
     (page,) = ensure_pages(db, document=document, layout_pages=1)
     reading = PageReading(page_no=1, status="unidentified", reason="どの様式とも一致しません")
     save_page_reading(db, page=page, reading=reading, page_png=png(60, 80), store=store)
-    finish_reading(db, document_id=document.id)
+    finish_reading(db, document_id=document.id, store=store)
     db.refresh(document)
     return document
 
@@ -297,7 +296,7 @@ def test_unidentified_document_is_shown_and_resolved_only_by_a_person(
 ) -> None:
     """GIVEN three 様式不明 documents WHEN the reviewer opens one THEN a page (not JSON) offers the forms;
     assigning a form queues it again for reading with that form; 対象外 needs a reason; delete removes the
-    page image but keeps the row (削除済) so the batch still accounts for the page; each is audited."""
+    document the way retention does (crypto-erase, deletion certificate); each is audited."""
     org = make_org(db)
     user = make_user(db, org)
     form = make_form(db, org, store)
@@ -328,18 +327,19 @@ def test_unidentified_document_is_shown_and_resolved_only_by_a_person(
     image = client.get(f"/api/v1/documents/{docs[2].id}/pages/1/image?view=raw")
     assert image.status_code == 200
     deleted = client.post(f"{base}/{docs[2].id}/delete", json={"reason": "白紙の誤投入"})
-    assert deleted.json()["status"] == "deleted"
-    assert client.get(f"/api/v1/documents/{docs[2].id}/pages/1/image?view=raw").status_code == 404
+    assert deleted.json()["status"] == "deleted" and deleted.json()["certificate_id"]
+    # Crypto-erased like retention does it: the page is gone (410), a second delete finds nothing to do.
+    assert client.get(f"/api/v1/documents/{docs[2].id}/pages/1/image?view=raw").status_code == 410
     again = client.post(f"{base}/{docs[2].id}/delete", json={"reason": ""})
-    assert again.status_code == 409
+    assert again.status_code in (409, 410)
+    ids = [d.id for d in docs]
     db.expire_all()
     actions = {
-        e.action: e.object_id
-        for e in db.scalars(select(AuditEvent).where(AuditEvent.object_id.in_([d.id for d in docs])))
+        e.action: e.object_id for e in db.scalars(select(AuditEvent).where(AuditEvent.object_id.in_(ids)))
     }
-    assert actions["document.assign_form"] == docs[0].id
-    assert actions["document.exclude"] == docs[1].id
-    assert actions["document.delete"] == docs[2].id
+    assert actions["document.assign_form"] == ids[0]
+    assert actions["document.exclude"] == ids[1]
+    assert actions["document.delete"] == ids[2] and actions["document.erase"] == ids[2]
 
 
 class _BlankSecondSheet:
@@ -372,19 +372,18 @@ def test_named_two_page_form_with_a_blank_back_stays_one_document_per_instance(
     form = make_form(db, org, store, _layout("two", 2))
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes(5)
-    document = Document(
+    document = new_document(
+        db,
+        store=store,
+        name="two.pdf",
+        data=data,
         org_id=org.id,
         form_id=form.id,
         uploaded_by=user.id,
-        original_filename="two.pdf",
-        sha256="0" * 64,
-        size_bytes=len(data),
         page_count=5,
-        blob_key=store.put(data),
         page_from=1,
         page_to=5,
     )
-    db.add(document)
     db.commit()
     stand_in = _BlankSecondSheet()
     runtime = WorkerRuntime(

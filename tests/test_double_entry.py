@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from ocr_service.audit.models import AuditEvent
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
+from ocr_service.documents.sealing import open_audit_values
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
-from tests.helpers import make_recognized_document
+from tests.helpers import make_recognized_document, plain_value
 
 
 def double_entry_layout() -> LayoutSource:
@@ -57,10 +58,10 @@ def _setup(db: Session, store: BlobStore) -> tuple[Document, dict[str, FieldResu
 
 def _first_review(client: TestClient, document: Document, results: dict[str, FieldResult]) -> None:
     """The first reviewer looks at (accepts with Enter) both flagged fields, as confirm requires."""
-    for name in ("name", "amount"):
+    for name, value in (("name", "山田"), ("amount", "1200")):
         accepted = client.patch(
             f"/api/v1/review/documents/{document.id}/fields/{results[name].id}",
-            json={"value": results[name].value, "version": results[name].version},
+            json={"value": value, "version": results[name].version},
         )
         assert accepted.status_code == 200, accepted.text
 
@@ -107,10 +108,12 @@ def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store:
     assert decided.status_code == 200 and decided.json()["status"] == "confirmed"
     db.expire_all()
     set_scope(db, SYSTEM_SCOPE)
-    assert db.get(FieldResult, results["amount"].id).value == "1300"  # type: ignore[union-attr]
+    assert plain_value(db, db.get(FieldResult, results["amount"].id)) == "1300"
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.arbitrate"))
     assert event is not None and event.user_id == admin.id  # type: ignore[attr-defined]
-    assert event.detail["changes"] == [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
+    assert "1200" not in str(event.detail) and event.detail["fields"] == ["amount"]
+    opened = open_audit_values(db, document_id=document.id, action=event.action, sealed=event.detail["sealed"])
+    assert opened["changes"] == [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
 
 
 def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(

@@ -17,14 +17,17 @@ from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import Base, utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
-from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.models import Document, FieldResult
+from ocr_service.documents.processing import ensure_pages, save_page_reading
+from ocr_service.documents.sealing import AUDIT_SEALED_KEY, open_audit_values
 from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.review.queue import claim_next_document
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
-from tests.helpers import make_recognized_document
+from tests.helpers import make_recognized_document, png
+from workers.pipeline.types import FieldReading, PageReading
 
 
 def _fields(db: Session, document: Document) -> dict[str, FieldResult]:
@@ -90,7 +93,12 @@ def test_bulk_confirm_is_for_admins_and_audited_with_the_unseen_fields(
     set_scope(db, SYSTEM_SCOPE)
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.bulk_confirm"))
     assert event is not None and event.object_id == document.id and event.user_id == admin.id
-    assert event.detail["unseen"] == [{"id": fields["name"].id, "field": "name", "value": "よしむら"}]
+    assert event.detail["unseen"] == [{"id": fields["name"].id, "field": "name"}]
+    sealed = event.detail[AUDIT_SEALED_KEY]
+    assert "よしむら" not in str(event.detail)  # the value is in the event, but only sealed
+    assert open_audit_values(db, document_id=document.id, action="review.bulk_confirm", sealed=sealed) == {
+        "name": "よしむら"
+    }
 
 
 def test_next_document_gives_two_reviewers_different_documents(
@@ -190,14 +198,14 @@ def test_operator_sees_uploads_and_statuses_but_no_field_values(
     document_id, batch_id = upload.json()["id"], upload.json()["batch_id"]
     set_scope(db, SYSTEM_SCOPE)
     # What the worker would leave: the batch read as one 要確認 document with a value.
-    page = Page(org_id=org.id, document_id=document_id, page_no=1, form_id=form.id, status="ok")
-    db.add(page)
-    db.flush()
-    db.add(
-        FieldResult(
-            org_id=org.id, document_id=document_id, page_id=page.id, field_name="name", value="山田花子"
-        )
+    (page,) = ensure_pages(db, document=db.get_one(Document, document_id), layout_pages=1)
+    reading = PageReading(
+        page_no=1,
+        status="ok",
+        form_key=form.id,
+        fields=[FieldReading(name="name", value="山田花子", confidence=0.99)],
     )
+    save_page_reading(db, page=page, reading=reading, page_png=png(), store=store)
     transition_document(
         db,
         document_id=document_id,

@@ -15,6 +15,7 @@ from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.migrate import pending_migrations, upgrade_database
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.keys.service import Keys, session_info
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 
@@ -24,7 +25,7 @@ def settings() -> Settings:
 
 
 def blob_store(cfg: Settings) -> LocalBlobStore:
-    return LocalBlobStore(cfg.resolved_storage_dir, key_material=cfg.storage_key.get_secret_value())
+    return LocalBlobStore(cfg.resolved_storage_dir)
 
 
 def ensure_database(cfg: Settings) -> None:
@@ -48,7 +49,7 @@ def system_session(cfg: Settings) -> Iterator[Session]:
     ensure_database(cfg)
     engine = make_engine(cfg.resolved_database_url)
     try:
-        with make_session_factory(engine)() as db:
+        with make_session_factory(engine, info=session_info(Keys.from_settings(cfg)))() as db:
             set_scope(db, SYSTEM_SCOPE)
             yield db
     finally:

@@ -20,17 +20,27 @@ the same batch. Pages keep their batch page numbers, so a page range names the s
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from pypdf import PdfReader, PdfWriter
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.models import Batch, Document, FieldResult, Page
+from ocr_service.documents.sealing import (
+    open_document_names,
+    open_field_results,
+    seal_document_name,
+    seal_field_value,
+)
 from ocr_service.documents.service import DocumentNotFoundError
 from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import create_document_key, document_key, seal_text
+from ocr_service.storage.blobs import BlobStore
 
 BLANK_ONLY_REASON = "白紙のページだけでした。内容を確認して、対象外にするか削除してください。"
 UNREAD_REASON = "様式を特定できませんでした。様式を指定して読み直すか、対象外・削除を選んでください。"
@@ -97,36 +107,101 @@ def group_pages(slots: list[PageSlot]) -> list[PageGroup]:
     return groups
 
 
-def split_batch(db: Session, *, document_id: str) -> list[str]:
+def _pdf_pages(pdf: bytes, *, first: int, last: int) -> bytes:
+    """Pages ``first``..``last`` (1-based) of ``pdf`` as a PDF of their own."""
+    reader = PdfReader(io.BytesIO(pdf))
+    writer = PdfWriter()
+    for index in range(first - 1, last):
+        writer.add_page(reader.pages[index])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _rekey(
+    db: Session,
+    *,
+    store: BlobStore,
+    source: Document,
+    target: Document,
+    pages: list[Page],
+    superseded: list[str],
+) -> None:
+    """Move ``pages`` (with their files and values) from ``source`` to ``target`` under ``target``'s own key.
+
+    Every document has its own data key (retention erases a document by destroying it), and sealed
+    values are bound to their document: so the moved images, crops and values are re-encrypted,
+    never shared. The old files are deleted by the caller once the split is committed.
+    """
+    old = document_key(db, document_id=source.id)
+    new = create_document_key(db, document_id=target.id)
+    for page in pages:
+        for attr in ("image_blob_key", "aligned_blob_key"):
+            key = getattr(page, attr)
+            if key:
+                setattr(page, attr, store.put(store.get(key, dek=old), dek=new))
+                superseded.append(key)
+        page.document_id = target.id
+    page_ids = [page.id for page in pages]
+    results = open_field_results(db, db.scalars(select(FieldResult).where(FieldResult.page_id.in_(page_ids))))
+    for result in results:
+        if result.crop_blob_key:
+            superseded.append(result.crop_blob_key)
+            result.crop_blob_key = store.put(store.get(result.crop_blob_key, dek=old), dek=new)
+        value, reason = result.value, result.reason
+        result.value_sealed = seal_field_value(db, document_id=target.id, result_id=result.id, value=value)
+        if reason is not None:
+            result.reason_sealed = seal_text(
+                db, document_id=target.id, purpose=f"field_results.reason|{result.id}", value=reason
+            )
+        result.document_id = target.id
+    target.original_filename_sealed = seal_document_name(
+        db, document_id=target.id, name=source.original_filename
+    )
+
+
+def split_batch(db: Session, *, document_id: str, store: BlobStore) -> tuple[list[str], list[str]]:
     """Split the read document ``document_id`` (status processing) into its form instances.
 
-    Moves pages and field results to new documents of the same batch and moves every
-    document to 要確認 or 様式不明, all in the caller's transaction. Returns the ids of all
-    documents, the original first. Idempotence comes from the status: only a document still
-    in processing is split, and the caller commits the split and the status change together.
+    Moves pages and field results to new documents of the same batch (each with its own data key
+    and a PDF of only its pages) and moves every document to 要確認 or 様式不明, all in the caller's
+    transaction. Returns the ids of all documents (the original first) and the blob keys the
+    split replaced (to delete after commit). Idempotence comes from the status: only a document
+    still in processing is split, and the caller commits the split and the status change together.
     """
     document = db.get(Document, document_id)
     assert document is not None
+    open_document_names(db, [document])
     pages = list(db.scalars(select(Page).where(Page.document_id == document.id).order_by(Page.page_no)))
     slots = [
-        PageSlot(page_no=p.page_no, status=p.status, form_id=p.form_id, layout_page=p.layout_page)
-        for p in pages
+        PageSlot(page_no=p.page_no, status=p.status, form_id=p.form_id, layout_page=p.layout_page) for p in pages
     ]
     groups = group_pages(slots)
     by_no = {p.page_no: p for p in pages}
+    superseded: list[str] = []
+    batch_pdf = (
+        store.get(document.blob_key, dek=document_key(db, document_id=document.id)) if len(groups) > 1 else b""
+    )
     ids: list[str] = []
     for index, group in enumerate(groups):
+        first, last = min(group.page_nos), max(group.page_nos)
         if index == 0:
             target = document
+            if len(groups) > 1:
+                # Keep only this document's pages: erasing it must not leave its siblings' pages behind.
+                superseded.append(document.blob_key)
+                document.blob_key = store.put(
+                    _pdf_pages(batch_pdf, first=first, last=last), dek=document_key(db, document_id=document.id)
+                )
         else:
             target = Document(
+                id=new_id(),
                 org_id=document.org_id,
                 uploaded_by=document.uploaded_by,
-                original_filename=document.original_filename,
                 sha256=document.sha256,
                 size_bytes=document.size_bytes,
                 page_count=len(group.page_nos),
-                blob_key=document.blob_key,
+                blob_key="",
                 batch_id=document.batch_id,
                 status=DocumentStatus.PROCESSING,
                 attempts=document.attempts,
@@ -134,19 +209,17 @@ def split_batch(db: Session, *, document_id: str) -> list[str]:
                 created_at=document.created_at,
             )
             db.add(target)
-            db.flush()
-            db.execute(
-                update(Page)
-                .where(Page.document_id == document.id, Page.page_no.in_(group.page_nos))
-                .values(document_id=target.id)
-                .execution_options(synchronize_session=False)
+            db.flush()  # the row exists before its pages point at it
+            _rekey(
+                db,
+                store=store,
+                source=document,
+                target=target,
+                pages=[by_no[n] for n in group.page_nos],
+                superseded=superseded,
             )
-            moved = [by_no[n].id for n in group.page_nos]
-            db.execute(
-                update(FieldResult)
-                .where(FieldResult.page_id.in_(moved))
-                .values(document_id=target.id)
-                .execution_options(synchronize_session=False)
+            target.blob_key = store.put(
+                _pdf_pages(batch_pdf, first=first, last=last), dek=document_key(db, document_id=target.id)
             )
         if group.unidentified:
             # Nothing on these pages may reach an export until a person decides about them.
@@ -154,8 +227,8 @@ def split_batch(db: Session, *, document_id: str) -> list[str]:
                 by_no[page_no].form_id = None
         target.form_id = group.form_id
         target.page_count = len(group.page_nos)
-        target.page_from = min(group.page_nos)
-        target.page_to = max(group.page_nos)
+        target.page_from = first
+        target.page_to = last
         db.flush()
         transition_document(
             db,
@@ -180,7 +253,7 @@ def split_batch(db: Session, *, document_id: str) -> list[str]:
             ]
         },
     )
-    return ids
+    return ids, superseded
 
 
 @dataclass(frozen=True)
@@ -204,6 +277,7 @@ def list_batches(db: Session, *, limit: int = 50, offset: int = 0) -> list[Batch
             .order_by(Document.page_from, Document.created_at)
         ):
             documents[document.batch_id or ""].append(document)
+        open_document_names(db, [d for docs in documents.values() for d in docs])
     return [BatchView(batch=b, documents=documents[b.id]) for b in batches]
 
 
@@ -211,8 +285,8 @@ def get_batch(db: Session, *, batch_id: str) -> BatchView:
     batch = db.get(Batch, batch_id)
     if batch is None:
         raise DocumentNotFoundError(batch_id)
-    documents = list(
-        db.scalars(select(Document).where(Document.batch_id == batch.id).order_by(Document.page_from))
+    documents = open_document_names(
+        db, db.scalars(select(Document).where(Document.batch_id == batch.id).order_by(Document.page_from))
     )
     return BatchView(batch=batch, documents=documents)
 

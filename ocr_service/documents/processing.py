@@ -14,11 +14,13 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.batches import split_batch
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import seal_field_value
 from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import document_key, seal_text
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
 
@@ -79,24 +81,39 @@ def save_page_reading(
     db: Session, *, page: Page, reading: PageReading, page_png: bytes, store: BlobStore
 ) -> None:
     """Store one page's images (raw scan and, when aligned, the upright warped page), crops and
-    field results in a single commit."""
-    page.image_blob_key = store.put(page_png)
-    page.aligned_blob_key = store.put(reading.aligned_png) if reading.aligned_png else None
+    field results in a single commit.
+
+    Images, crops and values are encrypted with the document's data key; a document erased
+    while it was being read has no key, so KeyErasedError stops the worker here."""
+    dek = document_key(db, document_id=page.document_id)
+    page.image_blob_key = store.put(page_png, dek=dek)
+    page.aligned_blob_key = store.put(reading.aligned_png, dek=dek) if reading.aligned_png else None
     db.execute(delete(FieldResult).where(FieldResult.page_id == page.id))
     for field in reading.fields:
         value = ("1" if field.value else "0") if isinstance(field.value, bool) else field.value
+        result_id = new_id()
         db.add(
             FieldResult(
+                id=result_id,
                 org_id=page.org_id,
                 document_id=page.document_id,
                 page_id=page.id,
                 field_name=field.name,
-                value=value,
+                value_sealed=seal_field_value(
+                    db, document_id=page.document_id, result_id=result_id, value=value
+                ),
                 confidence=field.confidence,
                 char_confidences=list(field.char_confidences),
-                crop_blob_key=store.put(field.crop_png) if field.crop_png else None,
+                crop_blob_key=store.put(field.crop_png, dek=dek) if field.crop_png else None,
                 status=field.status,
-                reason=field.reason,
+                reason_sealed=seal_text(
+                    db,
+                    document_id=page.document_id,
+                    purpose=f"field_results.reason|{result_id}",
+                    value=field.reason,
+                )
+                if field.reason
+                else None,
             )
         )
     if reading.form_key is not None:
@@ -131,14 +148,17 @@ def forms_for_identification(db: Session, *, org_id: int) -> list[FormDefinition
     return list(latest.values())
 
 
-def finish_reading(db: Session, *, document_id: str) -> list[str]:
+def finish_reading(db: Session, *, document_id: str, store: BlobStore) -> list[str]:
     """Split the read batch into one document per form instance (要確認) or unread page (様式不明).
 
     One commit: the split and the status change land together, so a redelivered task finds
-    the document no longer processing and cannot split it twice.
+    the document no longer processing and cannot split it twice. The files the split re-encrypted
+    under the new documents' keys are deleted only after that commit.
     """
-    ids = split_batch(db, document_id=document_id)
+    ids, superseded = split_batch(db, document_id=document_id, store=store)
     db.commit()
+    for key in superseded:
+        store.delete(key)
     return ids
 
 

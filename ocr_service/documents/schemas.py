@@ -99,7 +99,8 @@ class BatchOut(BaseModel):
         batch = view.batch
         return cls(
             id=batch.id,
-            original_filename=batch.original_filename,
+            # Names are sealed per document; the batch shows its first document's (opened) name.
+            original_filename=view.documents[0].original_filename if view.documents else "",
             page_count=batch.page_count,
             form_id=batch.form_id,
             created_at=batch.created_at,

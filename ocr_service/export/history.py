@@ -10,6 +10,8 @@ from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.documents.service import DocumentNotFoundError
 from ocr_service.export.models import ExportRecord
+from ocr_service.export.service import export_key_owner
+from ocr_service.keys.service import document_key
 from ocr_service.storage.blobs import BlobStore
 
 
@@ -27,7 +29,7 @@ def download_export(
     record = db.get(ExportRecord, export_id)
     if record is None or record.blob_key is None:
         raise DocumentNotFoundError(export_id)
-    content = store.get(record.blob_key)
+    content = store.get(record.blob_key, dek=document_key(db, document_id=export_key_owner(record.id)))
     record_audit_event(
         db,
         action="export.download",

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import open_document_names
 from ocr_service.documents.status import EXPORTABLE, DocumentStatus, transition_document
 from ocr_service.export.dates import format_date, parse_japanese_date
 from ocr_service.export.mappings import mapping_table
@@ -31,6 +32,7 @@ from ocr_service.export.text import apply_width, represent
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import get_latest_form, layout_of
+from ocr_service.keys.service import create_document_key
 from ocr_service.review.service import merged_values, results_in_page_order
 from ocr_service.storage.blobs import BlobStore
 
@@ -130,6 +132,11 @@ FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
 which some spreadsheets normalise)."""
 
 
+def export_key_owner(export_id: str) -> str:
+    """Owner name of a kept export's data key (the key store's owner namespace is shared with documents)."""
+    return f"export-{export_id}"
+
+
 def neutralise_formula(value: str) -> str:
     """Prefix ' to a cell a spreadsheet would run as a formula; everything else is unchanged."""
     return "'" + value if value[:1] in FORMULA_STARTS else value
@@ -214,6 +221,8 @@ def build_csv(
     specs = {spec.name: spec for spec in layout.fields}
     problems: list[ExportProblem] = []
     rows: list[list[str]] = []
+    if "batch" in extra:
+        open_document_names(db, documents)
     for document in documents:
         results = results_in_page_order(db, document_id=document.id, form_code=layout.code)
         problems.extend(_duplicates(results, document.id, specs))
@@ -313,12 +322,15 @@ def export_confirmed_documents(
         "documents": ids,
     }
     if store is not None:
+        record_id = new_id()
         record = ExportRecord(
+            id=record_id,
             org_id=principal.org_id,
             form_code=form_code,
             filename=filename,
             media_type=media_type,
-            blob_key=store.put(content),
+            # Its own data key: retention can erase a kept export without touching anything else.
+            blob_key=store.put(content, dek=create_document_key(db, document_id=export_key_owner(record_id))),
             rows=rows,
             created_by=principal.user_id,
             detail=detail,

@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ocr_service.api.deps import RequestContext, ReviewerCtx, RuntimeDep, UnscopedDb
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import resolve_login_session
+from ocr_service.db.base import utcnow
+from ocr_service.documents.sealing import open_document_names
 from ocr_service.documents.service import get_document, list_pages
 from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.export.history import list_exports
@@ -76,7 +78,9 @@ def queue_page(
 ) -> Response:
     view = queue.build_queue(
         ctx.db,
-        retention_days=ctx.runtime.settings.retention_days,
+        retention_days=service.retention_days_for(
+            ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
+        ),
         query_filter=query_filter.to_filter(),
         viewer_id=ctx.principal.user_id,
     )
@@ -135,6 +139,7 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
         return RedirectResponse(f"/review/documents/{document_id}/blind-entry", status_code=303)
     if document.form_id is None or document.status in UNRESOLVED:
         pages = list_pages(ctx.db, document_id=document.id)
+        open_document_names(ctx.db, [document])
         _audit_view(ctx, document.id)
         context = {
             "d": document,
@@ -150,12 +155,16 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
         ctx.db, principal=ctx.principal, document_id=document.id
     )
     _audit_view(ctx, document.id)
+    days = service.retention_days_for(ctx.db, org_id=ctx.principal.org_id, default=settings.retention_days)
+    erase_at = service.as_aware(review.document.created_at) + timedelta(days=days)
     context = {
         "review": review,
         "threshold": settings.confidence_threshold,
         "principal": ctx.principal,
         "claimed_by_other": not claimed,
         "may_bulk_confirm": ctx.principal.has_role(service.BULK_CONFIRM_ROLE),
+        "erase_at": erase_at,
+        "erase_soon": erase_at - utcnow() <= timedelta(days=1),
     }
     return templates.TemplateResponse(request, "review/document.html", context)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document
+from ocr_service.documents.sealing import open_document_names
 from ocr_service.documents.status import (
     AWAITING_REVIEW,
     IN_PROGRESS,
@@ -45,7 +46,10 @@ NO_FORM_TITLE = "（様式未定）"
 
 
 def days_left(*, created_at: datetime, retention_days: int, now: datetime) -> int:
-    """Whole days (rounded up) until automatic deletion; 0 once it is due."""
+    """Whole days (rounded up) until automatic deletion; 0 once it is due.
+
+    The retention job (ocr_service/retention) erases a document on its first run at or after
+    ``created_at + retention_days``, so this is the same rule the job applies."""
     remaining = as_aware(created_at) + timedelta(days=retention_days) - now
     return max(0, math.ceil(remaining / timedelta(days=1)))
 
@@ -74,6 +78,10 @@ class QueueRow:
     status_label: str
     days_left: int
     claimed_by_other: bool
+    erase_at: datetime
+    """When the retention job erases the document (its first run at or after this moment)."""
+    erase_soon: bool
+    """Within a day of erase: the queue marks it."""
 
 
 @dataclass
@@ -110,11 +118,23 @@ def _filtered(query_filter: QueueFilter) -> list[object]:
         )
     if query_filter.batch_id:
         conditions.append(Document.batch_id == query_filter.batch_id)
-    if query_filter.filename:
-        # LIKE metacharacters in the search are literal text, not patterns.
-        needle = query_filter.filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Document.original_filename.ilike(f"%{needle}%", escape="\\"))
     return conditions
+
+
+def _name_matches(db: Session, conditions: list[object], needle: str) -> list[str]:
+    """Ids of the documents (oldest first) whose file name contains ``needle``.
+
+    Names are sealed per document, so the database cannot search them: they are opened here,
+    in this request only, for the documents the other filters left.
+    """
+    rows = open_document_names(
+        db,
+        db.scalars(
+            select(Document).where(*conditions).order_by(Document.created_at, Document.page_from, Document.id)  # type: ignore[arg-type]
+        ),
+    )
+    folded = needle.casefold()
+    return [d.id for d in rows if folded in d.original_filename.casefold()]
 
 
 def build_queue(
@@ -145,6 +165,8 @@ def build_queue(
     view.forms = dict(sorted(view.forms.items()))
     view.remaining = sum(n for (_code, group), n in view.counts.items() if group == "要確認")
     conditions = _filtered(query_filter)
+    if query_filter.filename:
+        conditions.append(Document.id.in_(_name_matches(db, conditions, query_filter.filename)))
     view.total = int(db.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0)  # type: ignore[arg-type]
     view.pages = max(1, math.ceil(view.total / page_size))
     view.page = min(max(1, query_filter.page), view.pages)
@@ -155,8 +177,9 @@ def build_queue(
         .limit(page_size)
         .offset((view.page - 1) * page_size)
     )
-    for document in db.scalars(query):
+    for document in open_document_names(db, db.scalars(query)):
         form = forms.get(document.form_id or "")
+        erase_at = as_aware(document.created_at) + timedelta(days=retention_days)
         claimed = (
             document.claimed_by is not None
             and document.claimed_by != viewer_id
@@ -172,6 +195,8 @@ def build_queue(
                 status_label=status_label(document.status),
                 days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
                 claimed_by_other=claimed,
+                erase_at=erase_at,
+                erase_soon=erase_at - now <= timedelta(days=1),
             )
         )
     return view
@@ -213,7 +238,10 @@ def claim_next_document(
     UPDATE, and a reviewer who loses the race tries the next one.
     """
     now = utcnow()
-    conditions = [*_filtered(query_filter or QueueFilter()), Document.status == DocumentStatus.RECOGNIZED]
+    query_filter = query_filter or QueueFilter()
+    conditions = [*_filtered(query_filter), Document.status == DocumentStatus.RECOGNIZED]
+    if query_filter.filename:
+        conditions.append(Document.id.in_(_name_matches(db, conditions, query_filter.filename)))
     own = db.scalar(
         select(Document.id)
         .where(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from ocr_service.api.deps import ReviewerCtx
 from ocr_service.documents.models import Document
-from ocr_service.documents.status import status_label
+from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.review import double_entry, service, unidentified
 from ocr_service.review import queue as queue_service
 from ocr_service.review.schemas import (
@@ -37,7 +37,9 @@ def _status(document: Document, next_url: str | None = None) -> DocumentStatusOu
 def queue(ctx: ReviewerCtx, query_filter: Annotated[QueueFilterIn, Query()]) -> list[QueueItemOut]:
     view = queue_service.build_queue(
         ctx.db,
-        retention_days=ctx.runtime.settings.retention_days,
+        retention_days=service.retention_days_for(
+            ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
+        ),
         query_filter=query_filter.to_filter(),
         viewer_id=ctx.principal.user_id,
     )
@@ -121,10 +123,21 @@ def exclude(document_id: str, body: ReasonIn, ctx: ReviewerCtx) -> DocumentStatu
 
 @router.post("/documents/{document_id}/delete", response_model=DocumentStatusOut)
 def delete(document_id: str, body: ReasonIn, ctx: ReviewerCtx) -> DocumentStatusOut:
-    document = unidentified.delete_document(
-        ctx.db, principal=ctx.principal, document_id=document_id, reason=body.reason, store=ctx.runtime.store
+    certificate_id = unidentified.delete_document(
+        ctx.db,
+        principal=ctx.principal,
+        document_id=document_id,
+        reason=body.reason,
+        store=ctx.runtime.store,
+        settings=ctx.runtime.settings,
     )
-    return _status(document, "/review")
+    return DocumentStatusOut(
+        id=document_id,
+        status=DocumentStatus.DELETED,
+        status_label=status_label(DocumentStatus.DELETED),
+        next_url="/review",
+        certificate_id=certificate_id,
+    )
 
 
 @router.get("/documents/{document_id}/blind-entry", response_model=list[BlindFieldOut])

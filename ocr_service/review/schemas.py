@@ -42,6 +42,8 @@ class DocumentStatusOut(BaseModel):
     status_label: str
     next_url: str | None = None
     """Where the review screen goes next: the next document needing review, else the queue."""
+    certificate_id: str | None = None
+    """Set when the action erased the document: its deletion certificate."""
 
 
 class QueueItemOut(BaseModel):

@@ -17,6 +17,12 @@ from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import (
+    AUDIT_SEALED_KEY,
+    open_field_results,
+    seal_field_value,
+    sealed_audit_values,
+)
 from ocr_service.documents.service import DocumentNotFoundError, get_document
 from ocr_service.documents.status import (
     DocumentStatus,
@@ -74,6 +80,14 @@ class ConfirmBlockedError(ValueError):
 def as_aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything stored is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def retention_days_for(db: Session, *, org_id: int, default: int) -> int:
+    """The organisation's own retention period, else the installation's (OCR_RETENTION_DAYS)."""
+    from ocr_service.orgs.models import Organisation
+
+    org = db.get(Organisation, org_id)
+    return (org.retention_days if org is not None else None) or default
 
 
 @dataclass(frozen=True)
@@ -135,7 +149,7 @@ def results_in_page_order(
         query = query.join(Document, Document.id == FieldResult.document_id).where(
             func.coalesce(Page.form_id, Document.form_id).in_(form_ids)
         )
-    return list(db.scalars(query.order_by(Page.page_no)))
+    return open_field_results(db, db.scalars(query.order_by(Page.page_no)))
 
 
 def merged_values(results: Iterable[FieldResult]) -> dict[str, str]:
@@ -201,24 +215,30 @@ def edit_field(
     )
     if result is None:
         raise DocumentNotFoundError(field_result_id)
+    (result,) = open_field_results(db, [result])
     old_value = result.value
     outcome = db.execute(
         update(FieldResult)
         .where(FieldResult.id == result.id, FieldResult.version == expected_version)
         .values(
-            value=value, version=FieldResult.version + 1, reviewed_by=principal.user_id, reviewed_at=utcnow()
+            value_sealed=seal_field_value(db, document_id=document.id, result_id=result.id, value=value),
+            version=FieldResult.version + 1,
+            reviewed_by=principal.user_id,
+            reviewed_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
     )
     db.refresh(result)
+    (result,) = open_field_results(db, [result])
     if getattr(outcome, "rowcount", 0) != 1:
         db.rollback()
         raise ReviewConflictError(
             field_result_id=result.id, current_value=result.value, current_version=result.version
         )
+    action = "review.field_edit" if value != old_value else "review.field_accept"
     record_audit_event(
         db,
-        action="review.field_edit" if value != old_value else "review.field_accept",
+        action=action,
         org_id=principal.org_id,
         user_id=principal.user_id,
         object_type="field_result",
@@ -226,9 +246,10 @@ def edit_field(
         detail={
             "document": document.id,
             "field": result.field_name,
-            "old": old_value,
-            "new": value,
             "version": result.version,
+            AUDIT_SEALED_KEY: sealed_audit_values(
+                db, document_id=document.id, action=action, values={"old": old_value, "new": value}
+            ),
         },
     )
     db.commit()
@@ -286,9 +307,14 @@ def confirm_document(
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
     detail: dict[str, object] = {"status": next_status.value, "fields": len(results)}
     if bulk:
-        detail["unseen"] = [
-            {"id": r.result.id, "field": r.result.field_name, "value": r.result.value} for r in unseen
-        ]
+        detail["unseen"] = [{"id": r.result.id, "field": r.result.field_name} for r in unseen]
+        # The unseen values themselves are personal data: sealed with the document's key.
+        detail[AUDIT_SEALED_KEY] = sealed_audit_values(
+            db,
+            document_id=document.id,
+            action="review.bulk_confirm",
+            values={r.result.field_name: r.result.value for r in unseen},
+        )
     record_audit_event(
         db,
         action="review.bulk_confirm" if bulk else "review.confirm",

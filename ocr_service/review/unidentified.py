@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
+from ocr_service.config import Settings
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.service import Enqueue, get_document
 from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, layout_of
+from ocr_service.retention.service import erase_document_now
 from ocr_service.review.service import ReviewStateError, require_status
 from ocr_service.storage.blobs import BlobStore
 
@@ -104,32 +106,21 @@ def exclude_document(db: Session, *, principal: Principal, document_id: str, rea
 
 
 def delete_document(
-    db: Session, *, principal: Principal, document_id: str, reason: str, store: BlobStore
-) -> Document:
-    """Delete a 様式不明 (or 対象外) document's page images; the row stays as 削除済 so the batch still
-    accounts for every page and the audit trail says who removed it and why."""
+    db: Session, *, principal: Principal, document_id: str, reason: str, store: BlobStore, settings: Settings
+) -> str:
+    """Delete a 様式不明 (or 対象外) document for good: the same crypto-erase as retention, with a signed
+    deletion certificate, so the batch's missing pages are accounted for by a person's decision.
+
+    Returns the certificate id."""
     document = get_document(db, document_id=document_id)
     require_status(document, DocumentStatus.UNIDENTIFIED, DocumentStatus.EXCLUDED)
-    if not transition_document(
+    _audit(db, principal, "document.delete", document, {"reason": reason.strip()})
+    certificate = erase_document_now(
         db,
+        settings=settings,
+        principal=principal,
         document_id=document.id,
-        from_statuses=(DocumentStatus.UNIDENTIFIED, DocumentStatus.EXCLUDED),
-        to_status=DocumentStatus.DELETED,
-        resolution_note=reason.strip() or None,
-    ):
-        db.rollback()
-        raise ReviewStateError(_RACE_JA, code="already_done")
-    keys: list[str] = []
-    for page in _pages(db, document):
-        keys += [k for k in (page.image_blob_key, page.aligned_blob_key) if k]
-        page.image_blob_key = page.aligned_blob_key = None
-    results = db.scalars(select(FieldResult).where(FieldResult.document_id == document.id))
-    keys += [r.crop_blob_key for r in results if r.crop_blob_key]
-    db.execute(delete(FieldResult).where(FieldResult.document_id == document.id))
-    _audit(db, principal, "document.delete", document, {"reason": reason.strip(), "blobs": len(keys)})
-    db.commit()
-    # After commit: a failed blob delete leaves an orphan file, never a row pointing at nothing.
-    for key in keys:
-        store.delete(key)
-    db.refresh(document)
-    return document
+        reason=reason.strip() or "様式不明の文書を削除",
+        store=store,
+    )
+    return certificate.id

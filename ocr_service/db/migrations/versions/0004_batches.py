@@ -1,7 +1,7 @@
 """scanner batches, 様式不明 documents, aligned page images, soft claims, past exports (issue 10)
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0006
 
 An upload is a batch; ingest splits it into one document per filled-in form (or per
 unidentified page), each pointing back to the batch with its page range. Pages keep
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -26,7 +26,6 @@ def upgrade() -> None:
         "batches",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("uploaded_by", sa.Integer(), nullable=False),
-        sa.Column("original_filename", sa.String(length=255), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("page_count", sa.Integer(), nullable=False),
@@ -87,9 +86,8 @@ def upgrade() -> None:
 
     # Documents uploaded before batches existed: each is its own batch, all its pages.
     op.execute(
-        "INSERT INTO batches (id, uploaded_by, original_filename, sha256, size_bytes, page_count, form_id,"
-        " org_id, created_at) SELECT id, uploaded_by, original_filename, sha256, size_bytes, page_count,"
-        " form_id, org_id, created_at FROM documents"
+        "INSERT INTO batches (id, uploaded_by, sha256, size_bytes, page_count, form_id, org_id, created_at)"
+        " SELECT id, uploaded_by, sha256, size_bytes, page_count, form_id, org_id, created_at FROM documents"
     )
     op.execute("UPDATE documents SET batch_id = id, page_from = 1, page_to = page_count")
 
