@@ -174,13 +174,16 @@ def split_batch(db: Session, *, document_id: str, store: BlobStore) -> tuple[lis
     open_document_names(db, [document])
     pages = list(db.scalars(select(Page).where(Page.document_id == document.id).order_by(Page.page_no)))
     slots = [
-        PageSlot(page_no=p.page_no, status=p.status, form_id=p.form_id, layout_page=p.layout_page) for p in pages
+        PageSlot(page_no=p.page_no, status=p.status, form_id=p.form_id, layout_page=p.layout_page)
+        for p in pages
     ]
     groups = group_pages(slots)
     by_no = {p.page_no: p for p in pages}
     superseded: list[str] = []
     batch_pdf = (
-        store.get(document.blob_key, dek=document_key(db, document_id=document.id)) if len(groups) > 1 else b""
+        store.get(document.blob_key, dek=document_key(db, document_id=document.id))
+        if len(groups) > 1
+        else b""
     )
     ids: list[str] = []
     for index, group in enumerate(groups):
@@ -191,7 +194,8 @@ def split_batch(db: Session, *, document_id: str, store: BlobStore) -> tuple[lis
                 # Keep only this document's pages: erasing it must not leave its siblings' pages behind.
                 superseded.append(document.blob_key)
                 document.blob_key = store.put(
-                    _pdf_pages(batch_pdf, first=first, last=last), dek=document_key(db, document_id=document.id)
+                    _pdf_pages(batch_pdf, first=first, last=last),
+                    dek=document_key(db, document_id=document.id),
                 )
         else:
             target = Document(
