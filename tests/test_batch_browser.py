@@ -36,6 +36,7 @@ from ocr_service.config import Settings
 from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import open_field_results
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
@@ -266,7 +267,9 @@ def test_mixed_batch_upload_split_keyboard_review_and_lossless_export(
             (4, 4, DocumentStatus.UNIDENTIFIED),
         ]
         assert sorted(reviewed) == sorted(d.id for d in documents[:2])
-        results = list(db.scalars(select(FieldResult).join(Page).where(Page.form_id.is_not(None))))
+        results = open_field_results(
+            db, db.scalars(select(FieldResult).join(Page).where(Page.form_id.is_not(None)))
+        )
         flagged = [r for r in results if is_flagged(r, threshold=Settings().confidence_threshold)]
         assert flagged and all(r.reviewed_by is not None for r in flagged)  # every flagged field was seen
 

@@ -192,7 +192,7 @@ def test_operator_sees_uploads_and_statuses_but_no_field_values(
     db.commit()
     login(client, operator)
     upload = client.post(
-        "/api/v1/documents", files={"file": ("受付テスト.pdf", pdf_bytes(2), "application/pdf")}
+        "/api/v1/documents", files={"file": ("受付テスト.pdf", pdf_bytes(1), "application/pdf")}
     )
     assert upload.status_code == 201, upload.text
     document_id, batch_id = upload.json()["id"], upload.json()["batch_id"]
