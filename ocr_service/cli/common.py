@@ -13,15 +13,15 @@ from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.orgs.models import Organisation
-from ocr_service.storage.blobs import LocalBlobStore
+from ocr_service.storage.blobs import EncryptedBlobStore, blob_store_from_settings
 
 
 def settings() -> Settings:
     return get_settings()
 
 
-def blob_store(cfg: Settings) -> LocalBlobStore:
-    return LocalBlobStore(cfg.resolved_storage_dir, key_material=cfg.storage_key.get_secret_value())
+def blob_store(cfg: Settings) -> EncryptedBlobStore:
+    return blob_store_from_settings(cfg)
 
 
 @contextmanager

@@ -1,24 +1,25 @@
-"""Blob store: encrypted files under generated keys.
+"""Blob store: encrypted blobs under generated keys, on top of a raw :class:`ObjectStore`.
 
-Files are written to a temporary name in the target folder and renamed, so a
-crash never leaves a half-written blob under a real key. Keys are random hex;
-a client's filename is never part of a path.
+Encryption lives here; where the ciphertext is kept (local disk, S3/MinIO) is the
+object store's business (:mod:`ocr_service.storage.backends`). Keys are random hex;
+a client's filename is never part of a key or path.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import secrets
-import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_KEY_RE = re.compile(r"^[0-9a-f]{32}$")
+from ocr_service.storage.backends import LocalObjectStore, ObjectNotFoundError, ObjectStore, make_object_store
+
+if TYPE_CHECKING:
+    from ocr_service.config import Settings
+
 _MAGIC = b"OCRB1"
 
 
@@ -40,43 +41,24 @@ class BlobStore(Protocol):
     def exists(self, key: str) -> bool: ...
 
 
-class LocalBlobStore:
-    """AES-256-GCM encrypted files in a local directory, sharded by key prefix."""
+class EncryptedBlobStore:
+    """AES-256-GCM encrypted blobs in any :class:`ObjectStore`."""
 
-    def __init__(self, root: Path, *, key_material: str) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, objects: ObjectStore, *, key_material: str) -> None:
+        self.objects = objects
         self._aead = AESGCM(hashlib.sha256(key_material.encode("utf-8")).digest())
-
-    def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key):
-            raise BlobNotFoundError(f"invalid blob key {key!r}")
-        return self.root / key[:2] / key
 
     def put(self, data: bytes) -> str:
         key = secrets.token_hex(16)
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         nonce = secrets.token_bytes(12)
         # The key is bound as associated data so a blob copied under another key fails to decrypt.
-        payload = _MAGIC + nonce + self._aead.encrypt(nonce, data, key.encode("ascii"))
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        self.objects.put_bytes(key, _MAGIC + nonce + self._aead.encrypt(nonce, data, key.encode("ascii")))
         return key
 
     def get(self, key: str) -> bytes:
-        path = self._path(key)
         try:
-            payload = path.read_bytes()
-        except FileNotFoundError as exc:
+            payload = self.objects.get_bytes(key)
+        except ObjectNotFoundError as exc:
             raise BlobNotFoundError(key) from exc
         if not payload.startswith(_MAGIC):
             raise BlobCorruptError(f"blob {key} has no valid header")
@@ -87,7 +69,26 @@ class LocalBlobStore:
             raise BlobCorruptError(f"blob {key} failed authentication") from exc
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self.objects.delete(key)
+        except ObjectNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        try:
+            return self.objects.exists(key)
+        except ObjectNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
+
+
+class LocalBlobStore(EncryptedBlobStore):
+    """Encrypted blobs in a local directory (the embedded default)."""
+
+    def __init__(self, root: Path, *, key_material: str) -> None:
+        self.root = root
+        super().__init__(LocalObjectStore(root), key_material=key_material)
+
+
+def blob_store_from_settings(settings: Settings) -> EncryptedBlobStore:
+    """The encrypted blob store on the object store the settings select (local or S3)."""
+    return EncryptedBlobStore(make_object_store(settings), key_material=settings.storage_key.get_secret_value())
