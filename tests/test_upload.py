@@ -207,7 +207,7 @@ def test_malformed_upload_requests_get_a_japanese_4xx_without_echoing_the_body(
 ) -> None:
     """GIVEN a broken upload request WHEN posted THEN a 4xx with a stable code and a Japanese message,
     the body's bytes appear nowhere in the answer, and nothing is stored."""
-    response = client.post("/api/v1/documents", **request_kwargs)  # type: ignore[arg-type]
+    response = client.post("/api/v1/documents", **request_kwargs)
     assert response.status_code == status, (name, response.text)
     detail = response.json()["detail"]
     assert detail["code"] == code, name
