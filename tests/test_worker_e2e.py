@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,7 @@ def test_killed_worker_is_taken_over_by_another_within_30_s(live: tuple[Settings
     workers = {name: _start_worker(settings, log) for name, log in logs.items()}
     try:
         for name, log in logs.items():
-            _wait_for(lambda log=log: _ready(log), timeout=120, what=f"worker {name} ready", log=log)
+            _wait_for(partial(_ready, log), timeout=120, what=f"worker {name} ready", log=log)
         login(client, user)  # type: ignore[arg-type]
         doc_id = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")}).json()["id"]
 
