@@ -26,11 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
+from ocr_service.api.health import default_probes
 from ocr_service.config import Settings
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, Page
 from ocr_service.storage.backends import S3ObjectStore, make_object_store
-from ocr_service.storage.blobs import blob_store_from_settings
+from ocr_service.storage.blobs import BlobNotFoundError, blob_store_from_settings
 from tests.factories import login, make_form, make_org, make_user, sample_source
 from tests.support.render import render_filled_pdf, sample_values_for
 from tests.test_worker_e2e import _ready, _stop, _wait_for, _worker_env, live  # noqa: F401
@@ -187,3 +188,29 @@ def test_two_workers_with_separate_disks_share_one_s3_store(
         assert not raw.startswith(b"%PDF") and not raw.startswith(b"\x89PNG")
     # And the encrypted layer reads them back as the original page images.
     assert store.get(page_keys[0]).startswith(b"\x89PNG")
+
+
+def test_s3_object_store_semantics_and_readiness(s3_endpoint: str, settings: Settings, tmp_path: Path) -> None:
+    """GIVEN an S3 server WHEN blobs are stored through the settings-built store THEN the bucket holds only
+    ciphertext under hex keys, missing keys read as not found, deletes stick, a foreign key is refused,
+    and /readyz reports storage ok, then fail once the bucket is gone."""
+    cfg = _s3_settings(settings, s3_endpoint, f"ocr-{uuid.uuid4().hex[:12]}", tmp_path)
+    store = blob_store_from_settings(cfg)
+    objects = store.objects
+    assert isinstance(objects, S3ObjectStore)
+    key = store.put(b"%PDF-1.7 personal data")
+    assert store.get(key) == b"%PDF-1.7 personal data"
+    assert list(objects.iter_keys()) == [key]
+    assert b"personal" not in objects.get_bytes(key)
+    assert store.exists(key) and not store.exists("0" * 32)
+    with pytest.raises(BlobNotFoundError):
+        store.get("0" * 32)
+    with pytest.raises(BlobNotFoundError):
+        store.get("../../etc/passwd")
+    store.delete(key)
+    assert not store.exists(key)
+    checks = default_probes(cfg, session_factory=sessionmaker(), store=store)
+    checks["storage"]()
+    objects._client.delete_bucket(Bucket=cfg.s3_bucket)
+    with pytest.raises(Exception, match=r"404|NoSuchBucket|Not Found"):
+        checks["storage"]()

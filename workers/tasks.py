@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocr_service.db.base import utcnow
@@ -21,12 +21,19 @@ def ingest(self: Any, document_id: str) -> str:
     try:
         return run_ingest(document_id=document_id, runtime=worker_runtime())
     except DocumentHeldError as exc:
-        # Redelivered while a worker holds the document: come back just after its lease runs out.
-        # If the holder is alive it has renewed by then and we wait again; if it died, we take over.
-        wait = (exc.until - utcnow()).total_seconds() if exc.until is not None else 1.0
-        countdown = min(max(1.0, wait + 1.0), float(worker_runtime().settings.lease_ttl_s + 1))
+        countdown = retry_countdown(exc.until, lease_ttl_s=worker_runtime().settings.lease_ttl_s)
         logger.info("ingest %s held by a live worker; retrying in %.0f s", document_id, countdown)
         raise self.retry(countdown=countdown) from exc
+
+
+def retry_countdown(until: datetime | None, *, lease_ttl_s: int) -> float:
+    """Seconds until just after the holder's lease runs out (at least 1, at most one TTL + 1).
+
+    Redelivered while a worker holds the document: if the holder is alive it has renewed by
+    then and we wait again; if it died, we take over at once.
+    """
+    wait = (until - utcnow()).total_seconds() if until is not None else 0.0
+    return min(max(1.0, wait + 1.0), float(lease_ttl_s + 1))
 
 
 @celery_app.task(name=SWEEP_TASK)

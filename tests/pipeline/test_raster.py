@@ -67,3 +67,23 @@ def test_template_render_is_cached(template_pdf: bytes) -> None:
     second = render_template(template_pdf, dpi=72)
     assert first is second
     assert not first[0].flags.writeable
+
+
+def test_poppler_messages_stay_in_the_log_not_in_the_reason(
+    template_pdf: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN poppler (a separate process) fails with its English syntax error WHEN rasterised THEN the reason staff
+    see is Japanese only, and poppler's words are kept in ``detail`` for the log."""
+    from pdf2image.exceptions import PDFSyntaxError
+
+    import workers.pipeline.raster as raster
+
+    def failing(*_args: object, **_kwargs: object) -> list[object]:
+        raise PDFSyntaxError("Syntax Error: Couldn't find trailer dictionary")
+
+    monkeypatch.setattr(raster, "convert_from_bytes", failing)
+    with pytest.raises(RasterError) as caught:
+        rasterize_pdf(template_pdf, **LIMITS)  # type: ignore[arg-type]
+    assert "Syntax" not in caught.value.reason and "trailer" not in caught.value.reason
+    assert "壊れて" in caught.value.reason
+    assert "Couldn't find trailer" in caught.value.detail
