@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -241,6 +242,7 @@ def test_upload_past_its_time_budget_is_refused_and_leaves_nothing(
 ) -> None:
     """GIVEN a tiny time budget WHEN a PDF that takes longer to inspect is uploaded THEN 422 too_slow, nothing kept."""
     client.app.state.runtime.upload_gate = UploadGate(threads=1, budget_s=0.01)  # type: ignore[attr-defined]
+    blobs_before = set(_blob_files(settings))
     response = client.post(
         "/api/v1/documents", files={"file": ("many.pdf", many_objects(20_000), "application/pdf")}
     )
@@ -248,7 +250,7 @@ def test_upload_past_its_time_budget_is_refused_and_leaves_nothing(
     assert response.json()["detail"]["code"] == "too_slow"
     set_scope(db, SYSTEM_SCOPE)
     assert db.scalars(select(Document)).all() == [] and enqueued == []
-    assert _blob_files(settings) == []
+    assert set(_blob_files(settings)) == blobs_before
 
 
 def test_readyz_checks_database_broker_and_storage(client: TestClient, settings: Settings) -> None:
@@ -263,3 +265,23 @@ def test_readyz_checks_database_broker_and_storage(client: TestClient, settings:
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["broker"] == "fail" and not_ready.json()["checks"]["database"] == "ok"
+
+
+def test_chunked_body_without_length_is_cut_off_at_the_limit(
+    client: TestClient, operator: None, settings: Settings, db: Session
+) -> None:
+    """GIVEN a body sent chunked (no Content-Length) far over the limit WHEN uploaded THEN 413, nothing stored."""
+    head = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pdf\"\r\n\r\n"
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        for _ in range(settings.max_upload_bytes // (256 * 1024) + 4):
+            yield b"%" * (256 * 1024)
+        yield b"\r\n--b--\r\n"
+
+    response = client.post(
+        "/api/v1/documents", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status_code == 413 and response.json()["detail"]["code"] == "too_large"
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.scalars(select(Document)).all() == []

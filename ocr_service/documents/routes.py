@@ -18,6 +18,7 @@ from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldR
 from ocr_service.documents.service import UploadLimits
 from ocr_service.documents.uploads import (
     UploadDeadline,
+    body_limited,
     check_upload_headers,
     multipart_error,
     pick_upload_parts,
@@ -56,7 +57,8 @@ async def upload(request: Request, ctx: OperatorCtx) -> DocumentOut:
     settings = runtime.settings
     check_upload_headers(request, max_bytes=settings.max_upload_bytes)
     try:
-        async with request.form(max_files=2, max_fields=8) as form:
+        body = body_limited(request, max_bytes=settings.max_upload_bytes)
+        async with body.form(max_files=2, max_fields=8) as form:
             parts = pick_upload_parts(form)
 
             def work(deadline: UploadDeadline) -> DocumentOut:

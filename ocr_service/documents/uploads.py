@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
+from starlette.types import Message
 
 from ocr_service.documents.service import UploadError
 
@@ -95,6 +96,32 @@ def _refuse(message: str, code: str, status: int = 422) -> UploadError:
     return UploadError(message, code=code, status=status)
 
 
+def _too_large(max_bytes: int) -> UploadError:
+    return _refuse(f"ファイルが大きすぎます（上限 {max_bytes // (1024 * 1024)} MB）。", "too_large", status=413)
+
+
+def body_limited(request: Request, *, max_bytes: int) -> Request:
+    """The same request, whose body stops being read (413) past the upload limit plus the envelope.
+
+    Content-Length is checked up front; this also covers a chunked body that announces no length,
+    which would otherwise be spooled to disk however large it is.
+    """
+    limit = max_bytes + _FORM_OVERHEAD_BYTES
+    receive = request.receive
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _too_large(max_bytes)
+        return message
+
+    return Request(request.scope, capped)
+
+
 def check_upload_headers(request: Request, *, max_bytes: int) -> None:
     """Refuse what the headers already show is wrong, before reading a byte of the body."""
     content_type = request.headers.get("content-type", "")
@@ -104,9 +131,7 @@ def check_upload_headers(request: Request, *, max_bytes: int) -> None:
         )
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes + _FORM_OVERHEAD_BYTES:
-        raise _refuse(
-            f"ファイルが大きすぎます（上限 {max_bytes // (1024 * 1024)} MB）。", "too_large", status=413
-        )
+        raise _too_large(max_bytes)
 
 
 def pick_upload_parts(form: FormData) -> UploadParts:
