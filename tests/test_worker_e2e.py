@@ -243,3 +243,57 @@ def test_killed_worker_is_taken_over_by_another_within_30_s(live: tuple[Settings
             assert p.processed_at == done_before[p.page_no], "a finished page was read again"
     assert results_before <= {r.id for r in results}
     assert len(results) == 4 * len(source.layout.fields)
+
+
+def _pool_children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def test_killed_pool_process_is_redelivered_at_once_and_waits_out_the_lease(
+    live: tuple[Settings, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    """GIVEN one worker reading a 4-page upload WHEN only its pool process is SIGKILLed after page 1 (the
+    worker's main process lives on) THEN Celery re-delivers the task at once, the redelivered task finds the
+    dead process's lease still running, retries when it runs out instead of being dropped, takes the
+    document over within 30 s of the kill and finishes it: attempts 2, each page read once."""
+    settings, factory = live
+    client, _store, user = _setup_org(settings, factory)
+    source = sample_source()
+    values = sample_values_for(source.layout)
+    page = render_filled_pdf(template_pdf=source.template_pdf, layout=source.layout, values=values, seed=2)
+    log = tmp_path / "worker.log"
+    worker = _start_worker(settings, log)
+    try:
+        _wait_for(partial(_ready, log), timeout=120, what="worker ready", log=log)
+        login(client, user)  # type: ignore[arg-type]
+        doc_id = client.post("/api/v1/documents",
+                             files={"file": ("scan.pdf", render_filled_multi_pdf([page] * 4), "application/pdf")}
+                             ).json()["id"]
+
+        def pages_done() -> dict[int, object]:
+            with factory() as db:
+                set_scope(db, SYSTEM_SCOPE)
+                rows = db.scalars(select(Page).where(Page.document_id == doc_id, Page.status != "pending"))
+                return {p.page_no: p.processed_at for p in rows}
+
+        _wait_for(lambda: len(pages_done()) >= 1, timeout=120, what="first page", log=log)
+        (child,) = _pool_children(worker.pid)
+        os.kill(child, signal.SIGKILL)
+        killed_at = time.monotonic()
+        done_before = pages_done()
+        assert len(done_before) < 4, "finished before the kill; the test proves nothing"
+        _wait_for(lambda: _document(factory, doc_id).attempts >= 2, timeout=30,
+                  what="takeover within 30 s of the pool process's death", log=log)
+        print(f"taken over {time.monotonic() - killed_at:.1f} s after the kill")
+        _wait_for(lambda: _document(factory, doc_id).status == "recognized", timeout=150,
+                  what="the rest of the document", log=log)
+    finally:
+        _stop(worker)
+    assert _document(factory, doc_id).attempts == 2
+    assert b"held by a live worker; retrying" in log.read_bytes(), "the redelivered task did not wait for the lease"
+    after = pages_done()
+    assert sorted(after) == [1, 2, 3, 4]
+    assert all(after[n] == done_before[n] for n in done_before), "a finished page was read again"
