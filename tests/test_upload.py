@@ -285,3 +285,12 @@ def test_chunked_body_without_length_is_cut_off_at_the_limit(
     assert response.status_code == 413 and response.json()["detail"]["code"] == "too_large"
     set_scope(db, SYSTEM_SCOPE)
     assert db.scalars(select(Document)).all() == []
+
+
+def test_framework_errors_answer_with_a_code_and_japanese(client: TestClient) -> None:
+    """GIVEN an unknown path and a wrong method THEN 404 / 405 with a stable code and a Japanese message."""
+    missing = client.get("/api/v1/no-such-thing")
+    assert missing.status_code == 404 and missing.json()["detail"]["code"] == "not_found"
+    wrong = client.put("/healthz")
+    assert wrong.status_code == 405 and wrong.json()["detail"]["code"] == "method_not_allowed"
+    assert _is_japanese(wrong.json()["detail"]["message"]) and "allow" in {k.lower() for k in wrong.headers}
