@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
@@ -41,32 +42,29 @@ class Claim:
 def claim_document(db: Session, *, document_id: str, token: str, lease: timedelta) -> Claim:
     """Take the document for processing when it is queued or its holder's lease ran out."""
     now = utcnow()
-    result = db.execute(
-        update(Document)
-        .where(
-            Document.id == document_id,
-            or_(
-                Document.status == "queued",
-                and_(Document.status == "processing", Document.lease_expires_at < now),
-                and_(Document.status == "processing", Document.lease_expires_at.is_(None)),
-            ),
-        )
-        .values(
-            status="processing",
-            attempts=Document.attempts + 1,
-            lease_expires_at=now + lease,
-            lease_token=token,
-        )
-        .execution_options(synchronize_session=False)
+    claimed = transition_document(
+        db,
+        document_id=document_id,
+        from_statuses=IN_PROGRESS,
+        to_status=DocumentStatus.PROCESSING,
+        # A processing document may only be taken over once its holder's lease ran out.
+        condition=or_(
+            Document.status == DocumentStatus.QUEUED,
+            Document.lease_expires_at < now,
+            Document.lease_expires_at.is_(None),
+        ),
+        attempts=Document.attempts + 1,
+        lease_expires_at=now + lease,
+        lease_token=token,
     )
     db.commit()
-    if getattr(result, "rowcount", 0) == 1:
+    if claimed:
         return Claim("claimed")
     row = db.execute(
         select(Document.status, Document.lease_expires_at).where(Document.id == document_id)
     ).first()
     db.commit()
-    if row is not None and row.status == "processing" and row.lease_expires_at is not None:
+    if row is not None and row.status == DocumentStatus.PROCESSING and row.lease_expires_at is not None:
         expires = row.lease_expires_at
         if expires.tzinfo is None:  # SQLite returns naive UTC
             expires = expires.replace(tzinfo=UTC)
@@ -78,7 +76,11 @@ def renew_lease(db: Session, *, document_id: str, token: str, lease: timedelta) 
     """Extend this worker's lease; False when it is no longer ours (taken over, or finished)."""
     result = db.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status == "processing", Document.lease_token == token)
+        .where(
+            Document.id == document_id,
+            Document.status == DocumentStatus.PROCESSING,
+            Document.lease_token == token,
+        )
         .values(lease_expires_at=utcnow() + lease)
         .execution_options(synchronize_session=False)
     )
@@ -168,33 +170,34 @@ def _held_by(token: str | None) -> ColumnElement[bool]:
 
 
 def mark_recognized(db: Session, *, document_id: str, token: str | None = None) -> bool:
-    result = db.execute(
-        update(Document)
-        .where(Document.id == document_id, Document.status == "processing", _held_by(token))
-        .values(
-            status="recognized",
-            processed_at=utcnow(),
-            lease_expires_at=None,
-            lease_token=None,
-            failure_reason=None,
-        )
-        .execution_options(synchronize_session=False)
+    done = transition_document(
+        db,
+        document_id=document_id,
+        from_statuses=(DocumentStatus.PROCESSING,),
+        to_status=DocumentStatus.RECOGNIZED,
+        condition=_held_by(token),
+        processed_at=utcnow(),
+        lease_expires_at=None,
+        lease_token=None,
+        failure_reason=None,
     )
     db.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return done
 
 
 def mark_failed(db: Session, *, document_id: str, reason: str, token: str | None = None) -> None:
     """``reason`` is shown to staff: Japanese, no technical detail (that goes to the log)."""
     db.rollback()
-    db.execute(
-        update(Document)
-        .where(
-            Document.id == document_id,
-            or_(Document.status == "queued", and_(Document.status == "processing", _held_by(token))),
-        )
-        .values(status="failed", failure_reason=reason, lease_expires_at=None, lease_token=None)
-        .execution_options(synchronize_session=False)
+    transition_document(
+        db,
+        document_id=document_id,
+        from_statuses=IN_PROGRESS,
+        to_status=DocumentStatus.FAILED,
+        # Queued: never claimed. Processing: only by the lease holder (not a worker that lost it).
+        condition=or_(Document.status == DocumentStatus.QUEUED, _held_by(token)),
+        failure_reason=reason,
+        lease_expires_at=None,
+        lease_token=None,
     )
     db.commit()
 
@@ -211,8 +214,11 @@ def take_stale_documents(db: Session, *, older_than: timedelta) -> list[str]:
         db.scalars(
             select(Document.id).where(
                 or_(
-                    and_(Document.status == "queued", Document.updated_at < now - older_than),
-                    and_(Document.status == "processing", Document.lease_expires_at < now - older_than),
+                    and_(Document.status == DocumentStatus.QUEUED, Document.updated_at < now - older_than),
+                    and_(
+                        Document.status == DocumentStatus.PROCESSING,
+                        Document.lease_expires_at < now - older_than,
+                    ),
                 )
             )
         )
