@@ -260,6 +260,9 @@ def test_killed_pool_process_is_redelivered_at_once_and_waits_out_the_lease(
     dead process's lease still running, retries when it runs out instead of being dropped, takes the
     document over within 30 s of the kill and finishes it: attempts 2, each page read once."""
     settings, factory = live
+    # A lease longer than a fresh pool process needs to load the model, so the redelivered task
+    # surely finds it still running (the path under test) rather than already expired.
+    settings = settings.model_copy(update={"lease_ttl_s": 15, "broker_visibility_timeout_s": 30})
     client, _store, user = _setup_org(settings, factory)
     source = sample_source()
     values = sample_values_for(source.layout)
