@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     lease_ttl_s: int = Field(default=30, ge=3, le=600)
     """A worker holds a document through a lease this long, renewed every third of it by a heartbeat
     thread while the worker lives; a dead worker's document is free again within this time."""
-    broker_visibility_timeout_s: int = Field(default=120, ge=5)
+    broker_visibility_timeout_s: int = Field(default=60, ge=5)
     """Redis hands an unacknowledged message to another worker after this. It may be shorter than a
     task: the lease stops a second worker from reading a document a live worker holds."""
     broker_restore_interval_s: int = Field(default=5, ge=1, le=300)

@@ -294,3 +294,34 @@ def test_framework_errors_answer_with_a_code_and_japanese(client: TestClient) ->
     wrong = client.put("/healthz")
     assert wrong.status_code == 405 and wrong.json()["detail"]["code"] == "method_not_allowed"
     assert _is_japanese(wrong.json()["detail"]["message"]) and "allow" in {k.lower() for k in wrong.headers}
+
+
+def test_upload_gate_answers_busy_instead_of_queueing_without_end() -> None:
+    """GIVEN a gate with one thread (two places) held by slow uploads WHEN a third arrives THEN 429 busy at once;
+    once they finish, uploads are taken again."""
+    import asyncio
+    import threading
+
+    from ocr_service.documents.service import UploadError
+
+    gate = UploadGate(threads=1, budget_s=30)
+    release = threading.Event()
+
+    def slow(_deadline: object) -> str:
+        release.wait(10)
+        return "done"
+
+    async def scenario() -> list[object]:
+        first = asyncio.ensure_future(gate.run(slow))
+        second = asyncio.ensure_future(gate.run(slow))
+        await asyncio.sleep(0.05)
+        with pytest.raises(UploadError) as busy:
+            await gate.run(slow)
+        assert busy.value.status == 429 and busy.value.code == "busy"
+        release.set()
+        results: list[object] = list(await asyncio.gather(first, second))
+        results.append(await gate.run(lambda _d: "again"))
+        return results
+
+    assert asyncio.run(scenario()) == ["done", "done", "again"]
+    gate.shutdown()

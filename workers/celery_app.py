@@ -8,7 +8,7 @@ Recovery after a crash is layered:
    heartbeat only while the worker lives) runs out within seconds, and the redelivered task, which
    waits for it (:func:`workers.tasks.ingest`), takes over.
 2. A whole worker host gone: Redis gives its unacknowledged message to another worker after
-   ``OCR_BROKER_VISIBILITY_TIMEOUT_S`` (default 2 minutes, not kombu's hour), checked every
+   ``OCR_BROKER_VISIBILITY_TIMEOUT_S`` (default one minute, not kombu's hour), checked every
    ``OCR_BROKER_RESTORE_INTERVAL_S``.
 3. Anything else (a lost publish, the embedded broker, which has no visibility timeout): beat's sweep.
 """
