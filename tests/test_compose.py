@@ -69,10 +69,12 @@ def test_scale_profile_has_minio_a_proxy_and_portless_replicas() -> None:
 
 
 def test_storage_and_queues_are_configurable_per_host() -> None:
-    """GIVEN the shared environment block THEN storage backend, S3 endpoint, database, broker and worker queues
-    come from .env (worker hosts point them at the central host), and the default storage stays local."""
+    """GIVEN the shared environment block THEN storage backend, S3 endpoint, key folder, database, broker and
+    worker queues come from .env (worker hosts point them at the central host and the shared key volume), and
+    the default storage stays local."""
     env = _compose()["x-ocr-env"]
-    for key in ("OCR_STORAGE_BACKEND", "OCR_S3_ENDPOINT_URL", "OCR_DATABASE_URL", "OCR_BROKER_URL", "OCR_WORKER_QUEUES"):
+    for key in ("OCR_STORAGE_BACKEND", "OCR_S3_ENDPOINT_URL", "OCR_KEY_DIR", "OCR_DATABASE_URL", "OCR_BROKER_URL",
+                "OCR_WORKER_QUEUES"):
         assert str(env[key]).startswith("${" + key), key
     assert env["OCR_STORAGE_BACKEND"] == "${OCR_STORAGE_BACKEND:-local}"
     assert env["OCR_QUEUE_NAME"] != env["OCR_MAINTENANCE_QUEUE_NAME"]

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ocr_service.db.base import Base, utcnow
+from ocr_service.db.base import Base, new_id, utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
 from ocr_service.documents.processing import (
@@ -24,6 +24,8 @@ from ocr_service.documents.processing import (
     renew_lease,
     take_stale_documents,
 )
+from ocr_service.documents.sealing import seal_document_name
+from ocr_service.keys.service import Keys, create_document_key, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import make_org, make_user, pdf_bytes
 from workers.ingest import DocumentHeldError, LeaseHeartbeat, LeaseLostError, run_ingest
@@ -37,9 +39,12 @@ def _document(db: Session, store: LocalBlobStore) -> Document:
     user = make_user(db, org, role="operator")
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
+    document_id = new_id()
+    dek = create_document_key(db, document_id=document_id)
     document = Document(
-        org_id=org.id, uploaded_by=user.id, original_filename="a.pdf", sha256="0" * 64,
-        size_bytes=len(data), page_count=1, blob_key=store.put(data), status="queued",
+        id=document_id, org_id=org.id, uploaded_by=user.id,
+        original_filename_sealed=seal_document_name(db, document_id=document_id, name="a.pdf"),
+        sha256="0" * 64, size_bytes=len(data), page_count=1, blob_key=store.put(data, dek=dek), status="queued",
     )
     db.add(document)
     db.commit()
@@ -114,9 +119,9 @@ class _NoClose:
 
 
 @pytest.fixture()
-def committed(engine: Engine) -> Iterator[sessionmaker[Session]]:
+def committed(engine: Engine, keys: Keys) -> Iterator[sessionmaker[Session]]:
     """Real commits (the heartbeat runs in its own thread and session); every table emptied afterwards."""
-    yield sessionmaker(bind=engine, expire_on_commit=False)
+    yield sessionmaker(bind=engine, expire_on_commit=False, info=session_info(keys))
     with engine.begin() as conn:
         names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -127,7 +132,7 @@ def test_heartbeat_renews_while_alive_and_reports_a_takeover(
 ) -> None:
     """GIVEN a 3 s lease held with a heartbeat WHEN 4 s pass THEN it is still held (renewed);
     WHEN another worker's token replaces it THEN the heartbeat reports the loss."""
-    store = LocalBlobStore(tmp_path, key_material="k")
+    store = LocalBlobStore(tmp_path)
     with committed() as db:
         document = _document(db, store)
         lease = timedelta(seconds=3)

@@ -25,7 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ocr_service.auth.service import create_api_token
+from ocr_service.config import Settings
 from ocr_service.db.base import Base
+from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.conftest import REDIS_URL
 from tests.factories import make_form, make_org, make_user
@@ -59,10 +61,12 @@ def live_api(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[tuple[str,
             "OCR_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         }
     )
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    # The same data dir and storage key as the API process, so the form's template is under its keys.
+    keys = Keys.from_settings(Settings(data_dir=tmp_path / "data", storage_key="live-storage-key"))
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info=session_info(keys))
     with factory() as db:
         org = make_org(db, "情報政策課")
-        make_form(db, org, LocalBlobStore(tmp_path / "data" / "blobs", key_material="live-storage-key"))
+        make_form(db, org, LocalBlobStore(tmp_path / "data" / "blobs"))
         user = make_user(db, org, role="operator")
         token = create_api_token(db, user=user, name="live-test")
         db.commit()

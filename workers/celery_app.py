@@ -21,6 +21,7 @@ from ocr_service.config import Settings, get_settings
 
 INGEST_TASK = "workers.tasks.ingest"
 SWEEP_TASK = "workers.tasks.sweep_stale"
+RETENTION_TASK = "workers.tasks.retention"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -47,10 +48,11 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=settings.queue_name,
-        # Recognition goes to the OCR queue (GPU hosts); the sweep to the light CPU queue.
+        # Recognition goes to the OCR queue (GPU hosts); the sweep and retention to the light CPU queue.
         task_routes={
             INGEST_TASK: {"queue": settings.queue_name},
             SWEEP_TASK: {"queue": settings.maintenance_queue_name},
+            RETENTION_TASK: {"queue": settings.maintenance_queue_name},
         },
         worker_hijack_root_logger=False,
         timezone="Asia/Tokyo",
@@ -58,6 +60,12 @@ def make_celery(settings: Settings) -> Celery:
             "sweep-stale-documents": {
                 "task": SWEEP_TASK,
                 "schedule": max(15.0, settings.stale_after_s / 2),
+                "options": {"queue": settings.maintenance_queue_name},
+            },
+            # ocr_service/retention: erase documents past their retention period, certify, expire the rest.
+            "retention": {
+                "task": RETENTION_TASK,
+                "schedule": float(settings.retention_interval_s),
                 "options": {"queue": settings.maintenance_queue_name},
             },
         },

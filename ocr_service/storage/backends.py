@@ -41,6 +41,10 @@ class ObjectStore(Protocol):
 
     def iter_keys(self) -> Iterator[str]: ...
 
+    def modified_at(self, key: str) -> float:
+        """When the object was last written (Unix seconds); the orphan sweep's grace period."""
+        ...
+
     def check(self) -> None:
         """Raise when the store cannot be used now (``/readyz``)."""
         ...
@@ -93,6 +97,12 @@ class LocalObjectStore:
         for path in sorted(self.root.glob("??/*")):
             if _KEY_RE.match(path.name) and path.is_file():
                 yield path.name
+
+    def modified_at(self, key: str) -> float:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(key) from exc
 
     def check(self) -> None:
         if not self.root.is_dir() or not os.access(self.root, os.W_OK):
@@ -155,6 +165,15 @@ class S3ObjectStore:
                 name = str(item["Key"])[len(self.prefix) :]
                 if _KEY_RE.match(name):
                     yield name
+
+    def modified_at(self, key: str) -> float:
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except Exception as exc:
+            if self._is_missing(exc):
+                raise ObjectNotFoundError(key) from exc
+            raise
+        return float(response["LastModified"].timestamp())
 
     def check(self) -> None:
         self._client.head_bucket(Bucket=self.bucket)

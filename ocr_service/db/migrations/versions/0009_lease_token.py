@@ -6,7 +6,7 @@ that lost its lease (it stalled past the TTL and another took over) can tell, an
 stops instead of renewing or finishing someone else's claim.
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not batch mode: on SQLite batch mode may copy and drop ``documents``, whose
+# ON DELETE CASCADE would empty pages and field_results (SQLite >= 3.35 adds and drops columns).
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("lease_token", sa.String(length=32), nullable=True))
+    op.add_column("documents", sa.Column("lease_token", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.drop_column("lease_token")
+    op.drop_column("documents", "lease_token")
