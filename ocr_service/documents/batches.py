@@ -24,7 +24,7 @@ import io
 from dataclasses import dataclass, field
 
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
@@ -160,13 +160,16 @@ def _rekey(
     )
 
 
-def split_batch(db: Session, *, document_id: str, store: BlobStore) -> tuple[list[str], list[str]]:
+def split_batch(
+    db: Session, *, document_id: str, store: BlobStore, held: ColumnElement[bool] | None = None
+) -> tuple[list[str], list[str]] | None:
     """Split the read document ``document_id`` (status processing) into its form instances.
 
     Moves pages and field results to new documents of the same batch (each with its own data key
     and a PDF of only its pages) and moves every document to 要確認 or 様式不明, all in the caller's
     transaction. Returns the ids of all documents (the original first) and the blob keys the
-    split replaced (to delete after commit). Idempotence comes from the status: only a document
+    split replaced (to delete after commit); None when ``held`` (the worker's lease) no longer
+    holds the original document, and the caller rolls back. Idempotence comes from the status: only a document
     still in processing is split, and the caller commits the split and the status change together.
     """
     document = db.get(Document, document_id)
@@ -234,15 +237,19 @@ def split_batch(db: Session, *, document_id: str, store: BlobStore) -> tuple[lis
         target.page_from = first
         target.page_to = last
         db.flush()
-        transition_document(
+        moved = transition_document(
             db,
             document_id=target.id,
             from_statuses=(DocumentStatus.PROCESSING,),
             to_status=DocumentStatus.UNIDENTIFIED if group.unidentified else DocumentStatus.RECOGNIZED,
+            condition=held if target is document else None,
             failure_reason=group.reason,
             lease_expires_at=None,
+            lease_token=None,
             processed_at=utcnow(),
         )
+        if not moved:
+            return None
         ids.append(target.id)
     record_audit_event(
         db,

@@ -9,12 +9,12 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import RequestContext, ReviewerCtx, RuntimeDep, UnscopedDb
+from ocr_service.api.errors import framework_http_error
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import resolve_login_session
 from ocr_service.db.base import utcnow
@@ -197,6 +197,6 @@ def install_login_redirect(app: FastAPI) -> None:
             if exc.status_code in (403, 404):
                 message = "この画面を開く権限がありません。" if exc.status_code == 403 else "見つかりません。"
                 return screen_error(request, message, exc.status_code)
-        return await http_exception_handler(request, exc)
+        return await framework_http_error(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, handler)
