@@ -87,3 +87,13 @@ def test_layout_errors_list_every_problem(tmp_path: Path) -> None:
         load_layout_file(tmp_path / "form.yaml")
     message = str(caught.value)
     assert "outside the page" in message and "defined twice" in message and "page 3" in message
+
+
+def test_migrations_form_one_chain() -> None:
+    """GIVEN the Alembic versions of every merged feature THEN they form one chain with a single head
+    (two heads make `ocr-service up` and every test database fail)."""
+    from alembic.script import ScriptDirectory
+
+    from ocr_service.db.migrate import alembic_config
+
+    assert len(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()) == 1
