@@ -66,23 +66,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_exports_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_exports_form_code"), ["form_code"], unique=False)
 
-    with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("batch_id", sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column("page_from", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("page_to", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("resolution_note", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("claimed_by", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("claim_expires_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_documents_batch_id_batches"), "batches", ["batch_id"], ["id"]
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_documents_claimed_by_users"), "users", ["claimed_by"], ["id"]
-        )
-        batch_op.create_index(batch_op.f("ix_documents_batch_id"), ["batch_id"], unique=False)
-
-    with op.batch_alter_table("pages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("aligned_blob_key", sa.String(length=80), nullable=True))
+    columns = [
+        sa.Column("batch_id", sa.String(length=32), nullable=True),
+        sa.Column("page_from", sa.Integer(), nullable=True),
+        sa.Column("page_to", sa.Integer(), nullable=True),
+        sa.Column("resolution_note", sa.Text(), nullable=True),
+        sa.Column("claimed_by", sa.Integer(), nullable=True),
+        sa.Column("claim_expires_at", sa.DateTime(timezone=True), nullable=True),
+    ]
+    if op.get_bind().dialect.name == "sqlite":
+        # Plain ALTER TABLE ADD COLUMN: batch mode would rebuild `documents`, and dropping the old
+        # table cascades (ON DELETE CASCADE) into pages and field results of an existing install.
+        for column in columns:
+            op.add_column("documents", column)
+        op.add_column("pages", sa.Column("aligned_blob_key", sa.String(length=80), nullable=True))
+        op.create_index(op.f("ix_documents_batch_id"), "documents", ["batch_id"], unique=False)
+    else:
+        with op.batch_alter_table("documents", schema=None) as batch_op:
+            for column in columns:
+                batch_op.add_column(column)
+            batch_op.create_foreign_key(
+                batch_op.f("fk_documents_batch_id_batches"), "batches", ["batch_id"], ["id"]
+            )
+            batch_op.create_foreign_key(
+                batch_op.f("fk_documents_claimed_by_users"), "users", ["claimed_by"], ["id"]
+            )
+            batch_op.create_index(batch_op.f("ix_documents_batch_id"), ["batch_id"], unique=False)
+        with op.batch_alter_table("pages", schema=None) as batch_op:
+            batch_op.add_column(sa.Column("aligned_blob_key", sa.String(length=80), nullable=True))
 
     # Documents uploaded before batches existed: each is its own batch, all its pages.
     op.execute(
@@ -93,12 +104,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("pages", schema=None) as batch_op:
-        batch_op.drop_column("aligned_blob_key")
-    with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_documents_batch_id"))
-        batch_op.drop_constraint(batch_op.f("fk_documents_claimed_by_users"), type_="foreignkey")
-        batch_op.drop_constraint(batch_op.f("fk_documents_batch_id_batches"), type_="foreignkey")
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index(op.f("ix_documents_batch_id"), table_name="documents")
         for column in (
             "claim_expires_at",
             "claimed_by",
@@ -107,6 +114,23 @@ def downgrade() -> None:
             "page_from",
             "batch_id",
         ):
-            batch_op.drop_column(column)
+            op.drop_column("documents", column)
+        op.drop_column("pages", "aligned_blob_key")
+    else:
+        with op.batch_alter_table("pages", schema=None) as batch_op:
+            batch_op.drop_column("aligned_blob_key")
+        with op.batch_alter_table("documents", schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f("ix_documents_batch_id"))
+            batch_op.drop_constraint(batch_op.f("fk_documents_claimed_by_users"), type_="foreignkey")
+            batch_op.drop_constraint(batch_op.f("fk_documents_batch_id_batches"), type_="foreignkey")
+            for column in (
+                "claim_expires_at",
+                "claimed_by",
+                "resolution_note",
+                "page_to",
+                "page_from",
+                "batch_id",
+            ):
+                batch_op.drop_column(column)
     op.drop_table("exports")
     op.drop_table("batches")
