@@ -12,6 +12,8 @@ downloaded again. Existing documents become one batch each, so every row keeps a
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -66,7 +68,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_exports_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_exports_form_code"), ["form_code"], unique=False)
 
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("batch_id", sa.String(length=32), nullable=True),
         sa.Column("page_from", sa.Integer(), nullable=True),
         sa.Column("page_to", sa.Integer(), nullable=True),
