@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.deps import Runtime
 from ocr_service.auth.routes import router as auth_router
+from ocr_service.bridges.routes import pages as bridge_pages_router
+from ocr_service.bridges.routes import router as bridges_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
@@ -91,10 +93,11 @@ def create_app(
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router):
+    for router in (auth_router, documents_router, forms_router, export_router, review_router, bridges_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(bridge_pages_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

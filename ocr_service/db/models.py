@@ -2,7 +2,8 @@
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import ApiToken, LoginSession, User
-from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.bridges.models import Bridge
+from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
 from ocr_service.export.models import CharMapping
 from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
@@ -12,6 +13,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "BlindEntry",
+    "Bridge",
     "CharMapping",
     "Document",
     "FieldResult",
@@ -19,5 +21,6 @@ __all__ = [
     "LoginSession",
     "Organisation",
     "Page",
+    "UploadReceipt",
     "User",
 ]

@@ -98,3 +98,20 @@ class FieldResult(OrgScoped, Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class UploadReceipt(OrgScoped, TimestampMixin, Base):
+    """The document made from the first upload of a file (by SHA-256) in an organisation.
+
+    Makes uploads idempotent: the bridge re-sends a file whose answer it never saw (kill -9,
+    network cut) and gets the first document back instead of a duplicate. The unique key is
+    what settles two uploads of the same file racing each other. ``created_at`` is when the
+    receipt last pointed at a new document; after the retention period the file counts as new.
+    """
+
+    __tablename__ = "upload_receipts"
+    __table_args__ = (UniqueConstraint("org_id", "sha256", name="uq_upload_receipts_org_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from ocr_service.api.deps import OperatorCtx, ReviewerCtx
 from ocr_service.audit.service import record_audit_event
 from ocr_service.documents import service
-from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut
+from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut, UploadOut
 from ocr_service.documents.service import UploadLimits
 
 router = APIRouter(prefix="/documents", tags=["documents"])
@@ -17,26 +17,36 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 _PNG_HEADERS = {"Cache-Control": "no-store"}
 
 
-@router.post("", response_model=DocumentOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=UploadOut, status_code=status.HTTP_201_CREATED)
 async def upload(
     ctx: OperatorCtx,
-    file: Annotated[UploadFile, File(description="Scanned PDF")],
+    response: Response,
+    file: Annotated[UploadFile, File(description="Scanned PDF, or a JPEG / PNG / multi-page TIFF scan")],
     form_code: Annotated[str | None, Form(max_length=64)] = None,
-) -> DocumentOut:
+) -> UploadOut:
+    """201 with the new document, or 200 with the first one when this exact file (SHA-256) was
+    already uploaded by the organisation within the retention period (``duplicate: true``)."""
     settings = ctx.runtime.settings
     # Read one byte past the limit so an oversized upload is refused without holding all of it.
     data = await file.read(settings.max_upload_bytes + 1)
-    document = service.upload_document(
+    result = service.upload_document(
         ctx.db,
         principal=ctx.principal,
         data=data,
         filename=file.filename,
         form_code=form_code or None,
-        limits=UploadLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages),
+        limits=UploadLimits(
+            max_bytes=settings.max_upload_bytes,
+            max_pages=settings.max_pages,
+            max_page_pixels=settings.max_page_pixels,
+        ),
+        retention_days=settings.retention_days,
         store=ctx.runtime.store,
         enqueue=ctx.runtime.enqueue,
     )
-    return DocumentOut.model_validate(document)
+    if result.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return UploadOut(**DocumentOut.model_validate(result.document).model_dump(), duplicate=result.duplicate)
 
 
 @router.get("", response_model=list[DocumentOut])

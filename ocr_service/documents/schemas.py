@@ -49,6 +49,11 @@ class DocumentOut(BaseModel):
     processed_at: datetime | None
 
 
+class UploadOut(DocumentOut):
+    duplicate: bool = False
+    """The file (same SHA-256) was already uploaded within the retention period: this is that document."""
+
+
 class DocumentDetailOut(DocumentOut):
     pages: list[PageOut]
     fields: list[FieldResultOut]

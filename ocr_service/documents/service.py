@@ -6,14 +6,18 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
-from ocr_service.documents.models import Document, FieldResult, Page
-from ocr_service.documents.pdfcheck import inspect_pdf
+from ocr_service.db.base import utcnow
+from ocr_service.documents.images import image_format, image_to_pdf
+from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
+from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
 from ocr_service.storage.blobs import BlobStore
@@ -39,6 +43,63 @@ class UploadError(ValueError):
 class UploadLimits:
     max_bytes: int
     max_pages: int
+    max_page_pixels: int = 60_000_000
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    document: Document
+    duplicate: bool
+    """True when this exact file (same SHA-256) was already uploaded within the retention
+    period: ``document`` is then the first upload's document and nothing new was stored."""
+
+
+class _ReceiptTakenError(Exception):
+    """Another upload of the same file committed its receipt first."""
+
+
+def _as_aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def find_recent_upload(db: Session, *, sha256: str, retention_days: int) -> Document | None:
+    """The organisation's document for this file if it was uploaded within the retention period."""
+    receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
+    if receipt is None or _as_aware(receipt.created_at) < utcnow() - timedelta(days=retention_days):
+        return None
+    return db.get(Document, receipt.document_id)
+
+
+def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str) -> None:
+    receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
+    if receipt is None:
+        try:
+            with db.begin_nested():
+                db.add(UploadReceipt(org_id=org_id, sha256=sha256, document_id=document_id))
+        except IntegrityError as exc:
+            raise _ReceiptTakenError from exc
+        return
+    # An expired receipt is re-pointed, conditionally: of two racing uploads only one wins.
+    moved = db.execute(
+        update(UploadReceipt)
+        .where(UploadReceipt.id == receipt.id, UploadReceipt.document_id == receipt.document_id)
+        .values(document_id=document_id, created_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(moved, "rowcount", 0) != 1:
+        raise _ReceiptTakenError
+
+
+def as_pdf(data: bytes, *, limits: UploadLimits) -> bytes:
+    """The upload itself when it is a PDF; scanner images (JPEG/PNG/TIFF) converted to one."""
+    if image_format(data) is None:
+        return data
+    if len(data) > limits.max_bytes:
+        raise PdfRejectedError(
+            f"ファイルが大きすぎます（上限 {limits.max_bytes // (1024 * 1024)} MB）。", code="too_large"
+        )
+    return image_to_pdf(data, max_pages=limits.max_pages, max_page_pixels=limits.max_page_pixels)
 
 
 def _safe_display_name(filename: str | None) -> str:
@@ -67,24 +128,32 @@ def upload_document(
     filename: str | None,
     form_code: str | None,
     limits: UploadLimits,
+    retention_days: int,
     store: BlobStore,
     enqueue: Enqueue,
-) -> Document:
-    """Check, store and register an uploaded PDF, then queue it for recognition.
+) -> UploadResult:
+    """Check, store and register an uploaded PDF or scanner image, then queue it for recognition.
 
-    Either everything is kept (blob, row, audit event, queued task) or nothing:
-    a failure after the blob was written deletes the blob again.
+    Idempotent: the same file (SHA-256) from the same organisation within ``retention_days``
+    returns the first document, stores nothing and queues nothing. Either everything is kept
+    (blob, row, receipt, audit event, queued task) or nothing: a failure after the blob was
+    written deletes the blob again.
     """
-    page_count = inspect_pdf(data, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
+    if existing is not None:
+        return _duplicate(db, principal=principal, document=existing, filename=filename)
+    pdf = as_pdf(data, limits=limits)
+    page_count = inspect_pdf(pdf, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
     form = _resolve_form(db, form_code=form_code)
-    blob_key = store.put(data)
+    blob_key = store.put(pdf)
     try:
         document = Document(
             org_id=principal.org_id,
             form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
             original_filename=_safe_display_name(filename),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=sha256,
             size_bytes=len(data),
             page_count=page_count,
             blob_key=blob_key,
@@ -92,6 +161,7 @@ def upload_document(
         )
         db.add(document)
         db.flush()
+        _claim_receipt(db, org_id=principal.org_id, sha256=sha256, document_id=document.id)
         record_audit_event(
             db,
             action="document.upload",
@@ -106,6 +176,13 @@ def upload_document(
             },
         )
         db.commit()
+    except _ReceiptTakenError:
+        db.rollback()
+        store.delete(blob_key)
+        winner = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
+        if winner is None:  # pragma: no cover - the winner committed before we lost
+            raise
+        return _duplicate(db, principal=principal, document=winner, filename=filename)
     except BaseException:
         db.rollback()
         store.delete(blob_key)
@@ -116,7 +193,23 @@ def upload_document(
         enqueue(document.id)
     except Exception:
         logger.exception("enqueue failed for document %s; beat will retry", document.id)
-    return document
+    return UploadResult(document=document, duplicate=False)
+
+
+def _duplicate(
+    db: Session, *, principal: Principal, document: Document, filename: str | None
+) -> UploadResult:
+    record_audit_event(
+        db,
+        action="document.upload_duplicate",
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        object_type="document",
+        object_id=document.id,
+        detail={"sha256": document.sha256, "filename": _safe_display_name(filename)},
+    )
+    db.commit()
+    return UploadResult(document=document, duplicate=True)
 
 
 def get_document(db: Session, *, document_id: str) -> Document:

@@ -1,0 +1,206 @@
+"""Server side of the scanner bridge: idempotent uploads, scanner images, heartbeats, bridge list."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ocr_service.audit.models import AuditEvent
+from ocr_service.auth.models import User
+from ocr_service.auth.service import create_api_token
+from ocr_service.db.base import utcnow
+from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.documents.models import Document, UploadReceipt
+from ocr_service.storage.blobs import LocalBlobStore
+from tests.factories import login, make_form, make_org, make_user, pdf_bytes
+
+
+@pytest.fixture()
+def operator(client: TestClient, db: Session, store: LocalBlobStore) -> User:
+    org = make_org(db)
+    make_form(db, org, store)
+    user = make_user(db, org, role="operator")
+    db.commit()
+    login(client, user)
+    return user
+
+
+def _image(fmt: str, pages: int = 1, mode: str = "L") -> bytes:
+    fill: int | tuple[int, ...] = (200, 200, 200, 255)[: len(mode)] if mode in ("RGB", "RGBA") else 1
+    frames = [Image.new(mode, (400, 560), fill) for _ in range(pages)]
+    out = io.BytesIO()
+    frames[0].save(out, format=fmt, save_all=pages > 1, append_images=frames[1:], dpi=(200, 200))
+    return out.getvalue()
+
+
+def _documents(db: Session) -> list[Document]:
+    set_scope(db, SYSTEM_SCOPE)
+    db.expire_all()
+    return list(db.scalars(select(Document)))
+
+
+def test_same_file_twice_is_one_document(
+    client: TestClient, operator: User, db: Session, enqueued: list[str]
+) -> None:
+    """GIVEN a PDF uploaded once WHEN the same bytes arrive again (another name) THEN 200 with the first
+    document, duplicate true, the same SHA-256, nothing stored or queued again, and an audit event."""
+    data = pdf_bytes(text="once")
+    first = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
+    again = client.post("/api/v1/documents", files={"file": ("b.pdf", data, "application/pdf")})
+    assert first.status_code == 201 and again.status_code == 200, again.text
+    assert first.json()["duplicate"] is False and again.json()["duplicate"] is True
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["sha256"] == first.json()["sha256"]
+    assert enqueued == [first.json()["id"]]
+    assert len(_documents(db)) == 1
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "document.upload_duplicate"))
+
+
+def test_same_file_after_the_retention_period_is_a_new_document(
+    client: TestClient, operator: User, db: Session
+) -> None:
+    """GIVEN an upload whose receipt is older than the retention period WHEN the file comes again
+    THEN it is a new document (the old one is due for deletion anyway)."""
+    data = pdf_bytes(text="old")
+    first = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")}).json()
+    set_scope(db, SYSTEM_SCOPE)
+    db.execute(update(UploadReceipt).values(created_at=utcnow() - timedelta(days=6)))
+    db.commit()
+    again = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
+    assert again.status_code == 201 and again.json()["id"] != first["id"]
+    receipt = db.scalar(select(UploadReceipt))
+    assert receipt is not None and receipt.document_id == again.json()["id"]
+
+
+def test_same_file_from_another_organisation_is_its_own_document(
+    client: TestClient, operator: User, db: Session, store: LocalBlobStore
+) -> None:
+    """GIVEN org A uploaded a file WHEN org B uploads the same bytes THEN B gets its own document (201)."""
+    data = pdf_bytes(text="shared")
+    a = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")}).json()
+    org_b = make_org(db)
+    make_form(db, org_b, store)
+    user_b = make_user(db, org_b, role="operator")
+    db.commit()
+    login(client, user_b)
+    b = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
+    assert b.status_code == 201 and b.json()["id"] != a["id"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pages", "mode"),
+    [("JPEG", 1, "RGB"), ("PNG", 1, "L"), ("PNG", 1, "RGBA"), ("TIFF", 3, "L"), ("TIFF", 2, "1")],
+)
+def test_scanner_images_become_pdf_documents(
+    client: TestClient, operator: User, db: Session, store: LocalBlobStore, fmt: str, pages: int, mode: str
+) -> None:
+    """GIVEN a JPEG / PNG / multi-page TIFF scan WHEN uploaded THEN one PDF document with one page per
+    frame; the answer carries the SHA-256 of the file as sent (what the bridge compares)."""
+    import hashlib
+
+    data = _image(fmt, pages, mode)
+    response = client.post("/api/v1/documents", files={"file": (f"scan.{fmt.lower()}", data, "image/x")})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["page_count"] == pages
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    (document,) = _documents(db)
+    assert store.get(document.blob_key).startswith(b"%PDF-")
+
+
+def test_broken_image_is_refused_in_japanese(client: TestClient, operator: User, db: Session) -> None:
+    """GIVEN bytes that start like a PNG but are not one WHEN uploaded THEN 422 corrupt_image, nothing stored."""
+    response = client.post(
+        "/api/v1/documents", files={"file": ("x.png", b"\x89PNG\r\n\x1a\n" + b"junk" * 50, "image/png")}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"]["code"] == "corrupt_image"
+    assert "画像" in response.json()["detail"]["message"]
+    assert _documents(db) == []
+
+
+def test_tiff_with_too_many_pages_is_refused(client: TestClient, operator: User) -> None:
+    """GIVEN max_pages 5 WHEN a 6-page TIFF arrives THEN 422 too_many_pages (before converting it all)."""
+    response = client.post("/api/v1/documents", files={"file": ("x.tif", _image("TIFF", 6), "image/tiff")})
+    assert response.status_code == 422 and response.json()["detail"]["code"] == "too_many_pages"
+
+
+def _beat(**extra: object) -> dict[str, object]:
+    return {
+        "name": "健康課スキャナー1",
+        "version": "0.1.0",
+        "hostname": "SCAN-PC01",
+        "hot_folders": ["D:\\Scan\\乳幼児健診 → nyuyoji_kenshin"],
+        "queued": 2,
+        "quarantined": 1,
+        **extra,
+    }
+
+
+def test_heartbeat_with_machine_token_and_admin_list(client: TestClient, db: Session) -> None:
+    """GIVEN a machine token WHEN its bridge sends heartbeats THEN one row per bridge, registered once in the
+    audit log; the admin sees it in JSON and on /admin/bridges with its state; an error is audited and shown."""
+    org = make_org(db)
+    machine = make_user(db, org, role="operator")
+    admin = make_user(db, org, role="admin")
+    token = create_api_token(db, user=machine, name="scanner")
+    db.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/bridges/heartbeat", json=_beat(), headers=auth).status_code == 200
+    assert client.post("/api/v1/bridges/heartbeat", json=_beat(queued=0), headers=auth).status_code == 200
+    failing = _beat(queued=0, last_error="サーバーに接続できません", last_error_at=utcnow().isoformat())
+    assert client.post("/api/v1/bridges/heartbeat", json=failing, headers=auth).status_code == 200
+    assert client.get("/api/v1/bridges", headers=auth).status_code == 403  # the machine is no admin
+    login(client, admin)
+    (row,) = client.get("/api/v1/bridges").json()
+    assert row["name"] == "健康課スキャナー1" and row["queued"] == 0 and row["quarantined"] == 1
+    assert row["state"] == "error" and row["state_label"] == "エラー"
+    page = client.get("/admin/bridges")
+    assert page.status_code == 200 and "健康課スキャナー1" in page.text and "エラー" in page.text
+    set_scope(db, SYSTEM_SCOPE)
+    actions = [e.action for e in db.scalars(select(AuditEvent).where(AuditEvent.action.like("bridge.%")))]
+    assert (
+        actions.count("bridge.register") == 1 and "bridge.error" in actions and "bridge.list_view" in actions
+    )
+
+
+def test_bridges_are_per_organisation(client: TestClient, db: Session) -> None:
+    """GIVEN A's bridge WHEN B's admin lists bridges (JSON or screen) THEN it is not there; B may use the same name."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    token_a = create_api_token(db, user=make_user(db, org_a, role="operator"), name="s")
+    token_b = create_api_token(db, user=make_user(db, org_b, role="operator"), name="s")
+    admin_b = make_user(db, org_b, role="admin")
+    db.commit()
+    assert (
+        client.post(
+            "/api/v1/bridges/heartbeat",
+            json=_beat(hostname="A-PC"),
+            headers={"Authorization": f"Bearer {token_a}"},
+        ).status_code
+        == 200
+    )
+    login(client, admin_b)
+    assert client.get("/api/v1/bridges").json() == []
+    assert "A-PC" not in client.get("/admin/bridges").text
+    assert (
+        client.post(
+            "/api/v1/bridges/heartbeat",
+            json=_beat(hostname="B-PC"),
+            headers={"Authorization": f"Bearer {token_b}"},
+        ).status_code
+        == 200
+    )
+    assert [r["hostname"] for r in client.get("/api/v1/bridges").json()] == ["B-PC"]
+
+
+def test_heartbeat_needs_a_valid_token(client: TestClient) -> None:
+    """GIVEN no or a wrong token WHEN a heartbeat arrives THEN 401."""
+    assert client.post("/api/v1/bridges/heartbeat", json=_beat()).status_code == 401
+    bad = {"Authorization": "Bearer ocrt_nope"}
+    assert client.post("/api/v1/bridges/heartbeat", json=_beat(), headers=bad).status_code == 401
