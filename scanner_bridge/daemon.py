@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scanner_bridge import __version__, fsops
-from scanner_bridge.client import Answer, ServerClient, TransportError
+from scanner_bridge.client import Answer, TransportError
 from scanner_bridge.config import BridgeConfig, HotFolder
 from scanner_bridge.journal import Journal, now_iso
 from scanner_bridge.names import is_ignored
@@ -31,6 +31,14 @@ logger = logging.getLogger(__name__)
 REFUSAL_STATUSES = {400, 409, 415, 422}
 """4xx answers that refuse *this file* (with the server's error code). 401/403/404/408/429 are
 about the token, the URL or load: the file is fine, so those are retried, never quarantined."""
+
+
+class ServerApi(Protocol):
+    """What the loop needs from the server (:class:`scanner_bridge.client.ServerClient`)."""
+
+    def upload(self, *, data: bytes, filename: str, form_code: str | None) -> Answer: ...
+
+    def heartbeat(self, payload: dict[str, Any]) -> Answer: ...
 
 
 @dataclass
@@ -62,7 +70,7 @@ class Bridge:
         self,
         config: BridgeConfig,
         *,
-        client: ServerClient,
+        client: ServerApi,
         probe: ExclusiveProbe,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
