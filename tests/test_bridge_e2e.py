@@ -1,0 +1,211 @@
+"""Acceptance for the scanner bridge: the real API process (uvicorn, embedded SQLite) and the real
+bridge process, files dropped the way scanners and copy tools drop them, faults injected.
+
+Timings are shortened through the bridge's own configuration (0.2 s polls, 1 s backoff cap);
+the worker does not run: an upload only has to be accepted and recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader, PdfWriter
+
+from tests.factories import pdf_bytes
+from tests.support.bridge_rig import (
+    Api,
+    Proc,
+    bridge_config,
+    bridge_proc,
+    start_proxy,
+    token_file,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    server = Api(tmp_path_factory.mktemp("api"))
+    server.seed()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def procs() -> Iterator[list[Proc]]:
+    """Every bridge or proxy a test starts; all are stopped afterwards, even when the test failed."""
+    started: list[Proc] = []
+    yield started
+    for proc in started:
+        proc.stop(signal.SIGKILL)
+
+
+def _encrypted_pdf() -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(text="secret"))))
+    writer.encrypt("secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _image(fmt: str, seed: int, pages: int = 1) -> bytes:
+    frames = [Image.new("L", (300, 420), (seed * 7 + i) % 250) for i in range(pages)]
+    out = io.BytesIO()
+    frames[0].save(out, format=fmt, save_all=pages > 1, append_images=frames[1:], dpi=(200, 200))
+    return out.getvalue()
+
+
+def _slow_write(path: Path, data: bytes, *, chunks: int = 10, pause: float = 0.2) -> None:
+    """A scanner writing a multi-page PDF page by page: the file grows for ~2 s."""
+    step = max(1, len(data) // chunks)
+    with path.open("wb") as handle:
+        for start in range(0, len(data), step):
+            handle.write(data[start : start + step])
+            handle.flush()
+            time.sleep(pause)
+
+
+def _copy_then_rename(path: Path, data: bytes) -> None:
+    """A copy tool: write under a temporary name, then rename to the final one."""
+    temp = path.with_name(f"~{path.stem}.tmp")
+    _slow_write(temp, data, chunks=3, pause=0.15)
+    os.replace(temp, path)
+
+
+def _in_threads(jobs: list[tuple[Path, bytes]], writer: object) -> None:
+    threads = [threading.Thread(target=writer, args=job) for job in jobs]  # type: ignore[arg-type]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_file()] if folder.exists() else []
+
+
+def test_hundred_files_in_bursts_each_valid_one_becomes_one_document(
+    api: Api, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """GIVEN the bridge watching two hot folders (one mapped to form 'simple') WHEN 100 files arrive in
+    bursts — 40 at once, 10 written slowly in chunks, 30 copied under a temporary name and renamed, then
+    PDFs and scanner images with one non-PDF, one encrypted PDF and two identical files — THEN every valid
+    file is a document exactly once, the spool is empty, the two refused files sit in the quarantine with
+    a Japanese reason, and the journal gives every file its fate; the token is never logged."""
+    mapped, plain = tmp_path / "乳幼児健診", tmp_path / "その他"
+    mapped.mkdir(), plain.mkdir()
+    state = tmp_path / "state"
+    config = bridge_config(
+        tmp_path / "bridge.toml",
+        server_url=api.url,
+        token_file=token_file(tmp_path / "token", api.token),
+        state_dir=state,
+        folders=[(mapped, "simple"), (plain, None)],
+        name="burst-bridge",
+    )
+    bridge = bridge_proc(tmp_path, config)
+    procs.append(bridge)
+    bridge.start()
+
+    valid: dict[str, bytes] = {}  # file name → content
+    burst1 = {f"b1-{i:03d}.pdf": pdf_bytes(text=f"burst1 {i}") for i in range(40)}
+    for name, data in burst1.items():
+        (mapped / name).write_bytes(data)
+    valid |= burst1
+    time.sleep(1.0)
+    burst2 = {f"slow-{i:02d}.pdf": pdf_bytes(pages=3, text=f"slow {i}") for i in range(10)}
+    _in_threads([(plain / name, data) for name, data in burst2.items()], _slow_write)
+    valid |= burst2
+    burst3 = {f"copy-{i:02d}.pdf": pdf_bytes(text=f"copied {i}") for i in range(30)}
+    _in_threads([(plain / name, data) for name, data in burst3.items()], _copy_then_rename)
+    valid |= burst3
+    burst4 = {f"b4-{i:02d}.pdf": pdf_bytes(text=f"burst4 {i}") for i in range(12)}
+    burst4 |= {
+        "scan-a.png": _image("PNG", 1),
+        "scan-b.png": _image("PNG", 2),
+        "scan-c.jpg": _image("JPEG", 3),
+    }
+    burst4["scan-d.tif"] = _image("TIFF", 4, pages=3)
+    twin = pdf_bytes(text="twin")
+    burst4 |= {"twin-1.pdf": twin, "twin-2.pdf": twin}
+    for name, data in burst4.items():
+        (mapped / name).write_bytes(data)
+    valid |= burst4
+    refused = {"memo.docx": b"PK\x03\x04" + b"\x00" * 300, "locked.pdf": _encrypted_pdf()}
+    for name, data in refused.items():
+        (plain / name).write_bytes(data)
+    assert len(valid) + len(refused) == 100
+
+    expected = {_sha(d) for d in valid.values()}
+    assert len(expected) == 97
+    quarantine, spool = state / "quarantine", state / "spool"
+
+    def settled() -> bool:
+        shas = {d["sha256"] for d in api.documents()}
+        return (
+            expected <= shas
+            and len(list(quarantine.glob("*.txt"))) == 2
+            and not _files_in(spool)
+            and not _files_in(mapped)
+            and not _files_in(plain)
+        )
+
+    assert wait_for(settled, 150, interval=1.0), bridge.log()[-4000:]
+    documents = api.documents()
+    assert len(documents) == 97 and len({d["sha256"] for d in documents}) == 97
+    by_name = {d["original_filename"]: d for d in documents}
+    assert all(by_name[n]["form_id"] for n in burst1) and not any(by_name[n]["form_id"] for n in burst2)
+    assert by_name["scan-d.tif"]["page_count"] == 3 and by_name["slow-00.pdf"]["page_count"] == 3
+
+    notes = {p.name: p.read_text(encoding="utf-8-sig") for p in quarantine.glob("*.txt")}
+    assert any("memo.docx" in n and "not_pdf" in n for n in notes.values()), notes
+    assert any("locked.pdf" in n and "encrypted" in n and "パスワード" in n for n in notes.values()), notes
+    assert sorted(p.name.split("_", 1)[1] for p in _files_in(quarantine) if p.suffix != ".txt") == [
+        "locked.pdf",
+        "memo.docx",
+    ]
+
+    fates: dict[str, str] = {}
+    for line in (state / "journal.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "fate" in record:
+            assert record["name"] not in fates, f"{record['name']} has two fates"
+            fates[record["name"]] = record["fate"]
+    assert set(fates) == set(valid) | set(refused)
+    assert fates["memo.docx"] == fates["locked.pdf"] == "quarantined"
+    assert sorted(fates[n] for n in ("twin-1.pdf", "twin-2.pdf")) == ["duplicate", "uploaded"]
+    assert list(fates.values()).count("uploaded") == 97
+
+    status = bridge_status(config)
+    assert status["queued"] == 0 and status["quarantined"] == 2
+    assert status["fates"] == {"uploaded": 97, "duplicate": 1, "quarantined": 2}
+    assert wait_for(lambda: any(b["name"] == "burst-bridge" for b in api.bridges()), 10)
+    assert api.token not in bridge.log() and api.token[5:] not in bridge.log()
+
+
+def bridge_status(config: Path) -> dict[str, object]:
+    from tests.support.bridge_rig import run_bridge_cli
+
+    result = run_bridge_cli(config, "status", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    value: dict[str, object] = json.loads(result.stdout)
+    return value
