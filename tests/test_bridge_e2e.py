@@ -209,3 +209,100 @@ def bridge_status(config: Path) -> dict[str, object]:
     assert result.returncode == 0, result.stdout + result.stderr
     value: dict[str, object] = json.loads(result.stdout)
     return value
+
+
+def test_faults_lose_nothing_and_double_nothing(api: Api, tmp_path: Path, procs: list[Proc]) -> None:
+    """GIVEN the bridge behind a fault-injecting proxy WHEN (1) it is killed -9 while an upload is in flight
+    (the server committed, the answer never came) and restarted, (2) the API is stopped and restarted,
+    (3) the server answers 503 for a while, (4) the hot folder's disk is full (every bridge write ENOSPC)
+    THEN after each fault every file is a document exactly once and the spool ends empty."""
+    proxy, proxy_port, mode = start_proxy(tmp_path, upstream_port=api.port)
+    procs.append(proxy)
+    hot, state = tmp_path / "hot", tmp_path / "state"
+    hot.mkdir()
+    spool = state / "spool"
+    full_disk = tmp_path / "disk-full.flag"
+    config = bridge_config(
+        tmp_path / "bridge.toml",
+        server_url=f"http://127.0.0.1:{proxy_port}",
+        token_file=token_file(tmp_path / "token", api.token),
+        state_dir=state,
+        folders=[(hot, "simple")],
+        name="fault-bridge",
+    )
+    sent: dict[str, bytes] = {}
+
+    def drop(phase: str, count: int = 3) -> set[str]:
+        batch = {f"{phase}-{i}.pdf": pdf_bytes(text=f"fault {phase} {i}") for i in range(count)}
+        for name, data in batch.items():
+            (hot / name).write_bytes(data)
+        sent.update(batch)
+        return {_sha(d) for d in batch.values()}
+
+    def server_shas() -> list[str]:
+        return [d["sha256"] for d in api.documents()]
+
+    def delivered(shas: set[str]) -> bool:
+        return shas <= set(server_shas()) and not _files_in(spool) and not _files_in(hot)
+
+    def start_bridge() -> Proc:
+        proc = bridge_proc(tmp_path, config, full_disk_flag=full_disk)
+        procs.append(proc)
+        proc.start()
+        return proc
+
+    # (1) kill -9 while the server has committed the upload but the answer is held back.
+    mode.write_text("stall 4")
+    bridge = start_bridge()
+    phase1 = drop("kill")
+    assert wait_for(lambda: bool(phase1 & set(server_shas())), 30), bridge.log()[-3000:]
+    bridge.stop(signal.SIGKILL)
+    in_flight = phase1 & set(server_shas())
+    assert len(in_flight) == 1 and len(_files_in(spool)) >= 2, (
+        "the killed upload's copy must still be spooled"
+    )
+    mode.write_text("pass")
+    bridge = start_bridge()
+    assert wait_for(lambda: delivered(phase1), 30), bridge.log()[-3000:]
+    journal = [
+        json.loads(line) for line in (state / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert [r["fate"] for r in journal if r.get("sha256") in in_flight and "fate" in r] == ["duplicate"]
+
+    # (2) the API stops for a while (the proxy answers 502), then comes back.
+    api.stop()
+    phase2 = drop("api-down")
+    assert wait_for(lambda: len(_files_in(spool)) == 6 and not _files_in(hot), 20)  # 3 data + 3 state files
+    time.sleep(1.5)
+    api.start()
+    assert wait_for(lambda: delivered(phase2), 30), bridge.log()[-3000:]
+
+    # (3) the server answers 503 for a while.
+    mode.write_text("503")
+    phase3 = drop("busy")
+    assert wait_for(lambda: "503 POST /api/v1/documents" in proxy.log(), 20)
+    time.sleep(3)
+    assert not phase3 & set(server_shas()) and len(_files_in(spool)) == 6
+    mode.write_text("pass")
+    assert wait_for(lambda: delivered(phase3), 30), bridge.log()[-3000:]
+
+    # (4) the disk is full: the bridge cannot write, so it must not take the files; it keeps running.
+    full_disk.touch()
+    phase4 = drop("full")
+    time.sleep(3)
+    assert bridge.alive() and len(_files_in(hot)) == 3 and not _files_in(spool)
+    assert "No space left on device" in bridge.log()
+    full_disk.unlink()
+    assert wait_for(lambda: delivered(phase4), 30), bridge.log()[-3000:]
+
+    shas = server_shas()
+    mine = [s for s in shas if s in {_sha(d) for d in sent.values()}]
+    assert len(mine) == len(sent) == 12 and len(set(mine)) == 12, "each file exactly once"
+    assert not list((state / "quarantine").iterdir())
+    retries = [r for r in journal_records(state) if r["event"] == "retry"]
+    assert any("503" in r["error"] for r in retries) and any("502" in r["error"] for r in retries)
+
+
+def journal_records(state: Path) -> list[dict[str, object]]:
+    lines = (state / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
