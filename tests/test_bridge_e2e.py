@@ -306,3 +306,119 @@ def test_faults_lose_nothing_and_double_nothing(api: Api, tmp_path: Path, procs:
 def journal_records(state: Path) -> list[dict[str, object]]:
     lines = (state / "journal.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines]
+
+
+def _pem_pair(tmp: Path) -> tuple[Path, Path, Path, Path]:
+    """CA A (signs the server certificate for 127.0.0.1), an unrelated CA B, the server cert and key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: str,
+        signer: ec.EllipticCurvePrivateKey,
+        *,
+        ca: bool,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    paths = []
+    ca_key_a, ca_key_b, server_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca_a = cert("LGWAN 試験 CA A", ca_key_a, "LGWAN 試験 CA A", ca_key_a, ca=True)
+    ca_b = cert("Other CA B", ca_key_b, "Other CA B", ca_key_b, ca=True)
+    server = cert("127.0.0.1", server_key, "LGWAN 試験 CA A", ca_key_a, ca=False)
+    for name, item in (("ca_a.pem", ca_a), ("ca_b.pem", ca_b), ("server.pem", server)):
+        (tmp / name).write_bytes(item.public_bytes(serialization.Encoding.PEM))
+        paths.append(tmp / name)
+    key = tmp / "server.key"
+    key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths[0], paths[1], paths[2], key
+
+
+def test_check_names_each_misconfiguration_in_one_japanese_line(
+    api: Api, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """GIVEN a TLS front end with a private CA WHEN `scanner-bridge check` runs with the right CA THEN OK;
+    with a wrong CA, a malformed or unreachable URL, a revoked token, an unreadable or missing folder THEN
+    exactly one Japanese NG line each (two faults: two lines). Through an HTTP proxy it works too."""
+    from tests.support.bridge_rig import free_port, run_bridge_cli
+
+    ca_a, ca_b, cert, key = _pem_pair(tmp_path)
+    tls_proxy, tls_port, _mode = start_proxy(tmp_path, upstream_port=api.port, tls=(cert, key))
+    plain_proxy, plain_port, _plain_mode = start_proxy(tmp_path, upstream_port=api.port)
+    procs += [tls_proxy, plain_proxy]
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    good = token_file(tmp_path / "token", api.token)
+    revoked = token_file(tmp_path / "revoked", api.revoked_token)
+
+    def check(name: str, **overrides: object) -> tuple[int, list[str], str]:
+        values: dict[str, object] = {
+            "server_url": f"https://127.0.0.1:{tls_port}",
+            "token_file": good,
+            "state_dir": tmp_path / f"state-{name}",
+            "folders": [(hot, None)],
+            "ca_bundle": str(ca_a),
+            **overrides,
+        }
+        config = bridge_config(tmp_path / f"{name}.toml", **values)  # type: ignore[arg-type]
+        result = run_bridge_cli(config, "check")
+        lines = result.stdout.splitlines()
+        return result.returncode, [line for line in lines if line.startswith("NG: ")], result.stdout
+
+    code, ng, out = check("good")
+    assert code == 0 and ng == [] and out.startswith("OK: "), out
+    cases = {
+        "wrong-ca": ({"ca_bundle": str(ca_b)}, "証明書を検証できません"),
+        "malformed-url": ({"server_url": "127.0.0.1:8000/ocr"}, "正しくありません"),
+        "unreachable": ({"server_url": f"http://127.0.0.1:{free_port()}"}, "接続できません"),
+        "revoked": ({"token_file": revoked}, "失効"),
+        "not-a-folder": ({"folders": [(not_a_folder, None)]}, "読み取れません"),
+        "missing-folder": ({"folders": [(tmp_path / "nowhere", None)]}, "ありません"),
+    }
+    for name, (overrides, words) in cases.items():
+        code, ng, out = check(name, **overrides)
+        assert code == 1 and len(ng) == 1 and words in ng[0], (name, out)
+        assert any("\u3040" <= ch <= "\u30ff" for ch in ng[0]), ng[0]
+        assert api.token not in out and api.revoked_token not in out
+    code, ng, out = check("two-faults", token_file=revoked, folders=[(not_a_folder, None)])
+    assert code == 1 and len(ng) == 2, out
+
+    code, ng, out = check(
+        "via-proxy", server_url=api.url, proxy=f"http://127.0.0.1:{plain_port}", ca_bundle=""
+    )
+    assert code == 0, out
+    assert f"GET {api.url}/api/v1/auth/me 200" in plain_proxy.log()
