@@ -112,7 +112,8 @@ def test_hundred_files_in_bursts_each_valid_one_becomes_one_document(
     file is a document exactly once, the spool is empty, the two refused files sit in the quarantine with
     a Japanese reason, and the journal gives every file its fate; the token is never logged."""
     mapped, plain = tmp_path / "乳幼児健診", tmp_path / "その他"
-    mapped.mkdir(), plain.mkdir()
+    mapped.mkdir()
+    plain.mkdir()
     state = tmp_path / "state"
     config = bridge_config(
         tmp_path / "bridge.toml",
@@ -300,7 +301,8 @@ def test_faults_lose_nothing_and_double_nothing(api: Api, tmp_path: Path, procs:
     assert len(mine) == len(sent) == 12 and len(set(mine)) == 12, "each file exactly once"
     assert not list((state / "quarantine").iterdir())
     retries = [r for r in journal_records(state) if r["event"] == "retry"]
-    assert any("503" in r["error"] for r in retries) and any("502" in r["error"] for r in retries)
+    errors = [str(r["error"]) for r in retries]
+    assert any("503" in e for e in errors) and any("502" in e for e in errors)
 
 
 def journal_records(state: Path) -> list[dict[str, object]]:
@@ -401,7 +403,7 @@ def test_check_names_each_misconfiguration_in_one_japanese_line(
 
     code, ng, out = check("good")
     assert code == 0 and ng == [] and out.startswith("OK: "), out
-    cases = {
+    cases: dict[str, tuple[dict[str, object], str]] = {
         "wrong-ca": ({"ca_bundle": str(ca_b)}, "証明書を検証できません"),
         "malformed-url": ({"server_url": "127.0.0.1:8000/ocr"}, "正しくありません"),
         "unreachable": ({"server_url": f"http://127.0.0.1:{free_port()}"}, "接続できません"),
