@@ -110,3 +110,14 @@ def test_token_file_must_be_private_and_not_empty(tmp_path: Path) -> None:
     token.write_text("  \n", encoding="utf-8")
     with pytest.raises(ConfigError):
         read_token(token)
+
+
+def test_the_shipped_example_and_unit_file_are_usable() -> None:
+    """GIVEN the example TOML (Windows paths) and the systemd unit THEN the example loads as is and the
+    unit runs `scanner-bridge run` with a `check` before it."""
+    here = Path(__file__).resolve().parent.parent
+    config = load_config(here / "bridge.example.toml", env={})
+    assert [f.form_code for f in config.hot_folders] == ["nyuyoji_kenshin", None]
+    assert PureWindowsPath(str(config.hot_folders[0].path)).parts == ("D:\\", "Scan", "乳幼児健診")
+    unit = (here / "scanner-bridge.service").read_text(encoding="utf-8")
+    assert "ExecStart=/opt/scanner-bridge/bin/scanner-bridge run" in unit and "ExecStartPre=" in unit
