@@ -78,21 +78,6 @@ def test_same_file_after_the_retention_period_is_a_new_document(
     assert receipt is not None and receipt.document_id == again.json()["id"]
 
 
-def test_same_file_from_another_organisation_is_its_own_document(
-    client: TestClient, operator: User, db: Session, store: LocalBlobStore
-) -> None:
-    """GIVEN org A uploaded a file WHEN org B uploads the same bytes THEN B gets its own document (201)."""
-    data = pdf_bytes(text="shared")
-    a = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")}).json()
-    org_b = make_org(db)
-    make_form(db, org_b, store)
-    user_b = make_user(db, org_b, role="operator")
-    db.commit()
-    login(client, user_b)
-    b = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
-    assert b.status_code == 201 and b.json()["id"] != a["id"]
-
-
 @pytest.mark.parametrize(
     ("fmt", "pages", "mode"),
     [("JPEG", 1, "RGB"), ("PNG", 1, "L"), ("PNG", 1, "RGBA"), ("TIFF", 3, "L"), ("TIFF", 2, "1")],
@@ -168,35 +153,6 @@ def test_heartbeat_with_machine_token_and_admin_list(client: TestClient, db: Ses
     assert (
         actions.count("bridge.register") == 1 and "bridge.error" in actions and "bridge.list_view" in actions
     )
-
-
-def test_bridges_are_per_organisation(client: TestClient, db: Session) -> None:
-    """GIVEN A's bridge WHEN B's admin lists bridges (JSON or screen) THEN it is not there; B may use the same name."""
-    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
-    token_a = create_api_token(db, user=make_user(db, org_a, role="operator"), name="s")
-    token_b = create_api_token(db, user=make_user(db, org_b, role="operator"), name="s")
-    admin_b = make_user(db, org_b, role="admin")
-    db.commit()
-    assert (
-        client.post(
-            "/api/v1/bridges/heartbeat",
-            json=_beat(hostname="A-PC"),
-            headers={"Authorization": f"Bearer {token_a}"},
-        ).status_code
-        == 200
-    )
-    login(client, admin_b)
-    assert client.get("/api/v1/bridges").json() == []
-    assert "A-PC" not in client.get("/admin/bridges").text
-    assert (
-        client.post(
-            "/api/v1/bridges/heartbeat",
-            json=_beat(hostname="B-PC"),
-            headers={"Authorization": f"Bearer {token_b}"},
-        ).status_code
-        == 200
-    )
-    assert [r["hostname"] for r in client.get("/api/v1/bridges").json()] == ["B-PC"]
 
 
 def test_heartbeat_needs_a_valid_token(client: TestClient) -> None:
