@@ -18,6 +18,7 @@ from ocr_service.db.base import utcnow
 from ocr_service.documents.images import image_format, image_to_pdf
 from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
 from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
 from ocr_service.storage.blobs import BlobStore
@@ -157,7 +158,7 @@ def upload_document(
             size_bytes=len(data),
             page_count=page_count,
             blob_key=blob_key,
-            status="queued",
+            status=DocumentStatus.QUEUED,
         )
         db.add(document)
         db.flush()
