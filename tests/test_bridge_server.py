@@ -155,6 +155,16 @@ def test_heartbeat_with_machine_token_and_admin_list(client: TestClient, db: Ses
     )
 
 
+def test_heartbeat_is_for_machine_tokens_only(client: TestClient, db: Session) -> None:
+    """GIVEN an operator logged in with a browser session WHEN posting a heartbeat THEN 403 (machines only)."""
+    org = make_org(db)
+    user = make_user(db, org, role="operator")
+    db.commit()
+    login(client, user)
+    response = client.post("/api/v1/bridges/heartbeat", json=_beat())
+    assert response.status_code == 403 and response.json()["detail"]["code"] == "machine_token_required"
+
+
 def test_heartbeat_needs_a_valid_token(client: TestClient) -> None:
     """GIVEN no or a wrong token WHEN a heartbeat arrives THEN 401."""
     assert client.post("/api/v1/bridges/heartbeat", json=_beat()).status_code == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ocr_service.api.deps import AdminCtx, OperatorCtx
+from ocr_service.api.deps import AdminCtx, MachineCtx
 from ocr_service.audit.service import record_audit_event
 from ocr_service.bridges import service
 from ocr_service.bridges.schemas import BridgeOut, HeartbeatIn
@@ -16,7 +16,7 @@ pages = APIRouter(include_in_schema=False)
 
 
 @router.post("/heartbeat", response_model=BridgeOut)
-def heartbeat(beat: HeartbeatIn, ctx: OperatorCtx) -> BridgeOut:
+def heartbeat(beat: HeartbeatIn, ctx: MachineCtx) -> BridgeOut:
     bridge = service.record_heartbeat(ctx.db, principal=ctx.principal, beat=beat)
     return BridgeOut.model_validate(bridge)
 
