@@ -116,6 +116,25 @@ def test_tiff_with_too_many_pages_is_refused(client: TestClient, operator: User)
     assert response.status_code == 422 and response.json()["detail"]["code"] == "too_many_pages"
 
 
+def test_image_bomb_is_refused_as_too_large(client: TestClient, operator: User) -> None:
+    """GIVEN a small PNG that declares 20000×20000 pixels WHEN uploaded THEN 413 too_large, never decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + chunk(b"IEND", b"")
+    )
+    response = client.post("/api/v1/documents", files={"file": ("bomb.png", png, "image/png")})
+    assert response.status_code == 413 and response.json()["detail"]["code"] == "too_large"
+
+
 def _beat(**extra: object) -> dict[str, object]:
     return {
         "name": "健康課スキャナー1",

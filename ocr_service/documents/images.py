@@ -77,15 +77,11 @@ def image_to_pdf(data: bytes, *, max_pages: int, max_page_pixels: int) -> bytes:
                 pages.append(_page(frame))
     except PdfRejectedError:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,
-        EOFError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PdfRejectedError(
+            "画像が大きすぎます。解像度を下げてスキャンしてください。", code="too_large"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise PdfRejectedError(
             "画像ファイルが壊れていて読み取れません。もう一度スキャンしてください。", code="corrupt_image"
         ) from exc

@@ -3,7 +3,7 @@ exclusive-open probe driven by a fake CreateFile that answers like the Win32 API
 
 from __future__ import annotations
 
-import fcntl
+import os
 from pathlib import Path, PureWindowsPath
 
 import pytest
@@ -89,7 +89,10 @@ def test_cross_device_moves_are_recognised_on_both_platforms() -> None:
     assert not is_cross_device(_WinError(5))
 
 
+@pytest.mark.skipif(os.name == "nt", reason="flock is POSIX")
 def test_posix_probe_sees_a_locking_writer(tmp_path: Path) -> None:
+    import fcntl
+
     path = tmp_path / "scan.pdf"
     path.write_bytes(b"%PDF-")
     probe = PosixProbe()
