@@ -80,6 +80,7 @@ class ServerClient:
             urllib.request.HTTPSHandler(context=ssl_context(config.ca_bundle)),
         )
         self._token = token
+        self._name = config.name[:100]
 
     def _request(
         self, method: str, path: str, *, body: bytes | None = None, content_type: str = ""
@@ -112,7 +113,9 @@ class ServerClient:
         return self._request("GET", "/api/v1/auth/me")
 
     def upload(self, *, data: bytes, filename: str, form_code: str | None) -> Answer:
-        fields = {"form_code": form_code} if form_code else {}
+        fields = {"source": self._name}
+        if form_code:
+            fields["form_code"] = form_code
         body, content_type = _multipart(fields, filename=filename, data=data)
         return self._request("POST", "/api/v1/documents", body=body, content_type=content_type)
 

@@ -200,6 +200,7 @@ def test_hundred_files_in_bursts_each_valid_one_becomes_one_document(
     assert status["queued"] == 0 and status["quarantined"] == 2
     assert status["fates"] == {"uploaded": 97, "duplicate": 1, "quarantined": 2}
     assert wait_for(lambda: any(b["name"] == "burst-bridge" for b in api.bridges()), 10)
+    assert api.receipt_sources() == {"burst-bridge"}
     assert api.token not in bridge.log() and api.token[5:] not in bridge.log()
 
 

@@ -52,14 +52,19 @@ def test_same_file_twice_is_one_document(
     document, duplicate true, the same SHA-256, nothing stored or queued again, and an audit event."""
     data = pdf_bytes(text="once")
     first = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
-    again = client.post("/api/v1/documents", files={"file": ("b.pdf", data, "application/pdf")})
+    again = client.post(
+        "/api/v1/documents",
+        files={"file": ("b.pdf", data, "application/pdf")},
+        data={"source": "スキャナー1"},
+    )
     assert first.status_code == 201 and again.status_code == 200, again.text
     assert first.json()["duplicate"] is False and again.json()["duplicate"] is True
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["sha256"] == first.json()["sha256"]
     assert enqueued == [first.json()["id"]]
     assert len(_documents(db)) == 1
-    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "document.upload_duplicate"))
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "document.upload_duplicate"))
+    assert event is not None and event.detail["source"] == "スキャナー1"
 
 
 def test_same_file_after_the_retention_period_is_a_new_document(

@@ -96,3 +96,5 @@ class UploadReceipt(OrgScoped, TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The scanner bridge that sent the file (its configured name); None for browser uploads."""

@@ -23,6 +23,7 @@ async def upload(
     response: Response,
     file: Annotated[UploadFile, File(description="Scanned PDF, or a JPEG / PNG / multi-page TIFF scan")],
     form_code: Annotated[str | None, Form(max_length=64)] = None,
+    source: Annotated[str | None, Form(max_length=100, description="Sending scanner bridge's name")] = None,
 ) -> UploadOut:
     """201 with the new document, or 200 with the first one when this exact file (SHA-256) was
     already uploaded by the organisation within the retention period (``duplicate: true``)."""
@@ -35,6 +36,7 @@ async def upload(
         data=data,
         filename=file.filename,
         form_code=form_code or None,
+        source=source or None,
         limits=UploadLimits(
             max_bytes=settings.max_upload_bytes,
             max_pages=settings.max_pages,

@@ -72,12 +72,12 @@ def find_recent_upload(db: Session, *, sha256: str, retention_days: int) -> Docu
     return db.get(Document, receipt.document_id)
 
 
-def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str) -> None:
+def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str, source: str | None) -> None:
     receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
     if receipt is None:
         try:
             with db.begin_nested():
-                db.add(UploadReceipt(org_id=org_id, sha256=sha256, document_id=document_id))
+                db.add(UploadReceipt(org_id=org_id, sha256=sha256, document_id=document_id, source=source))
         except IntegrityError as exc:
             raise _ReceiptTakenError from exc
         return
@@ -85,7 +85,7 @@ def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str) -
     moved = db.execute(
         update(UploadReceipt)
         .where(UploadReceipt.id == receipt.id, UploadReceipt.document_id == receipt.document_id)
-        .values(document_id=document_id, created_at=utcnow())
+        .values(document_id=document_id, source=source, created_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if getattr(moved, "rowcount", 0) != 1:
@@ -129,12 +129,14 @@ def upload_document(
     filename: str | None,
     form_code: str | None,
     limits: UploadLimits,
+    source: str | None = None,
     retention_days: int,
     store: BlobStore,
     enqueue: Enqueue,
 ) -> UploadResult:
     """Check, store and register an uploaded PDF or scanner image, then queue it for recognition.
 
+    ``source`` names the scanner bridge that sent the file (kept on the receipt and in the audit log).
     Idempotent: the same file (SHA-256) from the same organisation within ``retention_days``
     returns the first document, stores nothing and queues nothing. Either everything is kept
     (blob, row, receipt, audit event, queued task) or nothing: a failure after the blob was
@@ -143,7 +145,7 @@ def upload_document(
     sha256 = hashlib.sha256(data).hexdigest()
     existing = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
     if existing is not None:
-        return _duplicate(db, principal=principal, document=existing, filename=filename)
+        return _duplicate(db, principal=principal, document=existing, filename=filename, source=source)
     pdf = as_pdf(data, limits=limits)
     page_count = inspect_pdf(pdf, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
     form = _resolve_form(db, form_code=form_code)
@@ -162,7 +164,7 @@ def upload_document(
         )
         db.add(document)
         db.flush()
-        _claim_receipt(db, org_id=principal.org_id, sha256=sha256, document_id=document.id)
+        _claim_receipt(db, org_id=principal.org_id, sha256=sha256, document_id=document.id, source=source)
         record_audit_event(
             db,
             action="document.upload",
@@ -174,6 +176,7 @@ def upload_document(
                 "sha256": document.sha256,
                 "pages": page_count,
                 "form": f"{form.code}@v{form.version}" if form is not None else None,
+                "source": source,
             },
         )
         db.commit()
@@ -183,7 +186,7 @@ def upload_document(
         winner = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
         if winner is None:  # pragma: no cover - the winner committed before we lost
             raise
-        return _duplicate(db, principal=principal, document=winner, filename=filename)
+        return _duplicate(db, principal=principal, document=winner, filename=filename, source=source)
     except BaseException:
         db.rollback()
         store.delete(blob_key)
@@ -198,7 +201,7 @@ def upload_document(
 
 
 def _duplicate(
-    db: Session, *, principal: Principal, document: Document, filename: str | None
+    db: Session, *, principal: Principal, document: Document, filename: str | None, source: str | None
 ) -> UploadResult:
     record_audit_event(
         db,
@@ -207,7 +210,7 @@ def _duplicate(
         user_id=principal.user_id,
         object_type="document",
         object_id=document.id,
-        detail={"sha256": document.sha256, "filename": _safe_display_name(filename)},
+        detail={"sha256": document.sha256, "filename": _safe_display_name(filename), "source": source},
     )
     db.commit()
     return UploadResult(document=document, duplicate=True)

@@ -156,6 +156,11 @@ class Api:
             )
             return [dict(row._mapping) for row in rows]
 
+    def receipt_sources(self) -> set[str | None]:
+        assert self.engine is not None
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(text("SELECT DISTINCT source FROM upload_receipts"))}
+
     def bridges(self) -> list[dict[str, Any]]:
         assert self.engine is not None
         with self.engine.connect() as conn:

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("document_id", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=100), nullable=True),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -61,7 +62,9 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_bridges_user_id_users")),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_bridges_org_id_organisations")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_bridges_org_id_organisations")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bridges")),
         sa.UniqueConstraint("org_id", "name", name="uq_bridges_org_name"),
     )
