@@ -6,6 +6,7 @@ continues exactly where the last run stopped.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -168,9 +169,13 @@ class Bridge:
                     tracker.forget(path)  # someone moved it away first
                     continue
                 except OSError as exc:
+                    # The file stays in the hot folder and is tried again next poll. A full disk
+                    # stops this poll; one unmovable file (locked, read-only) must not block the rest.
                     self.needs_recovery = True
                     self._error(f"{path.name} をスプールに移せません: {exc.strerror or exc}")
-                    return  # disk full or share gone: try again next poll, the file stays put
+                    if exc.errno == errno.ENOSPC:
+                        return
+                    continue
                 tracker.forget(path)
                 logger.info(
                     "took %s (%d bytes, sha256 %s) as %s", entry.name, entry.size, entry.sha256, entry.id

@@ -179,6 +179,16 @@ def test_heartbeat_with_machine_token_and_admin_list(client: TestClient, db: Ses
     )
 
 
+def test_bridge_screen_is_for_administrators(client: TestClient, db: Session) -> None:
+    """GIVEN no login THEN /admin/bridges sends to the login page; an operator gets 403."""
+    response = client.get("/admin/bridges", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    user = make_user(db, make_org(db), role="operator")
+    db.commit()
+    login(client, user)
+    assert client.get("/admin/bridges").status_code == 403
+
+
 def test_heartbeat_is_for_machine_tokens_only(client: TestClient, db: Session) -> None:
     """GIVEN an operator logged in with a browser session WHEN posting a heartbeat THEN 403 (machines only)."""
     org = make_org(db)

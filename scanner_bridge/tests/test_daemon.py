@@ -171,3 +171,27 @@ def test_temporary_names_are_not_taken(setup: tuple[Bridge, FakeServer, Clock, P
     for _ in range(5):
         bridge.poll_folders()
     assert bridge.spool.entries() == [] and len(list(hot.iterdir())) == 2
+
+
+def test_one_unmovable_file_does_not_block_the_others(
+    setup: tuple[Bridge, FakeServer, Clock, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a file the bridge may not move (locked by antivirus, read-only share) THEN the error is reported,
+    the file stays where it is, and the other files of the folder are still taken."""
+    import os
+
+    bridge, _server, _clock, hot = setup
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(src).name == "a-locked.pdf":
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    (hot / "a-locked.pdf").write_bytes(b"%PDF locked")
+    (hot / "b.pdf").write_bytes(b"%PDF b")
+    bridge.poll_folders()
+    bridge.poll_folders()
+    assert [e.name for e in bridge.spool.pending()] == ["b.pdf"]
+    assert (hot / "a-locked.pdf").exists() and "a-locked.pdf" in (bridge.last_error or "")
