@@ -59,6 +59,7 @@ def test_same_file_twice_is_one_document(
     )
     assert first.status_code == 201 and again.status_code == 200, again.text
     assert first.json()["duplicate"] is False and again.json()["duplicate"] is True
+    assert again.json()["batch_id"] == first.json()["batch_id"]
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["sha256"] == first.json()["sha256"]
     assert enqueued == [first.json()["id"]]

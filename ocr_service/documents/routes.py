@@ -48,7 +48,8 @@ async def upload(
     )
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
-    return UploadOut(**DocumentOut.model_validate(result.document).model_dump(), duplicate=result.duplicate)
+    # batch_id is read from the document once documents carry one (issue 10); until then it is None.
+    return UploadOut.model_validate(result.document).model_copy(update={"duplicate": result.duplicate})
 
 
 @router.get("", response_model=list[DocumentOut])
