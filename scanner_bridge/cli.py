@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -34,7 +35,11 @@ def _setup_logging(config: BridgeConfig, verbose: bool) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if config.log_file is not None:
         config.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(config.log_file, encoding="utf-8"))
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                config.log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
+            )
+        )
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

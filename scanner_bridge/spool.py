@@ -125,6 +125,11 @@ class Spool:
         self._save(entry)
 
     # -- outcomes ------------------------------------------------------------------------------
+    def record_change(self, entry: SpoolEntry, *, sha256: str, size: int) -> None:
+        self.journal.append("changed", id=entry.id, old_sha256=entry.sha256, sha256=sha256, size=size)
+        entry.sha256, entry.size = sha256, size
+        self._save(entry)
+
     def record_retry(self, entry: SpoolEntry, error: str) -> None:
         entry.attempts += 1
         self.journal.append("retry", id=entry.id, attempt=entry.attempts, error=error[:300])

@@ -195,3 +195,19 @@ def test_one_unmovable_file_does_not_block_the_others(
     bridge.poll_folders()
     assert [e.name for e in bridge.spool.pending()] == ["b.pdf"]
     assert (hot / "a-locked.pdf").exists() and "a-locked.pdf" in (bridge.last_error or "")
+
+
+def test_a_file_that_grew_after_it_was_taken_is_sent_as_it_is_now(
+    setup: tuple[Bridge, FakeServer, Clock, Path],
+) -> None:
+    """GIVEN a writer that kept appending to the spooled file after it was hashed THEN the bridge sends the
+    current bytes, compares the server's hash with those, and journals the change (no endless retry)."""
+    bridge, server, _clock, hot = setup
+    _spool(bridge, hot, "a.pdf")
+    (entry,) = bridge.spool.pending()
+    with bridge.spool.data_path(entry).open("ab") as late_writer:
+        late_writer.write(b" more pages")
+    bridge.upload_pending()
+    assert bridge.spool.entries() == [] and server.uploads == ["a.pdf"]
+    events = [r["event"] for r in bridge.spool.journal.records()]
+    assert events == ["taken", "changed", "uploaded"]
