@@ -30,8 +30,7 @@ def inspect_pdf(data: bytes, *, max_bytes: int, max_pages: int) -> int:
         )
     if not data[:1024].lstrip().startswith(b"%PDF-"):
         raise PdfRejectedError(
-            "PDF または画像（TIFF・JPEG・PNG）ではありません。スキャナーの出力形式を PDF にしてください。",
-            code="not_pdf",
+            "PDF ファイルではありません。スキャナーの出力形式を PDF にしてください。", code="not_pdf"
         )
     if b"%%EOF" not in data[-2048:]:
         raise PdfRejectedError(
