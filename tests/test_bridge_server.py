@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -205,3 +206,81 @@ def test_heartbeat_needs_a_valid_token(client: TestClient) -> None:
     assert client.post("/api/v1/bridges/heartbeat", json=_beat()).status_code == 401
     bad = {"Authorization": "Bearer ocrt_nope"}
     assert client.post("/api/v1/bridges/heartbeat", json=_beat(), headers=bad).status_code == 401
+
+
+def test_racing_uploads_of_one_file_make_one_document(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN four sessions uploading the same new file at the same moment (PostgreSQL, committed data), each
+    past the "already uploaded?" look-up before any committed THEN exactly one creates the document, the
+    unique receipt turns the three others into duplicates of it, and the blobs they had stored are deleted."""
+    import threading
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from ocr_service.auth.service import Principal
+    from ocr_service.db.scoping import OrgScope
+    from ocr_service.documents import service
+    from ocr_service.documents.service import UploadLimits, UploadResult, upload_document
+
+    real_lookup = service.find_recent_upload
+    looked_up: set[int] = set()
+
+    def first_lookup_misses(db: Session, *, sha256: str, retention_days: int) -> Document | None:
+        # Each thread's first look-up sees nothing, as if all four arrived before any commit.
+        if threading.get_ident() not in looked_up:
+            looked_up.add(threading.get_ident())
+            return None
+        return real_lookup(db, sha256=sha256, retention_days=retention_days)
+
+    monkeypatch.setattr(service, "find_recent_upload", first_lookup_misses)
+
+    engine = create_engine(pg_url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    store = LocalBlobStore(tmp_path / "blobs", key_material="race-key")
+    with factory() as db:
+        org = make_org(db, f"競合課{uuid.uuid4().hex[:6]}")
+        make_form(db, org, store)
+        user = make_user(db, org, role="operator")
+        db.commit()
+        principal = Principal(user_id=user.id, org_id=org.id, role="operator", username=user.username)
+    blobs_before = {p for p in (tmp_path / "blobs").rglob("*") if p.is_file()}
+    data = pdf_bytes(text=f"race {uuid.uuid4().hex}")
+    barrier = threading.Barrier(4)
+    results: list[UploadResult] = []
+    errors: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            with factory() as db:
+                set_scope(db, OrgScope(org.id))
+                barrier.wait()
+                results.append(
+                    upload_document(
+                        db,
+                        principal=principal,
+                        data=data,
+                        filename="race.pdf",
+                        form_code=None,
+                        limits=UploadLimits(max_bytes=10_000_000, max_pages=5),
+                        retention_days=5,
+                        store=store,
+                        enqueue=lambda _id: None,
+                    )
+                )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    engine.dispose()
+    assert errors == [] and len(results) == 4
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
+    assert len({r.document.id for r in results}) == 1
+    new_blobs = {p for p in (tmp_path / "blobs").rglob("*") if p.is_file()} - blobs_before
+    assert len(new_blobs) == 1
