@@ -68,7 +68,24 @@ def _check_token(config: BridgeConfig, *, server_ok: bool) -> list[str]:
         return ["トークンの利用者に取り込み（operator）の権限がありません。"]
     if answer.status != 200:
         return [f"トークンを確認できません（HTTP {answer.status}）。"]
-    return []
+    return _check_form_codes(config, ServerClient(config, token=token))
+
+
+def _check_form_codes(config: BridgeConfig, client: ServerClient) -> list[str]:
+    """A folder mapped to a form the server does not know would send every scan to the quarantine."""
+    wanted = [folder for folder in config.hot_folders if folder.form_code]
+    if not wanted:
+        return []
+    try:
+        answer = client.forms()
+    except TransportError as exc:
+        return [f"様式の一覧を取得できません: {exc}"]
+    known = {str(item.get("code")) for item in answer.body.get("items", []) if isinstance(item, dict)}
+    return [
+        f"スキャン先フォルダ {folder.path} の様式コード「{folder.form_code}」はサーバーに登録されていません。"
+        for folder in wanted
+        if folder.form_code not in known
+    ]
 
 
 def _check_writable(folder: Path, label: str) -> list[str]:

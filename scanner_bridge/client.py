@@ -112,6 +112,10 @@ class ServerClient:
     def whoami(self) -> Answer:
         return self._request("GET", "/api/v1/auth/me")
 
+    def forms(self) -> Answer:
+        """The organisation's published forms (``items``: code, version, title)."""
+        return self._request("GET", "/api/v1/forms")
+
     def upload(self, *, data: bytes, filename: str, form_code: str | None) -> Answer:
         fields = {"source": self._name}
         if form_code:
@@ -129,4 +133,6 @@ def _json(raw: bytes) -> dict[str, Any]:
         value = json.loads(raw or b"{}")
     except ValueError:
         return {"detail": raw[:200].decode("utf-8", "replace")}
+    if isinstance(value, list):
+        return {"items": value}
     return value if isinstance(value, dict) else {"detail": value}

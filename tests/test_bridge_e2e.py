@@ -316,7 +316,8 @@ def test_check_names_each_misconfiguration_in_one_japanese_line(
     api: Api, tmp_path: Path, procs: list[Proc]
 ) -> None:
     """GIVEN a TLS front end with a private CA WHEN `scanner-bridge check` runs with the right CA THEN OK;
-    with a wrong CA, a malformed or unreachable URL, a revoked token, an unreadable or missing folder THEN
+    with a wrong CA, a malformed or unreachable URL, a revoked token, an unreadable or missing folder, a
+    folder mapped to a form the server does not have THEN
     exactly one Japanese NG line each (two faults: two lines). Through an HTTP proxy it works too."""
     from tests.support.bridge_rig import free_port, run_bridge_cli
 
@@ -336,7 +337,7 @@ def test_check_names_each_misconfiguration_in_one_japanese_line(
             "server_url": f"https://127.0.0.1:{tls_port}",
             "token_file": good,
             "state_dir": tmp_path / f"state-{name}",
-            "folders": [(hot, None)],
+            "folders": [(hot, "simple")],
             "ca_bundle": str(ca_a),
             **overrides,
         }
@@ -354,6 +355,7 @@ def test_check_names_each_misconfiguration_in_one_japanese_line(
         "revoked": ({"token_file": revoked}, "失効"),
         "not-a-folder": ({"folders": [(not_a_folder, None)]}, "読み取れません"),
         "missing-folder": ({"folders": [(tmp_path / "nowhere", None)]}, "ありません"),
+        "unknown-form": ({"folders": [(hot, "no_such_form")]}, "登録されていません"),
     }
     for name, (overrides, words) in cases.items():
         code, ng, out = check(name, **overrides)
