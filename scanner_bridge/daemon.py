@@ -249,6 +249,27 @@ class Bridge:
                 return
 
     # -- the loop ---------------------------------------------------------------------------------
+    def _step(self, next_poll: float, next_heartbeat: float) -> tuple[float, float]:
+        """One pass: recover if needed, poll when due, upload when the backoff allows, heartbeat when due."""
+        if self.needs_recovery:
+            try:
+                self.spool.recover()
+                self.needs_recovery = False
+            except OSError as exc:
+                self._error(f"スプールの復旧に失敗しました: {exc.strerror or exc}")
+        now = self.clock()
+        if now >= next_poll:
+            self.poll_folders()
+            next_poll = now + self.config.poll_interval_s
+        if now >= self.next_upload_at:
+            self.upload_pending()
+        if now >= next_heartbeat:
+            self.heartbeat()
+            next_heartbeat = now + self.config.heartbeat_interval_s
+            self.write_status(force=True)
+        self.write_status()
+        return next_poll, next_heartbeat
+
     def run(self, stop: threading.Event) -> None:
         logger.info(
             "scanner-bridge %s started: %d hot folder(s) → %s",
@@ -258,24 +279,15 @@ class Bridge:
         )
         next_poll = next_heartbeat = 0.0
         while not stop.is_set():
-            if self.needs_recovery:
-                try:
-                    self.spool.recover()
-                    self.needs_recovery = False
-                except OSError as exc:
-                    self._error(f"スプールの復旧に失敗しました: {exc.strerror or exc}")
-            now = self.clock()
-            if now >= next_poll:
-                self.poll_folders()
-                next_poll = now + self.config.poll_interval_s
-            if now >= self.next_upload_at:
-                self.upload_pending()
-            if now >= next_heartbeat:
-                self.heartbeat()
-                next_heartbeat = now + self.config.heartbeat_interval_s
-                self.write_status(force=True)
-            self.write_status()
-            wake = min(next_poll, next_heartbeat, max(self.next_upload_at, next_poll))
-            stop.wait(max(0.05, wake - self.clock()))
+            try:
+                next_poll, next_heartbeat = self._step(next_poll, next_heartbeat)
+            except Exception as exc:
+                # Never die on a surprise: the spool is the state, so log it, recover, try again.
+                logger.exception("unexpected error; continuing")
+                self._error(f"内部エラー: {type(exc).__name__}: {exc}")
+                self.needs_recovery = True
+                stop.wait(self.backoff.next_delay())
+                continue
+            stop.wait(max(0.05, min(next_poll, next_heartbeat) - self.clock()))
         self.write_status(force=True)
         logger.info("scanner-bridge stopped")

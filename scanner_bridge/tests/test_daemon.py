@@ -211,3 +211,40 @@ def test_a_file_that_grew_after_it_was_taken_is_sent_as_it_is_now(
     assert bridge.spool.entries() == [] and server.uploads == ["a.pdf"]
     events = [r["event"] for r in bridge.spool.journal.records()]
     assert events == ["taken", "changed", "uploaded"]
+
+
+def test_the_loop_survives_a_surprise_and_stops_on_request(tmp_path: Path) -> None:
+    """GIVEN the real loop WHEN the server client raises an unexpected error once THEN the bridge logs it,
+    keeps running, delivers the file on the next pass, and returns when asked to stop."""
+    import threading
+    import time
+
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    config = BridgeConfig(
+        server_url="http://x",
+        token_file=tmp_path / "t",
+        hot_folders=(HotFolder(hot),),
+        state_dir=tmp_path / "state",
+        poll_interval_s=0.05,
+        stable_polls=1,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.1,
+    )
+    server = FakeServer()
+    server.answers = [RuntimeError("bug in a dependency")]
+    bridge = Bridge(config, client=server, probe=_FreeProbe(), rng=random.Random(3))
+    stop = threading.Event()
+    thread = threading.Thread(target=bridge.run, args=(stop,))
+    thread.start()
+    try:
+        (hot / "a.pdf").write_bytes(b"%PDF a")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (len(server.uploads) < 2 or bridge.spool.entries()):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert server.uploads == ["a.pdf", "a.pdf"] and bridge.spool.entries() == []
+    assert bridge.last_error is not None and "RuntimeError" in bridge.last_error
