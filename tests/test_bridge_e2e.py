@@ -307,6 +307,44 @@ def test_faults_lose_nothing_and_double_nothing(api: Api, tmp_path: Path, procs:
     assert any("503" in e for e in errors) and any("502" in e for e in errors)
 
 
+def test_repeated_kill9_while_taking_and_sending(api: Api, tmp_path: Path, procs: list[Proc]) -> None:
+    """GIVEN 30 files arriving WHEN the bridge is killed -9 five times at arbitrary moments (taking, hashing,
+    uploading) and restarted each time THEN every file is a document exactly once and the spool is empty."""
+    hot, state = tmp_path / "hot", tmp_path / "state"
+    hot.mkdir()
+    config = bridge_config(
+        tmp_path / "bridge.toml",
+        server_url=api.url,
+        token_file=token_file(tmp_path / "token", api.token),
+        state_dir=state,
+        folders=[(hot, None)],
+        name="kill-bridge",
+        stable_polls=2,
+    )
+    files = {f"k-{i:02d}.pdf": pdf_bytes(pages=2, text=f"kill loop {i}") for i in range(30)}
+    for name, data in files.items():
+        (hot / name).write_bytes(data)
+    expected = {_sha(d) for d in files.values()}
+    for pause in (0.9, 0.6, 1.1, 0.7, 0.8):
+        bridge = bridge_proc(tmp_path, config)
+        procs.append(bridge)
+        bridge.start()
+        time.sleep(pause)
+        bridge.stop(signal.SIGKILL)
+    bridge = bridge_proc(tmp_path, config)
+    procs.append(bridge)
+    bridge.start()
+
+    def delivered() -> bool:
+        return expected <= {d["sha256"] for d in api.documents()} and not _files_in(state / "spool")
+
+    assert wait_for(delivered, 60), bridge.log()[-3000:]
+    mine = [d["sha256"] for d in api.documents() if d["sha256"] in expected]
+    assert len(mine) == 30 and not _files_in(hot)
+    fates = [r for r in journal_records(state) if "fate" in r]
+    assert {str(r["name"]) for r in fates} == set(files)
+
+
 def journal_records(state: Path) -> list[dict[str, object]]:
     lines = (state / "journal.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines]
