@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ocr_service.api.deps import AdminCtx, MachineCtx
+from ocr_service.api.deps import AdminCtx, MachineCtx, RequestContext
 from ocr_service.audit.service import record_audit_event
 from ocr_service.bridges import service
 from ocr_service.bridges.schemas import BridgeOut, HeartbeatIn
@@ -21,18 +21,23 @@ def heartbeat(beat: HeartbeatIn, ctx: MachineCtx) -> BridgeOut:
     return BridgeOut.model_validate(bridge)
 
 
-@router.get("", response_model=list[BridgeOut])
-def list_bridges(ctx: AdminCtx) -> list[BridgeOut]:
-    return service.list_bridges(ctx.db)
-
-
-@pages.get("/admin/bridges", response_class=HTMLResponse)
-def bridges_page(request: Request, ctx: AdminCtx) -> Response:
+def _audited_list(ctx: RequestContext) -> list[BridgeOut]:
     rows = service.list_bridges(ctx.db)
     record_audit_event(
         ctx.db, action="bridge.list_view", org_id=ctx.principal.org_id, user_id=ctx.principal.user_id
     )
     ctx.db.commit()
+    return rows
+
+
+@router.get("", response_model=list[BridgeOut])
+def list_bridges(ctx: AdminCtx) -> list[BridgeOut]:
+    return _audited_list(ctx)
+
+
+@pages.get("/admin/bridges", response_class=HTMLResponse)
+def bridges_page(request: Request, ctx: AdminCtx) -> Response:
+    rows = _audited_list(ctx)
     return templates.TemplateResponse(
         request, "admin/bridges.html", {"rows": rows, "principal": ctx.principal}
     )
