@@ -174,7 +174,8 @@ def test_hundred_files_in_bursts_each_valid_one_becomes_one_document(
     assert wait_for(settled, 150, interval=1.0), bridge.log()[-4000:]
     documents = api.documents()
     assert len(documents) == 97 and len({d["sha256"] for d in documents}) == 97
-    by_name = {d["original_filename"]: d for d in documents}
+    by_sha = {d["sha256"]: d for d in documents}
+    by_name = {name: by_sha[_sha(data)] for name, data in valid.items()}
     assert all(by_name[n]["form_id"] for n in burst1) and not any(by_name[n]["form_id"] for n in burst2)
     assert by_name["scan-d.tif"]["page_count"] == 3 and by_name["slow-00.pdf"]["page_count"] == 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ocr_service.auth.service import create_api_token
 from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, UploadReceipt
+from ocr_service.keys.service import Keys, document_key, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
 
@@ -103,7 +105,7 @@ def test_scanner_images_become_pdf_documents(
     assert body["page_count"] == pages
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     (document,) = _documents(db)
-    assert store.get(document.blob_key).startswith(b"%PDF-")
+    assert store.get(document.blob_key, dek=document_key(db, document_id=document.id)).startswith(b"%PDF-")
 
 
 def test_broken_image_is_refused_in_japanese(client: TestClient, operator: User, db: Session) -> None:
@@ -208,8 +210,32 @@ def test_heartbeat_needs_a_valid_token(client: TestClient) -> None:
     assert client.post("/api/v1/bridges/heartbeat", json=_beat(), headers=bad).status_code == 401
 
 
+@pytest.fixture()
+def own_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of its own: the race needs committed rows, which must not leak into other tests."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from ocr_service.db.migrate import upgrade_database
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"ocrsvc_race_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def test_racing_uploads_of_one_file_make_one_document(
-    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_pg_url: str, tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GIVEN four sessions uploading the same new file at the same moment (PostgreSQL, committed data), each
     past the "already uploaded?" look-up before any committed THEN exactly one creates the document, the
@@ -237,9 +263,9 @@ def test_racing_uploads_of_one_file_make_one_document(
 
     monkeypatch.setattr(service, "find_recent_upload", first_lookup_misses)
 
-    engine = create_engine(pg_url)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    store = LocalBlobStore(tmp_path / "blobs", key_material="race-key")
+    engine = create_engine(own_pg_url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info=session_info(keys))
+    store = LocalBlobStore(tmp_path / "blobs")
     with factory() as db:
         org = make_org(db, f"競合課{uuid.uuid4().hex[:6]}")
         make_form(db, org, store)

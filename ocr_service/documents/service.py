@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.images import image_format, image_to_pdf
 from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
 from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
+from ocr_service.documents.sealing import open_document_names, open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
+from ocr_service.keys.service import create_document_key, destroy_document_key, document_key
 from ocr_service.storage.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,16 @@ Enqueue = Callable[[str], None]
 
 class DocumentNotFoundError(LookupError):
     """Missing or in another organisation: callers cannot tell which, by design."""
+
+
+class DocumentErasedError(LookupError):
+    """The document was erased (retention or manual deletion); only its tombstone remains."""
+
+    def __init__(self, document_id: str, *, certificate_id: str | None, trigger: str = "retention") -> None:
+        super().__init__(document_id)
+        self.document_id = document_id
+        self.certificate_id = certificate_id
+        self.trigger = trigger
 
 
 class UploadError(ValueError):
@@ -69,7 +81,9 @@ def find_recent_upload(db: Session, *, sha256: str, retention_days: int) -> Docu
     receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
     if receipt is None or _as_aware(receipt.created_at) < utcnow() - timedelta(days=retention_days):
         return None
-    return db.get(Document, receipt.document_id)
+    document = db.get(Document, receipt.document_id)
+    # A document someone deleted (様式不明 → 削除) no longer answers for its file.
+    return None if document is None or document.status == DocumentStatus.DELETED else document
 
 
 def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str, source: str | None) -> None:
@@ -149,13 +163,18 @@ def upload_document(
     pdf = as_pdf(data, limits=limits)
     page_count = inspect_pdf(pdf, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
     form = _resolve_form(db, form_code=form_code)
-    blob_key = store.put(pdf)
+    # The document's own data key exists before any of its bytes are stored.
+    document_id = new_id()
+    blob_key = store.put(pdf, dek=create_document_key(db, document_id=document_id))
     try:
         document = Document(
+            id=document_id,
             org_id=principal.org_id,
             form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
-            original_filename=_safe_display_name(filename),
+            original_filename_sealed=seal_document_name(
+                db, document_id=document_id, name=_safe_display_name(filename)
+            ),
             sha256=sha256,
             size_bytes=len(data),
             page_count=page_count,
@@ -183,6 +202,7 @@ def upload_document(
     except _ReceiptTakenError:
         db.rollback()
         store.delete(blob_key)
+        destroy_document_key(db, document_id=document_id)
         winner = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
         if winner is None:  # pragma: no cover - the winner committed before we lost
             raise
@@ -190,9 +210,11 @@ def upload_document(
     except BaseException:
         db.rollback()
         store.delete(blob_key)
+        destroy_document_key(db, document_id=document_id)
         raise
     # After commit: a worker must never receive an id it cannot read yet. If sending fails,
     # the document stays queued and beat's sweep sends it again.
+    open_document_names(db, [document])
     try:
         enqueue(document.id)
     except Exception:
@@ -210,16 +232,26 @@ def _duplicate(
         user_id=principal.user_id,
         object_type="document",
         object_id=document.id,
-        detail={"sha256": document.sha256, "filename": _safe_display_name(filename), "source": source},
+        detail={"sha256": document.sha256, "source": source},  # no file name: names are sealed (issue 11)
     )
     db.commit()
+    open_document_names(db, [document])
     return UploadResult(document=document, duplicate=True)
 
 
 def get_document(db: Session, *, document_id: str) -> Document:
+    """The document; DocumentErasedError (HTTP 410) if it was erased, else DocumentNotFoundError."""
     document = db.get(Document, document_id)
     if document is None:
+        from ocr_service.retention.models import DocumentTombstone
+
+        tombstone = db.get(DocumentTombstone, document_id)
+        if tombstone is not None:
+            raise DocumentErasedError(
+                document_id, certificate_id=tombstone.certificate_id, trigger=tombstone.trigger
+            )
         raise DocumentNotFoundError(document_id)
+    open_document_names(db, [document])
     return document
 
 
@@ -229,7 +261,7 @@ def list_documents(
     query = select(Document).order_by(Document.created_at).limit(limit).offset(offset)
     if status:
         query = query.where(Document.status == status)
-    return list(db.scalars(query))
+    return open_document_names(db, db.scalars(query))
 
 
 def list_pages(db: Session, *, document_id: str) -> list[Page]:
@@ -237,20 +269,24 @@ def list_pages(db: Session, *, document_id: str) -> list[Page]:
 
 
 def list_field_results(db: Session, *, document_id: str) -> list[FieldResult]:
-    return list(db.scalars(select(FieldResult).where(FieldResult.document_id == document_id)))
+    return open_field_results(
+        db, db.scalars(select(FieldResult).where(FieldResult.document_id == document_id))
+    )
 
 
 def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobStore) -> bytes:
+    get_document(db, document_id=document_id)  # an erased document answers 410, not 404
     page = db.scalar(select(Page).where(Page.document_id == document_id, Page.page_no == page_no))
     if page is None or page.image_blob_key is None:
         raise DocumentNotFoundError(f"{document_id}/page/{page_no}")
-    return store.get(page.image_blob_key)
+    return store.get(page.image_blob_key, dek=document_key(db, document_id=document_id))
 
 
 def read_field_crop(db: Session, *, document_id: str, field_result_id: str, store: BlobStore) -> bytes:
+    get_document(db, document_id=document_id)
     result = db.scalar(
         select(FieldResult).where(FieldResult.document_id == document_id, FieldResult.id == field_result_id)
     )
     if result is None or result.crop_blob_key is None:
         raise DocumentNotFoundError(f"{document_id}/field/{field_result_id}")
-    return store.get(result.crop_blob_key)
+    return store.get(result.crop_blob_key, dek=document_key(db, document_id=document_id))

@@ -26,6 +26,7 @@ from ocr_service.db.base import make_engine, make_session_factory, utcnow
 from ocr_service.db.migrate import upgrade_database
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.forms.service import publish_form_version
+from ocr_service.keys.service import Keys, session_info
 from ocr_service.orgs.service import create_user, get_or_create_organisation
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import simple_layout
@@ -113,10 +114,10 @@ class Api:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade_database(settings.resolved_database_url)
-        factory = make_session_factory(make_engine(settings.resolved_database_url))
-        store = LocalBlobStore(
-            settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
+        factory = make_session_factory(
+            make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
         )
+        store = LocalBlobStore(settings.resolved_storage_dir)
         with factory() as db:
             set_scope(db, SYSTEM_SCOPE)
             org = get_or_create_organisation(db, name="ブリッジ試験課")
@@ -151,9 +152,8 @@ class Api:
     def documents(self) -> list[dict[str, Any]]:
         assert self.engine is not None
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT id, sha256, original_filename, form_id, page_count FROM documents")
-            )
+            # original_filename is sealed (issue 11): tests identify documents by their SHA-256.
+            rows = conn.execute(text("SELECT id, sha256, form_id, page_count FROM documents"))
             return [dict(row._mapping) for row in rows]
 
     def receipt_sources(self) -> set[str | None]:
