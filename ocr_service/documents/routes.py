@@ -4,52 +4,113 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from ocr_service.api.deps import OperatorCtx, ReviewerCtx
 from ocr_service.audit.service import record_audit_event
+from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents import service
 from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut, UploadOut
 from ocr_service.documents.service import UploadLimits
+from ocr_service.documents.uploads import (
+    UploadDeadline,
+    body_limited,
+    check_upload_headers,
+    multipart_error,
+    pick_upload_parts,
+)
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 _PNG_HEADERS = {"Cache-Control": "no-store"}
 
 
-@router.post("", response_model=UploadOut, status_code=status.HTTP_201_CREATED)
-async def upload(
-    ctx: OperatorCtx,
-    response: Response,
-    file: Annotated[UploadFile, File(description="Scanned PDF, or a JPEG / PNG / multi-page TIFF scan")],
-    form_code: Annotated[str | None, Form(max_length=64)] = None,
-    source: Annotated[str | None, Form(max_length=100, description="Sending scanner bridge's name")] = None,
-) -> UploadOut:
-    """201 with the new document, or 200 with the first one when this exact file (SHA-256) was
-    already uploaded by the organisation within the retention period (``duplicate: true``)."""
-    settings = ctx.runtime.settings
-    # Read one byte past the limit so an oversized upload is refused without holding all of it.
-    data = await file.read(settings.max_upload_bytes + 1)
-    result = service.upload_document(
-        ctx.db,
-        principal=ctx.principal,
-        data=data,
-        filename=file.filename,
-        form_code=form_code or None,
-        source=source or None,
-        limits=UploadLimits(
-            max_bytes=settings.max_upload_bytes,
-            max_pages=settings.max_pages,
-            max_page_pixels=settings.max_page_pixels,
-        ),
-        retention_days=settings.retention_days,
-        store=ctx.runtime.store,
-        enqueue=ctx.runtime.enqueue,
-    )
-    if result.duplicate:
-        response.status_code = status.HTTP_200_OK
-    # batch_id is read from the document once documents carry one (issue 10); until then it is None.
-    return UploadOut.model_validate(result.document).model_copy(update={"duplicate": result.duplicate})
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Scanned PDF, or a JPEG / PNG / multi-page TIFF scan",
+                        },
+                        "form_code": {"type": "string", "maxLength": 64},
+                        "source": {"type": "string", "maxLength": 100, "description": "Sending bridge"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("", response_model=UploadOut, status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+async def upload(request: Request, response: Response, ctx: OperatorCtx) -> UploadOut:
+    """201 with the new document, or 200 with the first one when this exact file (SHA-256) was already
+    uploaded by the organisation within the retention period (``duplicate: true``).
+
+    Async only to read the body; inspection, encryption and storage run in the upload gate's threads."""
+    runtime = ctx.runtime
+    settings = runtime.settings
+    check_upload_headers(request, max_bytes=settings.max_upload_bytes)
+    try:
+        body = body_limited(request, max_bytes=settings.max_upload_bytes)
+        async with body.form(max_files=2, max_fields=8) as form:
+            parts = pick_upload_parts(form)
+
+            def work(deadline: UploadDeadline) -> UploadOut:
+                deadline.check(stage="inspect")  # waited too long for a thread: the request gave up
+                parts.file.file.seek(0)
+                # One byte past the limit, so an oversized upload is refused without reading all of it.
+                data = parts.file.file.read(settings.max_upload_bytes + 1)
+                # Its own session: if the request stops waiting, the dependency's session closes under it.
+                with runtime.session_factory() as db:
+                    set_scope(db, OrgScope(ctx.principal.org_id))
+                    result = _store(db, data, deadline)
+                    # batch_id is read from the document once documents carry one (issue 10).
+                    return UploadOut.model_validate(result.document).model_copy(
+                        update={"duplicate": result.duplicate}
+                    )
+
+            def _store(db: Session, data: bytes, deadline: UploadDeadline) -> service.UploadResult:
+                return service.upload_document(
+                    db,
+                    principal=ctx.principal,
+                    data=data,
+                    filename=parts.filename,
+                    form_code=parts.form_code,
+                    source=parts.source,
+                    limits=UploadLimits(
+                        max_bytes=settings.max_upload_bytes,
+                        max_pages=settings.max_pages,
+                        max_page_pixels=settings.max_page_pixels,
+                    ),
+                    retention_days=settings.retention_days,
+                    store=runtime.store,
+                    enqueue=runtime.enqueue,
+                    deadline=deadline,
+                )
+
+            # Hand the request's connection back now; the upload thread uses a session of its own.
+            ctx.db.commit()
+            ctx.db.close()
+            answer = await runtime.upload_gate.run(work)
+            if answer.duplicate:
+                response.status_code = status.HTTP_200_OK
+            return answer
+    except (MultiPartException, StarletteHTTPException) as exc:
+        # Starlette reports a broken body as an HTTPException(400) with an English message.
+        if isinstance(exc, StarletteHTTPException) and exc.status_code != 400:
+            raise
+        raise multipart_error(exc) from exc
 
 
 @router.get("", response_model=list[DocumentOut])

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,10 +47,18 @@ class DocumentErasedError(LookupError):
 
 
 class UploadError(ValueError):
-    def __init__(self, reason: str, *, code: str) -> None:
+    """A refused upload: ``reason`` (Japanese) and the stable ``code`` go to the client as ``status``."""
+
+    def __init__(self, reason: str, *, code: str, status: int = 422) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.status = status
+
+
+class Deadline(Protocol):
+    def check(self, *, stage: str) -> None:
+        """Raise :class:`UploadError` when ``stage`` ("inspect" or "commit") is past its time."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,7 @@ def upload_document(
     retention_days: int,
     store: BlobStore,
     enqueue: Enqueue,
+    deadline: Deadline | None = None,
 ) -> UploadResult:
     """Check, store and register an uploaded PDF or scanner image, then queue it for recognition.
 
@@ -154,7 +164,8 @@ def upload_document(
     Idempotent: the same file (SHA-256) from the same organisation within ``retention_days``
     returns the first document, stores nothing and queues nothing. Either everything is kept
     (blob, row, receipt, audit event, queued task) or nothing: a failure after the blob was
-    written deletes the blob again.
+    written deletes the blob again. With a ``deadline``, an upload whose inspection ran past its
+    time budget is refused, and nothing is committed once the request has stopped waiting.
     """
     sha256 = hashlib.sha256(data).hexdigest()
     existing = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
@@ -162,6 +173,8 @@ def upload_document(
         return _duplicate(db, principal=principal, document=existing, filename=filename, source=source)
     pdf = as_pdf(data, limits=limits)
     page_count = inspect_pdf(pdf, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
+    if deadline is not None:
+        deadline.check(stage="inspect")
     form = _resolve_form(db, form_code=form_code)
     # The document's own data key exists before any of its bytes are stored.
     document_id = new_id()
@@ -198,6 +211,8 @@ def upload_document(
                 "source": source,
             },
         )
+        if deadline is not None:
+            deadline.check(stage="commit")
         db.commit()
     except _ReceiptTakenError:
         db.rollback()
