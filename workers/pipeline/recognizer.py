@@ -36,6 +36,7 @@ import onnxruntime as ort
 import yaml
 
 from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
+from workers.pipeline.decoding import decode_field, gap_frames
 from workers.pipeline.linecrop import prepare_line
 
 __all__ = [
@@ -193,6 +194,8 @@ class OnnxCtcRecognizer:
         self.batch_size = batch_size
         self.max_width = max_width
         self._masks: dict[str, np.ndarray] = {}
+        self.use_priors = True
+        """Grammar and dictionary priors in the beam decoder (False: plain decoding, for comparison)."""
 
     def allowed_mask(self, charset: str | None, excluded: str = "") -> np.ndarray | None:
         """Boolean class mask: the characters of ``charset`` (None = all) minus ``excluded``.
@@ -281,7 +284,10 @@ class OnnxCtcRecognizer:
             for row, index in enumerate(chunk):
                 field_type = charsets[index]
                 mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
-                raw, confs = ctc_greedy_decode(probs[row], self.characters, mask)
+                gaps = gap_frames(resized[index], probs.shape[1], max(resized[index].shape[1], self.height * 4))
+                raw, confs = decode_field(
+                    probs[row], self.characters, field_type, mask, gaps=gaps, use_priors=self.use_priors
+                )
                 results[index] = _finish(raw, confs, field_type)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
 

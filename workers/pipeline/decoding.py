@@ -1,0 +1,147 @@
+"""From one crop's CTC output to characters: field charset, Japanese forms, gaps, beam with priors.
+
+Order of the steps, per field:
+
+1. free text: variant classes are folded into their Japanese form and what is not
+   Japanese is excluded (:mod:`workers.pipeline.japanese`);
+2. the field's class restriction (:func:`restrict`): a frame whose winner is not allowed
+   keeps its mass on the allowed *characters* (never on blank, which would silently drop
+   the character — the rule greedy decoding had);
+3. frames inside a wide empty gap of the line (the space between surname and given name)
+   are a boundary: they emit nothing (:func:`gap_frames`);
+4. greedy decoding; when a character is doubtful or the field's prior objects to the
+   greedy text, the beam search with the prior (:mod:`workers.pipeline.ctcbeam`) decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+
+from workers.pipeline.ctcbeam import ctc_beam_search
+from workers.pipeline.japanese import fold_variants, japanese_mask
+from workers.pipeline.priors import prior_for
+
+__all__ = ["decode_field", "gap_frames", "greedy", "restrict"]
+
+CONFIDENT = 0.97
+"""Greedy characters all at least this sure, and no grammar objection: the beam is skipped."""
+
+_GAP_RATIO = 0.75
+"""An empty column run at least this fraction of the line height separates words."""
+
+
+def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """Probabilities over the allowed classes only (blank always allowed), rows renormalised.
+
+    A frame whose most likely class is not allowed saw *a character*: its mass goes to
+    the allowed characters (blank and space excluded), as in the greedy rule.
+    """
+    if allowed is None:
+        return probs
+    mask = allowed.copy()
+    mask[0] = True
+    out = np.where(mask[None, :], probs, 0.0).astype(np.float32)
+    bad = ~mask[probs.argmax(axis=1)]
+    if bad.any():
+        letters = mask.copy()
+        letters[0] = False
+        letters[-1] = False
+        if letters.any():
+            out[bad] = np.where(letters[None, :], probs[bad], 0.0)
+    sums = out.sum(axis=1, keepdims=True)
+    return np.asarray(out / np.maximum(sums, 1e-12), dtype=np.float32)
+
+
+def gap_frames(resized: np.ndarray, frames: int, input_width: int) -> np.ndarray:
+    """Frames lying inside a wide empty gap of the written line (a word boundary).
+
+    Args:
+        resized: the line image as fed to the model (dark ink on white, model height).
+        frames: number of CTC frames of the model output.
+        input_width: width of the (padded) model input the frames cover.
+
+    Returns:
+        boolean ``(frames,)``; True where nothing may be emitted.
+    """
+    out = np.zeros(frames, dtype=bool)
+    ink = (resized < 128).any(axis=0)
+    cols = np.flatnonzero(ink)
+    if cols.size < 2 or frames == 0:
+        return out
+    rows = np.flatnonzero((resized < 128).any(axis=1))
+    height = max(1, int(rows[-1] - rows[0] + 1))
+    per_frame = input_width / frames
+    gaps = np.flatnonzero(np.diff(cols) > _GAP_RATIO * height)
+    for g in gaps:
+        start, end = int(cols[g]) + 1, int(cols[g + 1])
+        # One frame of margin on each side: a character's spike may sit just off its ink.
+        first = int(np.ceil(start / per_frame)) + 1
+        last = int(end // per_frame) - 1
+        if last >= first:
+            out[first : last + 1] = True
+    return out
+
+
+def greedy(probs: np.ndarray, characters: Sequence[str]) -> tuple[str, list[float]]:
+    """Best class per frame, repeats merged, blanks removed; per character its best frame probability."""
+    best = probs.argmax(axis=1)
+    chars: list[str] = []
+    confs: list[float] = []
+    previous = -1
+    for t, cls in enumerate(best.tolist()):
+        p = float(probs[t, cls])
+        if cls == previous:
+            if cls != 0 and confs:
+                confs[-1] = max(confs[-1], p)
+            continue
+        previous = cls
+        if cls != 0:
+            chars.append(characters[cls])
+            confs.append(p)
+    return "".join(chars), confs
+
+
+def decode_field(
+    probs: np.ndarray,
+    characters: Sequence[str],
+    field_type: str | None,
+    allowed: np.ndarray | None,
+    *,
+    gaps: np.ndarray | None = None,
+    reference: dt.date | None = None,
+    use_priors: bool = True,
+) -> tuple[str, list[float]]:
+    """Decode one crop's ``(T, C)`` probabilities for a field type.
+
+    Args:
+        probs: per-frame class probabilities (class 0 blank, last class space).
+        characters: class index → character.
+        field_type: layout field type, None = free text.
+        allowed: the field type's class mask (None = all).
+        gaps: frames that must emit nothing (see :func:`gap_frames`).
+        reference: processing date for date plausibility (default today).
+        use_priors: False decodes without grammar or dictionary (for comparison).
+
+    Returns:
+        raw text and one confidence per character.
+    """
+    if field_type in (None, "text"):
+        probs = fold_variants(probs, characters)
+        japanese = japanese_mask(characters)
+        allowed = japanese if allowed is None else allowed & japanese
+    p = restrict(probs, allowed)
+    if gaps is not None and gaps.any():
+        p = p.copy()
+        p[gaps] = 0.0
+        p[gaps, 0] = 1.0
+    raw, confs = greedy(p, characters)
+    prior = prior_for(field_type, reference=reference) if use_priors else None
+    if prior is None:
+        return raw, confs
+    if min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0:
+        return raw, confs
+    result = ctc_beam_search(p, characters, prior=prior)
+    return result.text, result.confidences
