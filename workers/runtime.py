@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.storage.blobs import BlobStore, LocalBlobStore
+from workers.pipeline.calibration import Calibrator, load_calibration
 from workers.pipeline.models import resolve_model_dir
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
@@ -31,6 +33,17 @@ def recognizer_from_settings(settings: Settings) -> OnnxCtcRecognizer:
     return load_recognizer(model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device)
 
 
+def calibration_path(settings: Settings) -> Path:
+    """Site calibration written by ``ocr-service calibrate --from-reviews``."""
+    return settings.data_dir / "calibration.json"
+
+
+def calibrator_from_settings(settings: Settings) -> Calibrator:
+    """The site's refitted calibration when there is one, else the packaged fit."""
+    path = calibration_path(settings)
+    return load_calibration(path if path.is_file() else None)
+
+
 def build_worker_runtime(settings: Settings) -> WorkerRuntime:
     recognizer = recognizer_from_settings(settings)
     return WorkerRuntime(
@@ -40,7 +53,10 @@ def build_worker_runtime(settings: Settings) -> WorkerRuntime:
             settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
         ),
         pipeline=PagePipeline(
-            recognizer, dpi=settings.raster_dpi, low_confidence_threshold=settings.confidence_threshold
+            recognizer,
+            dpi=settings.raster_dpi,
+            low_confidence_threshold=settings.confidence_threshold,
+            calibrator=calibrator_from_settings(settings),
         ),
     )
 

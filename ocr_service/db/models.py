@@ -7,6 +7,7 @@ from ocr_service.export.models import CharMapping
 from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
 from ocr_service.review.models import BlindEntry
+from ocr_service.review.outcomes import FieldOutcome
 
 __all__ = [
     "ApiToken",
@@ -14,6 +15,7 @@ __all__ = [
     "BlindEntry",
     "CharMapping",
     "Document",
+    "FieldOutcome",
     "FieldResult",
     "FormDefinition",
     "LoginSession",

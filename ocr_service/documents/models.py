@@ -88,6 +88,9 @@ class FieldResult(OrgScoped, Base):
     field_name: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text, default="")
     """Text value; checkboxes store ``"1"``/``"0"``."""
+    read_value: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the machine read (set once by the worker): confirming compares it with ``value`` to
+    record the review outcome. Deleted with the document, like ``value``."""
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     char_confidences: Mapped[list[float]] = mapped_column(default=list)
     crop_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)

@@ -87,6 +87,7 @@ def save_page_reading(
                 page_id=page.id,
                 field_name=field.name,
                 value=value,
+                read_value=value,
                 confidence=field.confidence,
                 char_confidences=list(field.char_confidences),
                 crop_blob_key=store.put(field.crop_png) if field.crop_png else None,

@@ -27,6 +27,7 @@ from ocr_service.review.service import (
     is_flagged,
     merged_values,
     normalized,
+    record_review_outcomes,
     require_status,
     results_in_page_order,
 )
@@ -76,6 +77,8 @@ def _finish(db: Session, *, document: Document, from_status: str, to_status: str
     if getattr(outcome, "rowcount", 0) != 1:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に処理しました。", code="already_done")
+    if to_status == "confirmed":
+        record_review_outcomes(db, document=document)
 
 
 def submit_blind_entry(

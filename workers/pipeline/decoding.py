@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from workers.pipeline.ctcbeam import ctc_beam_search
-from workers.pipeline.japanese import fold_variants, japanese_mask
+from workers.pipeline.japanese import fold_variants, japanese_mask, variant_index
 from workers.pipeline.priors import prior_for
 
 __all__ = ["decode_field", "gap_frames", "greedy", "restrict"]
@@ -34,10 +34,11 @@ _GAP_RATIO = 0.75
 
 
 def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    """Probabilities over the allowed classes only (blank always allowed), rows renormalised.
+    """Probabilities of the allowed classes only (blank always allowed); others zeroed.
 
-    A frame whose most likely class is not allowed saw *a character*: its mass goes to
-    the allowed characters (blank and space excluded), as in the greedy rule.
+    A frame whose most likely class is not allowed saw *a character*: blank and space are
+    zeroed there too, so an allowed character wins it (the greedy rule). Rows are *not*
+    renormalised: a character forced this way keeps its own low probability as confidence.
     """
     if allowed is None:
         return probs
@@ -51,8 +52,7 @@ def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
         letters[-1] = False
         if letters.any():
             out[bad] = np.where(letters[None, :], probs[bad], 0.0)
-    sums = out.sum(axis=1, keepdims=True)
-    return np.asarray(out / np.maximum(sums, 1e-12), dtype=np.float32)
+    return np.asarray(out, dtype=np.float32)
 
 
 def gap_frames(resized: np.ndarray, frames: int, input_width: int) -> np.ndarray:
@@ -88,11 +88,14 @@ def gap_frames(resized: np.ndarray, frames: int, input_width: int) -> np.ndarray
 def greedy(probs: np.ndarray, characters: Sequence[str]) -> tuple[str, list[float]]:
     """Best class per frame, repeats merged, blanks removed; per character its best frame probability."""
     best = probs.argmax(axis=1)
+    return _collapse(best, probs[np.arange(best.size), best], characters)
+
+
+def _collapse(best: np.ndarray, p_best: np.ndarray, characters: Sequence[str]) -> tuple[str, list[float]]:
     chars: list[str] = []
     confs: list[float] = []
     previous = -1
-    for t, cls in enumerate(best.tolist()):
-        p = float(probs[t, cls])
+    for cls, p in zip(best.tolist(), p_best.tolist(), strict=True):
         if cls == previous:
             if cls != 0 and confs:
                 confs[-1] = max(confs[-1], p)
@@ -102,6 +105,49 @@ def greedy(probs: np.ndarray, characters: Sequence[str]) -> tuple[str, list[floa
             chars.append(characters[cls])
             confs.append(p)
     return "".join(chars), confs
+
+
+def _fast_greedy(
+    probs: np.ndarray,
+    characters: Sequence[str],
+    allowed: np.ndarray | None,
+    gaps: np.ndarray | None,
+    fold: bool,
+) -> tuple[str, list[float]]:
+    """Greedy decoding touching only each frame's winner (the common, confident case).
+
+    Same result as folding, restricting and greedy-decoding the whole matrix whenever every
+    winner is sure; a doubtful field is decoded again on the full matrix by the caller.
+    """
+    frames = np.arange(probs.shape[0])
+    best = probs.argmax(axis=1)
+    p_best = probs[frames, best].astype(np.float64)
+    if fold:
+        sources, targets = variant_index(characters)
+        if sources.size:
+            target_of = np.full(probs.shape[1], -1, dtype=np.int64)
+            target_of[sources] = targets
+            mapped = target_of[best]
+            hit = mapped >= 0
+            if hit.any():
+                p_best[hit] += probs[frames[hit], mapped[hit]]
+                best[hit] = mapped[hit]
+    if allowed is not None:
+        mask = allowed.copy()
+        mask[0] = True
+        bad = ~mask[best]
+        if bad.any():
+            letters = mask.copy()
+            letters[0] = False
+            letters[-1] = False
+            if letters.any():
+                restricted = np.where(letters[None, :], probs[bad], -1.0)
+                best[bad] = restricted.argmax(axis=1)
+                p_best[bad] = restricted.max(axis=1)
+    if gaps is not None and gaps.any():
+        best[gaps] = 0
+        p_best[gaps] = 1.0
+    return _collapse(best, p_best, characters)
 
 
 def decode_field(
@@ -128,20 +174,17 @@ def decode_field(
     Returns:
         raw text and one confidence per character.
     """
-    if field_type in (None, "text"):
-        probs = fold_variants(probs, characters)
+    text_like = field_type in (None, "text")
+    if text_like:
         japanese = japanese_mask(characters)
         allowed = japanese if allowed is None else allowed & japanese
-    p = restrict(probs, allowed)
+    raw, confs = _fast_greedy(probs, characters, allowed, gaps, text_like)
+    prior = prior_for(field_type, reference=reference) if use_priors else None
+    if prior is None or (min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0):
+        return raw, confs
+    p = restrict(fold_variants(probs, characters) if text_like else probs, allowed)
     if gaps is not None and gaps.any():
-        p = p.copy()
         p[gaps] = 0.0
         p[gaps, 0] = 1.0
-    raw, confs = greedy(p, characters)
-    prior = prior_for(field_type, reference=reference) if use_priors else None
-    if prior is None:
-        return raw, confs
-    if min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0:
-        return raw, confs
     result = ctc_beam_search(p, characters, prior=prior)
     return result.text, result.confidences

@@ -113,7 +113,12 @@ def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:
     if sources.size == 0:
         return out
     moved = out[:, sources]
+    # Only frames where a variant holds real mass are worth the (slow) unbuffered add.
+    rows = np.flatnonzero(moved.max(axis=1) > 1e-4)
     out[:, sources] = 0.0
-    # Several variants may share one Japanese form: unbuffered add over the class axis.
-    np.add.at(out.T, targets, moved.T)
+    if rows.size:
+        # Several variants may share one Japanese form: unbuffered add over the class axis.
+        sub = out[rows]
+        np.add.at(sub.T, targets, moved[rows].T)
+        out[rows] = sub
     return out

@@ -63,6 +63,13 @@ def build(data_dir: Path) -> dict[str, str]:
             if _japanese(simp):
                 out[trad] = simp
                 break
+    # A target may itself be a variant (叚 → 假 → 仮): follow the chain to the Japanese form.
+    for key, value in list(out.items()):
+        seen = {key}
+        while value in out and value not in seen:
+            seen.add(value)
+            value = out[value]
+        out[key] = value
     return {k: v for k, v in out.items() if k != v}
 
 
