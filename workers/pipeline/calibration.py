@@ -76,8 +76,17 @@ def fit_isotonic(scores: Sequence[float], correct: Sequence[bool]) -> tuple[list
     ys_sorted = np.asarray(correct, dtype=float)[order]
     # Blocks: [sum_y, sum_x, count]
     blocks: list[list[float]] = []
+    previous_x: float | None = None
     for x, y in zip(xs_sorted.tolist(), ys_sorted.tolist(), strict=True):
-        blocks.append([y, x, 1.0])
+        tie = x == previous_x
+        previous_x = x
+        if tie:
+            # Equal scores are one observation group: a map cannot tell them apart.
+            blocks[-1][0] += y
+            blocks[-1][1] += x
+            blocks[-1][2] += 1.0
+        else:
+            blocks.append([y, x, 1.0])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][2] >= blocks[-1][0] / blocks[-1][2]:
             y2, x2, n2 = blocks.pop()
             blocks[-1][0] += y2
