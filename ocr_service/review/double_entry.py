@@ -81,7 +81,7 @@ def _finish(
     if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に処理しました。", code="already_done")
-    if to_status == "confirmed":
+    if to_status == DocumentStatus.CONFIRMED:
         record_review_outcomes(db, document=document)
 
 

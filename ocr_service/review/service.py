@@ -325,7 +325,7 @@ def confirm_document(db: Session, *, principal: Principal, threshold: float, doc
     if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
-    if next_status == "confirmed":
+    if next_status == DocumentStatus.CONFIRMED:
         record_review_outcomes(db, document=document)
     record_audit_event(
         db,
