@@ -94,6 +94,13 @@ def ctc_beam_search(
         row = probs[t]
         candidates = [int(c) for c in top[t] if c != 0 and row[c] >= min_prob]
         p_blank = float(logp[t, 0])
+        if not candidates:
+            # Nothing new can start here (most CTC frames): every prefix only goes on, and
+            # their order barely moves, so no re-ranking.
+            for prefix, beam in beams.items():
+                label = beam.label + float(logp[t, prefix[-1]]) if prefix else _NEG
+                beam.blank, beam.label = beam.total() + p_blank, label
+            continue
         nxt: dict[tuple[int, ...], _Beam] = {}
         for prefix, beam in beams.items():
             total = beam.total()

@@ -21,13 +21,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from workers.pipeline.ctcbeam import ctc_beam_search
-from workers.pipeline.japanese import fold_variants, japanese_mask, variant_index
+from workers.pipeline.japanese import japanese_mask, variant_index
 from workers.pipeline.priors import prior_for
 
 __all__ = ["decode_field", "gap_frames", "greedy", "restrict"]
 
-CONFIDENT = 0.97
-"""Greedy characters all at least this sure, and no grammar objection: the beam is skipped."""
+CONFIDENT = 0.9
+"""Greedy characters all at least this sure, and no grammar objection: the beam is skipped
+(a prior of a few nats cannot overturn 9 : 1 odds anyway)."""
 
 _GAP_RATIO = 0.75
 """An empty column run at least this fraction of the line height separates words."""
@@ -140,7 +141,13 @@ def _fast_greedy(
             letters = mask.copy()
             letters[0] = False
             letters[-1] = False
-            if letters.any():
+            columns = np.flatnonzero(letters)
+            if columns.size <= 300:
+                # A small charset (digits, kana): look at its columns only, not all 18 000.
+                sub = probs[np.flatnonzero(bad)][:, columns]
+                best[bad] = columns[sub.argmax(axis=1)]
+                p_best[bad] = sub.max(axis=1)
+            elif columns.size:
                 restricted = np.where(letters[None, :], probs[bad], -1.0)
                 best[bad] = restricted.argmax(axis=1)
                 p_best[bad] = restricted.max(axis=1)
@@ -148,6 +155,45 @@ def _fast_greedy(
         best[gaps] = 0
         p_best[gaps] = 1.0
     return _collapse(best, p_best, characters)
+
+
+_TOP_COLUMNS = 12
+"""Classes per frame the beam may consider: the model's best few (all of a small charset)."""
+
+
+def _candidate_columns(
+    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None, text_like: bool
+) -> np.ndarray:
+    """Sorted class indices worth decoding over: blank, space, each frame's top classes,
+    the Japanese forms of variants among them, and every class of a small charset."""
+    k = min(_TOP_COLUMNS, probs.shape[1] - 1)
+    cols = {0, probs.shape[1] - 1}
+    # Frames that are surely blank add no candidate; skipping them saves most of the work.
+    busy = np.flatnonzero(probs[:, 0] < 0.999)
+    if busy.size:
+        top = np.argpartition(probs[busy], -k, axis=1)[:, -k:]
+        cols |= set(top.ravel().tolist())
+    if text_like:
+        sources, targets = variant_index(characters)
+        present = np.isin(sources, np.fromiter(cols, dtype=np.int64))
+        cols |= set(targets[present].tolist())
+    if allowed is not None and int(allowed.sum()) <= 300:
+        cols |= set(np.flatnonzero(allowed).tolist())
+    return np.asarray(sorted(cols), dtype=np.int64)
+
+
+def _fold_columns(sub: np.ndarray, cols: np.ndarray, characters: Sequence[str]) -> np.ndarray:
+    """:func:`~workers.pipeline.japanese.fold_variants` on a column subset of the output."""
+    out = np.array(sub, dtype=np.float32, copy=True)
+    position = {c: i for i, c in enumerate(cols.tolist())}
+    sources, targets = variant_index(characters)
+    for source, target in zip(sources.tolist(), targets.tolist(), strict=True):
+        s_pos = position.get(source)
+        t_pos = position.get(target)
+        if s_pos is not None and t_pos is not None:
+            out[:, t_pos] += out[:, s_pos]
+            out[:, s_pos] = 0.0
+    return out
 
 
 def decode_field(
@@ -182,9 +228,12 @@ def decode_field(
     prior = prior_for(field_type, reference=reference) if use_priors else None
     if prior is None or (min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0):
         return raw, confs
-    p = restrict(fold_variants(probs, characters) if text_like else probs, allowed)
+    cols = _candidate_columns(probs, characters, allowed, text_like)
+    sub = probs[:, cols]
+    sub_chars = [characters[c] for c in cols.tolist()]
+    p = restrict(_fold_columns(sub, cols, characters) if text_like else sub, None if allowed is None else allowed[cols])
     if gaps is not None and gaps.any():
         p[gaps] = 0.0
         p[gaps, 0] = 1.0
-    result = ctc_beam_search(p, characters, prior=prior)
+    result = ctc_beam_search(p, sub_chars, prior=prior)
     return result.text, result.confidences

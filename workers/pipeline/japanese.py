@@ -74,9 +74,24 @@ def _mask_for(characters: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
+_BY_IDENTITY: dict[int, tuple[Sequence[str], np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
+"""A recogniser's dictionary is one long-lived list: look it up by identity, not by hashing 18 000 entries."""
+
+
+def _tables(characters: Sequence[str]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    cached = _BY_IDENTITY.get(id(characters))
+    if cached is None or cached[0] is not characters:
+        key = tuple(characters)
+        cached = (characters, _mask_for(key), _index_for(key))
+        if len(_BY_IDENTITY) > 8:
+            _BY_IDENTITY.clear()
+        _BY_IDENTITY[id(characters)] = cached
+    return cached[1], cached[2]
+
+
 def japanese_mask(characters: Sequence[str]) -> np.ndarray:
     """Boolean class mask of the Japanese characters of a recogniser dictionary (blank allowed)."""
-    return _mask_for(tuple(characters))
+    return _tables(characters)[0]
 
 
 @functools.lru_cache(maxsize=4)
@@ -95,7 +110,7 @@ def _index_for(characters: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 def variant_index(characters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Class indices ``(sources, targets)`` of the variant pairs present in a dictionary."""
-    return _index_for(tuple(characters))
+    return _tables(characters)[1]
 
 
 def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:

