@@ -10,7 +10,7 @@ from workers.pipeline.charsets import apply_kana_grammar
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.decoding import decode_field, gap_frames, greedy
 from workers.pipeline.japanese import fold_variants, is_japanese_char, load_variants, to_japanese
-from workers.pipeline.priors import date_prior, phone_prior, text_prior
+from workers.pipeline.priors import date_prior, kana_prior, phone_prior, text_prior
 
 
 def _kana(text: str, field_type: str | None) -> str:
@@ -209,3 +209,32 @@ def test_unknown_place_names_are_not_damaged() -> None:
     """GIVEN an invented town after a real municipality WHEN scored THEN no penalty for the town itself."""
     assert text_prior("宮城県仙台市青葉区架空町3丁目", True) == text_prior("宮城県仙台市青葉区", True)
     assert text_prior("やまだたろう", True) == 0.0
+
+
+def test_name_reading_prior_prefers_a_known_surname_and_given_name() -> None:
+    """GIVEN kana readings WHEN scored THEN a common surname + given name earns more than a misread,
+    and an unknown name earns nothing (it is never pushed towards a listed one on its own)."""
+    assert kana_prior("わたなべあいこ", True) > kana_prior("わたなべあいに", True) > 0.0
+    assert kana_prior("ヤマダタロウ", True) > kana_prior("ヤマダタロ", True)
+    assert kana_prior("ぬぬぬぬ", True) == 0.0
+
+
+def test_postal_and_address_disagreement_is_a_hint_not_a_rewrite() -> None:
+    """GIVEN a page whose postal code serves Sendai but whose address is in Osaka WHEN checked
+    THEN both fields get 「郵便番号と住所が一致しません」; a matching pair (random last four digits) gets nothing."""
+    from ocr_service.forms.layout import FormLayout
+    from workers.pipeline.hints import POSTAL_MISMATCH, consistency_hints
+
+    layout = FormLayout.model_validate(
+        {
+            "code": "hint",
+            "title": "t",
+            "fields": [
+                {"name": "postal", "label": "郵便番号", "box": [0, 0, 10, 10], "type": "postal"},
+                {"name": "address", "label": "住所", "box": [0, 20, 10, 30]},
+            ],
+        }
+    )
+    wrong = consistency_hints({"postal": "980-0811", "address": "大阪市北区梅田3丁目"}, layout, 1)
+    assert wrong == [(("postal", "address"), POSTAL_MISMATCH)]
+    assert consistency_hints({"postal": "980-9999", "address": "宮城県仙台市青葉区架空町1-2"}, layout, 1) == []

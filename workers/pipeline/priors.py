@@ -186,10 +186,31 @@ def _prefix_bonus(t: str, final: bool, names: frozenset[str], prefixes: frozense
     return _BONUS * (matched if alive else complete), complete
 
 
+_GIVEN = Path(__file__).parent / "data" / "given_names.txt"
+
+
+@functools.lru_cache(maxsize=1)
+def _given_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    lines = _GIVEN.read_text(encoding="utf-8").splitlines()
+    readings = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    readings |= {_to_katakana(r) for r in readings}
+    return frozenset(readings), frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
+
+
 def kana_prior(text: str, final: bool) -> float:
-    """Kana name fields: a bonus for a common surname's reading at the start."""
-    names, prefixes = _reading_lexicon()
-    return _prefix_bonus(_nfkc(text), final, names, prefixes)[0]
+    """Kana name fields: a bonus for a common surname's reading at the start and a given name's after it.
+
+    The given name must run to the end of the field (its bonus counts only once complete or
+    still being read), so an unlisted name costs nothing but the partial bonus it never earned.
+    """
+    t = _nfkc(text)
+    bonus, complete = _prefix_bonus(t, final, *_reading_lexicon())
+    if complete and complete < len(t):
+        names, prefixes = _given_lexicon()
+        rest = t[complete:]
+        if rest in names or (not final and rest in prefixes):
+            bonus += _BONUS * len(rest)
+    return bonus
 
 
 _BONUS = 0.35
