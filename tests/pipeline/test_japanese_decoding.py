@@ -238,3 +238,13 @@ def test_postal_and_address_disagreement_is_a_hint_not_a_rewrite() -> None:
     wrong = consistency_hints({"postal": "980-0811", "address": "大阪市北区梅田3丁目"}, layout, 1)
     assert wrong == [(("postal", "address"), POSTAL_MISMATCH)]
     assert consistency_hints({"postal": "980-9999", "address": "宮城県仙台市青葉区架空町1-2"}, layout, 1) == []
+
+
+def test_beam_keeps_the_allowed_character_of_a_frame_the_field_forbids() -> None:
+    """GIVEN a hiragana field whose only inked frame is won by a kanji (0.99) with こ far behind (1e-5)
+    WHEN decoded with the name prior THEN こ, as greedy reads it — never an empty field."""
+    chars = ["", "二", "こ", "に", " "]
+    probs = _frames(chars, [{}, {"二": 0.99, "こ": 1e-5, "に": 5e-6}, {}])
+    allowed = np.array([True, False, True, True, True])
+    text, confs = decode_field(probs, chars, "hiragana", allowed)
+    assert text == "こ" and confs[0] < 0.01

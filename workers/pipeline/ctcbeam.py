@@ -72,7 +72,7 @@ def ctc_beam_search(
         prior: scores a text (see :data:`Prior`); None = plain beam search.
         beam_width: prefixes kept after each frame.
         top_k: most classes considered per frame.
-        min_prob: classes below this probability are not considered.
+        min_prob: classes below this fraction of the frame's best probability are not considered.
 
     Returns:
         the best :class:`BeamResult`.
@@ -92,7 +92,10 @@ def ctc_beam_search(
 
     for t in range(probs.shape[0]):
         row = probs[t]
-        candidates = [int(c) for c in top[t] if c != 0 and row[c] >= min_prob]
+        # Relative to the frame's best class: in a frame whose winner the field forbids, blank is
+        # zeroed and the best allowed character may be tiny in absolute terms (greedy emits it too).
+        cut = min_prob * float(row.max())
+        candidates = [int(c) for c in top[t] if c != 0 and row[c] >= cut and row[c] > 0.0]
         p_blank = float(logp[t, 0])
         if not candidates:
             # Nothing new can start here (most CTC frames): every prefix only goes on, and

@@ -45,6 +45,7 @@ _DATE_PARTIAL = re.compile(
     r"(令|令和|平|平成|昭|昭和|大|大正)?$|(令和|平成|昭和|大正)((元|\d{1,2})(年(\d{1,2}(月(\d{1,2}日?)?)?)?)?)?$"
 )
 _KANJI_NUM = set("一二三四五六七八九十〇")
+_I_ROW = set("きしちにひみりぎじぢびぴキシチニヒミリギジヂビピ")
 _BAD = 2.5
 """A grammar violation: ≈ 12 : 1 odds, enough to pick a close runner-up, not to beat a clear read."""
 
@@ -230,6 +231,12 @@ def text_prior(text: str, final: bool) -> float:
             score -= _BAD
         if ch == "-" and i >= complete and not prev.isdigit():
             score -= _BAD
+        if ch == "." and prev.isdigit():
+            score -= _BAD  # no decimal point in a house number (5丁目2.4番)
+        if ch in "ャュョゃゅょ" and prev not in _I_ROW:
+            score -= _BAD  # a small ャュョ only follows an i-row kana: here it is a misread digit
+    if final and t.endswith("-"):
+        score -= _BAD
     return score
 
 
