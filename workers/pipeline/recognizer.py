@@ -38,6 +38,7 @@ import yaml
 from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
 from workers.pipeline.decoding import decode_field, gap_frames
 from workers.pipeline.linecrop import prepare_line
+from workers.pipeline.priors import warm_priors
 
 __all__ = [
     "OnnxCtcRecognizer",
@@ -340,6 +341,8 @@ def load_recognizer(
     Returns:
         a cached :class:`OnnxCtcRecognizer`; repeated calls return the same object.
     """
+    # The decoder's dictionaries load with the model (process start), not inside the first page.
+    warm_priors()
     if model_dir is None:
         path = packaged_model_path()
         probe = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
