@@ -5,26 +5,34 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.deps import Runtime
+from ocr_service.api.health import default_probes, install_health_routes
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
 from ocr_service.documents.pdfcheck import PdfRejectedError
 from ocr_service.documents.routes import router as documents_router
-from ocr_service.documents.service import DocumentNotFoundError, Enqueue, UploadError
+from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundError, Enqueue, UploadError
+from ocr_service.documents.uploads import UploadGate
 from ocr_service.export.routes import router as export_router
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
+from ocr_service.keys.kek import UnknownKekError
+from ocr_service.keys.service import KeyErasedError, Keys, session_info
+from ocr_service.retention.routes import pages_router as retention_pages_router
+from ocr_service.retention.routes import router as retention_router
+from ocr_service.retention.service import erased_message
 from ocr_service.review.errors import install_review_error_handlers
-from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect
+from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect, templates
 from ocr_service.review.pages import router as review_pages_router
 from ocr_service.review.routes import router as review_router
-from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, LocalBlobStore
+from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, blob_store_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -40,22 +48,63 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def pdf_rejected(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PdfRejectedError)
-        code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if exc.code == "too_large" else 422
+        code = status.HTTP_413_CONTENT_TOO_LARGE if exc.code == "too_large" else 422
         return _error(code, exc.code, exc.reason)
 
     async def upload_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, UploadError)
-        return _error(422, exc.code, exc.reason)
+        response = _error(exc.status, exc.code, exc.reason)
+        if exc.status == status.HTTP_429_TOO_MANY_REQUESTS:
+            response.headers["Retry-After"] = "5"
+        return response
+
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's default answer quotes the offending ``input`` (an uploaded file's bytes, a
+        # password): only where and what kind of problem, never the value.
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"loc": list(err.get("loc", ())), "type": str(err.get("type", ""))} for err in exc.errors()]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": {
+                    "code": "invalid_request",
+                    "message": "リクエストの内容が正しくありません。入力項目を確認してください。",
+                    "errors": errors,
+                }
+            },
+        )
 
     async def scope_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.warning("scope violation refused: %s", exc)
         return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
 
+    async def erased(request: Request, exc: Exception) -> Response:
+        message = erased_message(exc)
+        if not request.url.path.startswith("/api/"):
+            return templates.TemplateResponse(
+                request, "review/erased.html", {"message": message}, status_code=410
+            )
+        return _error(status.HTTP_410_GONE, "erased", message)
+
+    async def key_missing(_request: Request, exc: Exception) -> JSONResponse:
+        # A data key wrapped by a KEK this process does not have: a configuration problem, not a bug.
+        logger.error("storage key not configured: %s", exc)
+        return _error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "storage_key_missing",
+            "暗号鍵の設定が変更されたため、この文書を開けません。管理者は以前の OCR_STORAGE_KEY を "
+            "OCR_STORAGE_KEYS_OLD に設定し、ocr-service keys rotate を実行してください。",
+        )
+
+    app.add_exception_handler(UnknownKekError, key_missing)
+    app.add_exception_handler(DocumentErasedError, erased)
+    app.add_exception_handler(KeyErasedError, erased)
     for exc_type in (DocumentNotFoundError, FormNotFoundError, BlobNotFoundError):
         app.add_exception_handler(exc_type, not_found)
     app.add_exception_handler(PdfRejectedError, pdf_rejected)
     app.add_exception_handler(UploadError, upload_error)
     app.add_exception_handler(ScopeError, scope_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 def celery_enqueue(document_id: str) -> None:
@@ -81,26 +130,34 @@ def create_app(
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
+    session_factory = session_factory or make_session_factory(
+        make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
+    )
+    store = store or blob_store_from_settings(settings)
     app.state.runtime = Runtime(
         settings=settings,
-        session_factory=session_factory or make_session_factory(make_engine(settings.resolved_database_url)),
-        store=store
-        or LocalBlobStore(
-            settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
-        ),
+        session_factory=session_factory,
+        store=store,
         enqueue=enqueue or celery_enqueue,
+        upload_gate=UploadGate(threads=settings.upload_concurrency, budget_s=settings.upload_time_budget_s),
+        probes=default_probes(settings, session_factory=session_factory, store=store),
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router):
+    for router in (
+        auth_router,
+        documents_router,
+        forms_router,
+        export_router,
+        review_router,
+        retention_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(retention_pages_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    install_health_routes(app)
     _install_error_handlers(app)
     install_review_error_handlers(app)
     install_login_redirect(app)

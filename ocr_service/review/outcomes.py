@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, new_id, utcnow
 from ocr_service.documents.models import Document, FieldResult
+from ocr_service.documents.sealing import open_read_value
 from ocr_service.forms.layout import FormLayout
 
 __all__ = [
@@ -71,6 +72,7 @@ def record_field_outcomes(
 ) -> int:
     """Add one outcome per field of a document being confirmed (the caller commits).
 
+    ``results`` must be opened (:func:`~ocr_service.documents.sealing.open_field_results`).
     Fields read before outcomes existed (no stored machine value) are skipped.
 
     Returns:
@@ -79,9 +81,11 @@ def record_field_outcomes(
     types = {spec.name: spec.type for spec in layout.fields}
     added = 0
     for result in results:
-        if result.read_value is None or result.field_name not in types:
+        machine = open_read_value(db, result)
+        if machine is None or result.field_name not in types:
             continue
-        read, final = _comparable(result.read_value), _comparable(result.value)
+        # ``results`` are opened (``value`` is plain for this session); only the verdict is stored.
+        read, final = _comparable(machine), _comparable(result.value)
         db.add(
             FieldOutcome(
                 org_id=document.org_id,

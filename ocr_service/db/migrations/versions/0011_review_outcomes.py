@@ -1,12 +1,13 @@
 """review outcomes for calibration (issue 16)
 
-``field_results.read_value`` keeps what the machine read (deleted with the document),
+``field_results.read_value`` keeps what the machine read, sealed with the document's data key
+like ``value`` (crypto-erased with the document),
 so that confirming can tell an accepted value from a corrected one; ``field_outcomes``
 keeps, per confirmed field, form, field, type, calibrated confidence, corrected or not and
 the edit distance — no value and no image — for ``ocr-service calibrate --from-reviews``.
 
 Revision ID: 0011
-Revises: 0003
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0003"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
