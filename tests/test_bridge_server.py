@@ -71,6 +71,31 @@ def test_same_file_twice_is_one_document(
     assert event is not None and event.detail["source"] == "スキャナー1"
 
 
+def test_an_upload_that_passed_the_lookup_before_the_first_committed_is_a_duplicate(
+    client: TestClient, operator: User, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a file already uploaded WHEN a second upload of it had looked for it just before the first one
+    committed (simulated: its first look-up misses) THEN its receipt claim fails and it answers with the
+    first document as a duplicate; nothing is stolen, one document exists."""
+    from ocr_service.documents import service
+
+    data = pdf_bytes(text="late claim")
+    first = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")}).json()
+    real_lookup = service.find_recent_upload
+    calls: list[str] = []
+
+    def miss_once(db: Session, *, sha256: str, retention_days: int) -> Document | None:
+        calls.append(sha256)
+        return None if len(calls) == 1 else real_lookup(db, sha256=sha256, retention_days=retention_days)
+
+    monkeypatch.setattr(service, "find_recent_upload", miss_once)
+    again = client.post("/api/v1/documents", files={"file": ("b.pdf", data, "application/pdf")})
+    assert again.status_code == 200 and again.json()["id"] == first["id"] and again.json()["duplicate"]
+    assert len(_documents(db)) == 1
+    receipt = db.scalar(select(UploadReceipt))
+    assert receipt is not None and receipt.document_id == first["id"]
+
+
 def test_same_file_after_the_retention_period_is_a_new_document(
     client: TestClient, operator: User, db: Session
 ) -> None:

@@ -95,7 +95,11 @@ def find_recent_upload(db: Session, *, sha256: str, retention_days: int) -> Docu
     return None if document is None or document.status == DocumentStatus.DELETED else document
 
 
-def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str, source: str | None) -> None:
+def _claim_receipt(
+    db: Session, *, org_id: int, sha256: str, document_id: str, source: str | None, retention_days: int
+) -> None:
+    """Point the organisation's receipt for this file at the new document, or raise _ReceiptTakenError
+    when another upload of the same file got there first (committed while this one was inspecting)."""
     receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
     if receipt is None:
         try:
@@ -104,7 +108,9 @@ def _claim_receipt(db: Session, *, org_id: int, sha256: str, document_id: str, s
         except IntegrityError as exc:
             raise _ReceiptTakenError from exc
         return
-    # An expired receipt is re-pointed, conditionally: of two racing uploads only one wins.
+    if find_recent_upload(db, sha256=sha256, retention_days=retention_days) is not None:
+        raise _ReceiptTakenError  # still answering for its file: never steal it
+    # Expired (or its document deleted): re-point it, conditionally, so of two racing uploads one wins.
     moved = db.execute(
         update(UploadReceipt)
         .where(UploadReceipt.id == receipt.id, UploadReceipt.document_id == receipt.document_id)
@@ -196,7 +202,14 @@ def upload_document(
         )
         db.add(document)
         db.flush()
-        _claim_receipt(db, org_id=principal.org_id, sha256=sha256, document_id=document.id, source=source)
+        _claim_receipt(
+            db,
+            org_id=principal.org_id,
+            sha256=sha256,
+            document_id=document.id,
+            source=source,
+            retention_days=retention_days,
+        )
         record_audit_event(
             db,
             action="document.upload",
