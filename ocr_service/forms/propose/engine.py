@@ -1,0 +1,323 @@
+"""Propose every fillable area of a blank template: boxes, comb cells, check boxes, blanks, table cells.
+
+Inputs are the page picture (rules, cells, squares: :mod:`.ruling`) and the
+printed text (:mod:`.text`). The result is a list of :class:`Proposal` in PDF
+points from the top-left, the same convention as the layout model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocr_service.forms.propose.naming import ERAS, EXCLUSIVE_SETS, NameBook, guess_type, name_part
+from ocr_service.forms.propose.ruling import Region, Ruling, find_ruling, ink_fraction
+from ocr_service.forms.propose.text import TextSpan
+
+Box = tuple[float, float, float, float]
+
+OFFICE_MARKERS = ("職員記入欄", "記入しないで", "担当者記入欄", "事務処理欄", "以下は記入不要", "処理欄")
+"""Printed notes that start the office-use part of a form: nothing below them is proposed."""
+UNIT_LABELS = {
+    "年": "年",
+    "月": "月",
+    "日": "日",
+    "通": "通数",
+    "子": "番目",
+    "週": "週",
+    "枚": "枚数",
+    "部": "部数",
+    "歳": "歳",
+    "才": "歳",
+    "円": "円",
+    "回": "回数",
+    "件": "件数",
+}
+"""Printed units after a blank (令和＿年＿月＿日, ＿通): the blank before them takes a number."""
+CHECKBOX_MARGIN = 0.45
+"""Margin around a printed check box, as a share of its side, that the read area includes."""
+INSET_PT = 1.8
+"""Field box inside a ruled cell: clear of the printed rule (its ink would read as a stroke)."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One proposed field; ``shape`` says how it was found (box, comb, checkbox, slot, underline)."""
+
+    name: str
+    label: str
+    type: str
+    box: Box
+    shape: str
+    page: int = 1
+    cells: int = 0
+    multiline: bool = False
+    group: str = ""
+
+
+@dataclass
+class PageProposals:
+    page: int
+    fields: list[Proposal] = field(default_factory=list)
+    exclusive_groups: list[list[str]] = field(default_factory=list)
+    title: str = ""
+
+
+def _overlap_y(a: Box, b: Box) -> float:
+    return max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _contains(outer: Box, x: float, y: float) -> bool:
+    return outer[0] <= x <= outer[2] and outer[1] <= y <= outer[3]
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _inset(box: Box, d: float = INSET_PT) -> Box:
+    return (box[0] + d, box[1] + d, box[2] - d, box[3] - d)
+
+
+def _rounded(box: Box) -> Box:
+    x0, y0, x1, y1 = (round(v, 1) for v in box)
+    return (x0, y0, x1, y1)
+
+
+class _Page:
+    """Everything found on one page, with the label look-ups the proposals share."""
+
+    def __init__(self, ruling: Ruling, spans: list[TextSpan]) -> None:
+        cut = min((s.box[1] for s in spans if any(m in s.text for m in OFFICE_MARKERS)), default=1e9)
+        self.ruling = ruling
+        self.spans = [s for s in spans if s.box[1] < cut]
+        regions = [r for r in ruling.regions if r.box[1] < cut]
+        self.squares = [r for r in regions if self._is_square(r)]
+        self.cells = [r for r in regions if r not in self.squares and r.width >= 12 and r.height >= 8]
+        self.combs, self.checkboxes = self._group_squares()
+
+    def _is_square(self, r: Region) -> bool:
+        if r.filled or not (6 <= r.width <= 30 and 6 <= r.height <= 30 and 0.6 <= r.width / r.height <= 1.6):
+            return False
+        return not any(_contains(r.box, s.cx, s.cy) for s in self.spans)
+
+    def _group_squares(self) -> tuple[list[tuple[Box, int]], list[Box]]:
+        rows: list[list[Region]] = []
+        for sq in sorted(self.squares, key=lambda r: (round(r.box[1]), r.box[0])):
+            last = rows[-1][-1] if rows else None
+            if (
+                last is not None
+                and abs(sq.box[1] - last.box[1]) < 2
+                and abs(sq.box[3] - last.box[3]) < 2
+                and -1 <= sq.box[0] - last.box[2] < 3.5
+            ):
+                rows[-1].append(sq)
+            else:
+                rows.append([sq])
+        combs: list[tuple[Box, int]] = []
+        boxes: list[Box] = []
+        for row in rows:
+            if len(row) >= 2:
+                combs.append(((row[0].box[0], min(r.box[1] for r in row), row[-1].box[2], max(r.box[3] for r in row)), len(row)))
+            elif max(row[0].width, row[0].height) <= 22:
+                # The read area takes in a margin around the printed square: ticks overshoot it.
+                x0, y0, x1, y1 = row[0].box
+                pad = CHECKBOX_MARGIN * max(x1 - x0, y1 - y0)
+                boxes.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+        return combs, boxes
+
+    def container(self, x: float, y: float) -> Region | None:
+        inside = [c for c in self.cells if _contains(c.box, x, y)]
+        return min(inside, key=lambda c: c.width * c.height) if inside else None
+
+    def left_label(self, box: Box, *, skip: frozenset[str] = frozenset()) -> str:
+        """The printed label left of ``box`` on its line (a label cell's lines joined), else the one above."""
+        row = [
+            s
+            for s in self.spans
+            if s.text not in skip
+            and s.box[2] <= box[0] + 2
+            and box[0] - s.box[2] < 400
+            and _overlap_y(s.box, box) > 0.3 * min(s.height, box[3] - box[1])
+        ]
+        if not row:
+            # A table cell: its column header above (nearest printed text over the cell's middle part).
+            above = [
+                s
+                for s in self.spans
+                if s.text not in skip and s.box[3] <= box[1] + 1 and box[1] - s.box[3] < 140 and box[0] <= s.cx <= box[2]
+            ]
+            return max(above, key=lambda s: s.box[3]).text if above else ""
+        best = max(row, key=lambda s: s.box[2])
+        region = self.container(best.cx, best.cy)
+        if region is None or region.box[0] > box[0]:
+            return best.text
+        column = [s for s in self.spans if _contains(region.box, s.cx, s.cy) and s.box[2] <= box[0] + 2]
+        column.sort(key=lambda s: (round(s.box[1] / 4), s.box[0]))
+        return "".join(s.text for s in column)
+
+
+def _cell_fields(page: _Page) -> list[tuple[str, Box, int]]:
+    """(shape, box, cells) of empty ruled cells, cells beside a note, and the part of a cell under a comb."""
+    found: list[tuple[str, Box, int]] = []
+    for cell in page.cells:
+        if cell.filled:
+            continue
+        spans = [s for s in page.spans if _contains(cell.box, s.cx, s.cy)]
+        marks = [b for b in page.checkboxes if _contains(cell.box, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2)]
+        combs = [c for c, _n in page.combs if _contains(cell.box, (c[0] + c[2]) / 2, (c[1] + c[3]) / 2)]
+        x0, y0, x1, y1 = cell.box
+        if not spans and not marks and not combs:
+            found.append(("box", _inset(cell.box), 0))
+        elif combs and not marks:
+            below = max(c[3] for c in combs) + 2
+            if y1 - below >= 14 and not any(s.cy > below for s in spans):
+                found.append(("box", (x0 + INSET_PT, below + INSET_PT, x1 - INSET_PT, y1 - INSET_PT), 0))
+        elif not marks and all(s.text[0] in "(（※" for s in spans):
+            right = min(s.box[0] for s in spans) - 10
+            if right - x0 >= 30:
+                found.append(("box", (x0 + INSET_PT, y0 + INSET_PT, right, y1 - INSET_PT), 0))
+    return found
+
+
+def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
+    """(box, label, unit) of the blanks before printed units (＿年＿月＿日, ＿通, 第＿子)."""
+    found: list[tuple[Box, str, str]] = []
+    obstacles = [b for b in page.checkboxes] + [c for c, _n in page.combs]
+    markers = [s for s in page.spans if s.text[0] in UNIT_LABELS and len(s.text) <= 2]
+    skip = frozenset({s.text for s in markers} | set(ERAS))
+    for marker in markers:
+        cell = page.container(marker.cx, marker.cy)
+        if cell is not None and cell.filled:
+            continue
+        limit = cell.box[0] if cell is not None else marker.box[0] - 80
+        line = [s.box for s in page.spans if s is not marker and _overlap_y(s.box, marker.box) > 0.3 * marker.height]
+        line += [b for b in obstacles if _overlap_y(b, marker.box) > 0.3 * marker.height]
+        lefts = [b[2] for b in line if limit <= b[2] <= marker.box[0] + 1]
+        left = max(lefts, default=limit)
+        if marker.box[0] - left < 12:
+            continue
+        x1 = marker.box[0] - 1.5
+        x0 = left + 2 if lefts else max(left + 2, x1 - 4.2 * marker.height)
+        if cell is not None and cell.height <= 45:
+            y0, y1 = cell.box[1] + 2, cell.box[3] - 2
+        else:
+            y0, y1 = marker.cy - 0.83 * marker.height, marker.cy + 0.83 * marker.height
+        box = (x0, y0, x1, y1)
+        if ink_fraction(page.ruling, _inset(box, 1.0)) > 0.01:
+            continue
+        before = [
+            s
+            for s in page.spans
+            if s.text not in skip and limit <= s.box[0] and s.box[2] <= x0 and _overlap_y(s.box, marker.box) > 0
+        ]
+        if before:
+            base = max(before, key=lambda s: s.box[2]).text
+        else:
+            base = page.left_label(cell.box if cell is not None else box, skip=skip)
+        found.append((box, base, UNIT_LABELS[marker.text[0]]))
+    return found
+
+
+def _underline_fields(page: _Page) -> list[Box]:
+    found = []
+    for x0, y0, x1, _y1 in page.ruling.underlines:
+        box = (x0, y0 - 16, x1, y0 - 0.5)
+        if page.container((x0 + x1) / 2, y0 - 8) is not None:
+            continue
+        covered = sum(s.box[2] - s.box[0] for s in page.spans if _contains(box, s.cx, s.cy))
+        if covered < 0.5 * (x1 - x0):
+            found.append(box)
+    return found
+
+
+def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
+    """(box, option label, group label, group id) of every check box."""
+    option_of: dict[Box, TextSpan] = {}
+    for box in page.checkboxes:
+        # The option's printed name is the nearest text on the line, right of the square or left of it.
+        near = [
+            (gap, s)
+            for s in page.spans
+            if _overlap_y(s.box, box) > 0.3 * s.height
+            for gap in (s.box[0] - box[2], box[0] - s.box[2])
+            if -1 <= gap <= 20
+        ]
+        if near:
+            option_of[box] = min(near, key=lambda item: item[0])[1]
+    options = {id(s) for s in option_of.values()}
+    found: list[tuple[Box, str, str, int]] = []
+    for box in page.checkboxes:
+        option = option_of.get(box)
+        cell = page.container((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        limit = cell.box[0] if cell is not None else box[0] - 200
+        left = [
+            s
+            for s in page.spans
+            if id(s) not in options and limit <= s.box[0] and s.box[2] <= box[0] + 1 and _overlap_y(s.box, box) > 0.3 * s.height
+        ]
+        if left:
+            group = max(left, key=lambda s: s.box[2])
+            label, gid = group.text, id(group)
+        elif cell is not None:
+            label, gid = page.left_label(cell.box), id(cell)
+        else:
+            label = page.left_label(box, skip=frozenset(s.text for s in option_of.values()))
+            gid = hash(label)
+        found.append((box, option.text if option else "", label, gid))
+    return found
+
+
+def propose_page(gray: np.ndarray, spans: list[TextSpan], *, px_per_pt: float, page: int, names: NameBook) -> PageProposals:
+    """Proposals for one page picture and its printed text."""
+    ruling = find_ruling(gray, px_per_pt=px_per_pt, text_boxes=[s.box for s in spans])
+    found = _Page(ruling, spans)
+    result = PageProposals(page=page)
+    if spans:
+        result.title = max(spans, key=lambda s: s.height).text
+    kept: list[Box] = []
+
+    def add(proposal: Proposal) -> None:
+        if any(iou(proposal.box, other) > 0.6 for other in kept):
+            return
+        kept.append(proposal.box)
+        result.fields.append(proposal)
+
+    for comb, cells in found.combs:
+        label = found.left_label(comb)
+        if label in ("〒", "〒") or label.startswith("〒"):
+            label = "郵便番号"
+        ftype = guess_type(label, shape="comb", cells=cells)
+        add(Proposal(names.take(name_part(label), fallback="digits"), label or "番号", ftype, _rounded(comb), "comb", page, cells))
+    for shape, box, _cells in _cell_fields(found):
+        label = found.left_label(box)
+        ftype = guess_type(label, shape="box")
+        multiline = ftype == "text" and box[3] - box[1] >= 40
+        add(Proposal(names.take(name_part(label), fallback="text"), label or "記入欄", ftype, _rounded(box), shape, page, 0, multiline))
+    for box, base, unit in _slot_fields(found):
+        label = f"{base}（{unit}）" if base else unit
+        add(Proposal(names.take("_".join(filter(None, [name_part(base), name_part(unit[0])])), fallback="number"), label, "digits", _rounded(box), "slot", page))
+    for box in _underline_fields(found):
+        label = found.left_label(box)
+        add(Proposal(names.take(name_part(label), fallback="text"), label or "記入欄", guess_type(label, shape="box"), _rounded(box), "underline", page))
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for box, option, group, gid in _checkbox_fields(found):
+        label = f"{group}：{option}" if group and option else (option or group or "チェック")
+        number = re.match(r"\s*(\d+)", group)
+        wanted = f"q{number.group(1)}" if number else name_part(group)
+        wanted = "_".join(filter(None, [wanted, name_part(option)]))
+        name = names.take(wanted, fallback="check")
+        add(Proposal(name, label, "checkbox", _rounded(box), "checkbox", page, group=group))
+        groups.setdefault(gid, []).append((name, option))
+    for members in groups.values():
+        labels = frozenset(option for _n, option in members)
+        if len(members) >= 2 and (labels in EXCLUSIVE_SETS or labels <= set(ERAS)):
+            result.exclusive_groups.append([n for n, _o in members])
+    result.fields.sort(key=lambda p: (round(p.box[1] / 6), p.box[0]))
+    return result
