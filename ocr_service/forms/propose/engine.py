@@ -18,7 +18,7 @@ from ocr_service.forms.propose.text import TextSpan
 
 Box = tuple[float, float, float, float]
 
-OFFICE_MARKERS = ("職員記入欄", "記入しないで", "担当者記入欄", "事務処理欄", "以下は記入不要", "処理欄")
+OFFICE_MARKERS = ("職員記入欄", "市記入欄", "町記入欄", "村記入欄", "区記入欄", "係記入欄", "記入しないで", "担当者記入欄", "事務処理欄", "記入不要", "処理欄", "職員使用欄")
 """Printed notes that start the office-use part of a form: nothing below them is proposed."""
 UNIT_LABELS = {
     "年": "年",
@@ -34,10 +34,13 @@ UNIT_LABELS = {
     "円": "円",
     "回": "回数",
     "件": "件数",
+    "g": "g",
+    "kg": "kg",
+    "cm": "cm",
 }
 """Printed units after a blank (令和＿年＿月＿日, ＿通): the blank before them takes a number."""
-CHECKBOX_MARGIN = 0.45
-"""Margin around a printed check box, as a share of its side, that the read area includes."""
+CHECKBOX_MIN_PT = 14.5
+"""Smallest read area of a check box (about 5 mm): a small printed square gets a margin, since ticks overshoot it."""
 INSET_PT = 1.8
 """Field box inside a ruled cell: clear of the printed rule (its ink would read as a stroke)."""
 
@@ -128,7 +131,7 @@ class _Page:
             elif max(row[0].width, row[0].height) <= 22:
                 # The read area takes in a margin around the printed square: ticks overshoot it.
                 x0, y0, x1, y1 = row[0].box
-                pad = CHECKBOX_MARGIN * max(x1 - x0, y1 - y0)
+                pad = max(0.0, (CHECKBOX_MIN_PT - max(x1 - x0, y1 - y0)) / 2)
                 boxes.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
         return combs, boxes
 
@@ -157,7 +160,13 @@ class _Page:
         best = max(row, key=lambda s: s.box[2])
         region = self.container(best.cx, best.cy)
         if region is None or region.box[0] > box[0]:
-            return best.text
+            # A label set in two lines beside the box (出生時の／体重): right-aligned lines over the box's rows.
+            lines = [
+                s
+                for s in self.spans
+                if abs(s.box[2] - best.box[2]) < 3 and box[1] - 4 <= s.cy <= box[3] + 4 and s.text not in skip
+            ]
+            return "".join(s.text for s in sorted(lines, key=lambda s: s.box[1]))
         column = [s for s in self.spans if _contains(region.box, s.cx, s.cy) and s.box[2] <= box[0] + 2]
         column.sort(key=lambda s: (round(s.box[1] / 4), s.box[0]))
         return "".join(s.text for s in column)
@@ -186,11 +195,28 @@ def _cell_fields(page: _Page) -> list[tuple[str, Box, int]]:
     return found
 
 
+def _unit_of(span: TextSpan) -> str | None:
+    """The unit label when ``span`` is a printed unit after a blank (年, 月, 日生, 通, g ...)."""
+    if span.text in UNIT_LABELS:
+        return UNIT_LABELS[span.text]
+    if len(span.text) <= 2 and span.text[0] in UNIT_LABELS:
+        return UNIT_LABELS[span.text[0]]
+    return None
+
+
+def _unit_after(page: _Page, box: Box) -> str | None:
+    """A printed unit right after ``box`` on its line: the box takes a number (□年□月□日, □g)."""
+    for span in page.spans:
+        if 0 <= span.box[0] - box[2] <= 8 and _overlap_y(span.box, box) > 0.5 * span.height:
+            return _unit_of(span)
+    return None
+
+
 def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
     """(box, label, unit) of the blanks before printed units (＿年＿月＿日, ＿通, 第＿子)."""
     found: list[tuple[Box, str, str]] = []
     obstacles = [b for b in page.checkboxes] + [c for c, _n in page.combs]
-    markers = [s for s in page.spans if s.text[0] in UNIT_LABELS and len(s.text) <= 2]
+    markers = [s for s in page.spans if _unit_of(s) is not None]
     skip = frozenset({s.text for s in markers} | set(ERAS))
     for marker in markers:
         cell = page.container(marker.cx, marker.cy)
@@ -221,7 +247,7 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
             base = max(before, key=lambda s: s.box[2]).text
         else:
             base = page.left_label(cell.box if cell is not None else box, skip=skip)
-        found.append((box, base, UNIT_LABELS[marker.text[0]]))
+        found.append((box, base, _unit_of(marker) or ""))
     return found
 
 
@@ -295,7 +321,14 @@ def propose_page(gray: np.ndarray, spans: list[TextSpan], *, px_per_pt: float, p
             label = "郵便番号"
         ftype = guess_type(label, shape="comb", cells=cells)
         add(Proposal(names.take(name_part(label), fallback="digits"), label or "番号", ftype, _rounded(comb), "comb", page, cells))
+    markers = frozenset(s.text for s in found.spans if _unit_of(s) is not None) | frozenset(ERAS)
     for shape, box, _cells in _cell_fields(found):
+        unit = _unit_after(found, box)
+        if unit is not None:
+            base = found.left_label(box, skip=markers)
+            label = f"{base}（{unit}）" if base else unit
+            add(Proposal(names.take(name_part(base), fallback="number"), label, "digits", _rounded(box), "slot", page))
+            continue
         label = found.left_label(box)
         ftype = guess_type(label, shape="box")
         multiline = ftype == "text" and box[3] - box[1] >= 40
