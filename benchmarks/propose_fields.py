@@ -35,7 +35,9 @@ def _truth_of(layout_dir: Path) -> tuple[bytes, list[dict[str, Any]]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ocr", action="store_true", help="labels from PP-OCR, not the PDF text layer")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -45,8 +47,8 @@ def main() -> None:
     for folder in sorted((ROOT / "form_definitions").glob("*/form.yaml")):
         cases.append((f"shipped/{folder.parent.name}", *_truth_of(folder.parent)))
     for name, build in BLANK_FORMS.items():
-        pdf, truth = build()
-        cases.append((f"generated/{name}", pdf, truth["fields"]))
+        pdf, generated = build()
+        cases.append((f"generated/{name}", pdf, generated["fields"]))
     rows = []
     for name, pdf, truth in cases:
         proposed = propose_template(pdf, use_ocr=True if args.ocr else None)

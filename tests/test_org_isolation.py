@@ -170,3 +170,26 @@ def test_review_queue_screens_and_actions_are_per_organisation(
     login(client, user_a)  # type: ignore[arg-type]
     assert [q["id"] for q in client.get("/api/v1/review/queue").json()] == [document.id]
     assert client.get(f"/review/documents/{document.id}").status_code == 200
+
+
+def test_foreign_form_drafts_answer_404(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN org A's 様式エディタ draft WHEN org B's admin opens, saves or publishes it THEN 404 like a missing id."""
+    from ocr_service.forms.editor import create_draft_from_template
+    from tests.support.blank_forms import setai_ichiran
+
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    admin_a, admin_b = make_user(db, org_a, role="admin"), make_user(db, org_b, role="admin")
+    set_scope(db, OrgScope(org_a.id))
+    draft = create_draft_from_template(
+        db, org_id=org_a.id, user_id=admin_a.id, template_pdf=setai_ichiran()[0], filename="s.pdf", store=store
+    )
+    db.commit()
+    login(client, admin_b)
+    missing = client.get("/api/v1/admin/form-drafts/" + "f" * 32)
+    assert missing.status_code == 404
+    for url in (f"/api/v1/admin/form-drafts/{draft.id}", f"/api/v1/admin/form-drafts/{draft.id}/pages/1.png"):
+        assert client.get(url).status_code == 404
+        assert client.get(url).json() == missing.json()
+    assert client.post(f"/api/v1/admin/form-drafts/{draft.id}/publish").status_code == 404
+    login(client, admin_a)
+    assert client.get(f"/api/v1/admin/form-drafts/{draft.id}").status_code == 200

@@ -18,6 +18,9 @@ from ocr_service.documents.pdfcheck import PdfRejectedError
 from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.export.routes import router as export_router
+from ocr_service.forms.editor_routes import api as form_drafts_router
+from ocr_service.forms.editor_routes import forms_api as admin_forms_router
+from ocr_service.forms.editor_routes import pages as form_editor_pages
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
 from ocr_service.review.errors import install_review_error_handlers
@@ -91,10 +94,19 @@ def create_app(
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router):
+    for router in (
+        auth_router,
+        documents_router,
+        forms_router,
+        export_router,
+        review_router,
+        form_drafts_router,
+        admin_forms_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(form_editor_pages)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

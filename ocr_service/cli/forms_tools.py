@@ -127,17 +127,31 @@ def forms_propose(
     fmt: Annotated[
         str, typer.Option("--format", help="yaml (product form.yaml) or fields-json (evaluation format)")
     ] = "yaml",
-    code: Annotated[str | None, typer.Option("--code", help="Form code (default: from the file name)")] = None,
+    code: Annotated[
+        str | None, typer.Option("--code", help="Form code (default: from the file name)")
+    ] = None,
     ocr: Annotated[
-        bool | None, typer.Option("--ocr/--text-layer", help="Read labels with PP-OCR / from the PDF text (default: text layer if any)")
+        bool | None,
+        typer.Option(
+            "--ocr/--text-layer",
+            help="Read labels with PP-OCR / from the PDF text (default: text layer if any)",
+        ),
     ] = None,
     score: Annotated[
-        Path | None, typer.Option("--score", help="A true fields.json: print recall, precision, type and cells accuracy (JSON)")
+        Path | None,
+        typer.Option(
+            "--score", help="A true fields.json: print recall, precision, type and cells accuracy (JSON)"
+        ),
     ] = None,
 ) -> None:
     """Propose every fillable field of a blank form (boxes, comb cells, check boxes, blanks, table cells)."""
     from ocr_service.forms.propose import propose_template
-    from ocr_service.forms.propose.output import code_from_filename, score_proposals, to_fields_json, to_layout
+    from ocr_service.forms.propose.output import (
+        code_from_filename,
+        score_proposals,
+        to_fields_json,
+        to_layout,
+    )
     from ocr_service.forms.yaml_io import dump_layout_yaml
 
     if fmt not in ("yaml", "fields-json"):
@@ -159,7 +173,11 @@ def forms_propose(
     if score is not None:
         truth = json.loads(score.read_text(encoding="utf-8"))
         result = score_proposals(eval_format["fields"], truth["fields"]).as_dict()
-        typer.echo(json.dumps({"template": str(template), "text_source": proposed.text_source, **result}, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {"template": str(template), "text_source": proposed.text_source, **result}, ensure_ascii=False
+            )
+        )
         return
     if fmt == "fields-json":
         text = json.dumps(eval_format, ensure_ascii=False, indent=1) + "\n"
@@ -171,4 +189,6 @@ def forms_propose(
     partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     partial.write_text(text, encoding="utf-8")
     partial.replace(output)
-    typer.echo(f"{len(proposed.fields)} field(s) proposed ({proposed.text_source} labels); wrote {output}", err=True)
+    typer.echo(
+        f"{len(proposed.fields)} field(s) proposed ({proposed.text_source} labels); wrote {output}", err=True
+    )

@@ -53,7 +53,9 @@ class _Sheet:
     def line(self, x0: float, y: float, x1: float) -> None:
         self.c.line(x0, H - y, x1, H - y)
 
-    def field(self, name: str, label: str, box: tuple[float, float, float, float], kind: str, cells: int = 0) -> None:
+    def field(
+        self, name: str, label: str, box: tuple[float, float, float, float], kind: str, cells: int = 0
+    ) -> None:
         self.fields.append({"name": name, "label": label, "bbox_pt": list(box), "type": kind, "cells": cells})
 
     def comb(self, name: str, label: str, x0: float, y0: float, n: int, kind: str = "digits") -> float:
@@ -83,8 +85,8 @@ def tennyu_todoke() -> tuple[bytes, dict[str, Any]]:
     s.rect(40, 100, 555, 130)
     s.text(50, 110, "届出日")
     s.text(120, 110, "令和")
-    for unit, x in (("年", 180), ("月", 230), ("日", 280)):
-        s.text(x, 110, unit)
+    for unit, unit_x in (("年", 180), ("月", 230), ("日", 280)):
+        s.text(unit_x, 110, unit)
     s.field("notify_year", "届出日（年）", (141, 106, 178, 121), "digits")
     s.field("notify_month", "届出日（月）", (191, 106, 228, 121), "digits")
     s.field("notify_day", "届出日（日）", (241, 106, 278, 121), "digits")
@@ -129,7 +131,12 @@ def setai_ichiran() -> tuple[bytes, dict[str, Any]]:
     s.text(52, 133, "住所")
     s.rect(120, 124, 555, 150)
     s.field("address", "住所", (121.8, 125.8, 553.2, 148.2), "text")
-    columns = (("氏名", 40, 200, "text"), ("フリガナ", 200, 360, "katakana"), ("続柄", 360, 430, "text"), ("生年月日", 430, 555, "date"))
+    columns = (
+        ("氏名", 40, 200, "text"),
+        ("フリガナ", 200, 360, "katakana"),
+        ("続柄", 360, 430, "text"),
+        ("生年月日", 430, 555, "date"),
+    )
     top = 170.0
     for label, x0, x1, _kind in columns:
         s.rect(x0, top, x1, top + 18, tint=True)
@@ -139,7 +146,12 @@ def setai_ichiran() -> tuple[bytes, dict[str, Any]]:
         for label, x0, x1, kind in columns:
             s.rect(x0, y0, x1, y0 + 26)
             key = {"氏名": "name", "フリガナ": "kana", "続柄": "relation", "生年月日": "birth"}[label]
-            s.field(f"member{row + 1}_{key}", f"{label}（{row + 1}）", (x0 + 1.8, y0 + 1.8, x1 - 1.8, y0 + 24.2), kind)
+            s.field(
+                f"member{row + 1}_{key}",
+                f"{label}（{row + 1}）",
+                (x0 + 1.8, y0 + 1.8, x1 - 1.8, y0 + 24.2),
+                kind,
+            )
     y = top + 18 + 4 * 26 + 20
     s.rect(40, y, 120, y + 24, tint=True)
     s.text(48, y + 8, "電話番号")

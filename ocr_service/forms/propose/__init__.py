@@ -31,7 +31,9 @@ class ProposedTemplate:
     """Where the printed labels came from: ``pdf`` (text layer) or ``ocr`` (PP-OCR on the picture)."""
 
 
-def _page_text(pdf: bytes, gray: np.ndarray, *, page: int, px_per_pt: float, use_ocr: bool | None) -> tuple[list[TextSpan], str]:
+def _page_text(
+    pdf: bytes, gray: np.ndarray, *, page: int, px_per_pt: float, use_ocr: bool | None
+) -> tuple[list[TextSpan], str]:
     spans = [] if use_ocr else pdf_text_spans(pdf, page=page)
     if use_ocr or (use_ocr is None and len(spans) < 3):
         return ocr_text_spans(gray, px_per_pt=px_per_pt), "ocr"

@@ -18,7 +18,20 @@ from ocr_service.forms.propose.text import TextSpan
 
 Box = tuple[float, float, float, float]
 
-OFFICE_MARKERS = ("職員記入欄", "市記入欄", "町記入欄", "村記入欄", "区記入欄", "係記入欄", "記入しないで", "担当者記入欄", "事務処理欄", "記入不要", "処理欄", "職員使用欄")
+OFFICE_MARKERS = (
+    "職員記入欄",
+    "市記入欄",
+    "町記入欄",
+    "村記入欄",
+    "区記入欄",
+    "係記入欄",
+    "記入しないで",
+    "担当者記入欄",
+    "事務処理欄",
+    "記入不要",
+    "処理欄",
+    "職員使用欄",
+)
 """Printed notes that start the office-use part of a form: nothing below them is proposed."""
 UNIT_LABELS = {
     "年": "年",
@@ -127,7 +140,17 @@ class _Page:
         boxes: list[Box] = []
         for row in rows:
             if len(row) >= 2:
-                combs.append(((row[0].box[0], min(r.box[1] for r in row), row[-1].box[2], max(r.box[3] for r in row)), len(row)))
+                combs.append(
+                    (
+                        (
+                            row[0].box[0],
+                            min(r.box[1] for r in row),
+                            row[-1].box[2],
+                            max(r.box[3] for r in row),
+                        ),
+                        len(row),
+                    )
+                )
             elif max(row[0].width, row[0].height) <= 22:
                 # The read area takes in a margin around the printed square: ticks overshoot it.
                 x0, y0, x1, y1 = row[0].box
@@ -154,7 +177,10 @@ class _Page:
             above = [
                 s
                 for s in self.spans
-                if s.text not in skip and s.box[3] <= box[1] + 1 and box[1] - s.box[3] < 140 and box[0] <= s.cx <= box[2]
+                if s.text not in skip
+                and s.box[3] <= box[1] + 1
+                and box[1] - s.box[3] < 140
+                and box[0] <= s.cx <= box[2]
             ]
             return max(above, key=lambda s: s.box[3]).text if above else ""
         best = max(row, key=lambda s: s.box[2])
@@ -223,7 +249,11 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
         if cell is not None and cell.filled:
             continue
         limit = cell.box[0] if cell is not None else marker.box[0] - 80
-        line = [s.box for s in page.spans if s is not marker and _overlap_y(s.box, marker.box) > 0.3 * marker.height]
+        line = [
+            s.box
+            for s in page.spans
+            if s is not marker and _overlap_y(s.box, marker.box) > 0.3 * marker.height
+        ]
         line += [b for b in obstacles if _overlap_y(b, marker.box) > 0.3 * marker.height]
         lefts = [b[2] for b in line if limit <= b[2] <= marker.box[0] + 1]
         left = max(lefts, default=limit)
@@ -241,7 +271,10 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
         before = [
             s
             for s in page.spans
-            if s.text not in skip and limit <= s.box[0] and s.box[2] <= x0 and _overlap_y(s.box, marker.box) > 0
+            if s.text not in skip
+            and limit <= s.box[0]
+            and s.box[2] <= x0
+            and _overlap_y(s.box, marker.box) > 0
         ]
         if before:
             base = max(before, key=lambda s: s.box[2]).text
@@ -286,7 +319,10 @@ def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
         left = [
             s
             for s in page.spans
-            if id(s) not in options and limit <= s.box[0] and s.box[2] <= box[0] + 1 and _overlap_y(s.box, box) > 0.3 * s.height
+            if id(s) not in options
+            and limit <= s.box[0]
+            and s.box[2] <= box[0] + 1
+            and _overlap_y(s.box, box) > 0.3 * s.height
         ]
         if left:
             group = max(left, key=lambda s: s.box[2])
@@ -300,7 +336,9 @@ def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
     return found
 
 
-def propose_page(gray: np.ndarray, spans: list[TextSpan], *, px_per_pt: float, page: int, names: NameBook) -> PageProposals:
+def propose_page(
+    gray: np.ndarray, spans: list[TextSpan], *, px_per_pt: float, page: int, names: NameBook
+) -> PageProposals:
     """Proposals for one page picture and its printed text."""
     ruling = find_ruling(gray, px_per_pt=px_per_pt, text_boxes=[s.box for s in spans])
     found = _Page(ruling, spans)
@@ -320,25 +358,73 @@ def propose_page(gray: np.ndarray, spans: list[TextSpan], *, px_per_pt: float, p
         if label in ("〒", "〒") or label.startswith("〒"):
             label = "郵便番号"
         ftype = guess_type(label, shape="comb", cells=cells)
-        add(Proposal(names.take(name_part(label), fallback="digits"), label or "番号", ftype, _rounded(comb), "comb", page, cells))
+        add(
+            Proposal(
+                names.take(name_part(label), fallback="digits"),
+                label or "番号",
+                ftype,
+                _rounded(comb),
+                "comb",
+                page,
+                cells,
+            )
+        )
     markers = frozenset(s.text for s in found.spans if _unit_of(s) is not None) | frozenset(ERAS)
     for shape, box, _cells in _cell_fields(found):
         unit = _unit_after(found, box)
         if unit is not None:
             base = found.left_label(box, skip=markers)
             label = f"{base}（{unit}）" if base else unit
-            add(Proposal(names.take(name_part(base), fallback="number"), label, "digits", _rounded(box), "slot", page))
+            add(
+                Proposal(
+                    names.take(name_part(base), fallback="number"),
+                    label,
+                    "digits",
+                    _rounded(box),
+                    "slot",
+                    page,
+                )
+            )
             continue
         label = found.left_label(box)
         ftype = guess_type(label, shape="box")
         multiline = ftype == "text" and box[3] - box[1] >= 40
-        add(Proposal(names.take(name_part(label), fallback="text"), label or "記入欄", ftype, _rounded(box), shape, page, 0, multiline))
+        add(
+            Proposal(
+                names.take(name_part(label), fallback="text"),
+                label or "記入欄",
+                ftype,
+                _rounded(box),
+                shape,
+                page,
+                0,
+                multiline,
+            )
+        )
     for box, base, unit in _slot_fields(found):
         label = f"{base}（{unit}）" if base else unit
-        add(Proposal(names.take("_".join(filter(None, [name_part(base), name_part(unit[0])])), fallback="number"), label, "digits", _rounded(box), "slot", page))
+        add(
+            Proposal(
+                names.take("_".join(filter(None, [name_part(base), name_part(unit[0])])), fallback="number"),
+                label,
+                "digits",
+                _rounded(box),
+                "slot",
+                page,
+            )
+        )
     for box in _underline_fields(found):
         label = found.left_label(box)
-        add(Proposal(names.take(name_part(label), fallback="text"), label or "記入欄", guess_type(label, shape="box"), _rounded(box), "underline", page))
+        add(
+            Proposal(
+                names.take(name_part(label), fallback="text"),
+                label or "記入欄",
+                guess_type(label, shape="box"),
+                _rounded(box),
+                "underline",
+                page,
+            )
+        )
     groups: dict[int, list[tuple[str, str]]] = {}
     for box, option, group, gid in _checkbox_fields(found):
         label = f"{group}：{option}" if group and option else (option or group or "チェック")

@@ -17,11 +17,22 @@ def to_fields_json(proposed: ProposedTemplate, *, code: str) -> dict[str, Any]:
     """Exactly the evaluation format: layout, title, page_size_pt, fields (name, label, bbox_pt, type, cells)."""
     fields = []
     for p in proposed.fields:
-        entry: dict[str, Any] = {"name": p.name, "label": p.label, "bbox_pt": list(p.box), "type": p.type, "cells": p.cells}
+        entry: dict[str, Any] = {
+            "name": p.name,
+            "label": p.label,
+            "bbox_pt": list(p.box),
+            "type": p.type,
+            "cells": p.cells,
+        }
         if proposed.pages > 1:
             entry["page"] = p.page
         fields.append(entry)
-    return {"layout": code, "title": proposed.title or code, "page_size_pt": list(proposed.page_size_pt), "fields": fields}
+    return {
+        "layout": code,
+        "title": proposed.title or code,
+        "page_size_pt": list(proposed.page_size_pt),
+        "fields": fields,
+    }
 
 
 def _unique_columns(labels: list[str]) -> list[str | None]:
@@ -43,7 +54,13 @@ def to_layout(proposed: ProposedTemplate, *, code: str) -> FormLayout:
     labels = [p.label for p in proposed.fields]
     fields = []
     for p, column in zip(proposed.fields, _unique_columns(labels), strict=True):
-        spec: dict[str, Any] = {"name": p.name, "label": p.label, "box": list(p.box), "type": p.type, "page": p.page}
+        spec: dict[str, Any] = {
+            "name": p.name,
+            "label": p.label,
+            "box": list(p.box),
+            "type": p.type,
+            "page": p.page,
+        }
         if p.cells:
             spec["cells"] = p.cells
         if p.multiline:
@@ -127,7 +144,9 @@ def score_proposals(proposed: list[dict[str, Any]], truth: list[dict[str, Any]])
             used_p.add(i)
             used_t[j] = i
     type_ok = sum(proposed[i]["type"] == truth[j]["type"] for j, i in used_t.items())
-    comb = [(j, i) for j, i in used_t.items() if (truth[j].get("cells") or 0) or (proposed[i].get("cells") or 0)]
+    comb = [
+        (j, i) for j, i in used_t.items() if (truth[j].get("cells") or 0) or (proposed[i].get("cells") or 0)
+    ]
     cells_ok = sum((truth[j].get("cells") or 0) == (proposed[i].get("cells") or 0) for j, i in comb)
     return ProposalScore(
         n_true=len(truth),

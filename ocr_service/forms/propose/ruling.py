@@ -57,7 +57,7 @@ def find_ruling(gray: np.ndarray, *, px_per_pt: float, text_boxes: list[Box]) ->
     k = max(3, round(MIN_RULE_PT * px_per_pt))
     horizontal = cv2.morphologyEx(no_text, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
     vertical = cv2.morphologyEx(no_text, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
-    rules = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
+    rules = cv2.dilate(np.bitwise_or(horizontal, vertical), np.ones((3, 3), np.uint8))
     free = (1 - rules).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
     height, width = gray.shape

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pypdf import PdfReader
@@ -57,7 +58,7 @@ def pdf_text_spans(pdf: bytes, *, page: int) -> list[TextSpan]:
             if not clean:
                 continue
             # Text position = text matrix times current transformation matrix.
-            a, b, c, d, e, f = tm
+            a, b, _c, _d, e, f = tm
             sx = (a * cm[0] + b * cm[2]) or 1.0
             x = e * cm[0] + f * cm[2] + cm[4]
             y = e * cm[1] + f * cm[3] + cm[5]
@@ -82,7 +83,7 @@ def ocr_text_spans(gray: np.ndarray, *, px_per_pt: float) -> list[TextSpan]:
 
     engine = RapidOCR(params={"Global.use_cls": False, "Global.log_level": "error"})
     rgb = np.stack([gray] * 3, axis=-1)
-    result = engine(rgb)
+    result: Any = engine(rgb)
     spans: list[TextSpan] = []
     for quad, text in zip(result.boxes if result.boxes is not None else [], result.txts or (), strict=False):
         xs = [p[0] / px_per_pt for p in quad]

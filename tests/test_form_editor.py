@@ -1,0 +1,139 @@
+"""様式エディタ API: proposals to a draft, YAML round trip, no-op publish, Japanese field errors, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ocr_service.audit.models import AuditEvent
+from ocr_service.forms.layout import FormLayout
+from ocr_service.forms.yaml_io import dump_layout_yaml, load_layout_yaml
+from tests.factories import login, make_org, make_user
+from tests.support.blank_forms import setai_ichiran
+
+
+def _admin_with_draft(client: TestClient, db: Session) -> dict[str, Any]:
+    org = make_org(db, "市民課")
+    admin = make_user(db, org, role="admin")
+    db.commit()
+    login(client, admin)
+    pdf, _truth = setai_ichiran()
+    response = client.post(
+        "/api/v1/admin/form-drafts", files={"file": ("setai_ichiran.pdf", pdf, "application/pdf")}
+    )
+    assert response.status_code == 200, response.text
+    draft: dict[str, Any] = response.json()
+    return draft
+
+
+def _accept_all(client: TestClient, draft: dict[str, Any]) -> dict[str, Any]:
+    layout = dict(draft["layout"], fields=draft["proposals"])
+    response = client.put(
+        f"/api/v1/admin/form-drafts/{draft['id']}", json={"layout": layout, "proposals": []}
+    )
+    assert response.status_code == 200, response.text
+    saved: dict[str, Any] = response.json()
+    return saved
+
+
+def test_upload_proposes_fields_and_accepting_them_saves_a_valid_layout(
+    client: TestClient, db: Session
+) -> None:
+    """GIVEN a blank table form WHEN uploaded THEN its cells come back as proposals; accepting all saves them."""
+    draft = _admin_with_draft(client, db)
+    assert draft["code"] == "setai_ichiran"
+    assert len(draft["proposals"]) == 19
+    assert {p["type"] for p in draft["proposals"]} >= {"postal", "katakana", "date", "phone", "text"}
+    saved = _accept_all(client, draft)
+    assert len(saved["layout"]["fields"]) == 19 and saved["proposals"] == []
+    page = client.get(f"/api/v1/admin/form-drafts/{draft['id']}/pages/1.png")
+    assert page.headers["content-type"] == "image/png"
+    assert client.get(f"/admin/forms/drafts/{draft['id']}").status_code == 200
+
+
+def test_yaml_round_trip_is_byte_stable(client: TestClient, db: Session) -> None:
+    """GIVEN a saved draft WHEN exported, re-imported and exported again THEN the YAML bytes are identical."""
+    draft = _admin_with_draft(client, db)
+    _accept_all(client, draft)
+    first = client.get(f"/api/v1/admin/form-drafts/{draft['id']}/yaml")
+    assert first.status_code == 200
+    layout = load_layout_yaml(first.text)
+    assert isinstance(layout, FormLayout) and len(layout.fields) == 19
+    assert dump_layout_yaml(layout) == first.text
+    imported = client.post(
+        f"/api/v1/admin/form-drafts/{draft['id']}/yaml", content=first.text.encode("utf-8")
+    )
+    assert imported.status_code == 200, imported.text
+    second = client.get(f"/api/v1/admin/form-drafts/{draft['id']}/yaml")
+    assert second.content == first.content
+
+
+def test_publishing_twice_unchanged_is_a_no_op_and_a_change_makes_version_two(
+    client: TestClient, db: Session
+) -> None:
+    """GIVEN a published draft WHEN published again unchanged THEN same version; after a box edit THEN v2 and a diff."""
+    draft = _admin_with_draft(client, db)
+    saved = _accept_all(client, draft)
+    url = f"/api/v1/admin/form-drafts/{draft['id']}/publish"
+    first = client.post(url).json()
+    assert first == {**first, "version": 1, "created": True}
+    again = client.post(url).json()
+    assert again["version"] == 1 and again["created"] is False
+    layout = saved["layout"]
+    moved = dict(layout["fields"][0], box=[v + 1 for v in layout["fields"][0]["box"]])
+    layout = dict(layout, fields=[moved, *layout["fields"][1:]])
+    assert client.put(f"/api/v1/admin/form-drafts/{draft['id']}", json={"layout": layout}).status_code == 200
+    assert client.post(url).json()["version"] == 2
+    versions = client.get("/api/v1/admin/forms/setai_ichiran/versions").json()
+    assert [v["version"] for v in versions] == [1, 2]
+    diff = client.get("/api/v1/admin/forms/setai_ichiran/diff", params={"old": 1, "new": 2}).json()
+    assert [(c["field"], c["change"]) for c in diff["changes"]] == [(moved["name"], "moved")]
+    actions = set(db.scalars(select(AuditEvent.action)))
+    assert {"form_draft.create", "form_draft.save", "form.publish"} <= actions
+
+
+def test_an_invalid_edit_is_refused_naming_the_field_in_japanese(client: TestClient, db: Session) -> None:
+    """GIVEN an accepted layout WHEN one box is made inside-out THEN 422 naming that field by its label, in Japanese."""
+    draft = _admin_with_draft(client, db)
+    layout = _accept_all(client, draft)["layout"]
+    broken = dict(layout["fields"][2], box=[300, 200, 100, 220])
+    response = client.put(
+        f"/api/v1/admin/form-drafts/{draft['id']}",
+        json={"layout": dict(layout, fields=[*layout["fields"][:2], broken, *layout["fields"][3:]])},
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail["errors"][0]["field"] == broken["name"]
+    assert f"項目「{broken['label']}」" in detail["message"] and "枠の座標" in detail["message"]
+    # Nothing was lost: the stored draft still has the valid layout.
+    assert client.get(f"/api/v1/admin/form-drafts/{draft['id']}").json()["layout"] == layout
+
+
+def test_admins_of_another_organisation_cannot_see_or_edit_the_draft(client: TestClient, db: Session) -> None:
+    """GIVEN org A's draft and published form WHEN org B's admin asks THEN every editor route answers 404."""
+    draft = _admin_with_draft(client, db)
+    saved = _accept_all(client, draft)
+    client.post(f"/api/v1/admin/form-drafts/{draft['id']}/publish")
+    other = make_user(db, make_org(db, "B課"), role="admin")
+    reviewer = make_user(db, make_org(db, "C課"), role="reviewer")
+    db.commit()
+    login(client, other)
+    base = f"/api/v1/admin/form-drafts/{draft['id']}"
+    for method, url, kwargs in [
+        ("get", base, {}),
+        ("get", f"{base}/pages/1.png", {}),
+        ("get", f"{base}/yaml", {}),
+        ("get", f"{base}/check.png", {}),
+        ("put", base, {"json": {"layout": saved["layout"]}}),
+        ("post", f"{base}/publish", {}),
+        ("post", f"{base}/trial", {}),
+        ("get", f"/admin/forms/drafts/{draft['id']}", {}),
+        ("get", "/api/v1/admin/forms/setai_ichiran/versions", {}),
+    ]:
+        assert getattr(client, method)(url, **kwargs).status_code == 404, url
+    assert client.get("/api/v1/admin/forms").json() == []
+    login(client, reviewer)
+    assert client.get(base).status_code == 403
