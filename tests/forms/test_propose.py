@@ -44,13 +44,17 @@ def test_cli_writes_the_eval_fields_json_format(tmp_path: Path) -> None:
     template = tmp_path / "setai.pdf"
     template.write_bytes(pdf)
     out = tmp_path / "fields.json"
-    result = CliRunner().invoke(app, ["forms", "propose", str(template), "--format", "fields-json", "-o", str(out)])
+    result = CliRunner().invoke(
+        app, ["forms", "propose", str(template), "--format", "fields-json", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert set(data) == {"layout", "title", "page_size_pt", "fields"}
     assert {tuple(sorted(f)) for f in data["fields"]} == {("bbox_pt", "cells", "label", "name", "type")}
     (tmp_path / "truth.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
-    scored = CliRunner().invoke(app, ["forms", "propose", str(template), "--score", str(tmp_path / "truth.json")])
+    scored = CliRunner().invoke(
+        app, ["forms", "propose", str(template), "--score", str(tmp_path / "truth.json")]
+    )
     assert json.loads(scored.output)["recall"] == 1.0
 
 
