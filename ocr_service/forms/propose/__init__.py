@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from pdf2image import convert_from_bytes
@@ -11,6 +12,7 @@ from pypdf import PdfReader
 
 from ocr_service.forms.propose.engine import PageProposals, Proposal, iou, propose_page
 from ocr_service.forms.propose.naming import NameBook
+from ocr_service.forms.propose.ruling import estimate_skew, rotate_page
 from ocr_service.forms.propose.text import TextSpan, ocr_text_spans, pdf_text_spans
 
 __all__ = ["Proposal", "ProposedTemplate", "iou", "propose_template"]
@@ -40,6 +42,19 @@ def _page_text(
     return spans, "pdf"
 
 
+def _unrotate(proposal: Proposal, angle_deg: float, size: tuple[float, float]) -> Proposal:
+    """The proposal's box moved (not turned) to where its centre lies on the skewed page."""
+    x0, y0, x1, y1 = proposal.box
+    cx, cy = (x0 + x1) / 2 - size[0] / 2, (y0 + y1) / 2 - size[1] / 2
+    # Image y points down, so a counter-clockwise skew of a is a rotation by -a in these coordinates.
+    a = math.radians(-angle_deg)
+    nx = cx * math.cos(a) - cy * math.sin(a) + size[0] / 2
+    ny = cx * math.sin(a) + cy * math.cos(a) + size[1] / 2
+    dx, dy = nx - (x0 + x1) / 2, ny - (y0 + y1) / 2
+    box = (round(x0 + dx, 1), round(y0 + dy, 1), round(x1 + dx, 1), round(y1 + dy, 1))
+    return replace(proposal, box=box)
+
+
 def propose_template(pdf: bytes, *, use_ocr: bool | None = None, dpi: int = PROPOSE_DPI) -> ProposedTemplate:
     """Propose the fields of a blank template PDF (vector or scanned), page by page.
 
@@ -63,8 +78,22 @@ def propose_template(pdf: bytes, *, use_ocr: bool | None = None, dpi: int = PROP
     for page in range(1, count + 1):
         images = convert_from_bytes(pdf, dpi=dpi, first_page=page, last_page=page, grayscale=True, timeout=60)
         gray = np.asarray(images[0].convert("L"), dtype=np.uint8)
-        spans, source = _page_text(pdf, gray, page=page, px_per_pt=px_per_pt, use_ocr=use_ocr)
-        found: PageProposals = propose_page(gray, spans, px_per_pt=px_per_pt, page=page, names=names)
+        spans, source = _page_text(
+            pdf, gray, page=page, px_per_pt=px_per_pt, use_ocr=None if use_ocr is None else use_ocr
+        )
+        skew = 0.0
+        if source == "ocr":
+            # A scanned blank form: straighten it so rules are rows and columns of pixels, read it
+            # there, and turn the boxes back onto the scan (which becomes the template).
+            skew = estimate_skew(gray)
+            if abs(skew) >= 0.05:
+                gray = rotate_page(gray, skew)
+                spans = ocr_text_spans(gray, px_per_pt=px_per_pt)
+        found: PageProposals = propose_page(
+            gray, spans, px_per_pt=px_per_pt, page=page, names=names, from_ocr=source == "ocr"
+        )
+        if abs(skew) >= 0.05:
+            found.fields = [_unrotate(p, skew, size) for p in found.fields]
         if page == 1:
             result.title = found.title
             result.text_source = source

@@ -52,6 +52,8 @@ UNIT_LABELS = {
     "cm": "cm",
 }
 """Printed units after a blank (令和＿年＿月＿日, ＿通): the blank before them takes a number."""
+LARGE_PRINT_PT = 18.0
+"""Printed text this tall has strokes as long as a short rule (titles)."""
 CHECKBOX_MIN_PT = 14.5
 """Smallest read area of a check box (about 5 mm): a small printed square gets a margin, since ticks overshoot it."""
 INSET_PT = 1.8
@@ -162,6 +164,14 @@ class _Page:
         inside = [c for c in self.cells if _contains(c.box, x, y)]
         return min(inside, key=lambda c: c.width * c.height) if inside else None
 
+    def _same_column(self, span: TextSpan, box: Box) -> bool:
+        """``span`` heads the table column ``box`` is in: its cell has the same left and right rules."""
+        head = self.container(span.cx, span.cy)
+        cell = self.container((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        if head is None or cell is None or head is cell:
+            return False
+        return abs(head.box[0] - cell.box[0]) < 4 and abs(head.box[2] - cell.box[2]) < 4
+
     def left_label(self, box: Box, *, skip: frozenset[str] = frozenset()) -> str:
         """The printed label left of ``box`` on its line (a label cell's lines joined), else the one above."""
         row = [
@@ -173,7 +183,6 @@ class _Page:
             and _overlap_y(s.box, box) > 0.3 * min(s.height, box[3] - box[1])
         ]
         if not row:
-            # A table cell: its column header above (nearest printed text over the cell's middle part).
             above = [
                 s
                 for s in self.spans
@@ -181,8 +190,14 @@ class _Page:
                 and s.box[3] <= box[1] + 1
                 and box[1] - s.box[3] < 140
                 and box[0] <= s.cx <= box[2]
+                and (box[1] - s.box[3] < 20 or self._same_column(s, box))
             ]
-            return max(above, key=lambda s: s.box[3]).text if above else ""
+            if above:
+                return max(above, key=lambda s: s.box[3]).text
+            cell = self.container((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            if cell is not None and cell.box[0] < box[0] - 4:
+                return self.left_label(cell.box, skip=skip)  # a box inside a bigger cell: the cell's label
+            return ""
         best = max(row, key=lambda s: s.box[2])
         region = self.container(best.cx, best.cy)
         if region is None or region.box[0] > box[0]:
@@ -285,13 +300,24 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
 
 
 def _underline_fields(page: _Page) -> list[Box]:
+    """Write-on-the-line blanks: a free rule with nothing printed on it and its label just left of it.
+
+    A table rule broken by a faint scan, or a rule under a heading, has no label beside its start.
+    """
     found = []
     for x0, y0, x1, _y1 in page.ruling.underlines:
         box = (x0, y0 - 16, x1, y0 - 0.5)
         if page.container((x0 + x1) / 2, y0 - 8) is not None:
             continue
-        covered = sum(s.box[2] - s.box[0] for s in page.spans if _contains(box, s.cx, s.cy))
-        if covered < 0.5 * (x1 - x0):
+        if any(
+            _overlap_y(s.box, box) > 0.3 * s.height and s.box[0] < x1 and s.box[2] > x0 + 2
+            for s in page.spans
+        ):
+            continue
+        labelled = any(
+            _overlap_y(s.box, box) > 0.3 * s.height and 0 <= x0 - s.box[2] <= 80 for s in page.spans
+        )
+        if labelled:
             found.append(box)
     return found
 
@@ -337,10 +363,22 @@ def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
 
 
 def propose_page(
-    gray: np.ndarray, spans: list[TextSpan], *, px_per_pt: float, page: int, names: NameBook
+    gray: np.ndarray,
+    spans: list[TextSpan],
+    *,
+    px_per_pt: float,
+    page: int,
+    names: NameBook,
+    from_ocr: bool = False,
 ) -> PageProposals:
-    """Proposals for one page picture and its printed text."""
-    ruling = find_ruling(gray, px_per_pt=px_per_pt, text_boxes=[s.box for s in spans])
+    """Proposals for one page picture and its printed text.
+
+    Text-layer spans are exact, so their glyphs are painted out before rules are searched. A text
+    detector's boxes are loose and often take in the check box beside a label, so with OCR only
+    large print (titles, whose strokes are as long as a short rule) is painted out.
+    """
+    painted = [s.box for s in spans if not from_ocr or s.height >= LARGE_PRINT_PT]
+    ruling = find_ruling(gray, px_per_pt=px_per_pt, text_boxes=painted)
     found = _Page(ruling, spans)
     result = PageProposals(page=page)
     if spans:
@@ -355,7 +393,8 @@ def propose_page(
 
     for comb, cells in found.combs:
         label = found.left_label(comb)
-        if label in ("〒", "〒") or label.startswith("〒"):
+        # 〒 (often too small for OCR), or seven cells first in an address cell: a postal code.
+        if label.startswith("〒") or (cells == 7 and "住所" in label):
             label = "郵便番号"
         ftype = guess_type(label, shape="comb", cells=cells)
         add(

@@ -90,12 +90,30 @@ def ocr_text_spans(gray: np.ndarray, *, px_per_pt: float) -> list[TextSpan]:
         ys = [p[1] / px_per_pt for p in quad]
         box = (min(xs), min(ys), max(xs), max(ys))
         clean = unicodedata.normalize("NFKC", str(text)).strip()
-        if not clean:
-            continue
-        # The detector joins a printed check box with its label ("□本人"): cut the box glyph off.
-        while clean and clean[0] in "□口☐":
-            clean = clean[1:]
-            box = (box[0] + (box[3] - box[1]) * 1.1, box[1], box[2], box[3])
-        if clean and box[2] > box[0]:
-            spans.append(TextSpan(clean, box))
+        if clean == "T":  # the recogniser's usual reading of a printed 〒
+            clean = "〒"
+        if clean:
+            spans.extend(_split_at_boxes(clean, box))
+    return spans
+
+
+def _split_at_boxes(text: str, box: Box) -> list[TextSpan]:
+    """The detector reads a line of options as one ("本籍・筆頭者□必要 □不要"): one span per option.
+
+    Characters are assumed equally wide, which is close enough to tell which option a box belongs to.
+    """
+    if not any(ch in "□☐" for ch in text):
+        return [TextSpan(text, box)]
+    width = (box[2] - box[0]) / max(len(text), 1)
+    spans: list[TextSpan] = []
+    start = 0
+    for index, ch in enumerate([*text, "□"]):
+        if ch in "□☐":
+            piece = text[start:index]
+            stripped = piece.strip()
+            if stripped:
+                lead = len(piece) - len(piece.lstrip())
+                x0 = box[0] + (start + lead) * width
+                spans.append(TextSpan(stripped, (x0, box[1], x0 + len(stripped) * width, box[3])))
+            start = index + 1
     return spans
