@@ -10,9 +10,10 @@ import numpy as np
 from pdf2image import convert_from_bytes
 from pypdf import PdfReader
 
-from ocr_service.forms.propose.engine import PageProposals, Proposal, iou, propose_page
+from ocr_service.forms.propose.engine import PageProposals, Proposal, propose_page
 from ocr_service.forms.propose.naming import NameBook
 from ocr_service.forms.propose.ruling import estimate_skew, rotate_page
+from ocr_service.forms.propose.scene import iou
 from ocr_service.forms.propose.text import TextSpan, ocr_text_spans, pdf_text_spans
 
 __all__ = ["Proposal", "ProposedTemplate", "iou", "propose_template"]

@@ -13,51 +13,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ocr_service.forms.propose.naming import ERAS, EXCLUSIVE_SETS, NameBook, guess_type, name_part
-from ocr_service.forms.propose.ruling import Region, Ruling, find_ruling, ink_fraction
+from ocr_service.forms.propose.ruling import find_ruling, ink_fraction
+from ocr_service.forms.propose.scene import (
+    INSET_PT,
+    LARGE_PRINT_PT,
+    UNIT_LABELS,
+    PageScene,
+    contains,
+    inset,
+    iou,
+    overlap_y,
+    rounded,
+)
 from ocr_service.forms.propose.text import TextSpan
 
 Box = tuple[float, float, float, float]
-
-OFFICE_MARKERS = (
-    "職員記入欄",
-    "市記入欄",
-    "町記入欄",
-    "村記入欄",
-    "区記入欄",
-    "係記入欄",
-    "記入しないで",
-    "担当者記入欄",
-    "事務処理欄",
-    "記入不要",
-    "処理欄",
-    "職員使用欄",
-)
-"""Printed notes that start the office-use part of a form: nothing below them is proposed."""
-UNIT_LABELS = {
-    "年": "年",
-    "月": "月",
-    "日": "日",
-    "通": "通数",
-    "子": "番目",
-    "週": "週",
-    "枚": "枚数",
-    "部": "部数",
-    "歳": "歳",
-    "才": "歳",
-    "円": "円",
-    "回": "回数",
-    "件": "件数",
-    "g": "g",
-    "kg": "kg",
-    "cm": "cm",
-}
-"""Printed units after a blank (令和＿年＿月＿日, ＿通): the blank before them takes a number."""
-LARGE_PRINT_PT = 18.0
-"""Printed text this tall has strokes as long as a short rule (titles)."""
-CHECKBOX_MIN_PT = 14.5
-"""Smallest read area of a check box (about 5 mm): a small printed square gets a margin, since ticks overshoot it."""
-INSET_PT = 1.8
-"""Field box inside a ruled cell: clear of the printed rule (its ink would read as a stroke)."""
 
 
 @dataclass(frozen=True)
@@ -83,148 +53,18 @@ class PageProposals:
     title: str = ""
 
 
-def _overlap_y(a: Box, b: Box) -> float:
-    return max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
-
-def _contains(outer: Box, x: float, y: float) -> bool:
-    return outer[0] <= x <= outer[2] and outer[1] <= y <= outer[3]
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _inset(box: Box, d: float = INSET_PT) -> Box:
-    return (box[0] + d, box[1] + d, box[2] - d, box[3] - d)
-
-
-def _rounded(box: Box) -> Box:
-    x0, y0, x1, y1 = (round(v, 1) for v in box)
-    return (x0, y0, x1, y1)
-
-
-class _Page:
-    """Everything found on one page, with the label look-ups the proposals share."""
-
-    def __init__(self, ruling: Ruling, spans: list[TextSpan]) -> None:
-        cut = min((s.box[1] for s in spans if any(m in s.text for m in OFFICE_MARKERS)), default=1e9)
-        self.ruling = ruling
-        self.spans = [s for s in spans if s.box[1] < cut]
-        regions = [r for r in ruling.regions if r.box[1] < cut]
-        self.squares = [r for r in regions if self._is_square(r)]
-        self.cells = [r for r in regions if r not in self.squares and r.width >= 12 and r.height >= 8]
-        self.combs, self.checkboxes = self._group_squares()
-
-    def _is_square(self, r: Region) -> bool:
-        if r.filled or not (6 <= r.width <= 30 and 6 <= r.height <= 30 and 0.6 <= r.width / r.height <= 1.6):
-            return False
-        return not any(_contains(r.box, s.cx, s.cy) for s in self.spans)
-
-    def _group_squares(self) -> tuple[list[tuple[Box, int]], list[Box]]:
-        rows: list[list[Region]] = []
-        for sq in sorted(self.squares, key=lambda r: (round(r.box[1]), r.box[0])):
-            last = rows[-1][-1] if rows else None
-            if (
-                last is not None
-                and abs(sq.box[1] - last.box[1]) < 2
-                and abs(sq.box[3] - last.box[3]) < 2
-                and -1 <= sq.box[0] - last.box[2] < 3.5
-            ):
-                rows[-1].append(sq)
-            else:
-                rows.append([sq])
-        combs: list[tuple[Box, int]] = []
-        boxes: list[Box] = []
-        for row in rows:
-            if len(row) >= 2:
-                combs.append(
-                    (
-                        (
-                            row[0].box[0],
-                            min(r.box[1] for r in row),
-                            row[-1].box[2],
-                            max(r.box[3] for r in row),
-                        ),
-                        len(row),
-                    )
-                )
-            elif max(row[0].width, row[0].height) <= 22:
-                # The read area takes in a margin around the printed square: ticks overshoot it.
-                x0, y0, x1, y1 = row[0].box
-                pad = max(0.0, (CHECKBOX_MIN_PT - max(x1 - x0, y1 - y0)) / 2)
-                boxes.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
-        return combs, boxes
-
-    def container(self, x: float, y: float) -> Region | None:
-        inside = [c for c in self.cells if _contains(c.box, x, y)]
-        return min(inside, key=lambda c: c.width * c.height) if inside else None
-
-    def _same_column(self, span: TextSpan, box: Box) -> bool:
-        """``span`` heads the table column ``box`` is in: its cell has the same left and right rules."""
-        head = self.container(span.cx, span.cy)
-        cell = self.container((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-        if head is None or cell is None or head is cell:
-            return False
-        return abs(head.box[0] - cell.box[0]) < 4 and abs(head.box[2] - cell.box[2]) < 4
-
-    def left_label(self, box: Box, *, skip: frozenset[str] = frozenset()) -> str:
-        """The printed label left of ``box`` on its line (a label cell's lines joined), else the one above."""
-        row = [
-            s
-            for s in self.spans
-            if s.text not in skip
-            and s.box[2] <= box[0] + 2
-            and box[0] - s.box[2] < 400
-            and _overlap_y(s.box, box) > 0.3 * min(s.height, box[3] - box[1])
-        ]
-        if not row:
-            above = [
-                s
-                for s in self.spans
-                if s.text not in skip
-                and s.box[3] <= box[1] + 1
-                and box[1] - s.box[3] < 140
-                and box[0] <= s.cx <= box[2]
-                and (box[1] - s.box[3] < 20 or self._same_column(s, box))
-            ]
-            if above:
-                return max(above, key=lambda s: s.box[3]).text
-            cell = self.container((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-            if cell is not None and cell.box[0] < box[0] - 4:
-                return self.left_label(cell.box, skip=skip)  # a box inside a bigger cell: the cell's label
-            return ""
-        best = max(row, key=lambda s: s.box[2])
-        region = self.container(best.cx, best.cy)
-        if region is None or region.box[0] > box[0]:
-            # A label set in two lines beside the box (出生時の／体重): right-aligned lines over the box's rows.
-            lines = [
-                s
-                for s in self.spans
-                if abs(s.box[2] - best.box[2]) < 3 and box[1] - 4 <= s.cy <= box[3] + 4 and s.text not in skip
-            ]
-            return "".join(s.text for s in sorted(lines, key=lambda s: s.box[1]))
-        column = [s for s in self.spans if _contains(region.box, s.cx, s.cy) and s.box[2] <= box[0] + 2]
-        column.sort(key=lambda s: (round(s.box[1] / 4), s.box[0]))
-        return "".join(s.text for s in column)
-
-
-def _cell_fields(page: _Page) -> list[tuple[str, Box, int]]:
+def _cell_fields(page: PageScene) -> list[tuple[str, Box, int]]:
     """(shape, box, cells) of empty ruled cells, cells beside a note, and the part of a cell under a comb."""
     found: list[tuple[str, Box, int]] = []
     for cell in page.cells:
         if cell.filled:
             continue
-        spans = [s for s in page.spans if _contains(cell.box, s.cx, s.cy)]
-        marks = [b for b in page.checkboxes if _contains(cell.box, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2)]
-        combs = [c for c, _n in page.combs if _contains(cell.box, (c[0] + c[2]) / 2, (c[1] + c[3]) / 2)]
+        spans = [s for s in page.spans if contains(cell.box, s.cx, s.cy)]
+        marks = [b for b in page.checkboxes if contains(cell.box, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2)]
+        combs = [c for c, _n in page.combs if contains(cell.box, (c[0] + c[2]) / 2, (c[1] + c[3]) / 2)]
         x0, y0, x1, y1 = cell.box
         if not spans and not marks and not combs:
-            found.append(("box", _inset(cell.box), 0))
+            found.append(("box", inset(cell.box), 0))
         elif combs and not marks:
             below = max(c[3] for c in combs) + 2
             if y1 - below >= 14 and not any(s.cy > below for s in spans):
@@ -245,15 +85,15 @@ def _unit_of(span: TextSpan) -> str | None:
     return None
 
 
-def _unit_after(page: _Page, box: Box) -> str | None:
+def _unit_after(page: PageScene, box: Box) -> str | None:
     """A printed unit right after ``box`` on its line: the box takes a number (□年□月□日, □g)."""
     for span in page.spans:
-        if 0 <= span.box[0] - box[2] <= 8 and _overlap_y(span.box, box) > 0.5 * span.height:
+        if 0 <= span.box[0] - box[2] <= 8 and overlap_y(span.box, box) > 0.5 * span.height:
             return _unit_of(span)
     return None
 
 
-def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
+def _slot_fields(page: PageScene) -> list[tuple[Box, str, str]]:
     """(box, label, unit) of the blanks before printed units (＿年＿月＿日, ＿通, 第＿子)."""
     found: list[tuple[Box, str, str]] = []
     obstacles = [b for b in page.checkboxes] + [c for c, _n in page.combs]
@@ -267,9 +107,9 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
         line = [
             s.box
             for s in page.spans
-            if s is not marker and _overlap_y(s.box, marker.box) > 0.3 * marker.height
+            if s is not marker and overlap_y(s.box, marker.box) > 0.3 * marker.height
         ]
-        line += [b for b in obstacles if _overlap_y(b, marker.box) > 0.3 * marker.height]
+        line += [b for b in obstacles if overlap_y(b, marker.box) > 0.3 * marker.height]
         lefts = [b[2] for b in line if limit <= b[2] <= marker.box[0] + 1]
         left = max(lefts, default=limit)
         if marker.box[0] - left < 12:
@@ -281,7 +121,7 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
         else:
             y0, y1 = marker.cy - 0.83 * marker.height, marker.cy + 0.83 * marker.height
         box = (x0, y0, x1, y1)
-        if ink_fraction(page.ruling, _inset(box, 1.0)) > 0.01:
+        if ink_fraction(page.ruling, inset(box, 1.0)) > 0.01:
             continue
         before = [
             s
@@ -289,7 +129,7 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
             if s.text not in skip
             and limit <= s.box[0]
             and s.box[2] <= x0
-            and _overlap_y(s.box, marker.box) > 0
+            and overlap_y(s.box, marker.box) > 0
         ]
         if before:
             base = max(before, key=lambda s: s.box[2]).text
@@ -299,7 +139,7 @@ def _slot_fields(page: _Page) -> list[tuple[Box, str, str]]:
     return found
 
 
-def _underline_fields(page: _Page) -> list[Box]:
+def _underline_fields(page: PageScene) -> list[Box]:
     """Write-on-the-line blanks: a free rule with nothing printed on it and its label just left of it.
 
     A table rule broken by a faint scan, or a rule under a heading, has no label beside its start.
@@ -310,19 +150,18 @@ def _underline_fields(page: _Page) -> list[Box]:
         if page.container((x0 + x1) / 2, y0 - 8) is not None:
             continue
         if any(
-            _overlap_y(s.box, box) > 0.3 * s.height and s.box[0] < x1 and s.box[2] > x0 + 2
-            for s in page.spans
+            overlap_y(s.box, box) > 0.3 * s.height and s.box[0] < x1 and s.box[2] > x0 + 2 for s in page.spans
         ):
             continue
         labelled = any(
-            _overlap_y(s.box, box) > 0.3 * s.height and 0 <= x0 - s.box[2] <= 80 for s in page.spans
+            overlap_y(s.box, box) > 0.3 * s.height and 0 <= x0 - s.box[2] <= 80 for s in page.spans
         )
         if labelled:
             found.append(box)
     return found
 
 
-def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
+def _checkbox_fields(page: PageScene) -> list[tuple[Box, str, str, int]]:
     """(box, option label, group label, group id) of every check box."""
     option_of: dict[Box, TextSpan] = {}
     for box in page.checkboxes:
@@ -330,7 +169,7 @@ def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
         near = [
             (gap, s)
             for s in page.spans
-            if _overlap_y(s.box, box) > 0.3 * s.height
+            if overlap_y(s.box, box) > 0.3 * s.height
             for gap in (s.box[0] - box[2], box[0] - s.box[2])
             if -1 <= gap <= 20
         ]
@@ -348,7 +187,7 @@ def _checkbox_fields(page: _Page) -> list[tuple[Box, str, str, int]]:
             if id(s) not in options
             and limit <= s.box[0]
             and s.box[2] <= box[0] + 1
-            and _overlap_y(s.box, box) > 0.3 * s.height
+            and overlap_y(s.box, box) > 0.3 * s.height
         ]
         if left:
             group = max(left, key=lambda s: s.box[2])
@@ -379,7 +218,7 @@ def propose_page(
     """
     painted = [s.box for s in spans if not from_ocr or s.height >= LARGE_PRINT_PT]
     ruling = find_ruling(gray, px_per_pt=px_per_pt, text_boxes=painted)
-    found = _Page(ruling, spans)
+    found = PageScene(ruling, spans)
     result = PageProposals(page=page)
     if spans:
         result.title = max(spans, key=lambda s: s.height).text
@@ -402,7 +241,7 @@ def propose_page(
                 names.take(name_part(label), fallback="digits"),
                 label or "番号",
                 ftype,
-                _rounded(comb),
+                rounded(comb),
                 "comb",
                 page,
                 cells,
@@ -419,7 +258,7 @@ def propose_page(
                     names.take(name_part(base), fallback="number"),
                     label,
                     "digits",
-                    _rounded(box),
+                    rounded(box),
                     "slot",
                     page,
                 )
@@ -433,7 +272,7 @@ def propose_page(
                 names.take(name_part(label), fallback="text"),
                 label or "記入欄",
                 ftype,
-                _rounded(box),
+                rounded(box),
                 shape,
                 page,
                 0,
@@ -447,7 +286,7 @@ def propose_page(
                 names.take("_".join(filter(None, [name_part(base), name_part(unit[0])])), fallback="number"),
                 label,
                 "digits",
-                _rounded(box),
+                rounded(box),
                 "slot",
                 page,
             )
@@ -459,7 +298,7 @@ def propose_page(
                 names.take(name_part(label), fallback="text"),
                 label or "記入欄",
                 guess_type(label, shape="box"),
-                _rounded(box),
+                rounded(box),
                 "underline",
                 page,
             )
@@ -471,7 +310,7 @@ def propose_page(
         wanted = f"q{number.group(1)}" if number else name_part(group)
         wanted = "_".join(filter(None, [wanted, name_part(option)]))
         name = names.take(wanted, fallback="check")
-        add(Proposal(name, label, "checkbox", _rounded(box), "checkbox", page, group=group))
+        add(Proposal(name, label, "checkbox", rounded(box), "checkbox", page, group=group))
         groups.setdefault(gid, []).append((name, option))
     for members in groups.values():
         labels = frozenset(option for _n, option in members)

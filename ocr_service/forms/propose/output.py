@@ -8,7 +8,7 @@ from typing import Any
 
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.propose import ProposedTemplate
-from ocr_service.forms.propose.engine import iou
+from ocr_service.forms.propose.scene import iou
 
 Box = tuple[float, float, float, float]
 
