@@ -27,21 +27,6 @@ class DraftError(ValueError):
         self.errors = errors or []
 
 
-def _spec_of(proposal: Any, column: str | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "name": proposal.name,
-        "label": proposal.label,
-        "box": list(proposal.box),
-        "type": proposal.type,
-        "page": proposal.page,
-        "cells": proposal.cells,
-        "multiline": proposal.multiline,
-    }
-    if column:
-        spec["csv_column"] = column
-    return spec
-
-
 def create_draft_from_template(
     db: Session, *, org_id: int, user_id: int | None, template_pdf: bytes, filename: str, store: BlobStore
 ) -> FormDraft:

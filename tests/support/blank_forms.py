@@ -161,3 +161,75 @@ def setai_ichiran() -> tuple[bytes, dict[str, Any]]:
 
 
 BLANK_FORMS = {"tennyu_todoke": tennyu_todoke, "setai_ichiran": setai_ichiran}
+
+
+def kenshin_yoyaku() -> tuple[bytes, dict[str, Any]]:
+    """健診予約票, two pages: options printed to circle (男・女, 令和・平成・昭和 with 年月日 blanks,
+    有・無, はい　いいえ as separate words) in ruled rows; page 2 holds a remarks box and a phone box."""
+    s = _Sheet("kenshin_yoyaku", "特定健診 予約票")
+
+    def row(y0: float, y1: float, label: str) -> None:
+        s.rect(40, y0, 130, y1, tint=True)
+        s.text(48, (y0 + y1) / 2 - 4.5, label)
+        s.rect(130, y0, 555, y1)
+
+    def option(name: str, label: str, y: float, words: list[tuple[str, float]], kind: str = "choice") -> None:
+        for word, x in words:
+            s.text(x, y, word)
+        boxes = [(x - 2, y - 2, x + 9 * len(w) + 2, y + 9 + 2) for w, x in words]
+        union = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+        s.field(name, label, union, kind)
+
+    row(100, 128, "氏名")
+    s.field("name", "氏名", (131.8, 101.8, 553.2, 126.2), "text")
+    row(128, 152, "性別")
+    s.text(140, 136, "男・女")
+    s.field("sex", "性別", (138, 134, 169, 147), "choice")
+    row(152, 180, "生年月日")
+    s.text(140, 161, "令和・平成・昭和")
+    s.field("birth_era", "生年月日（元号）", (138, 159, 214, 172), "choice")
+    for unit, x, name in (("年", 260, "birth_year"), ("月", 310, "birth_month"), ("日", 360, "birth_day")):
+        s.text(x, 161, unit)
+        s.field(name, f"生年月日（{unit}）", (x - 38.5, 154, x - 1.5, 178), "digits")
+    row(180, 204, "食物アレルギー")
+    s.text(140, 188, "有・無")
+    s.field("allergy", "食物アレルギー", (138, 186, 169, 199), "choice")
+    row(204, 228, "服薬中")
+    option("medication", "服薬中", 212, [("はい", 140), ("いいえ", 180)])
+    s.c.showPage()
+    s.text(W / 2 - 40, 60, "（裏面）", 12)
+    s.rect(40, 100, 130, 200, tint=True)
+    s.text(48, 146, "備考")
+    s.rect(130, 100, 555, 200)
+    s.fields.append(
+        {
+            "name": "remarks",
+            "label": "備考",
+            "bbox_pt": [131.8, 101.8, 553.2, 198.2],
+            "type": "text",
+            "cells": 0,
+            "page": 2,
+        }
+    )
+    s.rect(40, 200, 130, 224, tint=True)
+    s.text(48, 208, "連絡先電話")
+    s.rect(130, 200, 330, 224)
+    s.fields.append(
+        {
+            "name": "phone",
+            "label": "連絡先電話",
+            "bbox_pt": [131.8, 201.8, 328.2, 222.2],
+            "type": "phone",
+            "cells": 0,
+            "page": 2,
+        }
+    )
+    return s.finish()
+
+
+BLANK_FORMS["kenshin_yoyaku"] = kenshin_yoyaku

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ocr_service.forms.propose.choices import circle_choices, is_era_list
 from ocr_service.forms.propose.naming import ERAS, EXCLUSIVE_SETS, NameBook, guess_type, name_part
 from ocr_service.forms.propose.ruling import find_ruling, ink_fraction
 from ocr_service.forms.propose.scene import (
@@ -43,6 +44,8 @@ class Proposal:
     cells: int = 0
     multiline: bool = False
     group: str = ""
+    options: tuple[tuple[str, Box], ...] = ()
+    """``choice`` fields: each printed option's value and box."""
 
 
 @dataclass
@@ -127,6 +130,7 @@ def _slot_fields(page: PageScene) -> list[tuple[Box, str, str]]:
             s
             for s in page.spans
             if s.text not in skip
+            and not is_era_list(s.text)
             and limit <= s.box[0]
             and s.box[2] <= x0
             and overlap_y(s.box, marker.box) > 0
@@ -161,8 +165,8 @@ def _underline_fields(page: PageScene) -> list[Box]:
     return found
 
 
-def _checkbox_fields(page: PageScene) -> list[tuple[Box, str, str, int]]:
-    """(box, option label, group label, group id) of every check box."""
+def _checkbox_fields(page: PageScene) -> tuple[list[tuple[Box, str, str, int]], set[int]]:
+    """(box, option label, group label, group id) of every check box; ids of the option label spans."""
     option_of: dict[Box, TextSpan] = {}
     for box in page.checkboxes:
         # The option's printed name is the nearest text on the line, right of the square or left of it.
@@ -198,7 +202,7 @@ def _checkbox_fields(page: PageScene) -> list[tuple[Box, str, str, int]]:
             label = page.left_label(box, skip=frozenset(s.text for s in option_of.values()))
             gid = hash(label)
         found.append((box, option.text if option else "", label, gid))
-    return found
+    return found, options
 
 
 def propose_page(
@@ -304,7 +308,29 @@ def propose_page(
             )
         )
     groups: dict[int, list[tuple[str, str]]] = {}
-    for box, option, group, gid in _checkbox_fields(found):
+    checkboxes, option_labels = _checkbox_fields(found)
+    for options, label in circle_choices(found, taken=option_labels):
+        boxes = [b for _w, b in options]
+        union = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+        era = "元号" in label
+        wanted = "_".join(filter(None, [name_part(label.removesuffix("（元号）")), "era" if era else ""]))
+        add(
+            Proposal(
+                names.take(wanted, fallback="choice"),
+                label or "選択",
+                "choice",
+                rounded(union),
+                "choice",
+                page,
+                options=tuple((w, rounded(b)) for w, b in options),
+            )
+        )
+    for box, option, group, gid in checkboxes:
         label = f"{group}：{option}" if group and option else (option or group or "チェック")
         number = re.match(r"\s*(\d+)", group)
         wanted = f"q{number.group(1)}" if number else name_part(group)

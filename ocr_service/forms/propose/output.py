@@ -65,6 +65,8 @@ def to_layout(proposed: ProposedTemplate, *, code: str) -> FormLayout:
             spec["cells"] = p.cells
         if p.multiline:
             spec["multiline"] = True
+        if p.options:
+            spec["options"] = [{"value": value, "box": list(box)} for value, box in p.options]
         if column:
             spec["csv_column"] = column
         if p.type == "digits" and p.cells == 12 and ("個人番号" in p.label or "マイナンバー" in p.label):
