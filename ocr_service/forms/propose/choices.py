@@ -62,7 +62,8 @@ def circle_choices(scene: PageScene, *, taken: set[int]) -> list[tuple[list[tupl
     # Options printed as separate words on one line: はい　いいえ, 男 ・ 女.
     ordered = sorted((s for s in spans if id(s) not in used), key=lambda s: (round(s.cy / 4), s.box[0]))
     run: list[TextSpan] = []
-    for span in [*ordered, None]:
+    following: list[TextSpan | None] = [*ordered, None]  # None ends the last run
+    for span in following:
         joins = (
             span is not None
             and run
