@@ -63,24 +63,24 @@ def circle_choices(scene: PageScene, *, taken: set[int]) -> list[tuple[list[tupl
     ordered = sorted((s for s in spans if id(s) not in used), key=lambda s: (round(s.cy / 4), s.box[0]))
     run: list[TextSpan] = []
     following: list[TextSpan | None] = [*ordered, None]  # None ends the last run
-    for span in following:
+    for nxt in following:
         joins = (
-            span is not None
+            nxt is not None
             and run
-            and overlap_y(span.box, run[-1].box) > 0.5 * span.height
-            and 0 <= span.box[0] - run[-1].box[2] < 40
+            and overlap_y(nxt.box, run[-1].box) > 0.5 * nxt.height
+            and 0 <= nxt.box[0] - run[-1].box[2] < 40
         )
         if (
-            span is not None
-            and (_SEPARATOR.fullmatch(span.text) or span.text in _WORDS)
+            nxt is not None
+            and (_SEPARATOR.fullmatch(nxt.text) or nxt.text in _WORDS)
             and (joins or not run)
         ):
-            run.append(span)
+            run.append(nxt)
             continue
         options = [(s.text, s.box) for s in run if s.text in _WORDS]
         if _is_set([w for w, _b in options]):
             found.append(([(w, _pad(b)) for w, b in options], _label(scene, options)))
-        run = [span] if span is not None and span.text in _WORDS else []
+        run = [nxt] if nxt is not None and nxt.text in _WORDS else []
     return found
 
 
