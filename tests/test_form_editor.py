@@ -137,3 +137,65 @@ def test_admins_of_another_organisation_cannot_see_or_edit_the_draft(client: Tes
     assert client.get("/api/v1/admin/forms").json() == []
     login(client, reviewer)
     assert client.get(base).status_code == 403
+
+
+def test_a_published_form_opens_as_a_draft_and_publishes_as_the_next_version(
+    client: TestClient, db: Session
+) -> None:
+    """GIVEN version 1 published from the editor WHEN the form is opened again, one label changed and
+    published THEN version 2 exists, version 1 keeps its label, and the reopened draft knows the printed rules."""
+    draft = _admin_with_draft(client, db)
+    _accept_all(client, draft)
+    client.post(f"/api/v1/admin/form-drafts/{draft['id']}/publish")
+    reopened = client.post("/api/v1/admin/form-drafts/from-form", data={"code": "setai_ichiran"}).json()
+    assert reopened["id"] != draft["id"] and len(reopened["layout"]["fields"]) == 19
+    assert reopened["snap"]["1"]["x"] and reopened["snap"]["1"]["y"]
+    fields = reopened["layout"]["fields"]
+    layout = dict(reopened["layout"], fields=[dict(fields[0], label="郵便番号（現住所）"), *fields[1:]])
+    assert (
+        client.put(f"/api/v1/admin/form-drafts/{reopened['id']}", json={"layout": layout}).status_code == 200
+    )
+    assert client.post(f"/api/v1/admin/form-drafts/{reopened['id']}/publish").json()["version"] == 2
+    diff = client.get("/api/v1/admin/forms/setai_ichiran/diff", params={"old": 1, "new": 2}).json()
+    assert [c["change"] for c in diff["changes"]] == ["changed"]
+    assert client.post("/api/v1/admin/form-drafts/from-form", data={"code": "nothing"}).status_code == 404
+
+
+def test_a_two_page_template_gives_proposals_and_pictures_for_both_pages(
+    client: TestClient, db: Session
+) -> None:
+    """GIVEN a two-page blank form with circled options WHEN uploaded THEN page 2 has proposals and a picture,
+    circled options come as choice fields with one box per option, and page 3 is 404."""
+    from tests.support.blank_forms import kenshin_yoyaku
+
+    org = make_org(db, "健康課")
+    admin = make_user(db, org, role="admin")
+    db.commit()
+    login(client, admin)
+    draft = client.post(
+        "/api/v1/admin/form-drafts",
+        files={"file": ("kenshin_yoyaku.pdf", kenshin_yoyaku()[0], "application/pdf")},
+    ).json()
+    assert draft["pages"] == 2
+    assert {p["name"] for p in draft["proposals"] if p["page"] == 2} == {"remarks", "contact_phone"}
+    sex = next(p for p in draft["proposals"] if p["name"] == "sex")
+    assert sex["type"] == "choice" and [o["value"] for o in sex["options"]] == ["男", "女"]
+    base = f"/api/v1/admin/form-drafts/{draft['id']}"
+    assert client.get(f"{base}/pages/2.png").headers["content-type"] == "image/png"
+    assert client.get(f"{base}/pages/3.png").status_code == 404
+    saved = _accept_all(client, draft)
+    assert client.get(f"{base}/check.png").headers["content-type"] == "image/png"
+    assert saved["layout"]["pages"] == 2
+
+
+def test_a_file_that_is_not_a_pdf_is_refused_in_japanese(client: TestClient, db: Session) -> None:
+    """GIVEN an admin WHEN a PNG or a broken PDF is uploaded as a template THEN 422 with a Japanese message, no draft."""
+    org = make_org(db, "総務課")
+    admin = make_user(db, org, role="admin")
+    db.commit()
+    login(client, admin)
+    for name, data in (("a.png", b"\x89PNG\r\n"), ("b.pdf", b"%PDF-1.4 broken")):
+        response = client.post("/api/v1/admin/form-drafts", files={"file": (name, data, "application/pdf")})
+        assert response.status_code == 422
+        assert "PDF" in response.json()["detail"]["message"]
+    assert client.get("/api/v1/admin/forms").json() == []

@@ -66,6 +66,7 @@ def create_draft_from_template(
             "cross_field_rules": [
                 r.model_dump(mode="json") for r in (layout.cross_field_rules if layout else [])
             ],
+            "snap": {str(page): lines for page, lines in proposed.snap.items()},
         },
         created_by=user_id,
     )
@@ -74,10 +75,15 @@ def create_draft_from_template(
     return draft
 
 
-def create_draft_from_form(db: Session, *, org_id: int, user_id: int | None, code: str) -> FormDraft:
+def create_draft_from_form(
+    db: Session, *, org_id: int, user_id: int | None, code: str, store: BlobStore
+) -> FormDraft:
     """A draft holding the latest published version of ``code`` (to edit it into version N+1)."""
+    from ocr_service.forms.propose import rule_lines
+
     form = get_latest_form(db, code=code)
     layout = layout_of(form)
+    snap = rule_lines(store.get(form.template_blob_key))
     draft = FormDraft(
         org_id=org_id,
         code=form.code,
@@ -91,7 +97,7 @@ def create_draft_from_form(db: Session, *, org_id: int, user_id: int | None, cod
             "version": layout.version,
             "fields": layout.model_dump(mode="json")["fields"],
         },
-        proposals={"fields": [], "cross_field_rules": []},
+        proposals={"fields": [], "cross_field_rules": [], "snap": {str(p): v for p, v in snap.items()}},
         created_by=user_id,
     )
     db.add(draft)

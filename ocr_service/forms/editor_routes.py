@@ -60,6 +60,8 @@ def _out(draft: FormDraft) -> dict[str, Any]:
         "layout": draft.layout,
         "proposals": draft.proposals.get("fields", []),
         "proposed_rules": draft.proposals.get("cross_field_rules", []),
+        "snap": draft.proposals.get("snap", {}),
+        "pages": int(draft.layout.get("pages", 1)),
     }
 
 
@@ -86,7 +88,11 @@ async def create_draft(ctx: AdminCtx, file: Annotated[UploadFile, File()]) -> di
 def draft_from_form(ctx: AdminCtx, code: Annotated[str, Form(max_length=64)]) -> dict[str, Any]:
     try:
         draft = editor.create_draft_from_form(
-            ctx.db, org_id=ctx.principal.org_id, user_id=ctx.principal.user_id, code=code
+            ctx.db,
+            org_id=ctx.principal.org_id,
+            user_id=ctx.principal.user_id,
+            code=code,
+            store=ctx.runtime.store,
         )
     except FormNotFoundError:
         raise HTTPException(404, detail={"code": "not_found", "message": "様式が見つかりません。"}) from None

@@ -6,7 +6,7 @@
   const PX_PER_PT = 100 / 72; // page images are rendered at 100 dpi
   const SNAP_PT = 3;
   const $ = (id) => document.getElementById(id);
-  const state = { draft: null, layout: null, proposals: [], selected: null, drawing: false, failed: new Set(), invalid: new Set(), diff: [] };
+  const state = { page: 1, draft: null, layout: null, proposals: [], selected: null, drawing: false, failed: new Set(), invalid: new Set(), diff: [] };
 
   function csrfHeaders() {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -49,7 +49,7 @@
     const page = $("page");
     page.querySelectorAll(".box").forEach((el) => el.remove());
     const add = (spec, kind, index, extra) => {
-      if ((spec.page || 1) !== 1) return;
+      if ((spec.page || 1) !== state.page) return;
       const [x0, y0, x1, y1] = spec.box;
       const el = document.createElement("div");
       el.className = `box ${kind}${extra || ""}`;
@@ -81,6 +81,11 @@
     $("f-csv").value = spec.csv_column || ""; $("f-box").value = spec.box.join(", ");
     $("f-options").value = spec.options && spec.options.length ? JSON.stringify(spec.options) : "";
     $("f-rules").value = spec.rules ? JSON.stringify(spec.rules) : "";
+    document.querySelectorAll("#field-form [data-rule]").forEach((el) => {
+      const value = spec.rules ? spec.rules[el.dataset.rule] : undefined;
+      if (el.type === "checkbox") el.checked = !!value;
+      else el.value = value === undefined || value === null ? "" : String(value);
+    });
     $("accept-one").hidden = state.selected.kind !== "proposal";
     const mine = state.lastErrors ? state.lastErrors.filter((e) => e.field && e.field === spec.name) : [];
     $("field-error").textContent = mine.map((e) => e.message).join(" ");
@@ -103,6 +108,21 @@
     } catch (_e) {
       $("field-error").textContent = "JSONとして読めません。";
     }
+    render();
+  }
+
+  function readRule(event) {
+    const spec = current();
+    if (!spec) return;
+    const el = event.target;
+    const rules = Object.assign({}, spec.rules || {});
+    const key = el.dataset.rule;
+    let value;
+    if (el.dataset.kind === "bool") value = el.checked || undefined;
+    else if (el.dataset.kind === "int") value = el.value === "" ? undefined : Number(el.value);
+    else value = el.value === "" ? undefined : el.value;
+    if (value === undefined) delete rules[key]; else rules[key] = value;
+    if (Object.keys(rules).length) spec.rules = rules; else delete spec.rules;
     render();
   }
 
@@ -152,6 +172,11 @@
     $("review-opts").value = state.layout.review ? JSON.stringify(state.layout.review) : "";
     $("export-opts").value = state.layout.export ? JSON.stringify(state.layout.export) : "";
     $("export-yaml").href = `${base()}/yaml`;
+    const pages = Number(data.pages || 1);
+    $("page-picker").hidden = pages < 2;
+    if (!$("page-no").options.length) {
+      for (let n = 1; n <= pages; n += 1) { const o = document.createElement("option"); o.value = String(n); o.textContent = `${n}`; $("page-no").appendChild(o); }
+    }
     $("workspace").hidden = false;
     render();
     loadVersions();
@@ -191,8 +216,10 @@
   }
   function snapLines() {
     const xs = []; const ys = [];
-    state.proposals.concat(fields()).forEach((s) => { xs.push(s.box[0], s.box[2]); ys.push(s.box[1], s.box[3]); });
-    (state.draft.snap_x || []).forEach((x) => xs.push(x)); (state.draft.snap_y || []).forEach((y) => ys.push(y));
+    const moving = current();
+    state.proposals.concat(fields()).forEach((s) => { if (s !== moving) { xs.push(s.box[0], s.box[2]); ys.push(s.box[1], s.box[3]); } });
+    const printed = (state.draft.snap || {})[String(state.page)] || { x: [], y: [] };
+    printed.x.forEach((x) => xs.push(x)); printed.y.forEach((y) => ys.push(y));
     return { xs, ys };
   }
 
@@ -237,7 +264,7 @@
       if (box[2] - box[0] > 3 && box[3] - box[1] > 3) {
         let n = fields().length + 1;
         while (fields().some((f) => f.name === `field_${n}`)) n += 1;
-        fields().push({ name: `field_${n}`, label: "新しい項目", box, type: "text", page: 1 });
+        fields().push({ name: `field_${n}`, label: "新しい項目", box, type: "text", page: state.page });
         state.selected = { kind: "field", index: fields().length - 1 };
       }
       state.drawing = false; $("draw").classList.remove("on");
@@ -251,6 +278,14 @@
     const dirs = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
     if (event.key === "Delete" && spec) { removeSelected(); event.preventDefault(); return; }
     if (event.key === "Enter" && spec && state.selected.kind === "proposal") { acceptSelected(); event.preventDefault(); return; }
+    if ((event.key === "s" || event.key === "S") && spec) {
+      // Snap every edge of the selected box to the nearest printed rule (within 3 pt).
+      const lines = snapLines();
+      const own = spec.box;
+      const others = { xs: lines.xs.filter((v) => v !== own[0] && v !== own[2]), ys: lines.ys.filter((v) => v !== own[1] && v !== own[3]) };
+      spec.box = [snap(own[0], others.xs), snap(own[1], others.ys), snap(own[2], others.xs), snap(own[3], others.ys)];
+      event.preventDefault(); render(); return;
+    }
     if (!spec || !dirs[event.key]) return;
     const step = event.altKey ? 0.1 : 1;
     const [dx, dy] = dirs[event.key].map((v) => v * step);
@@ -301,6 +336,13 @@
     window.addEventListener("mouseup", onMouseUp);
     page.addEventListener("keydown", onKey);
     document.querySelectorAll("#field-form [data-key]").forEach((el) => el.addEventListener("change", readPanel));
+    document.querySelectorAll("#field-form [data-rule]").forEach((el) => el.addEventListener("change", readRule));
+    $("page-no").addEventListener("change", () => {
+      state.page = Number($("page-no").value);
+      state.selected = null;
+      $("page-img").src = `${base()}/pages/${state.page}.png`;
+      render();
+    });
     $("accept-one").addEventListener("click", acceptSelected);
     $("reject-one").addEventListener("click", removeSelected);
     $("accept-all").addEventListener("click", () => { state.layout.fields = fields().concat(state.proposals); state.proposals = []; state.selected = null; render(); });

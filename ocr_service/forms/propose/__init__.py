@@ -30,6 +30,8 @@ class ProposedTemplate:
     pages: int
     fields: list[Proposal] = field(default_factory=list)
     exclusive_groups: list[list[str]] = field(default_factory=list)
+    snap: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+    """Per page: the x and y of printed rules, for snapping box edges in the editor."""
     text_source: str = "pdf"
     """Where the printed labels came from: ``pdf`` (text layer) or ``ocr`` (PP-OCR on the picture)."""
 
@@ -99,5 +101,23 @@ def propose_template(pdf: bytes, *, use_ocr: bool | None = None, dpi: int = PROP
             result.title = found.title
             result.text_source = source
         result.fields.extend(found.fields)
+        result.snap[page] = {"x": found.snap_x, "y": found.snap_y}
         result.exclusive_groups.extend(found.exclusive_groups)
     return result
+
+
+def rule_lines(pdf: bytes, *, dpi: int = PROPOSE_DPI) -> dict[int, dict[str, list[float]]]:
+    """Per page, the x and y of printed rules (no OCR: quick enough for opening a published form)."""
+    from ocr_service.forms.propose.ruling import find_ruling
+    from ocr_service.forms.propose.scene import PageScene
+
+    count = len(PdfReader(io.BytesIO(pdf)).pages)
+    lines: dict[int, dict[str, list[float]]] = {}
+    for page in range(1, min(count, MAX_PAGES) + 1):
+        images = convert_from_bytes(pdf, dpi=dpi, first_page=page, last_page=page, grayscale=True, timeout=60)
+        gray = np.asarray(images[0].convert("L"), dtype=np.uint8)
+        spans = pdf_text_spans(pdf, page=page)
+        scene = PageScene(find_ruling(gray, px_per_pt=dpi / 72.0, text_boxes=[s.box for s in spans]), spans)
+        xs, ys = scene.rule_positions()
+        lines[page] = {"x": xs, "y": ys}
+    return lines

@@ -70,11 +70,7 @@ def circle_choices(scene: PageScene, *, taken: set[int]) -> list[tuple[list[tupl
             and overlap_y(nxt.box, run[-1].box) > 0.5 * nxt.height
             and 0 <= nxt.box[0] - run[-1].box[2] < 40
         )
-        if (
-            nxt is not None
-            and (_SEPARATOR.fullmatch(nxt.text) or nxt.text in _WORDS)
-            and (joins or not run)
-        ):
+        if nxt is not None and (_SEPARATOR.fullmatch(nxt.text) or nxt.text in _WORDS) and (joins or not run):
             run.append(nxt)
             continue
         options = [(s.text, s.box) for s in run if s.text in _WORDS]

@@ -54,6 +54,9 @@ class PageProposals:
     fields: list[Proposal] = field(default_factory=list)
     exclusive_groups: list[list[str]] = field(default_factory=list)
     title: str = ""
+    snap_x: list[float] = field(default_factory=list)
+    snap_y: list[float] = field(default_factory=list)
+    """Printed rules (cell and square edges) the editor snaps box edges to."""
 
 
 def _cell_fields(page: PageScene) -> list[tuple[str, Box, int]]:
@@ -342,5 +345,6 @@ def propose_page(
         labels = frozenset(option for _n, option in members)
         if len(members) >= 2 and (labels in EXCLUSIVE_SETS or labels <= set(ERAS)):
             result.exclusive_groups.append([n for n, _o in members])
+    result.snap_x, result.snap_y = found.rule_positions()
     result.fields.sort(key=lambda p: (round(p.box[1] / 6), p.box[0]))
     return result

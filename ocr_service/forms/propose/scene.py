@@ -129,6 +129,13 @@ class PageScene:
                 boxes.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
         return combs, boxes
 
+    def rule_positions(self) -> tuple[list[float], list[float]]:
+        """x and y of every cell and square edge (the printed rules), to half a point."""
+        boxes = [c.box for c in self.cells] + [sq.box for sq in self.squares]
+        xs = sorted({round(v * 2) / 2 for b in boxes for v in (b[0], b[2])})
+        ys = sorted({round(v * 2) / 2 for b in boxes for v in (b[1], b[3])})
+        return xs, ys
+
     def container(self, x: float, y: float) -> Region | None:
         inside = [c for c in self.cells if contains(c.box, x, y)]
         return min(inside, key=lambda c: c.width * c.height) if inside else None
