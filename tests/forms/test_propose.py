@@ -92,3 +92,17 @@ def test_a_skewed_scan_of_a_blank_form_is_proposed_from_the_picture() -> None:
     assert proposed.text_source == "ocr"
     score = score_proposals(to_fields_json(proposed, code="s")["fields"], truth["fields"])
     assert score.recall >= 0.9 and score.type_accuracy >= 0.9, score.as_dict()
+
+
+def test_a_giant_page_is_refused_before_rendering() -> None:
+    """GIVEN a PDF whose page is 5 m wide WHEN proposed THEN ValueError (nothing is rendered)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=14400, height=14400)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    with pytest.raises(ValueError, match="大きすぎ"):
+        propose_template(buffer.getvalue())

@@ -21,6 +21,8 @@ __all__ = ["Proposal", "ProposedTemplate", "iou", "propose_template"]
 PROPOSE_DPI = 144
 """Two pixels per point: rules 0.5 pt wide stay visible, a page renders in well under a second."""
 MAX_PAGES = 20
+MAX_PAGE_AREA_PT2 = 1191.0 * 1684.0
+"""A2: the largest sheet a municipal form comes on."""
 
 
 @dataclass
@@ -75,6 +77,9 @@ def propose_template(pdf: bytes, *, use_ocr: bool | None = None, dpi: int = PROP
         raise ValueError(f"PDFを読めません / cannot read the PDF ({exc})") from exc
     if not 1 <= count <= MAX_PAGES:
         raise ValueError(f"ページ数が範囲外です（{count}） / page count {count} outside 1..{MAX_PAGES}")
+    # A hostile page size would make poppler render gigapixels: refuse before rendering.
+    if any(float(p.mediabox.width) * float(p.mediabox.height) > MAX_PAGE_AREA_PT2 for p in reader.pages):
+        raise ValueError("用紙が大きすぎます（A2まで） / page larger than A2")
     names = NameBook()
     result = ProposedTemplate(title="", page_size_pt=size, pages=count)
     px_per_pt = dpi / 72.0
