@@ -135,7 +135,10 @@ def test_admin_builds_a_layout_in_the_editor_and_an_operator_upload_is_read_with
     assert len(driver.find_elements(By.CSS_SELECTOR, "#page .box.proposal")) == 14
     driver.find_element(By.CSS_SELECTOR, "#page .box.proposal[data-name='my_number']").click()
     assert driver.find_element(By.ID, "f-cells").get_attribute("value") == "12"
-    assert driver.find_element(By.CSS_SELECTOR, "select[data-rule='check_digit']").get_attribute("value") == "my_number"
+    assert (
+        driver.find_element(By.CSS_SELECTOR, "select[data-rule='check_digit']").get_attribute("value")
+        == "my_number"
+    )
     driver.execute_script("window.scrollTo(0, 0)")
     _screenshot(driver, tmp_path, "form-editor.png")
 
