@@ -6,10 +6,12 @@ Every action is audited; every query goes through the organisation scope (a fore
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from ocr_service.api.deps import AdminCtx, RequestContext
@@ -21,6 +23,8 @@ from ocr_service.forms.models import FormDraft
 from ocr_service.forms.service import FormNotFoundError, layout_of, list_latest_forms
 from ocr_service.forms.yaml_io import dump_layout_yaml, layout_to_mapping, load_layout_yaml
 
+# Its own template loader: the forms package does not import the review package.
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 api = APIRouter(prefix="/admin/form-drafts", tags=["form editor"])
 pages = APIRouter(include_in_schema=False)
 
@@ -200,15 +204,25 @@ def trial(ctx: AdminCtx, draft_id: str, n: Annotated[int, Query(ge=1, le=20)] = 
     except DraftError as exc:
         raise _refused(exc) from None
     cfg = ctx.runtime.settings
-    result = run_synthetic_trial(
-        layout,
-        ctx.runtime.store.get(draft.template_blob_key),
-        recognizer=recognizer_from_settings(cfg),
-        n=n,
-        seed=0,
-        dpi=cfg.raster_dpi,
-        threshold=cfg.confidence_threshold,
-    )
+    try:
+        result = run_synthetic_trial(
+            layout,
+            ctx.runtime.store.get(draft.template_blob_key),
+            recognizer=recognizer_from_settings(cfg),
+            n=n,
+            seed=0,
+            dpi=cfg.raster_dpi,
+            threshold=cfg.confidence_threshold,
+        )
+    except FileNotFoundError as exc:  # no handwriting font installed on this server
+        raise HTTPException(
+            422, detail={"code": "trial_unavailable", "message": f"試し読みができません：{exc}", "errors": []}
+        ) from None
+    except ValueError as exc:  # e.g. rules no value can satisfy
+        raise HTTPException(
+            422,
+            detail={"code": "trial_failed", "message": f"試し読みの見本を作れません：{exc}", "errors": []},
+        ) from None
     result["failed_fields"] = [row["field"] for row in result["fields"] if row["field_acc"] < 1.0]
     _audit(ctx, "form_draft.trial", draft.id, n=n, field_acc=result["field_acc"])
     ctx.db.commit()
@@ -275,8 +289,6 @@ def diff(
 
 @pages.get("/admin/forms", response_class=HTMLResponse)
 def editor_home(request: Request, ctx: AdminCtx) -> Response:
-    from ocr_service.review.pages import templates
-
     return templates.TemplateResponse(
         request, "admin/form_editor.html", {"principal": ctx.principal, "draft_id": ""}
     )
@@ -284,8 +296,6 @@ def editor_home(request: Request, ctx: AdminCtx) -> Response:
 
 @pages.get("/admin/forms/drafts/{draft_id}", response_class=HTMLResponse)
 def editor_page(request: Request, ctx: AdminCtx, draft_id: str) -> Response:
-    from ocr_service.review.pages import templates
-
     draft = _draft(ctx, draft_id)
     return templates.TemplateResponse(
         request, "admin/form_editor.html", {"principal": ctx.principal, "draft_id": draft.id}
