@@ -9,10 +9,9 @@
   const state = { page: 1, draft: null, layout: null, proposals: [], selected: null, drawing: false, failed: new Set(), invalid: new Set(), diff: [] };
 
   function csrfHeaders() {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrf_token="));
-    const token = meta ? meta.content : cookie ? decodeURIComponent(cookie.split("=")[1]) : "";
-    return token ? { "x-csrf-token": token } : {};
+    // The token the server bound to this login session travels in a readable cookie (api/security.py).
+    const match = document.cookie.match(/(?:^|;\s*)ocr_csrf=([^;]+)/);
+    return match ? { "x-csrf-token": decodeURIComponent(match[1]) } : {};
   }
 
   async function call(method, url, body, raw) {

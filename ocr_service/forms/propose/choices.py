@@ -50,7 +50,9 @@ def circle_choices(scene: PageScene, *, taken: set[int]) -> list[tuple[list[tupl
     spans = [
         s
         for s in scene.spans
-        if id(s) not in taken and not ((cell := scene.container(s.cx, s.cy)) is not None and cell.filled)
+        if id(s) not in taken
+        and not ((cell := scene.container(s.cx, s.cy)) is not None and cell.filled)
+        and not _beside_checkbox(scene, s)
     ]
     found: list[tuple[list[tuple[str, Box]], str]] = []
     used: set[int] = set()
@@ -78,6 +80,15 @@ def circle_choices(scene: PageScene, *, taken: set[int]) -> list[tuple[list[tupl
             found.append(([(w, _pad(b)) for w, b in options], _label(scene, options)))
         run = [nxt] if nxt is not None and nxt.text in _WORDS else []
     return found
+
+
+def _beside_checkbox(scene: PageScene, span: TextSpan) -> bool:
+    """A word next to a printed □ labels that box (ticked, not circled)."""
+    return any(
+        overlap_y(box, span.box) > 0.3 * span.height
+        and (-1 <= span.box[0] - box[2] <= 25 or -1 <= box[0] - span.box[2] <= 25)
+        for box in scene.checkboxes
+    )
 
 
 def _label(scene: PageScene, options: list[tuple[str, Box]]) -> str:

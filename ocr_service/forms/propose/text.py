@@ -86,8 +86,8 @@ def ocr_text_spans(gray: np.ndarray, *, px_per_pt: float) -> list[TextSpan]:
     result: Any = engine(rgb)
     spans: list[TextSpan] = []
     for quad, text in zip(result.boxes if result.boxes is not None else [], result.txts or (), strict=False):
-        xs = [p[0] / px_per_pt for p in quad]
-        ys = [p[1] / px_per_pt for p in quad]
+        xs = [float(p[0]) / px_per_pt for p in quad]
+        ys = [float(p[1]) / px_per_pt for p in quad]
         box = (min(xs), min(ys), max(xs), max(ys))
         clean = unicodedata.normalize("NFKC", str(text)).strip()
         if clean == "T":  # the recogniser's usual reading of a printed 〒
