@@ -49,6 +49,8 @@ def test_upload_proposes_fields_and_accepting_them_saves_a_valid_layout(
     assert {p["type"] for p in draft["proposals"]} >= {"postal", "katakana", "date", "phone", "text"}
     saved = _accept_all(client, draft)
     assert len(saved["layout"]["fields"]) == 19 and saved["proposals"] == []
+    listed = client.get("/api/v1/admin/form-drafts").json()
+    assert [(d["id"], d["fields"], d["proposals"]) for d in listed] == [(draft["id"], 19, 0)]
     page = client.get(f"/api/v1/admin/form-drafts/{draft['id']}/pages/1.png")
     assert page.headers["content-type"] == "image/png"
     assert client.get(f"/admin/forms/drafts/{draft['id']}").status_code == 200
@@ -135,6 +137,7 @@ def test_admins_of_another_organisation_cannot_see_or_edit_the_draft(client: Tes
     ]:
         assert getattr(client, method)(url, **kwargs).status_code == 404, url
     assert client.get("/api/v1/admin/forms").json() == []
+    assert client.get("/api/v1/admin/form-drafts").json() == []
     login(client, reviewer)
     assert client.get(base).status_code == 403
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -144,6 +145,19 @@ def test_admin_builds_a_layout_in_the_editor_and_an_operator_upload_is_read_with
 
     driver.find_element(By.ID, "accept-all").click()
     assert not driver.find_elements(By.CSS_SELECTOR, "#page .box.proposal")
+    # A box drawn with the mouse becomes a field; Delete removes it again.
+    fields_before = len(driver.find_elements(By.CSS_SELECTOR, "#page .box.field"))
+    driver.find_element(By.ID, "draw").click()
+    image = driver.find_element(By.ID, "page-img")
+    driver.execute_script("window.scrollTo(0, 0)")
+    # Offsets are from the image centre: a blank strip under the form's last row.
+    ActionChains(driver).move_to_element_with_offset(image, -380, 116).click_and_hold().move_by_offset(
+        80, 25
+    ).release().perform()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#page .box.field")) == fields_before + 1
+    assert driver.find_element(By.ID, "f-name").get_attribute("value") == "field_15"
+    driver.find_element(By.ID, "page").send_keys(Keys.DELETE)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#page .box.field")) == fields_before
     before = _box_of(driver, "my_number")
     driver.find_element(By.CSS_SELECTOR, "#page .box.field[data-name='my_number']").click()
     page = driver.find_element(By.ID, "page")

@@ -113,6 +113,10 @@ def get_draft(db: Session, *, draft_id: str) -> FormDraft:
     return draft
 
 
+def list_drafts(db: Session, *, limit: int = 100) -> list[FormDraft]:
+    return list(db.scalars(select(FormDraft).order_by(FormDraft.created_at.desc()).limit(limit)))
+
+
 def validated_layout(mapping: dict[str, Any]) -> FormLayout:
     """The layout of an editor mapping, or :class:`DraftError` with every problem named in Japanese."""
     if not mapping.get("fields"):

@@ -69,6 +69,22 @@ def _out(draft: FormDraft) -> dict[str, Any]:
     }
 
 
+@api.get("")
+def list_drafts(ctx: AdminCtx) -> list[dict[str, Any]]:
+    """The organisation's drafts, newest first (id, code, title, fields accepted, proposals left)."""
+    return [
+        {
+            "id": d.id,
+            "code": d.code,
+            "title": d.title,
+            "fields": len(d.layout.get("fields", [])),
+            "proposals": len(d.proposals.get("fields", [])),
+            "created_at": d.created_at.isoformat(),
+        }
+        for d in editor.list_drafts(ctx.db)
+    ]
+
+
 @api.post("")
 async def create_draft(ctx: AdminCtx, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     data = await file.read(editor.MAX_TEMPLATE_BYTES + 1)

@@ -239,17 +239,27 @@
     if (target && target.dataset.kind !== "diff") {
       state.selected = { kind: target.dataset.kind, index: Number(target.dataset.index) };
       const spec = current();
-      drag = { mode: "move", start: pointOf(event), box: spec.box.slice() };
+      const [px, py] = pointOf(event);
+      // Grabbing the box near its right or bottom edge resizes it; elsewhere moves it.
+      const near = 6 / PX_PER_PT;
+      const resize = Math.abs(px - spec.box[2]) < near || Math.abs(py - spec.box[3]) < near;
+      drag = { mode: resize ? "resize" : "move", start: [px, py], box: spec.box.slice() };
       render();
       event.preventDefault();
     }
   }
   function onMouseMove(event) {
-    if (!drag || drag.mode !== "move") return;
+    if (!drag || (drag.mode !== "move" && drag.mode !== "resize")) return;
     const spec = current();
     const [x, y] = pointOf(event);
     const dx = x - drag.start[0]; const dy = y - drag.start[1];
     const lines = snapLines();
+    if (drag.mode === "resize") {
+      const x1 = snap(drag.box[2] + dx, lines.xs); const y1 = snap(drag.box[3] + dy, lines.ys);
+      if (x1 - drag.box[0] >= 2 && y1 - drag.box[1] >= 2) spec.box = [drag.box[0], drag.box[1], x1, y1];
+      render();
+      return;
+    }
     const w = drag.box[2] - drag.box[0]; const h = drag.box[3] - drag.box[1];
     const x0 = snap(drag.box[0] + dx, lines.xs); const y0 = snap(drag.box[1] + dy, lines.ys);
     spec.box = [x0, y0, Math.round((x0 + w) * 10) / 10, Math.round((y0 + h) * 10) / 10];
@@ -325,6 +335,16 @@
       try { const data = await call("POST", "/api/v1/admin/form-drafts/from-form", body); window.location.assign(`/admin/forms/drafts/${data.id}`); }
       catch (err) { toast(err.message); }
     });
+    try {
+      const drafts = await call("GET", "/api/v1/admin/form-drafts");
+      drafts.forEach((d) => {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = `/admin/forms/drafts/${d.id}`;
+        a.textContent = `${d.title}（${d.code}、${d.fields}項目・候補${d.proposals}件）`;
+        li.appendChild(a); $("drafts").appendChild(li);
+      });
+    } catch (_e) { /* list is optional */ }
     try {
       const forms = await call("GET", "/api/v1/admin/forms");
       forms.forEach((f) => { const o = document.createElement("option"); o.value = f.code; o.textContent = `${f.title}（${f.code} 第${f.version}版）`; $("open-code").appendChild(o); });
