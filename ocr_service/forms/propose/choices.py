@@ -16,7 +16,8 @@ Box = tuple[float, float, float, float]
 
 OPTION_PAD_PT = 2.0
 """Room around a printed option for the writer's circle."""
-_SEPARATOR = re.compile(r"[・/／、,，\s　]+")
+_SEPARATORS = "・･·/／、,，\\s　"  # OCR reads the katakana middle dot as · (U+00B7) too
+_SEPARATOR = re.compile(f"[{_SEPARATORS}]+")
 _WORDS = frozenset().union(*EXCLUSIVE_SETS) | frozenset(ERAS)
 
 
@@ -39,7 +40,7 @@ def _split_span(span: TextSpan) -> list[tuple[str, Box]]:
     """Each option word of a span like ``男・女`` with its box (characters taken as equally wide)."""
     width = (span.box[2] - span.box[0]) / max(len(span.text), 1)
     options = []
-    for match in re.finditer(r"[^・/／、,，\s　]+", span.text):
+    for match in re.finditer(f"[^{_SEPARATORS}]+", span.text):
         x0 = span.box[0] + match.start() * width
         options.append((match.group(), (x0, span.box[1], x0 + len(match.group()) * width, span.box[3])))
     return options
