@@ -135,6 +135,7 @@
     layout.code = $("form-code").value.trim();
     layout.title = $("form-title").value.trim();
     layout.cross_field_rules = parseJsonArea("cross-rules", []);
+    const ident = parseJsonArea("ident-opts", null); if (ident) layout.identification = ident; else delete layout.identification;
     const review = parseJsonArea("review-opts", null); if (review) layout.review = review; else delete layout.review;
     const exp = parseJsonArea("export-opts", null); if (exp) layout.export = exp; else delete layout.export;
     return layout;
@@ -168,6 +169,7 @@
     $("form-code").value = state.layout.code || ""; $("form-title").value = state.layout.title || "";
     const rules = (state.layout.cross_field_rules && state.layout.cross_field_rules.length) ? state.layout.cross_field_rules : data.proposed_rules || [];
     $("cross-rules").value = rules.length ? JSON.stringify(rules) : "";
+    $("ident-opts").value = state.layout.identification ? JSON.stringify(state.layout.identification) : "";
     $("review-opts").value = state.layout.review ? JSON.stringify(state.layout.review) : "";
     $("export-opts").value = state.layout.export ? JSON.stringify(state.layout.export) : "";
     $("export-yaml").href = `${base()}/yaml`;

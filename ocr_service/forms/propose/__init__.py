@@ -32,6 +32,7 @@ class ProposedTemplate:
     pages: int
     fields: list[Proposal] = field(default_factory=list)
     exclusive_groups: list[list[str]] = field(default_factory=list)
+    form_codes: list[str] = field(default_factory=list)
     snap: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     """Per page: the x and y of printed rules, for snapping box edges in the editor."""
     text_source: str = "pdf"
@@ -104,6 +105,7 @@ def propose_template(pdf: bytes, *, use_ocr: bool | None = None, dpi: int = PROP
             found.fields = [_unrotate(p, skew, size) for p in found.fields]
         if page == 1:
             result.title = found.title
+            result.form_codes = list(dict.fromkeys(found.form_codes))
             result.text_source = source
         result.fields.extend(found.fields)
         result.snap[page] = {"x": found.snap_x, "y": found.snap_y}

@@ -30,6 +30,9 @@ from ocr_service.forms.propose.text import TextSpan
 
 Box = tuple[float, float, float, float]
 
+FORM_NUMBER = re.compile(r"様式\s*第?\s*[0-9０-９一二三四五六七八九十]+号|様式\s*[A-Z]{1,4}-?[0-9]{1,4}")
+"""A printed form number: 様式第3号, 様式 NK-01."""
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -54,6 +57,8 @@ class PageProposals:
     fields: list[Proposal] = field(default_factory=list)
     exclusive_groups: list[list[str]] = field(default_factory=list)
     title: str = ""
+    form_codes: list[str] = field(default_factory=list)
+    """Printed form numbers (様式第3号, 様式 NK-01): identification hints."""
     snap_x: list[float] = field(default_factory=list)
     snap_y: list[float] = field(default_factory=list)
     """Printed rules (cell and square edges) the editor snaps box edges to."""
@@ -346,5 +351,8 @@ def propose_page(
         if len(members) >= 2 and (labels in EXCLUSIVE_SETS or labels <= set(ERAS)):
             result.exclusive_groups.append([n for n, _o in members])
     result.snap_x, result.snap_y = found.rule_positions()
+    for span in spans:
+        if match := FORM_NUMBER.search(span.text):
+            result.form_codes.append(match.group(0))
     result.fields.sort(key=lambda p: (round(p.box[1] / 6), p.box[0]))
     return result

@@ -73,6 +73,11 @@ def to_layout(proposed: ProposedTemplate, *, code: str) -> FormLayout:
             spec["rules"] = {"digits": 12, "check_digit": "my_number"}
         fields.append(spec)
     rules = [{"kind": "at_most_one", "fields": names} for names in proposed.exclusive_groups]
+    identification: dict[str, list[str]] = {}
+    if proposed.title:
+        identification["titles"] = [proposed.title]
+    if proposed.form_codes:
+        identification["form_codes"] = proposed.form_codes
     return FormLayout.model_validate(
         {
             "code": code,
@@ -81,6 +86,7 @@ def to_layout(proposed: ProposedTemplate, *, code: str) -> FormLayout:
             "pages": proposed.pages,
             "fields": fields,
             "cross_field_rules": rules,
+            "identification": identification or None,
         }
     )
 
