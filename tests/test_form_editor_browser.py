@@ -34,6 +34,7 @@ from ocr_service.config import Settings
 from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import FieldResult, Page
+from ocr_service.documents.sealing import open_field_results
 from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.forms.samples import random_values
 from ocr_service.forms.service import layout_of
@@ -73,7 +74,7 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         storage_key="editor-key",
         raster_dpi=DPI,
     )
-    store = LocalBlobStore(settings.resolved_storage_dir, key_material="editor-key")
+    store = LocalBlobStore(settings.resolved_storage_dir)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     with factory() as db:
         org = make_org(db, "東山市 市民課")
@@ -216,10 +217,8 @@ def test_admin_builds_a_layout_in_the_editor_and_an_operator_upload_is_read_with
         set_scope(db, SYSTEM_SCOPE)
         (page_row,) = db.scalars(select(Page).where(Page.document_id == document_id))
         assert page_row.form_id == form.id and page_row.status == "ok"
-        read = {
-            r.field_name: r.value
-            for r in db.scalars(select(FieldResult).where(FieldResult.page_id == page_row.id))
-        }
+        rows = db.scalars(select(FieldResult).where(FieldResult.page_id == page_row.id))
+        read = {r.field_name: r.value for r in open_field_results(db, rows)}
     assert set(read) == set(by_name)
     exact = [
         n for n, v in values.items() if str(read[n]) == (("1" if v else "0") if isinstance(v, bool) else v)

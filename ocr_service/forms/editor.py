@@ -14,6 +14,7 @@ from ocr_service.forms.loader import LayoutSource
 from ocr_service.forms.messages import field_errors
 from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, layout_of, publish_form_version
+from ocr_service.keys.service import installation_key
 from ocr_service.storage.blobs import BlobStore
 
 MAX_TEMPLATE_BYTES = 20 * 1024 * 1024
@@ -58,7 +59,8 @@ def create_draft_from_template(
         org_id=org_id,
         code=code,
         title=mapping["title"],
-        template_blob_key=store.put(template_pdf),
+        # Templates are the installation's, not a document's: the installation key encrypts them.
+        template_blob_key=store.put(template_pdf, dek=installation_key(db)),
         template_sha256=hashlib.sha256(template_pdf).hexdigest(),
         layout=mapping,
         proposals={
@@ -83,7 +85,7 @@ def create_draft_from_form(
 
     form = get_latest_form(db, code=code)
     layout = layout_of(form)
-    snap = rule_lines(store.get(form.template_blob_key))
+    snap = rule_lines(store.get(form.template_blob_key, dek=installation_key(db)))
     draft = FormDraft(
         org_id=org_id,
         code=form.code,
@@ -111,6 +113,11 @@ def get_draft(db: Session, *, draft_id: str) -> FormDraft:
     if draft is None:
         raise FormNotFoundError(draft_id)
     return draft
+
+
+def draft_template(db: Session, *, draft: FormDraft, store: BlobStore) -> bytes:
+    """The draft's template PDF (decrypted with the installation key, like published templates)."""
+    return store.get(draft.template_blob_key, dek=installation_key(db))
 
 
 def list_drafts(db: Session, *, limit: int = 100) -> list[FormDraft]:
@@ -164,7 +171,7 @@ def publish_draft(
         .limit(1)
     )
     source = LayoutSource(
-        layout=layout, template_pdf=store.get(draft.template_blob_key), origin=Path("editor")
+        layout=layout, template_pdf=draft_template(db, draft=draft, store=store), origin=Path("editor")
     )
     form = publish_form_version(db, org_id=org_id, source=source, store=store)
     return form, form.id != before

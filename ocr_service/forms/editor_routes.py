@@ -131,7 +131,7 @@ def page_image(ctx: AdminCtx, draft_id: str, page: int) -> Response:
     from pdf2image import convert_from_bytes
 
     draft = _draft(ctx, draft_id)
-    pdf = ctx.runtime.store.get(draft.template_blob_key)
+    pdf = editor.draft_template(ctx.db, draft=draft, store=ctx.runtime.store)
     if not 1 <= page <= int(draft.layout.get("pages", 1)):
         raise _not_found()
     image = convert_from_bytes(pdf, dpi=100, first_page=page, last_page=page, timeout=60)[0]
@@ -202,7 +202,7 @@ def check_picture(ctx: AdminCtx, draft_id: str) -> Response:
         layout = editor.validated_layout(draft.layout)
     except DraftError as exc:
         raise _refused(exc) from None
-    png = render_layout_preview(layout, ctx.runtime.store.get(draft.template_blob_key))
+    png = render_layout_preview(layout, editor.draft_template(ctx.db, draft=draft, store=ctx.runtime.store))
     _audit(ctx, "form_draft.check", draft.id)
     ctx.db.commit()
     return Response(png, media_type="image/png")
@@ -223,7 +223,7 @@ def trial(ctx: AdminCtx, draft_id: str, n: Annotated[int, Query(ge=1, le=20)] = 
     try:
         result = run_synthetic_trial(
             layout,
-            ctx.runtime.store.get(draft.template_blob_key),
+            editor.draft_template(ctx.db, draft=draft, store=ctx.runtime.store),
             recognizer=recognizer_from_settings(cfg),
             n=n,
             seed=0,
