@@ -202,3 +202,18 @@ def test_a_file_that_is_not_a_pdf_is_refused_in_japanese(client: TestClient, db:
         assert response.status_code == 422
         assert "PDF" in response.json()["detail"]["message"]
     assert client.get("/api/v1/admin/forms").json() == []
+
+
+def test_the_orphan_sweep_keeps_the_templates_of_drafts(client: TestClient, db: Session, store: Any) -> None:
+    """GIVEN a draft WHEN retention's orphan-blob sweep runs with no grace THEN the draft's page still renders."""
+    from datetime import UTC, datetime
+
+    from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+    from ocr_service.retention.housekeeping import expire_everything_else
+
+    draft = _admin_with_draft(client, db)
+    set_scope(db, SYSTEM_SCOPE)
+    expire_everything_else(db, store=store, data_dirs=[], grace_s=0, now=datetime.now(UTC))
+    db.commit()
+    page = client.get(f"/api/v1/admin/form-drafts/{draft['id']}/pages/1.png")
+    assert page.status_code == 200 and page.headers["content-type"] == "image/png"
