@@ -37,14 +37,37 @@ def _truth_of(layout_dir: Path) -> tuple[bytes, list[dict[str, Any]]]:
 
 def _blank_scan(pdf: bytes, truth: list[dict[str, Any]]) -> bytes:
     """The blank template printed and scanned: an image PDF (no text layer), slightly skewed and noisy."""
-    from ocr_service.forms.layout import FormLayout
-    from ocr_service.forms.synthetic import render_filled_pdf
+    import io
 
+    from pypdf import PdfReader
+
+    from ocr_service.forms.layout import FormLayout
+    from ocr_service.forms.synthetic import render_filled_multi_pdf, render_filled_pdf
+
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
     layout = FormLayout.model_validate(
-        {"code": "scan", "title": "scan", "fields": [{"name": "x", "label": "x", "box": truth[0]["bbox_pt"]}]}
+        {
+            "code": "scan",
+            "title": "scan",
+            "pages": pages,
+            "fields": [{"name": "x", "label": "x", "box": truth[0]["bbox_pt"]}],
+        }
     )
-    return render_filled_pdf(
-        template_pdf=pdf, layout=layout, values={}, dpi=200, rotate_deg=0.4, blur=0.6, noise=0.03, grayscale=True
+    return render_filled_multi_pdf(
+        [
+            render_filled_pdf(
+                template_pdf=pdf,
+                layout=layout,
+                values={},
+                page=page,
+                dpi=200,
+                rotate_deg=0.4,
+                blur=0.6,
+                noise=0.03,
+                grayscale=True,
+            )
+            for page in range(1, pages + 1)
+        ]
     )
 
 

@@ -64,6 +64,8 @@
     };
     state.proposals.forEach((p, i) => add(p, "proposal", i, sel("proposal", i)));
     fields().forEach((f, i) => add(f, "field", i, sel("field", i) + (state.failed.has(f.name) ? " failed" : "") + (state.invalid.has(f.name) ? " invalid" : "")));
+    // A moved box is drawn twice: where it was (dotted, grey) and where it is now.
+    state.diff.filter((d) => d.change === "moved").forEach((d, i) => add({ name: d.field, label: `${d.label}（移動前）`, box: d.box_old, page: d.page }, "diff", i, " diff-removed"));
     state.diff.forEach((d, i) => add({ name: d.field, label: `${d.label}（${{ added: "追加", removed: "削除", moved: "移動", changed: "変更" }[d.change]}）`, box: d.box_new || d.box_old, page: d.page }, "diff", i, ` diff-${d.change}`));
     $("counts").textContent = `採用 ${fields().length} 項目・候補 ${state.proposals.length} 件`;
     fillPanel();
