@@ -233,3 +233,48 @@ def kenshin_yoyaku() -> tuple[bytes, dict[str, Any]]:
 
 
 BLANK_FORMS["kenshin_yoyaku"] = kenshin_yoyaku
+
+
+def kokuho_shutoku() -> tuple[bytes, dict[str, Any]]:
+    """国民健康保険 資格取得届: labels printed small inside each box's top-left corner (no label
+    cells), two boxes side by side, short boxes with the label at their left, check boxes, and an
+    office-use table below a note."""
+    s = _Sheet("kokuho_shutoku", "国民健康保険 資格取得届")
+
+    def boxed(name: str, label: str, kind: str, x0: float, y0: float, x1: float, y1: float) -> None:
+        s.rect(x0, y0, x1, y1)
+        s.text(x0 + 3, y0 + 2, label, 6.5)
+        label_y1 = y0 + 2 + 6.5
+        if y1 - label_y1 >= 16:
+            s.field(name, label, (x0 + 1.8, label_y1 + 1, x1 - 1.8, y1 - 1.8), kind)
+        else:
+            label_x1 = x0 + 3 + 6.5 * len(label)
+            s.field(name, label, (label_x1 + 4, y0 + 1.8, x1 - 1.8, y1 - 1.8), kind)
+
+    boxed("kana", "フリガナ", "katakana", 40, 100, 380, 116)
+    boxed("name", "氏名", "text", 40, 116, 380, 156)
+    boxed("birth", "生年月日", "date", 380, 100, 555, 156)
+    boxed("address", "住所", "text", 40, 156, 555, 200)
+    boxed("phone", "電話番号", "phone", 40, 200, 300, 220)
+    boxed("job", "職業", "text", 300, 200, 555, 240)
+    s.text(45, 254, "加入の理由")
+    x = 110.0
+    for name, option in (
+        ("reason_move", "転入"),
+        ("reason_leave", "社保離脱"),
+        ("reason_birth", "出生"),
+        ("reason_other", "その他"),
+    ):
+        s.rect(x, 253, x + 10, 263)
+        s.field(name, f"加入の理由：{option}", (x - 2.25, 250.75, x + 12.25, 265.25), "checkbox")
+        s.text(x + 14, 254, option)
+        x += 14 + 9 * len(option) + 16
+    s.text(45, 300, "※以下は市記入欄")
+    for i, head in enumerate(("受付", "入力", "確認")):
+        s.rect(40 + i * 80, 315, 120 + i * 80, 330)
+        s.text(48 + i * 80, 319, head)
+        s.rect(40 + i * 80, 330, 120 + i * 80, 370)
+    return s.finish()
+
+
+BLANK_FORMS["kokuho_shutoku"] = kokuho_shutoku

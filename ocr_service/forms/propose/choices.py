@@ -27,6 +27,11 @@ def is_era_list(text: str) -> bool:
     return bool(words) and all(w in ERAS for w in words)
 
 
+def is_option_list(text: str) -> bool:
+    """``男・女``, ``有・無``, ``令和・平成``: printed options to circle."""
+    return _is_set([w for w in _SEPARATOR.split(text) if w])
+
+
 def _is_set(words: list[str]) -> bool:
     unique = frozenset(words)
     return len(words) >= 2 and len(unique) == len(words) and (unique in EXCLUSIVE_SETS or unique <= set(ERAS))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr_service.forms.propose.choices import circle_choices, is_era_list
+from ocr_service.forms.propose.choices import circle_choices, is_era_list, is_option_list
 from ocr_service.forms.propose.naming import ERAS, EXCLUSIVE_SETS, NameBook, guess_type, name_part
-from ocr_service.forms.propose.ruling import find_ruling, ink_fraction
+from ocr_service.forms.propose.ruling import Region, find_ruling, ink_fraction
 from ocr_service.forms.propose.scene import (
     INSET_PT,
     LARGE_PRINT_PT,
@@ -64,9 +64,10 @@ class PageProposals:
     """Printed rules (cell and square edges) the editor snaps box edges to."""
 
 
-def _cell_fields(page: PageScene) -> list[tuple[str, Box, int]]:
-    """(shape, box, cells) of empty ruled cells, cells beside a note, and the part of a cell under a comb."""
-    found: list[tuple[str, Box, int]] = []
+def _cell_fields(page: PageScene) -> list[tuple[str, Box, str]]:
+    """(shape, box, own label) of empty ruled cells, cells beside a note, the part of a cell under a
+    comb, and cells with their label printed in a corner (own label = that text, else "")."""
+    found: list[tuple[str, Box, str]] = []
     for cell in page.cells:
         if cell.filled:
             continue
@@ -75,16 +76,43 @@ def _cell_fields(page: PageScene) -> list[tuple[str, Box, int]]:
         combs = [c for c, _n in page.combs if contains(cell.box, (c[0] + c[2]) / 2, (c[1] + c[3]) / 2)]
         x0, y0, x1, y1 = cell.box
         if not spans and not marks and not combs:
-            found.append(("box", inset(cell.box), 0))
+            found.append(("box", inset(cell.box), ""))
         elif combs and not marks:
             below = max(c[3] for c in combs) + 2
             if y1 - below >= 14 and not any(s.cy > below for s in spans):
-                found.append(("box", (x0 + INSET_PT, below + INSET_PT, x1 - INSET_PT, y1 - INSET_PT), 0))
+                found.append(("box", (x0 + INSET_PT, below + INSET_PT, x1 - INSET_PT, y1 - INSET_PT), ""))
         elif not marks and all(s.text[0] in "(（※" for s in spans):
             right = min(s.box[0] for s in spans) - 10
             if right - x0 >= 30:
-                found.append(("box", (x0 + INSET_PT, y0 + INSET_PT, right, y1 - INSET_PT), 0))
+                found.append(("box", (x0 + INSET_PT, y0 + INSET_PT, right, y1 - INSET_PT), ""))
+        elif not marks and not combs and (area := _beside_corner_label(cell, spans)) is not None:
+            found.append(("box", area, "".join(s.text for s in sorted(spans, key=lambda s: s.box[1]))))
     return found
+
+
+def _beside_corner_label(cell: Region, spans: list[TextSpan]) -> Box | None:
+    """The writing area of a cell that prints its own short label in its top-left corner (氏名 in the box).
+
+    Below the label when the cell is tall enough, else right of it. A cell with a sentence, a unit,
+    a note or options in it is not one of these.
+    """
+    x0, y0, x1, y1 = cell.box
+    if len(spans) > 2 or any(
+        len(s.text) > 10 or _unit_of(s) is not None or is_era_list(s.text) or is_option_list(s.text)
+        for s in spans
+    ):
+        return None
+    if any(s.text[0] in "(（※" or s.box[0] - x0 > 12 or s.box[1] - y0 > 0.6 * cell.height for s in spans):
+        return None
+    label_x1 = max(s.box[2] for s in spans)
+    label_y1 = max(s.box[3] for s in spans)
+    if label_x1 - x0 > 0.4 * cell.width:
+        return None
+    if y1 - label_y1 >= 16:
+        return (x0 + INSET_PT, label_y1 + 1, x1 - INSET_PT, y1 - INSET_PT)
+    if x1 - label_x1 >= 60:
+        return (label_x1 + 4, y0 + INSET_PT, x1 - INSET_PT, y1 - INSET_PT)
+    return None
 
 
 def _unit_of(span: TextSpan) -> str | None:
@@ -260,7 +288,7 @@ def propose_page(
             )
         )
     markers = frozenset(s.text for s in found.spans if _unit_of(s) is not None) | frozenset(ERAS)
-    for shape, box, _cells in _cell_fields(found):
+    for shape, box, own_label in _cell_fields(found):
         unit = _unit_after(found, box)
         if unit is not None:
             base = found.left_label(box, skip=markers)
@@ -276,7 +304,7 @@ def propose_page(
                 )
             )
             continue
-        label = found.left_label(box)
+        label = own_label or found.left_label(box)
         ftype = guess_type(label, shape="box")
         multiline = ftype == "text" and box[3] - box[1] >= 40
         add(
