@@ -86,8 +86,9 @@ def list_drafts(ctx: AdminCtx) -> list[dict[str, Any]]:
 
 
 @api.post("")
-async def create_draft(ctx: AdminCtx, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    data = await file.read(editor.MAX_TEMPLATE_BYTES + 1)
+def create_draft(ctx: AdminCtx, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    # A plain def: proposing (rendering, PP-OCR on a scan) runs in the thread pool, not on the event loop.
+    data = file.file.read(editor.MAX_TEMPLATE_BYTES + 1)
     try:
         draft = editor.create_draft_from_template(
             ctx.db,
