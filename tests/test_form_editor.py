@@ -197,9 +197,15 @@ def test_a_file_that_is_not_a_pdf_is_refused_in_japanese(client: TestClient, db:
     admin = make_user(db, org, role="admin")
     db.commit()
     login(client, admin)
-    for name, data in (("a.png", b"\x89PNG\r\n"), ("b.pdf", b"%PDF-1.4 broken")):
+    from tests.support.hostile_pdfs import object_stream_bomb
+
+    for name, data in (
+        ("a.png", b"\x89PNG\r\n"),
+        ("b.pdf", b"%PDF-1.4 broken"),
+        ("c.pdf", object_stream_bomb()),
+    ):
         response = client.post("/api/v1/admin/form-drafts", files={"file": (name, data, "application/pdf")})
-        assert response.status_code == 422
+        assert response.status_code == 422, name
         assert "PDF" in response.json()["detail"]["message"]
     assert client.get("/api/v1/admin/forms").json() == []
 

@@ -32,13 +32,15 @@ def create_draft_from_template(
     db: Session, *, org_id: int, user_id: int | None, template_pdf: bytes, filename: str, store: BlobStore
 ) -> FormDraft:
     """Propose the fields of a blank template and keep them as a draft (nothing accepted yet)."""
-    from ocr_service.forms.propose import propose_template
+    from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
+    from ocr_service.forms.propose import MAX_PAGES, propose_template
     from ocr_service.forms.propose.output import code_from_filename, to_layout
 
-    if not template_pdf.startswith(b"%PDF-"):
-        raise DraftError("PDFファイルを選んでください。")
-    if len(template_pdf) > MAX_TEMPLATE_BYTES:
-        raise DraftError("PDFが大きすぎます（20MBまで）。")
+    try:
+        # The upload's own checks: the same files are refused with the same Japanese reasons.
+        inspect_pdf(template_pdf, max_bytes=MAX_TEMPLATE_BYTES, max_pages=MAX_PAGES)
+    except PdfRejectedError as exc:
+        raise DraftError(exc.reason) from None
     try:
         proposed = propose_template(template_pdf)
     except Exception as exc:  # a broken or hostile PDF: say so, keep nothing
