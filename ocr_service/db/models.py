@@ -5,7 +5,7 @@ from ocr_service.auth.models import ApiToken, LoginSession, User
 from ocr_service.bridges.models import Bridge
 from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
 from ocr_service.export.models import CharMapping
-from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.models import BlindEntry
@@ -23,6 +23,7 @@ __all__ = [
     "FieldOutcome",
     "FieldResult",
     "FormDefinition",
+    "FormDraft",
     "LoginSession",
     "Organisation",
     "Page",

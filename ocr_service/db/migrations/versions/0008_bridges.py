@@ -1,7 +1,7 @@
 """scanner bridge: idempotent upload receipts and bridge heartbeats (issue 14)
 
 Revision ID: 0008
-Revises: 0011
+Revises: 0010
 
 ``upload_receipts`` maps (organisation, SHA-256 of the uploaded file) to the document it
 made, so a repeated upload within the retention period returns the first document; the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
