@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ocr_service.auth.service import create_api_token
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.orgs.models import Organisation
@@ -236,6 +237,93 @@ def test_issue10_routes_are_per_organisation(client: TestClient, db: Session, st
     assert "a-secret.pdf" in client.get("/intake").text
 
 
+def test_same_file_from_another_organisation_is_its_own_document(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN org A uploaded a file WHEN org B uploads the same bytes THEN B gets its own document (201)."""
+    org_a = make_org(db)
+    make_form(db, org_a, store)
+    user_a = make_user(db, org_a, role="operator")
+    db.commit()
+    login(client, user_a)
+    data = pdf_bytes(text="shared")
+    a = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")}).json()
+    org_b = make_org(db)
+    make_form(db, org_b, store)
+    user_b = make_user(db, org_b, role="operator")
+    db.commit()
+    login(client, user_b)
+    b = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
+    assert b.status_code == 201 and b.json()["id"] != a["id"]
+
+
+def test_bridges_are_per_organisation(client: TestClient, db: Session) -> None:
+    """GIVEN A's bridge WHEN B's admin lists bridges (JSON or screen) THEN it is not there; B may use the same name."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    token_a = create_api_token(db, user=make_user(db, org_a, role="operator"), name="s")
+    token_b = create_api_token(db, user=make_user(db, org_b, role="operator"), name="s")
+    admin_b = make_user(db, org_b, role="admin")
+    db.commit()
+    assert (
+        client.post(
+            "/api/v1/bridges/heartbeat",
+            json=_heartbeat(hostname="A-PC"),
+            headers={"Authorization": f"Bearer {token_a}"},
+        ).status_code
+        == 200
+    )
+    login(client, admin_b)
+    assert client.get("/api/v1/bridges").json() == []
+    assert "A-PC" not in client.get("/admin/bridges").text
+    assert (
+        client.post(
+            "/api/v1/bridges/heartbeat",
+            json=_heartbeat(hostname="B-PC"),
+            headers={"Authorization": f"Bearer {token_b}"},
+        ).status_code
+        == 200
+    )
+    assert [r["hostname"] for r in client.get("/api/v1/bridges").json()] == ["B-PC"]
+
+
+def _heartbeat(**extra: object) -> dict[str, object]:
+    return {"name": "スキャナー1", "version": "0.1.0", "hot_folders": ["D:/Scan"], **extra}
+
+
+def test_foreign_form_drafts_answer_404(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN org A's 様式エディタ draft WHEN org B's admin opens, saves or publishes it THEN 404 like a missing id."""
+    from ocr_service.forms.editor import create_draft_from_template
+    from tests.support.blank_forms import setai_ichiran
+
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    admin_a, admin_b = make_user(db, org_a, role="admin"), make_user(db, org_b, role="admin")
+    set_scope(db, OrgScope(org_a.id))
+    draft = create_draft_from_template(
+        db,
+        org_id=org_a.id,
+        user_id=admin_a.id,
+        template_pdf=setai_ichiran()[0],
+        filename="s.pdf",
+        store=store,
+    )
+    db.commit()
+    login(client, admin_b)
+    missing = client.get("/api/v1/admin/form-drafts/" + "f" * 32)
+    assert missing.status_code == 404
+    base = f"/api/v1/admin/form-drafts/{draft.id}"
+    for url in (base, f"{base}/pages/1.png", f"{base}/yaml", f"{base}/check.png"):
+        assert client.get(url).status_code == 404, url
+        assert client.get(url).json() == missing.json()
+    assert client.put(base, json={"layout": draft.layout}).status_code == 404
+    assert client.post(f"{base}/yaml", content=b"code: x").status_code == 404
+    assert client.post(f"{base}/trial").status_code == 404
+    assert client.post(f"{base}/publish").status_code == 404
+    assert client.get(f"/admin/forms/drafts/{draft.id}").status_code == 404
+    assert client.get("/api/v1/admin/form-drafts").json() == []
+    login(client, admin_a)
+    assert client.get(f"/api/v1/admin/form-drafts/{draft.id}").status_code == 200
+
+
 def test_erase_and_certificates_are_per_organisation(
     client: TestClient, db: Session, store: BlobStore
 ) -> None:
@@ -271,3 +359,20 @@ def _setup_other(db: Session, store: BlobStore, user: object) -> tuple[Document,
     other = make_recognized_document(db, user=user, form=form, store=store, values={"name": "佐藤"})  # type: ignore[arg-type]
     db.commit()
     return other, None, None, None
+
+
+def test_review_outcome_summary_is_per_organisation(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN A's document confirmed (its outcomes recorded) WHEN B's admin asks for the residual error
+    per form THEN B sees no form; A's admin sees A's form; a reviewer may not ask at all."""
+    document, _field, user_a, _user_b = _setup(db, store)
+    login(client, user_a)  # type: ignore[arg-type]
+    assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 200
+    assert client.get("/api/v1/review/outcomes").status_code == 403
+    admin_a = make_user(db, make_org(db, "A課"), role="admin")
+    admin_b = make_user(db, make_org(db, "B課"), role="admin")
+    db.commit()
+    login(client, admin_b)
+    assert client.get("/api/v1/review/outcomes").json()["forms"] == {}
+    login(client, admin_a)
+    forms = client.get("/api/v1/review/outcomes").json()["forms"]
+    assert list(forms) == ["simple"] and forms["simple"]["n"] == 2

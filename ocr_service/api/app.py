@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ocr_service.api.deps import Runtime
 from ocr_service.api.health import default_probes, install_health_routes
 from ocr_service.auth.routes import router as auth_router
+from ocr_service.bridges.routes import pages as bridge_pages_router
+from ocr_service.bridges.routes import router as bridges_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
@@ -23,6 +25,9 @@ from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.documents.uploads import UploadGate
 from ocr_service.export.routes import router as export_router
+from ocr_service.forms.editor_routes import api as form_drafts_router
+from ocr_service.forms.editor_routes import forms_api as admin_forms_router
+from ocr_service.forms.editor_routes import pages as form_editor_pages
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
 from ocr_service.keys.kek import UnknownKekError
@@ -156,12 +161,17 @@ def create_app(
         export_router,
         review_router,
         retention_router,
+        bridges_router,
+        form_drafts_router,
+        admin_forms_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
     app.include_router(operator_pages_router)
     app.include_router(retention_pages_router)
+    app.include_router(bridge_pages_router)
+    app.include_router(form_editor_pages)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     install_health_routes(app)

@@ -2,27 +2,33 @@
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import ApiToken, LoginSession, User
-from ocr_service.documents.models import Batch, Document, FieldResult, Page
+from ocr_service.bridges.models import Bridge
+from ocr_service.documents.models import Batch, Document, FieldResult, Page, UploadReceipt
 from ocr_service.export.models import CharMapping, ExportRecord
-from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.models import BlindEntry
+from ocr_service.review.outcomes import FieldOutcome
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "Batch",
     "BlindEntry",
+    "Bridge",
     "CharMapping",
     "DeletionCertificate",
     "Document",
     "DocumentTombstone",
     "ExportRecord",
+    "FieldOutcome",
     "FieldResult",
     "FormDefinition",
+    "FormDraft",
     "LoginSession",
     "Organisation",
     "Page",
+    "UploadReceipt",
     "User",
 ]

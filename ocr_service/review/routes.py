@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ocr_service.api.deps import ReviewerCtx
+from ocr_service.api.deps import AdminCtx, ReviewerCtx
 from ocr_service.documents.models import Document
 from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.review import double_entry, service, unidentified
 from ocr_service.review import queue as queue_service
+from ocr_service.review.outcomes import outcome_rows, residual_error_by_form
 from ocr_service.review.schemas import (
     AssignFormIn,
     BlindFieldOut,
@@ -31,6 +32,13 @@ router = APIRouter(prefix="/review", tags=["review"])
 def _status(document: Document, next_url: str | None = None) -> DocumentStatusOut:
     label = status_label(document.status)
     return DocumentStatusOut(id=document.id, status=document.status, status_label=label, next_url=next_url)
+
+
+@router.get("/outcomes")
+def outcomes(ctx: AdminCtx) -> dict[str, object]:
+    """Measured residual error per form of this organisation (from confirmed fields; no values)."""
+    threshold = ctx.runtime.settings.confidence_threshold
+    return {"threshold": threshold, "forms": residual_error_by_form(outcome_rows(ctx.db), threshold=threshold)}
 
 
 @router.get("/queue", response_model=list[QueueItemOut])

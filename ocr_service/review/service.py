@@ -33,6 +33,7 @@ from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
 from ocr_service.review.checks import FieldProblem, check_document, check_field_value
+from ocr_service.review.outcomes import record_field_outcomes
 
 ATTENTION_STATUSES = ("low_confidence", "invalid", "unreadable")
 
@@ -315,6 +316,8 @@ def confirm_document(
             action="review.bulk_confirm",
             values={r.result.field_name: r.result.value for r in unseen},
         )
+    if next_status == DocumentStatus.CONFIRMED:
+        record_review_outcomes(db, document=document)
     record_audit_event(
         db,
         action="review.bulk_confirm" if bulk else "review.confirm",
@@ -327,3 +330,25 @@ def confirm_document(
     db.commit()
     db.refresh(document)
     return document
+
+
+def record_review_outcomes(db: Session, *, document: Document) -> None:
+    """Leave the value-free outcome of every field of a document that has just become confirmed."""
+    form, layout = form_of(db, document)
+    record_field_outcomes(
+        db,
+        document=document,
+        layout=layout,
+        form_code=form.code,
+        results=results_in_page_order(db, document_id=document.id),
+    )
+
+
+def next_document_to_review(db: Session, *, after: Document) -> Document | None:
+    """The oldest other document still waiting for a first review (so confirm can move straight on)."""
+    return db.scalar(
+        select(Document)
+        .where(Document.status == DocumentStatus.RECOGNIZED, Document.id != after.id)
+        .order_by(Document.created_at, Document.id)
+        .limit(1)
+    )
