@@ -33,8 +33,10 @@ from ocr_service.documents.models import Batch, Document, FieldResult, Page
 from ocr_service.documents.sealing import (
     open_document_names,
     open_field_results,
+    open_read_value,
     seal_document_name,
     seal_field_value,
+    seal_read_value,
 )
 from ocr_service.documents.service import DocumentNotFoundError
 from ocr_service.documents.status import DocumentStatus, transition_document
@@ -149,7 +151,12 @@ def _rekey(
             superseded.append(result.crop_blob_key)
             result.crop_blob_key = store.put(store.get(result.crop_blob_key, dek=old), dek=new)
         value, reason = result.value, result.reason
+        machine = open_read_value(db, result)
         result.value_sealed = seal_field_value(db, document_id=target.id, result_id=result.id, value=value)
+        if machine is not None:
+            result.read_value_sealed = seal_read_value(
+                db, document_id=target.id, result_id=result.id, value=machine
+            )
         if reason is not None:
             result.reason_sealed = seal_text(
                 db, document_id=target.id, purpose=f"field_results.reason|{result.id}", value=reason
