@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.deps import Runtime
+from ocr_service.api.refusals import install_request_auditing
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
@@ -104,4 +105,5 @@ def create_app(
     _install_error_handlers(app)
     install_review_error_handlers(app)
     install_login_redirect(app)
+    install_request_auditing(app)
     return app

@@ -1,6 +1,6 @@
 """Import every model so metadata is complete (Alembic, create_all, mappers)."""
 
-from ocr_service.audit.models import AuditEvent
+from ocr_service.audit.models import AuditChainHead, AuditEvent
 from ocr_service.auth.models import ApiToken, LoginSession, User
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.export.models import CharMapping
@@ -10,6 +10,7 @@ from ocr_service.review.models import BlindEntry
 
 __all__ = [
     "ApiToken",
+    "AuditChainHead",
     "AuditEvent",
     "BlindEntry",
     "CharMapping",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.pdfcheck import inspect_pdf
@@ -92,13 +92,14 @@ def upload_document(
         )
         db.add(document)
         db.flush()
-        record_audit_event(
+        audit(
             db,
-            action="document.upload",
-            org_id=principal.org_id,
-            user_id=principal.user_id,
-            object_type="document",
-            object_id=document.id,
+            principal,
+            "document.upload",
+            obj_type="document",
+            obj_id=document.id,
+            document_id=document.id,
+            form_code=form.code if form is not None else "",
             detail={
                 "sha256": document.sha256,
                 "pages": page_count,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult
@@ -110,13 +110,13 @@ def submit_blind_entry(
         from_status="double_entry",
         to_status="arbitration" if mismatches else "confirmed",
     )
-    record_audit_event(
+    audit(
         db,
-        action="review.blind_entry",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document_id,
+        principal,
+        "review.blind_entry",
+        obj_type="document",
+        obj_id=document_id,
+        document_id=document_id,
         detail={"fields": len(fields), "mismatches": mismatches},
     )
     db.commit()
@@ -178,14 +178,15 @@ def arbitrate(db: Session, *, principal: Principal, document_id: str, decisions:
         db.rollback()
         raise ConfirmBlockedError(problems)
     _finish(db, document=document, from_status="arbitration", to_status="confirmed")
-    record_audit_event(
+    audit(
         db,
-        action="review.arbitrate",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document_id,
-        detail={"changes": changes},
+        principal,
+        "review.arbitrate",
+        obj_type="document",
+        obj_id=document_id,
+        document_id=document_id,
+        detail={"fields": [c["field"] for c in changes]},
+        personal={"changes": changes},
     )
     db.commit()
     db.refresh(document)

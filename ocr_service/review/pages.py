@@ -15,7 +15,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
-from ocr_service.audit.service import record_audit_event
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
@@ -49,6 +48,7 @@ def queue_page(
     request: Request, ctx: ReviewerCtx, group: Annotated[str | None, Query(max_length=10)] = None
 ) -> Response:
     view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days, group=group)
+    ctx.record_view("review.queue_view", detail={"group": group, "count": len(view.rows)})
     context = {
         "view": view,
         "rows": view.rows,
@@ -65,15 +65,7 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
     review = service.load_document_review(
         ctx.db, document_id=document_id, threshold=settings.confidence_threshold
     )
-    record_audit_event(
-        ctx.db,
-        action="document.view",
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="document",
-        object_id=review.document.id,
-    )
-    ctx.db.commit()
+    ctx.record_view("document.view", obj_type="document", obj_id=review.document.id, document_id=review.document.id)
     context = {"review": review, "threshold": settings.confidence_threshold, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/document.html", context)
 
@@ -84,6 +76,7 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
     fields = double_entry.blind_entry_fields(
         ctx.db, principal=ctx.principal, document_id=document_id, threshold=threshold
     )
+    ctx.record_view("review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id)
     context = {"document_id": document_id, "fields": fields, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/blind_entry.html", context)
 
@@ -91,6 +84,7 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
 @router.get("/review/documents/{document_id}/arbitration", response_class=HTMLResponse)
 def arbitration_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    ctx.record_view("review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id)
     context = {"document_id": document_id, "items": items, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/arbitration.html", context)
 

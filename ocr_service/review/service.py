@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import STATUS_LABELS_JA, Document, FieldResult, Page
@@ -267,20 +267,15 @@ def edit_field(
         raise ReviewConflictError(
             field_result_id=result.id, current_value=result.value, current_version=result.version
         )
-    record_audit_event(
+    audit(
         db,
-        action="review.field_edit" if value != old_value else "review.field_accept",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="field_result",
-        object_id=result.id,
-        detail={
-            "document": document.id,
-            "field": result.field_name,
-            "old": old_value,
-            "new": value,
-            "version": result.version,
-        },
+        principal,
+        "review.field_edit" if value != old_value else "review.field_accept",
+        obj_type="field_result",
+        obj_id=result.id,
+        document_id=document.id,
+        detail={"field": result.field_name, "version": result.version},
+        personal={"old": old_value, "new": value},
     )
     db.commit()
     _form, layout = form_of(db, document)
@@ -313,13 +308,13 @@ def confirm_document(db: Session, *, principal: Principal, threshold: float, doc
     if getattr(outcome, "rowcount", 0) != 1:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
-    record_audit_event(
+    audit(
         db,
-        action="review.confirm",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document.id,
+        principal,
+        "review.confirm",
+        obj_type="document",
+        obj_id=document.id,
+        document_id=document.id,
         detail={"status": next_status, "fields": len(results)},
     )
     db.commit()
