@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     stale_after_s: int = Field(default=120, ge=5)
     """A document queued this long without a worker picking it up is enqueued again by beat."""
 
+    audit_checkpoint_interval_s: int = Field(default=900, ge=10)
+    """Beat signs the audit chain head this often; events after the last checkpoint rely on the chain alone."""
+    audit_business_hours: str = Field(default="08:30-17:30", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    """Working hours (JST) for the log review; work outside them, on weekends or holidays is flagged."""
+    audit_bulk_view_documents: int = Field(default=20, ge=2)
+    audit_bulk_view_minutes: int = Field(default=10, ge=1)
+    """Viewing this many different documents within this many minutes is flagged as bulk viewing."""
+    audit_usual_forms_days: int = Field(default=60, ge=1)
+    """Forms a person handled in this many days before an event are their usual forms."""
+    audit_expected_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    )
+    """Client networks (CIDR) staff work from; requests from elsewhere are flagged."""
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:

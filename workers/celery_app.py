@@ -4,11 +4,14 @@ and a task whose worker died is handed to the next worker."""
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from ocr_service.config import Settings, get_settings
 
 INGEST_TASK = "workers.tasks.ingest"
 SWEEP_TASK = "workers.tasks.sweep_stale"
+AUDIT_CHECKPOINT_TASK = "workers.tasks.audit_checkpoint"
+AUDIT_VERIFY_TASK = "workers.tasks.audit_verify"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -36,6 +39,12 @@ def make_celery(settings: Settings) -> Celery:
         timezone="Asia/Tokyo",
         beat_schedule={
             "sweep-stale-documents": {"task": SWEEP_TASK, "schedule": max(15.0, settings.stale_after_s / 2)},
+            # Sign the audit chain head; then verify the whole log once a day (JST night).
+            "audit-checkpoint": {
+                "task": AUDIT_CHECKPOINT_TASK,
+                "schedule": float(settings.audit_checkpoint_interval_s),
+            },
+            "audit-verify-daily": {"task": AUDIT_VERIFY_TASK, "schedule": crontab(hour=3, minute=15)},
         },
     )
     return app

@@ -29,7 +29,9 @@ def _refused_status(request: Request, response: Response) -> int | None:
     return None
 
 
-def _record(runtime: Runtime, *, principal: AuditPrincipal, method: str, path: str, status: int, ip: str) -> None:
+def _record(
+    runtime: Runtime, *, principal: AuditPrincipal, method: str, path: str, status: int, ip: str
+) -> None:
     with runtime.session_factory() as db:
         audit(
             db,
@@ -46,7 +48,9 @@ def _record(runtime: Runtime, *, principal: AuditPrincipal, method: str, path: s
 
 def install_request_auditing(app: FastAPI) -> None:
     @app.middleware("http")
-    async def audit_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def audit_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         ip = request.client.host if request.client else ""
         token = current_ip.set(ip)
         try:

@@ -180,7 +180,9 @@ def walk_chain(
     last_seen = 0
     while True:
         rows = list(
-            db.scalars(select(AuditEvent).where(AuditEvent.seq > last_seen).order_by(AuditEvent.seq).limit(batch))
+            db.scalars(
+                select(AuditEvent).where(AuditEvent.seq > last_seen).order_by(AuditEvent.seq).limit(batch)
+            )
         )
         if not rows:
             break
@@ -213,7 +215,9 @@ def _check_event(event: AuditEvent, *, expected_seq: int, previous: tuple[str, s
             return Problem(event.seq - 1, "inserted: the next event links past it")
         if consistent:
             return Problem(event.seq - 1, "changed and re-hashed: the next event's link does not match")
-        return Problem(event.seq, "its link to the previous event does not match (moved, inserted or changed)")
+        return Problem(
+            event.seq, "its link to the previous event does not match (moved, inserted or changed)"
+        )
     if not consistent:
         return Problem(event.seq, "its content does not match its hash (changed)")
     if event.personal is not None:

@@ -48,7 +48,12 @@ def create_checkpoint(db: Session, *, settings: Settings, values: dict[str, Any]
 
     def detail(seq: int, head_hash: str) -> dict[str, Any]:
         signature = sign(settings, checkpoint_message(seq, head_hash))
-        return {"seq": seq, "hash": head_hash, "key_id": kid, "signature": base64.b64encode(signature).decode()}
+        return {
+            "seq": seq,
+            "hash": head_hash,
+            "key_id": kid,
+            "signature": base64.b64encode(signature).decode(),
+        }
 
     return append_event(db, values={**values, "action": CHECKPOINT_ACTION}, detail_from_head=detail)
 
@@ -57,9 +62,10 @@ def write_checkpoint_file(settings: Settings, detail: dict[str, Any]) -> None:
     """Append one line; an append-only history (not temp+rename) so earlier checkpoints stay."""
     path = checkpoint_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(
-        {k: detail[k] for k in ("seq", "hash", "key_id", "signature")}, separators=(",", ":")
-    ) + "\n"
+    line = (
+        json.dumps({k: detail[k] for k in ("seq", "hash", "key_id", "signature")}, separators=(",", ":"))
+        + "\n"
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a", encoding="ascii") as handle:
         handle.write(line)
@@ -105,7 +111,9 @@ def verify_audit_log(db: Session, *, settings: Settings) -> ChainReport:
     bad_signatures = {e.seq for e in signed_events if not _valid(e.detail, pem)}
     for event in db.scalars(select(AuditEvent).where(AuditEvent.action == CHECKPOINT_ACTION)):
         if event.seq not in bad_signatures:
-            claim = Claim(int(event.detail["seq"]), str(event.detail["hash"]), f"checkpoint event {event.seq}")
+            claim = Claim(
+                int(event.detail["seq"]), str(event.detail["hash"]), f"checkpoint event {event.seq}"
+            )
             claims.setdefault(claim.seq, []).append(claim)
     file_report = ChainReport()
     for claim in _file_claims(settings, pem, file_report):
@@ -115,7 +123,9 @@ def verify_audit_log(db: Session, *, settings: Settings) -> ChainReport:
     def on_event(event: AuditEvent, report: ChainReport) -> None:
         nonlocal last_good_checkpoint
         if event.seq in bad_signatures:
-            report.problems.append(Problem(event.seq, "checkpoint signature does not verify (forged or changed)"))
+            report.problems.append(
+                Problem(event.seq, "checkpoint signature does not verify (forged or changed)")
+            )
             return
         for claim in claims.get(event.seq, []):
             if claim.hash != event.hash:
@@ -145,7 +155,9 @@ def _check_tail(db: Session, report: ChainReport, claims: dict[int, list[Claim]]
     if beyond:
         furthest = max(beyond, key=lambda c: c.seq)
         report.problems.append(
-            Problem(end + 1, f"events after {end} were deleted: {furthest.source} signed event {furthest.seq}")
+            Problem(
+                end + 1, f"events after {end} were deleted: {furthest.source} signed event {furthest.seq}"
+            )
         )
     head = read_head(db)
     if head is None:
@@ -154,7 +166,9 @@ def _check_tail(db: Session, report: ChainReport, claims: dict[int, list[Claim]]
         return
     head_seq, head_hash = head
     if head_seq > end:
-        report.problems.append(Problem(end + 1, f"events after {end} were deleted: the head is at {head_seq}"))
+        report.problems.append(
+            Problem(end + 1, f"events after {end} were deleted: the head is at {head_seq}")
+        )
     elif head_seq < end:
         report.problems.append(Problem(head_seq + 1, f"events after the head ({head_seq}) were added"))
     elif head_hash != report.last_hash:

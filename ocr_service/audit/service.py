@@ -121,7 +121,11 @@ def event_values(
     org_id: int | None = None,
     ip: str | None = None,
 ) -> dict[str, Any]:
-    sealed = _seal_personal(json.dumps(personal, ensure_ascii=False, sort_keys=True), document_id=document_id) if personal else None
+    sealed = (
+        _seal_personal(json.dumps(personal, ensure_ascii=False, sort_keys=True), document_id=document_id)
+        if personal
+        else None
+    )
     if form_code is None:
         form_code = _form_of_document(db, document_id) if document_id else ""
     return {

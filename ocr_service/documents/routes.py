@@ -77,5 +77,7 @@ def field_crop(document_id: str, field_result_id: str, ctx: ReviewerCtx) -> Resp
     data = service.read_field_crop(
         ctx.db, document_id=document_id, field_result_id=field_result_id, store=ctx.runtime.store
     )
-    ctx.record_view("document.crop_view", obj_type="field_result", obj_id=field_result_id, document_id=document_id)
+    ctx.record_view(
+        "document.crop_view", obj_type="field_result", obj_id=field_result_id, document_id=document_id
+    )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)

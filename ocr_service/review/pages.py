@@ -65,7 +65,9 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
     review = service.load_document_review(
         ctx.db, document_id=document_id, threshold=settings.confidence_threshold
     )
-    ctx.record_view("document.view", obj_type="document", obj_id=review.document.id, document_id=review.document.id)
+    ctx.record_view(
+        "document.view", obj_type="document", obj_id=review.document.id, document_id=review.document.id
+    )
     context = {"review": review, "threshold": settings.confidence_threshold, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/document.html", context)
 
@@ -76,7 +78,9 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
     fields = double_entry.blind_entry_fields(
         ctx.db, principal=ctx.principal, document_id=document_id, threshold=threshold
     )
-    ctx.record_view("review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id)
+    ctx.record_view(
+        "review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     context = {"document_id": document_id, "fields": fields, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/blind_entry.html", context)
 
@@ -84,7 +88,9 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
 @router.get("/review/documents/{document_id}/arbitration", response_class=HTMLResponse)
 def arbitration_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
-    ctx.record_view("review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id)
+    ctx.record_view(
+        "review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     context = {"document_id": document_id, "items": items, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/arbitration.html", context)
 

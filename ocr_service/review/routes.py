@@ -77,7 +77,9 @@ def blind_entry_fields(document_id: str, ctx: ReviewerCtx) -> list[BlindFieldOut
         document_id=document_id,
         threshold=ctx.runtime.settings.confidence_threshold,
     )
-    ctx.record_view("review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id)
+    ctx.record_view(
+        "review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     # The first reviewer's values are withheld on purpose: the second entry must be blind.
     return [
         BlindFieldOut(id=f.result.id, field_name=f.spec.name, label=f.spec.label, type=f.spec.type)
@@ -100,7 +102,9 @@ def submit_blind_entry(document_id: str, body: ValuesIn, ctx: ReviewerCtx) -> Do
 @router.get("/documents/{document_id}/arbitration", response_model=list[DisagreementOut])
 def disagreements(document_id: str, ctx: ReviewerCtx) -> list[DisagreementOut]:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
-    ctx.record_view("review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id)
+    ctx.record_view(
+        "review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     return [
         DisagreementOut(
             id=i.result.id,

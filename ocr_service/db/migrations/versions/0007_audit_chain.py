@@ -103,7 +103,10 @@ def upgrade() -> None:
             .values(seq=seq, prev_hash=previous, hash=digest, actor=actor)
         )
         previous = digest
-    conn.execute(sa.text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)"), {"seq": seq, "hash": previous})
+    conn.execute(
+        sa.text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)"),
+        {"seq": seq, "hash": previous},
+    )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.alter_column("seq", existing_type=sa.BigInteger(), nullable=False)
         batch_op.alter_column("prev_hash", existing_type=sa.String(length=64), nullable=False)
@@ -118,6 +121,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_events_user_id"))
         batch_op.drop_index(batch_op.f("ix_audit_events_document_id"))
         batch_op.drop_index(batch_op.f("ix_audit_events_seq"))
-        for column in ("personal_sha256", "personal", "ip", "form_code", "document_id", "actor", "hash", "prev_hash", "seq"):
+        for column in (
+            "personal_sha256",
+            "personal",
+            "ip",
+            "form_code",
+            "document_id",
+            "actor",
+            "hash",
+            "prev_hash",
+            "seq",
+        ):
             batch_op.drop_column(column)
     op.drop_table("audit_chain_head")
