@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.models import AuditEvent
+from ocr_service.audit.service import personal_of
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.forms.layout import FormLayout
@@ -99,7 +100,8 @@ def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store:
     assert db.get(FieldResult, results["amount"].id).value == "1300"  # type: ignore[union-attr]
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.arbitrate"))
     assert event is not None and event.user_id == admin.id  # type: ignore[attr-defined]
-    assert event.detail["changes"] == [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
+    assert event.detail == {"fields": ["amount"]}
+    assert personal_of(event) == {"changes": [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]}
 
 
 def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(

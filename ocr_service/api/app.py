@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.deps import Runtime
 from ocr_service.api.refusals import install_request_auditing
+from ocr_service.audit.routes import csv_router as audit_csv_router
+from ocr_service.audit.routes import router as audit_router
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
@@ -96,6 +98,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(audit_router)
+    app.include_router(audit_csv_router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

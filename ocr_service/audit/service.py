@@ -190,3 +190,11 @@ def audit(
         obj_id,
     )
     return event
+
+
+def personal_of(event: AuditEvent) -> dict[str, Any] | None:
+    """The personal values of an event (``None`` once erased with its document)."""
+    if event.personal is None:
+        return None
+    loaded: dict[str, Any] = json.loads(event.personal)
+    return loaded
