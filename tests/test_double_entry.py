@@ -101,7 +101,9 @@ def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store:
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.arbitrate"))
     assert event is not None and event.user_id == admin.id  # type: ignore[attr-defined]
     assert event.detail == {"fields": ["amount"]}
-    assert personal_of(event) == {"changes": [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]}
+    assert personal_of(event) == {
+        "changes": [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
+    }
 
 
 def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(

@@ -1,4 +1,5 @@
-"""Refused requests are audit events too: 401/403/404 answers, cross-organisation probes included.
+"""Refused requests are audit events too: every 4xx answer (401/403/404, cross-organisation probes,
+and requests refused for their state or input: 409/413/422).
 
 A probe for another organisation's document answers 404 exactly like a missing id (so it reveals
 nothing), and it is recorded here with who asked, from where and for what.
@@ -15,12 +16,11 @@ from ocr_service.api.deps import Runtime
 from ocr_service.audit.service import AuditPrincipal, audit, current_ip
 from ocr_service.auth.service import Principal
 
-REFUSED = frozenset({401, 403, 404})
 _NOT_RECORDED = ("/static/", "/healthz", "/favicon.ico")
 
 
 def _refused_status(request: Request, response: Response) -> int | None:
-    if response.status_code in REFUSED:
+    if 400 <= response.status_code < 500:
         return response.status_code
     # Screens answer a signed-out visitor with a redirect to the login page instead of 401.
     location = response.headers.get("location", "")

@@ -72,12 +72,12 @@ def login(body: LoginIn, response: Response, db: UnscopedDb, runtime: RuntimeDep
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(request: Request, response: Response, db: UnscopedDb, runtime: RuntimeDep) -> None:
     cookie = request.cookies.get(runtime.settings.session_cookie_name)
+    principal = resolve_login_session(db, raw_session_id=cookie) if cookie else None
     if cookie:
-        principal = resolve_login_session(db, raw_session_id=cookie)
         end_login_session(db, raw_session_id=cookie)
-        if principal is not None:
-            audit(db, principal, "auth.logout")
-        db.commit()
+    # Also without a live session: a logout call from nowhere is worth seeing in the log.
+    audit(db, principal, "auth.logout", detail={"had_session": principal is not None})
+    db.commit()
     response.delete_cookie(runtime.settings.session_cookie_name)
 
 

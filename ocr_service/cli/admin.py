@@ -33,7 +33,11 @@ OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation name 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations."""
-    upgrade_database(settings().resolved_database_url)
+    cfg = settings()
+    upgrade_database(cfg.resolved_database_url)
+    with system_session(cfg) as db:
+        audit(db, cli_principal(), "db.upgrade", obj_type="database")
+        db.commit()
     typer.echo("database is up to date")
 
 
