@@ -7,6 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ocr_service.audit.models import AuditEvent
+from ocr_service.audit.service import audit
+from ocr_service.auth.service import Principal
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.storage.blobs import BlobStore
@@ -170,3 +173,37 @@ def test_review_queue_screens_and_actions_are_per_organisation(
     login(client, user_a)  # type: ignore[arg-type]
     assert [q["id"] for q in client.get("/api/v1/review/queue").json()] == [document.id]
     assert client.get(f"/review/documents/{document.id}").status_code == 200
+
+
+def test_log_review_shows_only_the_own_organisations_events(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN an event of org A WHEN B's admin opens ログ監査 and its CSV THEN A's event is absent;
+    B's reviewer is refused (403); B's probe of A's document is a refused event in B's log, not A's."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    user_a = make_user(db, org_a, username="a-user")
+    admin_b, reviewer_b = make_user(db, org_b, role="admin"), make_user(db, org_b)
+    audit(
+        db,
+        Principal(user_id=user_a.id, org_id=org_a.id, role=user_a.role, username=user_a.username),
+        "document.view",
+        obj_id="secret-a",
+    )
+    db.commit()
+    login(client, admin_b)
+    page = client.get("/admin/audit")
+    assert page.status_code == 200 and "secret-a" not in page.text and "a-user" not in page.text
+    csv = client.get("/admin/audit.csv")
+    assert csv.status_code == 200 and "secret-a" not in csv.content.decode("cp932")
+    assert admin_b.username in csv.content.decode("cp932")  # its own view of the screen is listed
+    client.cookies.clear()
+    login(client, reviewer_b)
+    assert client.get("/admin/audit").status_code == 403
+    assert client.get("/admin/audit.csv").status_code == 403
+    client.get("/api/v1/documents/" + "a" * 32)
+    probe = db.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused")).all()
+    assert [(e.org_id, e.actor, e.detail["status"]) for e in probe][-1] == (
+        org_b.id,
+        reviewer_b.username,
+        404,
+    )

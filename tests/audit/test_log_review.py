@@ -1,0 +1,117 @@
+"""Log review flags, organisation isolation of the log, the tamper banner, and the auditor role."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ocr_service.audit import service as audit_service
+from ocr_service.audit.models import AuditEvent
+from ocr_service.audit.operations import run_verify
+from ocr_service.audit.review import compute_flags, is_off_hours
+from ocr_service.audit.service import SYSTEM, audit
+from ocr_service.auth.service import Principal
+from ocr_service.config import Settings
+from ocr_service.storage.blobs import BlobStore
+from tests.factories import login, make_form, make_org, make_user, simple_layout
+from tests.helpers import make_recognized_document
+
+JST_10AM_MONDAY = datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("utc", "off"),
+    [
+        (datetime(2026, 11, 9, 1, 0, tzinfo=UTC), False),  # Mon 10:00 JST
+        (datetime(2026, 11, 9, 11, 0, tzinfo=UTC), True),  # Mon 20:00 JST
+        (datetime(2026, 11, 8, 23, 0, tzinfo=UTC), True),  # Mon 08:00 JST, before 08:30
+        (datetime(2026, 11, 7, 1, 0, tzinfo=UTC), True),  # Sat 10:00 JST
+        (datetime(2026, 11, 3, 1, 0, tzinfo=UTC), True),  # Tue 10:00 JST, 文化の日
+        (datetime(2026, 11, 24, 1, 0, tzinfo=UTC), False),  # Tue 10:00 JST, an ordinary day
+    ],
+)
+def test_off_hours_follow_configured_hours_weekends_and_japanese_holidays(utc: datetime, off: bool) -> None:
+    assert is_off_hours(utc, Settings(environment="test")) is off
+
+
+def _principal(user: object) -> Principal:
+    return Principal(user_id=user.id, org_id=user.org_id, role=user.role, username=user.username)  # type: ignore[attr-defined]
+
+
+def test_flags_bulk_views_unusual_forms_failed_logins_networks_and_exports(
+    db: Session, store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a reviewer who handled form 'simple' last month, then (all in office hours) views 3 documents
+    in 4 minutes from an outside address, opens a document of form 'other', and exports; a failed login
+    THEN each kind of flag appears once, naming exactly the events behind it."""
+    org = make_org(db)
+    user = make_user(db, org)
+    simple, other = make_form(db, org, store), make_form(db, org, store, simple_layout("other"))
+    docs = [
+        make_recognized_document(db, user=user, form=simple, store=store, values={"name": "x"})
+        for _ in range(3)
+    ]
+    odd = make_recognized_document(db, user=user, form=other, store=store, values={"name": "y"})
+    who = _principal(user)
+    settings = Settings(environment="test", audit_bulk_view_documents=3, audit_bulk_view_minutes=10)
+    times = iter(JST_10AM_MONDAY + timedelta(minutes=m) for m in range(100))
+    baseline_time = JST_10AM_MONDAY - timedelta(days=20)
+    monkeypatch.setattr(audit_service, "clock", lambda: baseline_time)
+    audit(db, who, "document.view", document_id=docs[0].id, form_code="simple")
+    monkeypatch.setattr(audit_service, "clock", lambda: next(times))
+    views = [
+        audit(db, who, "document.view", document_id=d.id, form_code="simple", ip="203.0.113.7") for d in docs
+    ]
+    unusual = audit(db, who, "document.view", document_id=odd.id, form_code="other")
+    export = audit(db, who, "export.csv", form_code="simple", detail={"rows": 3})
+    failed = audit(db, None, "auth.login_failed", org_id=org.id, detail={"username": user.username})
+    db.commit()
+    events = [*views, unusual, export, failed]
+
+    flags = {f.kind: f for f in compute_flags(db, events, settings)}
+
+    assert set(flags) == {"bulk_view", "unusual_form", "failed_login", "unexpected_network", "export"}
+    assert flags["bulk_view"].seqs == [e.seq for e in views]
+    assert flags["unusual_form"].seqs == [unusual.seq] and "other" in flags["unusual_form"].summary
+    assert (
+        flags["unexpected_network"].seqs == [e.seq for e in views]
+        and "203.0.113.7" in flags["unexpected_network"].summary
+    )
+    assert flags["export"].seqs == [export.seq]
+    assert flags["failed_login"].seqs == [failed.seq] and flags["failed_login"].actor == user.username
+
+
+def test_auditor_reads_the_log_but_no_documents(client: TestClient, db: Session, store: BlobStore) -> None:
+    org = make_org(db)
+    auditor = make_user(db, org, role="auditor")
+    document = make_recognized_document(
+        db, user=auditor, form=make_form(db, org, store), store=store, values={"name": "x"}
+    )
+    db.commit()
+    login(client, auditor)
+    assert client.get("/admin/audit").status_code == 200
+    assert client.get(f"/api/v1/documents/{document.id}").status_code == 403
+    assert client.get("/review").status_code == 403
+
+
+def test_failed_verification_shows_a_banner_until_a_clean_one(
+    client: TestClient, db: Session, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """GIVEN a changed event WHEN the (daily) verification runs THEN an audit.verify_failed alert is logged
+    and ログ監査 shows the tamper banner with the first bad sequence number."""
+    org = make_org(db)
+    admin = make_user(db, org, role="admin")
+    first = audit(db, SYSTEM, "document.view", org_id=org.id)
+    audit(db, SYSTEM, "document.view", org_id=org.id)
+    db.commit()
+    db.execute(update(AuditEvent).where(AuditEvent.seq == first.seq).values(action="document.list"))
+    db.commit()
+    report = run_verify(session_factory, settings=settings, principal=SYSTEM)
+    assert not report.ok
+    login(client, admin)
+    page = client.get("/admin/audit")
+    assert 'id="tamper-banner"' in page.text and f"最初の不正な連番 {report.first_bad_seq}" in page.text
