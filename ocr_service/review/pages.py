@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
+from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
@@ -26,6 +27,9 @@ templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 templates.env.filters["jst"] = lambda moment: (
     service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 )
+# Templates compare against the enum and show the one Japanese label, never their own copies.
+templates.env.globals["DocumentStatus"] = DocumentStatus
+templates.env.filters["status_ja"] = status_label
 router = APIRouter(include_in_schema=False)
 
 
