@@ -196,6 +196,9 @@ def test_log_review_shows_only_the_own_organisations_events(
     csv = client.get("/admin/audit.csv")
     assert csv.status_code == 200 and "secret-a" not in csv.content.decode("cp932")
     assert admin_b.username in csv.content.decode("cp932")  # its own view of the screen is listed
+    assert client.get(f"/admin/audit/usage?month=2026-11&org={org_a.id}").status_code == 404
+    own = client.get(f"/admin/audit/usage?month=2026-11&org={org_b.id}&format=csv")
+    assert own.status_code == 200 and "B課" in own.content.decode("cp932") and "A課" not in own.content.decode("cp932")
     client.cookies.clear()
     login(client, reviewer_b)
     assert client.get("/admin/audit").status_code == 403

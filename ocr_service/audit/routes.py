@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
 from ocr_service.api.deps import AuditorCtx, RequestContext
@@ -22,7 +22,10 @@ from ocr_service.audit.review import (
     query_events,
     visible_org_ids,
 )
+from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.orgs.models import Organisation
+from ocr_service.reports.render import usage_csv, usage_pdf
+from ocr_service.reports.usage import ReportError, build_usage_report
 from ocr_service.review.pages import templates
 
 router = APIRouter(prefix="/admin/audit", include_in_schema=False)
@@ -146,4 +149,43 @@ def audit_csv(
         content=content,
         media_type="text/csv; charset=Shift_JIS",
         headers={"Content-Disposition": 'attachment; filename="audit_log.csv"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/usage")
+def usage_report(
+    ctx: AuditorCtx,
+    month: Annotated[str, Query(max_length=7, pattern=r"^\d{4}-\d{2}$")],
+    org: Annotated[int | None, Query()] = None,
+    fmt: Annotated[Literal["pdf", "csv"], Query(alias="format")] = "pdf",
+) -> Response:
+    """利用状況報告 of one organisation the viewer oversees (default: their own) for a month."""
+    org_id = org if org is not None else ctx.principal.org_id
+    if org_id not in visible_org_ids(ctx.db, org_id=ctx.principal.org_id):
+        # Same answer as a missing organisation: another department's existence is not revealed.
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail={"code": "not_found", "message": "見つかりません。"}
+        )
+    target = ctx.db.get_one(Organisation, org_id)
+    set_scope(ctx.db, SYSTEM_SCOPE)  # the report reads the organisation's form layouts (categories)
+    try:
+        report = build_usage_report(ctx.db, org=target, month=month)
+    except ReportError as exc:
+        raise HTTPException(422, detail={"code": "bad_month", "message": str(exc)}) from exc
+    content = usage_pdf(report) if fmt == "pdf" else usage_csv(report)
+    ctx.record_view(
+        "report.usage",
+        obj_type="organisation",
+        obj_id=str(org_id),
+        org_id=org_id,
+        detail={"month": month, "format": fmt},
+    )
+    media = "application/pdf" if fmt == "pdf" else "text/csv; charset=Shift_JIS"
+    return Response(
+        content=content,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="usage_org{org_id}_{month}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
     )
