@@ -107,9 +107,9 @@ def verify_audit_log(db: Session, *, settings: Settings) -> ChainReport:
     """Walk the chain, check every checkpoint (in the chain and in the file) and the head row."""
     pem = public_key_pem(settings)
     claims: dict[int, list[Claim]] = {}
-    signed_events = db.scalars(select(AuditEvent).where(AuditEvent.action == CHECKPOINT_ACTION))
+    signed_events = list(db.scalars(select(AuditEvent).where(AuditEvent.action == CHECKPOINT_ACTION)))
     bad_signatures = {e.seq for e in signed_events if not _valid(e.detail, pem)}
-    for event in db.scalars(select(AuditEvent).where(AuditEvent.action == CHECKPOINT_ACTION)):
+    for event in signed_events:
         if event.seq not in bad_signatures:
             claim = Claim(
                 int(event.detail["seq"]), str(event.detail["hash"]), f"checkpoint event {event.seq}"
