@@ -198,3 +198,28 @@ def personal_of(event: AuditEvent) -> dict[str, Any] | None:
         return None
     loaded: dict[str, Any] = json.loads(event.personal)
     return loaded
+
+
+def record_audit_event(
+    db: Session,
+    *,
+    action: str,
+    org_id: int | None,
+    user_id: int | None,
+    object_type: str = "",
+    object_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Compatibility for code written before :func:`audit` (parallel branches); new code calls ``audit``.
+
+    The actor is looked up from ``user_id``; the event joins the same chain.
+    """
+    from ocr_service.auth.models import User
+
+    user = db.get(User, user_id) if user_id is not None else None
+    principal: AuditPrincipal = (
+        Principal(user_id=user.id, org_id=user.org_id, role=user.role, username=user.username)
+        if user is not None
+        else SYSTEM
+    )
+    return audit(db, principal, action, obj_type=object_type, obj_id=object_id, detail=detail, org_id=org_id)

@@ -115,3 +115,21 @@ def test_failed_verification_shows_a_banner_until_a_clean_one(
     login(client, admin)
     page = client.get("/admin/audit")
     assert 'id="tamper-banner"' in page.text and f"最初の不正な連番 {report.first_bad_seq}" in page.text
+
+
+def test_record_audit_event_compatibility_call_joins_the_chain(db: Session) -> None:
+    """GIVEN code from before audit() WHEN it calls record_audit_event THEN the event names the user and
+    sits in the chain like any other."""
+    from ocr_service.audit.service import record_audit_event
+
+    org = make_org(db)
+    user = make_user(db, org, username="legacy-caller")
+    first = audit(db, SYSTEM, "document.view", org_id=org.id)
+    event = record_audit_event(db, action="legacy.action", org_id=org.id, user_id=user.id, object_id="x")
+    assert (event.actor, event.user_id, event.org_id, event.seq) == (
+        "legacy-caller",
+        user.id,
+        org.id,
+        first.seq + 1,
+    )
+    assert event.prev_hash == first.hash
