@@ -133,13 +133,23 @@ def build_usage_report(db: Session, *, org: Organisation, month: str) -> UsageRe
     exports = export_rows = 0
     deletions: list[Deletion] = []
     per_user: Counter[int] = Counter()
+    # Uploads that named no form are counted under the forms their pages were identified as.
+    unnamed: dict[str, int] = {}
     for event in events:
         if event.user_id is not None:
             per_user[event.user_id] += 1
-        if event.action == "document.upload":
+        if event.action == "document.upload" and not event.form_code and event.document_id:
+            unnamed[event.document_id] = int(event.detail.get("pages") or 0)
+        elif event.action == "document.upload":
             row = usage(event.form_code)
             row.documents += 1
             row.pages += int(event.detail.get("pages") or 0)
+        elif event.action == "document.recognized" and event.document_id in unnamed:
+            del unnamed[event.document_id]
+            for code, pages in dict(event.detail.get("forms") or {}).items():
+                row = usage(str(code))
+                row.documents += 1
+                row.pages += int(pages)
         elif event.action == "review.confirm":
             usage(event.form_code).confirmed += 1
         elif event.action in ("document.view", "document.page_view"):
@@ -158,6 +168,9 @@ def build_usage_report(db: Session, *, org: Organisation, month: str) -> UsageRe
                     actor=event.actor,
                 )
             )
+    if unnamed:  # uploaded this month, not (yet) recognised
+        usage("").documents += len(unnamed)
+        usage("").pages += sum(unnamed.values())
     for row in forms.values():
         if row.code != UNKNOWN_FORM:
             row.title, per_document = _categories(db, org_id=org.id, code=row.code)

@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit import service as audit_service
 from ocr_service.audit.service import SystemPrincipal, audit
+from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.documents.models import Document
+from ocr_service.documents.processing import ensure_pages, mark_recognized
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.reports.render import usage_csv, usage_pdf
@@ -41,6 +45,17 @@ def categorised_layout() -> LayoutSource:
         }
     )
     return LayoutSource(layout=layout, template_pdf=pdf_bytes(), origin=Path("test"))
+
+
+def _identified_by_worker(db: Session, *, document_id: str, form_id: str) -> None:
+    """What the worker leaves: pages read as the identified form, then the document recognised."""
+    set_scope(db, SYSTEM_SCOPE)
+    document = db.get_one(Document, document_id)
+    for page in ensure_pages(db, document=document, layout_pages=document.page_count):
+        page.form_id = form_id
+    document.status = DocumentStatus.PROCESSING
+    db.flush()
+    mark_recognized(db, document_id=document_id)
 
 
 def _at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
@@ -84,6 +99,10 @@ def test_usage_report_matches_the_months_events(
             "/api/v1/documents", files={"file": ("a.pdf", pdf_bytes(pages), "application/pdf")}, data=data
         )
         assert response.status_code == 201
+    # An upload that names no form: the worker identifies both pages as 'jumin'.
+    unnamed = client.post("/api/v1/documents", files={"file": ("b.pdf", pdf_bytes(2), "application/pdf")})
+    assert unnamed.status_code == 201
+    _identified_by_worker(db, document_id=unnamed.json()["id"], form_id=form.id)
     _at(monkeypatch, datetime(2026, 11, 5, 2, 0, tzinfo=UTC))
     login(client, reviewer)
     assert client.get(f"/api/v1/documents/{ready.id}").status_code == 200
@@ -115,9 +134,9 @@ def test_usage_report_matches_the_months_events(
     report = build_usage_report(db, org=org, month="2026-11")
 
     (jumin,) = report.forms
-    assert (jumin.code, jumin.title, jumin.documents, jumin.pages) == ("jumin", "住民票交付申請書", 2, 3)
+    assert (jumin.code, jumin.title, jumin.documents, jumin.pages) == ("jumin", "住民票交付申請書", 3, 5)
     assert (jumin.confirmed, jumin.exported_documents, jumin.views) == (1, 1, 1)
-    assert dict(report.items) == {"氏名": 2, "住所": 2, "個人番号": 2}
+    assert dict(report.items) == {"氏名": 3, "住所": 3, "個人番号": 3}
     assert (report.exports, report.export_rows) == (1, 1)
     assert [(d.document_id, d.certificate_id) for d in report.deletions] == [(ready.id, "DC-2026-0001")]
     accounts = {a.username: a for a in report.accounts}
@@ -127,8 +146,8 @@ def test_usage_report_matches_the_months_events(
     assert accounts["scan-1"].last_used is not None
 
     text = usage_csv(report).decode("cp932")
-    assert "jumin,住民票交付申請書,2,3,1,1,1" in text and "DC-2026-0001" in text and "DC-DEC" not in text
-    assert "個人番号,2" in text and "\r\n" in text
+    assert "jumin,住民票交付申請書,3,5,1,1,1" in text and "DC-2026-0001" in text and "DC-DEC" not in text
+    assert "個人番号,3" in text and "\r\n" in text
     pdf = usage_pdf(report)
     (tmp_path / "r.pdf").write_bytes(pdf)
     extracted = subprocess.run(
