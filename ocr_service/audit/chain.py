@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 CANONICAL_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -103,12 +104,20 @@ def _take_head(db: Session) -> tuple[int, str]:
     )
     row = db.execute(statement).first()
     if row is None:
-        # First event ever (or the table was emptied): create the head, tolerating a racing creator.
-        try:
-            with db.begin_nested():
-                db.execute(insert(AuditChainHead).values(id=1, seq=0, hash=GENESIS_HASH))
-        except IntegrityError:
-            pass
+        # The migration creates the head row; if it is gone (an emptied database, or tampering), rebuild it
+        # from the last event so appends go on instead of failing every audited action. A racing creator
+        # wins quietly (ON CONFLICT works on PostgreSQL and SQLite alike, no savepoint needed).
+        last = db.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+        if last is not None:
+            logger.error("audit chain head row missing; rebuilt from event %s", last[0])
+        db.execute(
+            text(
+                "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash) ON CONFLICT (id) DO NOTHING"
+            ),
+            {"seq": last[0] if last else 0, "hash": last[1] if last else GENESIS_HASH},
+        )
         row = db.execute(statement).one()
     new_seq, prev_hash = int(row[0]), str(row[1])
     return new_seq - 1, prev_hash

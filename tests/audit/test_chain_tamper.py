@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, create_engine, delete, insert, select, text, update
+from sqlalchemy import Table, create_engine, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -309,3 +309,15 @@ def test_checkpoint_signature_is_checked(conn: Connection, log: Log) -> None:
         .values(detail=forged, hash=event_hash(values))
     )
     assert _verify(conn, log) == log.checkpoint_seq + 1
+
+
+def test_a_deleted_head_row_is_rebuilt_and_appends_go_on(conn: Connection, log: Log) -> None:
+    """GIVEN the chain head row deleted WHEN the next action is audited THEN the head is rebuilt from the
+    last event (audited actions do not start failing) and the chain still verifies."""
+    conn.execute(delete(HEAD))
+    last = conn.execute(select(func.max(AuditEvent.seq))).scalar_one()
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as db:
+        event = audit(db, SYSTEM, "document.view", obj_id="after")
+        db.commit()
+    assert event.seq == last + 1
+    assert _verify(conn, log) is None
