@@ -301,23 +301,31 @@ def events_csv(events: list[AuditEvent], flags: list[Flag]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for e in events:
-        writer.writerow(
-            [
-                e.seq,
-                f"{jst(e.created_at):%Y-%m-%d %H:%M:%S}",
-                e.org_id or "",
-                e.actor,
-                e.action,
-                e.object_type,
-                e.object_id,
-                e.document_id or "",
-                e.form_code,
-                e.ip,
-                json.dumps(e.detail, ensure_ascii=False, sort_keys=True),
-                "・".join(dict.fromkeys(flagged.get(e.seq, []))),
-            ]
-        )
+        row = [
+            e.seq,
+            f"{jst(e.created_at):%Y-%m-%d %H:%M:%S}",
+            e.org_id or "",
+            e.actor,
+            e.action,
+            e.object_type,
+            e.object_id,
+            e.document_id or "",
+            e.form_code,
+            e.ip,
+            json.dumps(e.detail, ensure_ascii=False, sort_keys=True),
+            "・".join(dict.fromkeys(flagged.get(e.seq, []))),
+        ]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
     return encode_cp932(buffer.getvalue())
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell Excel will not run as a formula: log values are typed by anyone (a failed login's name)."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def encode_cp932(text: str) -> bytes:

@@ -15,7 +15,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ocr_service.audit.chain import as_utc
-from ocr_service.audit.review import encode_cp932
+from ocr_service.audit.review import encode_cp932, spreadsheet_safe
 from ocr_service.reports.usage import JST, UsageReport
 
 FONT_PATH = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
@@ -87,7 +87,7 @@ def usage_csv(report: UsageReport) -> bytes:
     for title, rows in sections(report):
         writer.writerow([])
         writer.writerow([f"【{title}】"])
-        writer.writerows(rows)
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
     return encode_cp932(buffer.getvalue())
 
 

@@ -133,3 +133,25 @@ def test_record_audit_event_compatibility_call_joins_the_chain(db: Session) -> N
         first.seq + 1,
     )
     assert event.prev_hash == first.hash
+
+
+def test_log_csv_cells_cannot_run_as_spreadsheet_formulas(client: TestClient, db: Session) -> None:
+    """GIVEN a failed login whose user name is a formula WHEN an admin downloads the log CSV
+    THEN no cell starts like a formula and the failure is flagged; a cell that would start so is quoted."""
+    import csv
+    import io
+
+    from ocr_service.audit.review import spreadsheet_safe
+
+    admin = make_user(db, make_org(db), role="admin")
+    db.commit()
+    hostile = '=HYPERLINK("http://evil.invalid","x")'
+    assert (
+        client.post("/api/v1/auth/login", json={"username": hostile, "password": "nope"}).status_code == 401
+    )
+    login(client, admin)
+    text = client.get("/admin/audit.csv?action=auth.login_failed").content.decode("cp932")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert any("HYPERLINK" in cell for cell in cells) and "ログイン失敗・ロック" in text
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert spreadsheet_safe(hostile) == "'" + hostile and spreadsheet_safe("2026-11") == "2026-11"

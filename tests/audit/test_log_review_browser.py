@@ -165,4 +165,5 @@ def test_log_review_flags_night_export_and_bulk_view_and_downloads_csv(
     assert lines[0].startswith("連番,日時(JST)")
     body = [line for line in lines[1:] if line]
     assert len(body) == 1 and "export.csv" in body[0] and "2026-11-07 23:" in body[0]
+    assert ",127.0.0.1," in body[0]  # the client address is recorded (the live server's loopback)
     assert "業務時間外の操作" in body[0] and "データの出力" in body[0]
