@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 import jpholiday
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.chain import as_utc
@@ -93,6 +93,22 @@ def _scoped(
 
 def _jst_day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=JST)
+
+
+def known_values(db: Session, *, org_ids: list[int], include_orgless: bool) -> dict[str, list[str]]:
+    """People, actions and forms that occur in the viewer's log (suggestions for the filter fields)."""
+    found: dict[str, list[str]] = {}
+    for name, column in (
+        ("actors", AuditEvent.actor),
+        ("actions", AuditEvent.action),
+        ("forms", AuditEvent.form_code),
+    ):
+        visible: ColumnElement[bool] = AuditEvent.org_id.in_(org_ids)
+        if include_orgless:
+            visible = visible | AuditEvent.org_id.is_(None)
+        statement = select(column).distinct().where(column != "", visible).order_by(column).limit(300)
+        found[name] = [str(v) for v in db.scalars(statement)]
+    return found
 
 
 def query_events(
