@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.chain import as_utc
+from ocr_service.audit.labels import action_label
 from ocr_service.audit.models import AuditEvent
 from ocr_service.config import Settings
 from ocr_service.orgs.models import Organisation
@@ -297,6 +298,7 @@ CSV_HEADER = [
     "組織ID",
     "利用者",
     "操作",
+    "操作名",
     "対象種別",
     "対象ID",
     "文書ID",
@@ -323,6 +325,7 @@ def events_csv(events: list[AuditEvent], flags: list[Flag]) -> bytes:
             e.org_id or "",
             e.actor,
             e.action,
+            action_label(e.action),
             e.object_type,
             e.object_id,
             e.document_id or "",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
 from ocr_service.api.deps import AuditorCtx, RequestContext
+from ocr_service.audit.labels import action_label
 from ocr_service.audit.models import AuditEvent
 from ocr_service.audit.operations import latest_verify_failure
 from ocr_service.audit.review import (
@@ -29,6 +30,7 @@ from ocr_service.reports.usage import ReportError, build_usage_report
 from ocr_service.review.pages import templates
 
 router = APIRouter(prefix="/admin/audit", include_in_schema=False)
+templates.env.filters["action_ja"] = action_label
 templates.env.filters["jst_seconds"] = lambda moment: f"{jst(moment):%Y-%m-%d %H:%M:%S}"
 
 Text = Annotated[str, Query(max_length=100)]

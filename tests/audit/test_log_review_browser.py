@@ -33,7 +33,7 @@ from ocr_service.db.base import Base
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_form, make_org, make_user
 from tests.helpers import make_confirmed_document, make_recognized_document
-from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port
+from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot
 from tests.test_review_browser import browser as browser
 
 pytestmark = [
@@ -139,6 +139,7 @@ def test_log_review_flags_night_export_and_bulk_view_and_downloads_csv(
     assert live.reviewer in flags["off_hours"].text and "2026-11-07" in flags["off_hours"].text
     assert "3 件の文書を閲覧" in flags["bulk_view"].text
     assert "export.csv" in flags["export"].text
+    _screenshot(driver, tmp_path, "log-review.png")
 
     flags["bulk_view"].find_element(By.TAG_NAME, "a").click()
     wait.until(lambda d: "seqs=" in d.current_url)
@@ -150,10 +151,11 @@ def test_log_review_flags_night_export_and_bulk_view_and_downloads_csv(
     field.send_keys("export.")
     driver.find_element(By.CSS_SELECTOR, "#audit-filters button[type=submit]").click()
     wait.until(lambda d: "action=export." in d.current_url)
-    assert [
-        r.find_elements(By.TAG_NAME, "td")[3].text
+    actions = [
+        r.find_elements(By.TAG_NAME, "td")[3].text.split("\n")
         for r in driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
-    ] == ["export.csv"]
+    ]
+    assert actions == [["CSV 出力", "export.csv"]]
     driver.find_element(By.ID, "csv-download").click()
     downloads = tmp_path / "downloads"
     deadline = time.monotonic() + 15
