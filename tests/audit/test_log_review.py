@@ -155,3 +155,12 @@ def test_log_csv_cells_cannot_run_as_spreadsheet_formulas(client: TestClient, db
     assert any("HYPERLINK" in cell for cell in cells) and "ログイン失敗・ロック" in text
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
     assert spreadsheet_safe(hostile) == "'" + hostile and spreadsheet_safe("2026-11") == "2026-11"
+
+
+@pytest.mark.parametrize(
+    "bad", [{"audit_expected_networks": ["not-a-network"]}, {"audit_business_hours": "18:00-09:00"}]
+)
+def test_log_review_settings_refuse_malformed_values(bad: dict[str, object]) -> None:
+    """GIVEN a mistyped network or reversed hours THEN the service refuses to start (not a crash later)."""
+    with pytest.raises(ValueError, match="OCR_AUDIT_"):
+        Settings(environment="test", **bad)  # type: ignore[arg-type]
