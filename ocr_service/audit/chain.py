@@ -12,6 +12,9 @@ Personal values are not in it, only ``personal_sha256``, the SHA-256 of the stor
 encrypted) ``personal`` text. Erasing a document's key, or the ``personal`` text itself, therefore
 leaves every hash intact; when the text is still there, verification checks it against its digest.
 
+The surrogate ``id`` column is only a storage key: an event is identified and ordered by ``seq``,
+which is hashed.
+
 Events after the last signed checkpoint are protected by the chain alone (an attacker who can
 recompute hashes could rewrite them); checkpoints (:mod:`ocr_service.audit.checkpoints`) pin the
 head with the installation's Ed25519 key, in the chain and in a file outside the database.

@@ -173,6 +173,19 @@ def test_changing_any_column_is_found_at_that_event(conn: Connection, log: Log, 
     assert _verify(conn, log) == 7
 
 
+@pytest.mark.parametrize("position", ["first", "checkpoint", "last"])
+@pytest.mark.parametrize("column", ["action", "detail", "created_at"])
+def test_changes_are_found_at_the_ends_and_at_the_checkpoint(
+    conn: Connection, log: Log, position: str, column: str
+) -> None:
+    """GIVEN the first event, the checkpoint event or the last event WHEN a column is changed THEN its seq."""
+    seq = {"first": 1, "checkpoint": log.checkpoint_seq + 1, "last": log.last_seq}[position]
+    row = _event(conn, seq)
+    value = {"action": "auth.login", "detail": {"x": 1}, "created_at": row["created_at"] + timedelta(hours=1)}
+    conn.execute(update(EVENTS).where(AuditEvent.seq == seq).values({column: value[column]}))
+    assert _verify(conn, log) == seq
+
+
 def test_changed_and_rehashed_event_is_found(conn: Connection, log: Log) -> None:
     """GIVEN an attacker who rewrites event 7 and recomputes its hash THEN the broken link names seq 7."""
     row = _event(conn, 7)
