@@ -31,6 +31,16 @@ from ocr_service.review.pages import templates
 
 router = APIRouter(prefix="/admin/audit", include_in_schema=False)
 templates.env.filters["action_ja"] = action_label
+
+
+def audit_alarm(request: Request) -> AuditEvent | None:
+    """The failed verification every admin screen warns about (base template), until a clean one."""
+    runtime = request.app.state.runtime
+    with runtime.session_factory() as db:
+        return latest_verify_failure(db)
+
+
+templates.env.globals["audit_alarm"] = audit_alarm
 templates.env.filters["jst_seconds"] = lambda moment: f"{jst(moment):%Y-%m-%d %H:%M:%S}"
 
 Text = Annotated[str, Query(max_length=100)]
@@ -123,7 +133,6 @@ def audit_page(
         },
         "errors": errors,
         "csv_url": "/admin/audit.csv" + ("?" + urlencode(query) if query else ""),
-        "tamper": latest_verify_failure(ctx.db),
         "flag_link": lambda f: "/admin/audit?" + urlencode({"seqs": ",".join(str(s) for s in f.seqs)}),
     }
     return templates.TemplateResponse(request, "admin/audit.html", context)

@@ -102,7 +102,7 @@ def test_failed_verification_shows_a_banner_until_a_clean_one(
     client: TestClient, db: Session, session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
     """GIVEN a changed event WHEN the (daily) verification runs THEN an audit.verify_failed alert is logged
-    and ログ監査 shows the tamper banner with the first bad sequence number."""
+    and the admin screens show the tamper banner with the first bad sequence number."""
     org = make_org(db)
     admin = make_user(db, org, role="admin")
     first = audit(db, SYSTEM, "document.view", org_id=org.id)
@@ -115,6 +115,7 @@ def test_failed_verification_shows_a_banner_until_a_clean_one(
     login(client, admin)
     page = client.get("/admin/audit")
     assert 'id="tamper-banner"' in page.text and f"最初の不正な連番 {report.first_bad_seq}" in page.text
+    assert 'id="tamper-banner"' in client.get("/review").text  # every admin screen warns, not only ログ監査
 
 
 def test_record_audit_event_compatibility_call_joins_the_chain(db: Session) -> None:
