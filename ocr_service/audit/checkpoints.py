@@ -38,22 +38,33 @@ def checkpoint_file(settings: Settings) -> Path:
     return settings.data_dir / "audit" / "checkpoints.jsonl"
 
 
+def signed_head(settings: Settings, *, seq: int, head_hash: str) -> dict[str, Any]:
+    """A signed statement "the chain reached ``seq`` with ``head_hash``" (checkpoints, deletion certificates).
+
+    A deletion certificate takes the seq and hash of the deletion's own audit event (what ``audit``
+    returns) and embeds this; ``verify_checkpoint_detail`` checks it with the installation's key.
+    """
+    signature = sign(settings, checkpoint_message(seq, head_hash))
+    return {
+        "seq": seq,
+        "hash": head_hash,
+        "key_id": key_id(public_key_pem(settings)),
+        "signature": base64.b64encode(signature).decode(),
+    }
+
+
+def verify_checkpoint_detail(settings: Settings, detail: dict[str, Any]) -> bool:
+    return _valid(detail, public_key_pem(settings))
+
+
 def create_checkpoint(db: Session, *, settings: Settings, values: dict[str, Any]) -> AuditEvent:
     """Sign the current chain head (in the caller's transaction; commit, then the file line is written).
 
     ``values`` are the event columns the audit call prepared (actor, time …).
     """
-    pem = public_key_pem(settings)
-    kid = key_id(pem)
 
     def detail(seq: int, head_hash: str) -> dict[str, Any]:
-        signature = sign(settings, checkpoint_message(seq, head_hash))
-        return {
-            "seq": seq,
-            "hash": head_hash,
-            "key_id": kid,
-            "signature": base64.b64encode(signature).decode(),
-        }
+        return signed_head(settings, seq=seq, head_hash=head_hash)
 
     return append_event(db, values={**values, "action": CHECKPOINT_ACTION}, detail_from_head=detail)
 

@@ -165,3 +165,13 @@ def test_log_review_settings_refuse_malformed_values(bad: dict[str, object]) -> 
     """GIVEN a mistyped network or reversed hours THEN the service refuses to start (not a crash later)."""
     with pytest.raises(ValueError, match="OCR_AUDIT_"):
         Settings(environment="test", **bad)  # type: ignore[arg-type]
+
+
+def test_signed_head_for_deletion_certificates_verifies_and_detects_changes(settings: Settings) -> None:
+    """GIVEN a chain position signed with the installation key THEN it verifies; a changed hash or seq does not."""
+    from ocr_service.audit.checkpoints import signed_head, verify_checkpoint_detail
+
+    statement = signed_head(settings, seq=42, head_hash="ab" * 32)
+    assert verify_checkpoint_detail(settings, statement)
+    assert not verify_checkpoint_detail(settings, {**statement, "hash": "cd" * 32})
+    assert not verify_checkpoint_detail(settings, {**statement, "seq": 41})
