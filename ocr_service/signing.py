@@ -1,14 +1,15 @@
-"""The installation's Ed25519 signing key (audit checkpoints, deletion certificates).
+"""The installation's Ed25519 signing key (deletion certificates, audit checkpoints).
 
-One PEM file under ``settings.data_dir / "keys"``, created on first use with mode 0600
-(written to a temp file and renamed, so two processes starting together never see half a key).
-Whoever holds only the database cannot forge a signature: the key lives on the server's disk.
+Created on first use under ``data_dir/keys`` (0600, written to a temp file and renamed);
+the public key is exportable so a third party can check what this installation signed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ocr_service.config import Settings
 
-KEY_FILE = "installation-ed25519.pem"
+KEY_FILE = "signing-ed25519.pem"
 
 
 def _key_path(settings: Settings) -> Path:
@@ -28,25 +29,25 @@ def load_or_create_signing_key(settings: Settings) -> Ed25519PrivateKey:
     path = _key_path(settings)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
+        pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        # link() fails if another process created the key meanwhile: theirs wins, ours is dropped.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
-            os.link(partial, path)
-        except FileExistsError:
-            pass
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pem)
+                handle.flush()
+                os.fsync(handle.fileno())
+            # link() fails if another process created the key meanwhile: theirs wins, ours is dropped.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
         finally:
-            partial.unlink(missing_ok=True)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(loaded, Ed25519PrivateKey):
+            Path(tmp).unlink(missing_ok=True)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
-    return loaded
+    return key
 
 
 def public_key_pem(settings: Settings) -> bytes:
@@ -62,10 +63,10 @@ def sign(settings: Settings, data: bytes) -> bytes:
 
 
 def _public_key(public_pem: bytes) -> Ed25519PublicKey:
-    loaded = serialization.load_pem_public_key(public_pem)
-    if not isinstance(loaded, Ed25519PublicKey):
+    key = serialization.load_pem_public_key(public_pem)
+    if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
-    return loaded
+    return key
 
 
 def verify_signature(public_pem: bytes, data: bytes, signature: bytes) -> bool:

@@ -12,6 +12,7 @@ INGEST_TASK = "workers.tasks.ingest"
 SWEEP_TASK = "workers.tasks.sweep_stale"
 AUDIT_CHECKPOINT_TASK = "workers.tasks.audit_checkpoint"
 AUDIT_VERIFY_TASK = "workers.tasks.audit_verify"
+RETENTION_TASK = "workers.tasks.retention"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -45,6 +46,8 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": float(settings.audit_checkpoint_interval_s),
             },
             "audit-verify-daily": {"task": AUDIT_VERIFY_TASK, "schedule": crontab(hour=3, minute=15)},
+            # ocr_service/retention: erase documents past their retention period, certify, expire the rest.
+            "retention": {"task": RETENTION_TASK, "schedule": float(settings.retention_interval_s)},
         },
     )
     return app

@@ -14,7 +14,15 @@ from ocr_service.config import get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.processing import take_stale_documents
-from workers.celery_app import AUDIT_CHECKPOINT_TASK, AUDIT_VERIFY_TASK, INGEST_TASK, SWEEP_TASK, celery_app
+from ocr_service.retention.service import retention_job
+from workers.celery_app import (
+    AUDIT_CHECKPOINT_TASK,
+    AUDIT_VERIFY_TASK,
+    INGEST_TASK,
+    RETENTION_TASK,
+    SWEEP_TASK,
+    celery_app,
+)
 from workers.ingest import run_ingest
 from workers.runtime import worker_runtime
 
@@ -55,3 +63,13 @@ def audit_checkpoint() -> int:
 @celery_app.task(name=AUDIT_VERIFY_TASK)
 def audit_verify() -> bool:
     return run_verify(_audit_sessions(), settings=get_settings(), principal=SystemPrincipal("beat")).ok
+
+
+@celery_app.task(name=RETENTION_TASK)
+def retention() -> int:
+    """The retention job (ocr_service/retention); ``ocr-service retention run`` runs the same code."""
+    runtime = worker_runtime()
+    with runtime.session_factory() as db:
+        set_scope(db, SYSTEM_SCOPE)
+        result = retention_job(db, settings=runtime.settings, store=runtime.store, trigger="schedule")
+    return result.run.erased

@@ -3,14 +3,15 @@
 Canonical form (version 1) of an event, hashed with SHA-256 (hex)::
 
     {"action":…, "actor":…, "at":"2026-11-02T01:02:03.000004Z", "detail":{…}, "document":… | null,
-     "form":…, "ip":…, "obj_id":…, "obj_type":…, "org":… | null, "personal_sha256":…,
+     "form":…, "ip":…, "obj_id":…, "obj_type":…, "org":… | null,
      "prev":<previous event's hash, 64 zeros for the first>, "seq":…, "user":… | null, "v":1}
 
 serialised as JSON with sorted keys, no whitespace (``separators=(",", ":")``), non-ASCII kept
 (``ensure_ascii=False``) and encoded as UTF-8; ``at`` is the event time in UTC with microseconds.
-Personal values are not in it, only ``personal_sha256``, the SHA-256 of the stored (later:
-encrypted) ``personal`` text. Erasing a document's key, or the ``personal`` text itself, therefore
-leaves every hash intact; when the text is still there, verification checks it against its digest.
+Personal values (field values before and after an edit) are in ``detail["sealed"]`` as ciphertext
+under the document's own data key (documents/sealing.py). The hash covers that ciphertext, and
+erasing a document destroys its key, not the ciphertext: the values become unreadable while every
+hash, and so the chain, stays valid.
 
 The surrogate ``id`` column is only a storage key: an event is identified and ordered by ``seq``,
 which is hashed.
@@ -61,7 +62,6 @@ def canonical_bytes(values: dict[str, Any]) -> bytes:
         "form": values["form_code"],
         "ip": values["ip"],
         "detail": values["detail"],
-        "personal_sha256": values["personal_sha256"],
     }
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -88,7 +88,6 @@ _HASHED_COLUMNS = (
     "form_code",
     "ip",
     "detail",
-    "personal_sha256",
 )
 
 
@@ -232,10 +231,6 @@ def _check_event(event: AuditEvent, *, expected_seq: int, previous: tuple[str, s
         )
     if not consistent:
         return Problem(event.seq, "its content does not match its hash (changed)")
-    if event.personal is not None:
-        digest = hashlib.sha256(event.personal.encode("utf-8")).hexdigest()
-        if digest != event.personal_sha256:
-            return Problem(event.seq, "its personal detail does not match its digest (changed)")
     return None
 
 

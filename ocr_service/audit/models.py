@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, TimestampMixin
@@ -38,10 +38,6 @@ class AuditEvent(TimestampMixin, Base):
     form_code: Mapped[str] = mapped_column(String(64), default="")
     ip: Mapped[str] = mapped_column(String(45), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    personal: Mapped[str | None] = mapped_column(Text, default=None)
-    """Personal values (old/new field values…), serialised; the retention issue encrypts them with the
-    document's key. Only their digest is in the chain, so erasing them keeps the chain verifiable."""
-    personal_sha256: Mapped[str] = mapped_column(String(64), default="")
 
 
 class AuditChainHead(Base):

@@ -9,7 +9,6 @@ caller's transaction, so it commits (or rolls back) with the action it records.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -84,15 +83,6 @@ def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-def _seal_personal(payload: str, *, document_id: str | None) -> str:
-    """Where the retention issue encrypts personal values with the document's key.
-
-    Until then the text is stored as is; the chain only ever holds its digest.
-    """
-    del document_id
-    return payload
-
-
 def _form_of_document(db: Session, document_id: str) -> str:
     from ocr_service.db.scoping import get_scope
     from ocr_service.documents.models import Document
@@ -121,11 +111,17 @@ def event_values(
     org_id: int | None = None,
     ip: str | None = None,
 ) -> dict[str, Any]:
-    sealed = (
-        _seal_personal(json.dumps(personal, ensure_ascii=False, sort_keys=True), document_id=document_id)
-        if personal
-        else None
-    )
+    detail = dict(detail or {})
+    if personal:
+        # Sealed with the document's own key (documents/sealing.py): unreadable once the document is
+        # erased, while the ciphertext, and so every hash of the chain, stays as it was.
+        if document_id is None:
+            raise ValueError("personal values need the document whose key seals them")
+        from ocr_service.documents.sealing import AUDIT_SEALED_KEY, sealed_audit_values
+
+        detail[AUDIT_SEALED_KEY] = sealed_audit_values(
+            db, document_id=document_id, action=action, values=personal
+        )
     if form_code is None:
         form_code = _form_of_document(db, document_id) if document_id else ""
     return {
@@ -139,9 +135,7 @@ def event_values(
         "document_id": document_id,
         "form_code": form_code[:64],
         "ip": (ip if ip is not None else current_ip.get())[:45],
-        "detail": _json_safe(detail or {}),
-        "personal": sealed,
-        "personal_sha256": hashlib.sha256(sealed.encode("utf-8")).hexdigest() if sealed is not None else "",
+        "detail": _json_safe(detail),
     }
 
 
@@ -161,8 +155,8 @@ def audit(
 ) -> AuditEvent:
     """Append an audit event to the chain, in the caller's transaction.
 
-    ``personal`` holds personal values (field values, names typed into a form); they are kept out
-    of ``detail`` and out of the hash (see :mod:`ocr_service.audit.chain`). ``org_id`` overrides the
+    ``personal`` holds personal values (field values typed into a form); they are sealed with the
+    document's key into ``detail["sealed"]`` (see :mod:`ocr_service.audit.chain`). ``org_id`` overrides the
     principal's organisation (a CLI action on an organisation, a failed login of a known account).
     ``form_code`` defaults to the form of ``document_id``.
     """
@@ -190,14 +184,6 @@ def audit(
         obj_id,
     )
     return event
-
-
-def personal_of(event: AuditEvent) -> dict[str, Any] | None:
-    """The personal values of an event (``None`` once erased with its document)."""
-    if event.personal is None:
-        return None
-    loaded: dict[str, Any] = json.loads(event.personal)
-    return loaded
 
 
 def record_audit_event(

@@ -22,9 +22,8 @@ from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
 
 JST = timezone(timedelta(hours=9), "JST")
-DELETION_ACTIONS = frozenset(
-    {"document.delete", "retention.delete", "deletion.certificate", "document.erase"}
-)
+CERTIFICATE_ACTION = "retention.certificate_issued"
+"""One event per deletion certificate (automatic or on request), listing the erased documents."""
 UNKNOWN_FORM = "（自動判別）"
 
 
@@ -158,16 +157,17 @@ def build_usage_report(db: Session, *, org: Organisation, month: str) -> UsageRe
             exports += 1
             export_rows += int(event.detail.get("rows") or 0)
             usage(event.form_code).exported_documents += len(event.detail.get("documents") or [])
-        elif event.action in DELETION_ACTIONS:
-            deletions.append(
-                Deletion(
-                    at=event.created_at,
-                    document_id=event.document_id or event.object_id,
-                    form_code=event.form_code,
-                    certificate_id=str(event.detail.get("certificate_id", "")),
-                    actor=event.actor,
+        elif event.action == CERTIFICATE_ACTION:
+            for document_id in event.detail.get("documents") or []:
+                deletions.append(
+                    Deletion(
+                        at=event.created_at,
+                        document_id=str(document_id),
+                        form_code=_tombstone_form(db, str(document_id)),
+                        certificate_id=event.object_id,
+                        actor=event.actor,
+                    )
                 )
-            )
     if unnamed:  # uploaded this month, not (yet) recognised
         usage("").documents += len(unnamed)
         usage("").pages += sum(unnamed.values())
@@ -185,6 +185,13 @@ def build_usage_report(db: Session, *, org: Organisation, month: str) -> UsageRe
         accounts=_accounts(db, org_id=org.id, per_user=per_user),
         events=len(events),
     )
+
+
+def _tombstone_form(db: Session, document_id: str) -> str:
+    from ocr_service.retention.models import DocumentTombstone
+
+    tombstone = db.get(DocumentTombstone, document_id)
+    return tombstone.form_code if tombstone is not None else ""
 
 
 def _accounts(db: Session, *, org_id: int, per_user: Counter[int]) -> list[Account]:

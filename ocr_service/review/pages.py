@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
+from ocr_service.db.base import utcnow
 from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
@@ -51,7 +52,13 @@ def login_page(
 def queue_page(
     request: Request, ctx: ReviewerCtx, group: Annotated[str | None, Query(max_length=10)] = None
 ) -> Response:
-    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days, group=group)
+    view = service.build_queue(
+        ctx.db,
+        retention_days=service.retention_days_for(
+            ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
+        ),
+        group=group,
+    )
     ctx.record_view("review.queue_view", detail={"group": group, "count": len(view.rows)})
     context = {
         "view": view,
@@ -72,7 +79,16 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
     ctx.record_view(
         "document.view", obj_type="document", obj_id=review.document.id, document_id=review.document.id
     )
-    context = {"review": review, "threshold": settings.confidence_threshold, "principal": ctx.principal}
+    ctx.db.commit()
+    days = service.retention_days_for(ctx.db, org_id=ctx.principal.org_id, default=settings.retention_days)
+    erase_at = service.as_aware(review.document.created_at) + timedelta(days=days)
+    context = {
+        "review": review,
+        "threshold": settings.confidence_threshold,
+        "principal": ctx.principal,
+        "erase_at": erase_at,
+        "erase_soon": erase_at - utcnow() <= timedelta(days=1),
+    }
     return templates.TemplateResponse(request, "review/document.html", context)
 
 

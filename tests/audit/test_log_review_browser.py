@@ -30,6 +30,8 @@ from ocr_service.api.app import create_app
 from ocr_service.audit import service as audit_service
 from ocr_service.config import Settings
 from ocr_service.db.base import Base
+from ocr_service.keys.service import Keys as KeyService
+from ocr_service.keys.service import session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_form, make_org, make_user
 from tests.helpers import make_confirmed_document, make_recognized_document
@@ -63,8 +65,10 @@ def live(tmp_path: Path, pg_url: str, engine: Engine, monkeypatch: pytest.Monkey
         audit_bulk_view_documents=3,
         audit_bulk_view_minutes=10,
     )
-    store = LocalBlobStore(settings.resolved_storage_dir, key_material="browser-key")
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    store = LocalBlobStore(settings.resolved_storage_dir)
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info=session_info(KeyService.from_settings(settings))
+    )
     with factory() as db:
         org = make_org(db, "東山市 市民課")
         reviewer = make_user(db, org, username="reviewer-night")

@@ -112,22 +112,20 @@ def test_usage_report_matches_the_months_events(
     audit(
         db,
         SystemPrincipal("retention"),
-        "document.delete",
-        obj_type="document",
-        obj_id=ready.id,
-        document_id=ready.id,
-        form_code="jumin",
+        "retention.certificate_issued",
+        obj_type="deletion_certificate",
+        obj_id="DC-2026-0001",
         org_id=org.id,
-        detail={"certificate_id": "DC-2026-0001"},
+        detail={"trigger": "schedule", "documents": [ready.id]},
     )
     _at(monkeypatch, datetime(2026, 11, 30, 15, 0, tzinfo=UTC))  # 2026-12-01 00:00 JST: December
     audit(
         db,
         SystemPrincipal("retention"),
-        "document.delete",
-        obj_id="x",
+        "retention.certificate_issued",
+        obj_id="DC-DEC",
         org_id=org.id,
-        detail={"certificate_id": "DC-DEC"},
+        detail={"trigger": "schedule", "documents": ["x" * 32]},
     )
     db.commit()
 

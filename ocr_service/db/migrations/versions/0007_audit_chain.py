@@ -2,12 +2,11 @@
 
 Every audit event gets its chain position (``seq``), the previous event's hash and its own
 SHA-256 (canonical form in ocr_service/audit/chain.py), who acted in words (``actor``), the
-client address, the document and form it concerns, and a separate ``personal`` text whose
-digest alone is hashed. Existing events are chained in id order; ``audit_chain_head`` holds
+client address, and the document and form it concerns. Existing events are chained in id order; ``audit_chain_head`` holds
 the last seq and hash.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -47,7 +46,6 @@ def _canonical_hash(values: dict[str, Any]) -> str:
         "form": "",
         "ip": "",
         "detail": values["detail"],
-        "personal_sha256": "",
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -62,10 +60,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("form_code", sa.String(length=64), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("ip", sa.String(length=45), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("personal", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("personal_sha256", sa.String(length=64), nullable=False, server_default="")
-        )
     op.create_table(
         "audit_chain_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -122,8 +116,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_events_document_id"))
         batch_op.drop_index(batch_op.f("ix_audit_events_seq"))
         for column in (
-            "personal_sha256",
-            "personal",
             "ip",
             "form_code",
             "document_id",
