@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ocr_service.audit.service import audit, cli_principal
 from ocr_service.cli.common import blob_store, fail, settings, system_session
@@ -24,10 +25,16 @@ keys_app = typer.Typer(
 
 
 def _record(action: str, **target: object) -> None:
-    """Audit a command that has no session of its own (as ``cli:<OS user>``)."""
-    with system_session(settings()) as db:
-        audit(db, cli_principal(), action, **target)  # type: ignore[arg-type]
-        db.commit()
+    """Audit a command that has no session of its own (as ``cli:<OS user>``).
+
+    ``keys rotate`` works on key files and may run before the database exists; then it says so.
+    """
+    try:
+        with system_session(settings()) as db:
+            audit(db, cli_principal(), action, **target)  # type: ignore[arg-type]
+            db.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        typer.secho(f"warning: not recorded in the audit log ({type(exc).__name__})", fg="yellow", err=True)
 
 
 def _parse_now(value: str | None) -> datetime | None:
