@@ -14,7 +14,11 @@ from ocr_service.auth.service import Principal, resolve_api_token, resolve_login
 from ocr_service.config import Settings
 from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents.service import Enqueue
+from ocr_service.documents.uploads import UploadGate
 from ocr_service.storage.blobs import BlobStore
+
+Probe = Callable[[], None]
+"""Raises when a dependency (database, broker, storage) cannot be used now; for ``/readyz``."""
 
 
 @dataclass
@@ -25,6 +29,8 @@ class Runtime:
     session_factory: sessionmaker[Session]
     store: BlobStore
     enqueue: Enqueue
+    upload_gate: UploadGate
+    probes: dict[str, Probe]
 
 
 @dataclass(frozen=True)

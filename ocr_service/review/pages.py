@@ -9,12 +9,12 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
+from ocr_service.api.errors import framework_http_error
 from ocr_service.db.base import utcnow
 from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.review import double_entry, service
@@ -122,6 +122,6 @@ def install_login_redirect(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 401 and not request.url.path.startswith("/api/"):
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-        return await http_exception_handler(request, exc)
+        return await framework_http_error(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, handler)
