@@ -73,6 +73,7 @@ PUBLIC_SCREENS = {
     "/",
     "/login",
     "/healthz",
+    "/readyz",
     "/api/v1/openapi.json",
     "/api/v1/docs",
     "/api/v1/docs/oauth2-redirect",
