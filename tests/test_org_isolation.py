@@ -176,6 +176,40 @@ def test_review_queue_screens_and_actions_are_per_organisation(
     assert client.get(f"/review/documents/{document.id}").status_code == 200
 
 
+def test_foreign_form_drafts_answer_404(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN org A's 様式エディタ draft WHEN org B's admin opens, saves or publishes it THEN 404 like a missing id."""
+    from ocr_service.forms.editor import create_draft_from_template
+    from tests.support.blank_forms import setai_ichiran
+
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    admin_a, admin_b = make_user(db, org_a, role="admin"), make_user(db, org_b, role="admin")
+    set_scope(db, OrgScope(org_a.id))
+    draft = create_draft_from_template(
+        db,
+        org_id=org_a.id,
+        user_id=admin_a.id,
+        template_pdf=setai_ichiran()[0],
+        filename="s.pdf",
+        store=store,
+    )
+    db.commit()
+    login(client, admin_b)
+    missing = client.get("/api/v1/admin/form-drafts/" + "f" * 32)
+    assert missing.status_code == 404
+    base = f"/api/v1/admin/form-drafts/{draft.id}"
+    for url in (base, f"{base}/pages/1.png", f"{base}/yaml", f"{base}/check.png"):
+        assert client.get(url).status_code == 404, url
+        assert client.get(url).json() == missing.json()
+    assert client.put(base, json={"layout": draft.layout}).status_code == 404
+    assert client.post(f"{base}/yaml", content=b"code: x").status_code == 404
+    assert client.post(f"{base}/trial").status_code == 404
+    assert client.post(f"{base}/publish").status_code == 404
+    assert client.get(f"/admin/forms/drafts/{draft.id}").status_code == 404
+    assert client.get("/api/v1/admin/form-drafts").json() == []
+    login(client, admin_a)
+    assert client.get(f"/api/v1/admin/form-drafts/{draft.id}").status_code == 200
+
+
 def test_erase_and_certificates_are_per_organisation(
     client: TestClient, db: Session, store: BlobStore
 ) -> None:
@@ -252,3 +286,20 @@ def test_log_review_shows_only_the_own_organisations_events(
         reviewer_b.username,
         404,
     )
+
+
+def test_review_outcome_summary_is_per_organisation(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN A's document confirmed (its outcomes recorded) WHEN B's admin asks for the residual error
+    per form THEN B sees no form; A's admin sees A's form; a reviewer may not ask at all."""
+    document, _field, user_a, _user_b = _setup(db, store)
+    login(client, user_a)  # type: ignore[arg-type]
+    assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 200
+    assert client.get("/api/v1/review/outcomes").status_code == 403
+    admin_a = make_user(db, make_org(db, "A課"), role="admin")
+    admin_b = make_user(db, make_org(db, "B課"), role="admin")
+    db.commit()
+    login(client, admin_b)
+    assert client.get("/api/v1/review/outcomes").json()["forms"] == {}
+    login(client, admin_a)
+    forms = client.get("/api/v1/review/outcomes").json()["forms"]
+    assert list(forms) == ["simple"] and forms["simple"]["n"] == 2

@@ -26,6 +26,7 @@ forms_app = typer.Typer(help="Form definitions (様式).", no_args_is_help=True)
 
 forms_app.command("check")(forms_tools.forms_check)
 forms_app.command("test")(forms_tools.forms_test)
+forms_app.command("propose")(forms_tools.forms_propose)
 
 OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation name (default: the only one)")]
 

@@ -4,10 +4,11 @@ from ocr_service.audit.models import AuditChainHead, AuditEvent
 from ocr_service.auth.models import ApiToken, LoginSession, User
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.export.models import CharMapping
-from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.models import BlindEntry
+from ocr_service.review.outcomes import FieldOutcome
 
 __all__ = [
     "ApiToken",
@@ -18,8 +19,10 @@ __all__ = [
     "DeletionCertificate",
     "Document",
     "DocumentTombstone",
+    "FieldOutcome",
     "FieldResult",
     "FormDefinition",
+    "FormDraft",
     "LoginSession",
     "Organisation",
     "Page",
