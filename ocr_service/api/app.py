@@ -16,6 +16,8 @@ from ocr_service.api.refusals import install_request_auditing
 from ocr_service.audit.routes import csv_router as audit_csv_router
 from ocr_service.audit.routes import router as audit_router
 from ocr_service.auth.routes import router as auth_router
+from ocr_service.bridges.routes import pages as bridge_pages_router
+from ocr_service.bridges.routes import router as bridges_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
@@ -156,6 +158,7 @@ def create_app(
         export_router,
         review_router,
         retention_router,
+        bridges_router,
         form_drafts_router,
         admin_forms_router,
     ):
@@ -165,6 +168,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(audit_csv_router)
     app.include_router(retention_pages_router)
+    app.include_router(bridge_pages_router)
     app.include_router(form_editor_pages)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 

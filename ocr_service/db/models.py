@@ -2,7 +2,8 @@
 
 from ocr_service.audit.models import AuditChainHead, AuditEvent
 from ocr_service.auth.models import ApiToken, LoginSession, User
-from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.bridges.models import Bridge
+from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
 from ocr_service.export.models import CharMapping
 from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
@@ -15,6 +16,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "BlindEntry",
+    "Bridge",
     "CharMapping",
     "DeletionCertificate",
     "Document",
@@ -26,5 +28,6 @@ __all__ = [
     "LoginSession",
     "Organisation",
     "Page",
+    "UploadReceipt",
     "User",
 ]

@@ -6,7 +6,7 @@ client address, and the document and form it concerns. Existing events are chain
 the last seq and hash.
 
 Revision ID: 0007
-Revises: 0010
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0010"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
