@@ -88,7 +88,9 @@ def test_usage_report_matches_the_months_events(
     data = {"form_code": "jumin"}
     assert (
         client.post(
-            "/api/v1/documents", files={"file": ("a.pdf", pdf_bytes(), "application/pdf")}, data=data
+            "/api/v1/documents",
+            files={"file": ("a.pdf", pdf_bytes(text="october"), "application/pdf")},
+            data=data,
         ).status_code
         == 201
     )
@@ -96,11 +98,15 @@ def test_usage_report_matches_the_months_events(
     _at(monkeypatch, datetime(2026, 11, 4, 1, 0, tzinfo=UTC))
     for pages in (1, 2):
         response = client.post(
-            "/api/v1/documents", files={"file": ("a.pdf", pdf_bytes(pages), "application/pdf")}, data=data
+            "/api/v1/documents",
+            files={"file": ("a.pdf", pdf_bytes(pages, text=f"november {pages}"), "application/pdf")},
+            data=data,
         )
         assert response.status_code == 201
     # An upload that names no form: the worker identifies both pages as 'jumin'.
-    unnamed = client.post("/api/v1/documents", files={"file": ("b.pdf", pdf_bytes(2), "application/pdf")})
+    unnamed = client.post(
+        "/api/v1/documents", files={"file": ("b.pdf", pdf_bytes(2, text="unnamed"), "application/pdf")}
+    )
     assert unnamed.status_code == 201
     _identified_by_worker(db, document_id=unnamed.json()["id"], form_id=form.id)
     _at(monkeypatch, datetime(2026, 11, 5, 2, 0, tzinfo=UTC))
