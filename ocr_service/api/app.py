@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.deps import Runtime
 from ocr_service.api.health import default_probes, install_health_routes
+from ocr_service.api.refusals import install_request_auditing
+from ocr_service.audit.routes import csv_router as audit_csv_router
+from ocr_service.audit.routes import router as audit_router
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.bridges.routes import pages as bridge_pages_router
 from ocr_service.bridges.routes import router as bridges_router
@@ -169,6 +172,8 @@ def create_app(
     app.include_router(api)
     app.include_router(review_pages_router)
     app.include_router(operator_pages_router)
+    app.include_router(audit_router)
+    app.include_router(audit_csv_router)
     app.include_router(retention_pages_router)
     app.include_router(bridge_pages_router)
     app.include_router(form_editor_pages)
@@ -178,4 +183,5 @@ def create_app(
     _install_error_handlers(app)
     install_review_error_handlers(app)
     install_login_redirect(app)
+    install_request_auditing(app)
     return app

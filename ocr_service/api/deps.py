@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal, resolve_api_token, resolve_login_session
 from ocr_service.config import Settings
 from ocr_service.db.scoping import OrgScope, set_scope
@@ -39,6 +40,11 @@ class RequestContext:
     principal: Principal
     db: Session
     runtime: Runtime
+
+    def record_view(self, action: str, **target: Any) -> None:
+        """Audit a read (list, screen, image) and commit it: reads of personal data are events too."""
+        audit(self.db, self.principal, action, **target)
+        self.db.commit()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -76,6 +82,8 @@ def authorized(minimum_role: str) -> Callable[..., Iterator[RequestContext]]:
     def dependency(request: Request, runtime: RuntimeDep) -> Iterator[RequestContext]:
         with runtime.session_factory() as db:
             principal = _resolve_principal(request, db, runtime)
+            # The refusal recorder (api/refusals.py) names who was refused, if anyone signed in.
+            request.state.principal = principal
             if principal is None:
                 raise HTTPException(
                     status.HTTP_401_UNAUTHORIZED,
@@ -110,7 +118,10 @@ def machine_authorized() -> Callable[..., Iterator[RequestContext]]:
     return dependency
 
 
+SignedInCtx = Annotated[RequestContext, Depends(authorized("any"))]
 OperatorCtx = Annotated[RequestContext, Depends(authorized("operator"))]
 MachineCtx = Annotated[RequestContext, Depends(machine_authorized())]
 ReviewerCtx = Annotated[RequestContext, Depends(authorized("reviewer"))]
 AdminCtx = Annotated[RequestContext, Depends(authorized("admin"))]
+AuditorCtx = Annotated[RequestContext, Depends(authorized("auditor"))]
+"""The log review: admins and 監査担当 (auditor)."""

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, utcnow
 
-ROLES = ("operator", "reviewer", "admin")
+RANKED_ROLES = ("operator", "reviewer", "admin")
 """operator: scans and uploads; reviewer: also verifies and exports; admin: also manages forms and users."""
+ROLES = (*RANKED_ROLES, "auditor")
+"""auditor (監査担当): reads the audit log and the usage report, nothing else (no documents)."""
 
 
 class User(TimestampMixin, Base):

@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ocr_service.auth.models import ROLES, ApiToken, LoginSession, User
+from ocr_service.auth.models import RANKED_ROLES, ApiToken, LoginSession, User
 from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, get_scope, set_scope
 
@@ -37,7 +37,14 @@ class Principal:
     username: str
 
     def has_role(self, minimum: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(minimum)
+        """Ranked roles include the ones below; the auditor stands apart (only admins share its screens)."""
+        if minimum == "any":
+            return True
+        if minimum == "auditor":
+            return self.role in ("auditor", "admin")
+        if self.role not in RANKED_ROLES:
+            return False
+        return RANKED_ROLES.index(self.role) >= RANKED_ROLES.index(minimum)
 
 
 def _sha256(value: str) -> str:
@@ -63,6 +70,11 @@ def authenticate_password(db: Session, *, username: str, password: str) -> Princ
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return _principal(user)
+
+
+def org_of_username(db: Session, *, username: str) -> int | None:
+    user = db.scalar(select(User).where(User.username == username))
+    return user.org_id if user is not None else None
 
 
 def create_login_session(db: Session, *, user_id: int, ttl: timedelta) -> str:

@@ -27,7 +27,7 @@ from pypdf import PdfReader, PdfWriter
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import SYSTEM, audit
 from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.models import Batch, Document, FieldResult, Page
 from ocr_service.documents.sealing import (
@@ -258,13 +258,14 @@ def split_batch(
         if not moved:
             return None
         ids.append(target.id)
-    record_audit_event(
+    audit(
         db,
-        action="batch.split",
+        SYSTEM,
+        "batch.split",
         org_id=document.org_id,
-        user_id=None,
-        object_type="batch",
-        object_id=document.batch_id or document.id,
+        obj_type="batch",
+        obj_id=document.batch_id or document.id,
+        form_code="",
         detail={
             "documents": [
                 {"id": i, "pages": g.page_nos, "form": g.form_id} for i, g in zip(ids, groups, strict=True)

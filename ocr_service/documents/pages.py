@@ -28,6 +28,7 @@ def upload_page(request: Request, ctx: OperatorCtx) -> Response:
         "max_mb": settings.max_upload_bytes // (1024 * 1024),
         "max_pages": settings.max_pages,
     }
+    ctx.record_view("document.upload_view")
     return templates.TemplateResponse(request, "operator/upload.html", context)
 
 
@@ -45,4 +46,5 @@ def intake_page(
         "page": page,
         "form_titles": batches.form_titles(ctx.db),
     }
+    ctx.record_view("batch.list", detail={"count": min(len(views), per_page), "page": page})
     return templates.TemplateResponse(request, "operator/intake.html", context)

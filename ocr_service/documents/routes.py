@@ -10,7 +10,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from ocr_service.api.deps import OperatorCtx, ReviewerCtx
-from ocr_service.audit.service import record_audit_event
 from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents import batches, service
 from ocr_service.documents.schemas import (
@@ -128,6 +127,7 @@ def list_documents(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DocumentOut]:
     documents = service.list_documents(ctx.db, status=status_filter, limit=limit, offset=offset)
+    ctx.record_view("document.list", detail={"status": status_filter, "count": len(documents)})
     return [DocumentOut.model_validate(d) for d in documents]
 
 
@@ -136,15 +136,7 @@ def get_document(document_id: str, ctx: ReviewerCtx) -> DocumentDetailOut:
     document = service.get_document(ctx.db, document_id=document_id)
     pages = service.list_pages(ctx.db, document_id=document.id)
     fields = service.list_field_results(ctx.db, document_id=document.id)
-    record_audit_event(
-        ctx.db,
-        action="document.view",
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="document",
-        object_id=document.id,
-    )
-    ctx.db.commit()
+    ctx.record_view("document.view", obj_type="document", obj_id=document.id, document_id=document.id)
     field_out = [FieldResultOut.model_validate(f) for f in fields]
     if service.values_withheld(document, principal=ctx.principal):
         # 読み合わせ is blind: neither the first entry nor the machine reading reaches the second reviewer.
@@ -168,6 +160,13 @@ def page_image(
     data = service.read_page_image(
         ctx.db, document_id=document_id, page_no=page_no, store=ctx.runtime.store, aligned=view == "aligned"
     )
+    ctx.record_view(
+        "document.page_view",
+        obj_type="page",
+        obj_id=f"{document_id}/{page_no}",
+        document_id=document_id,
+        detail={"view": view},
+    )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)
 
 
@@ -175,6 +174,9 @@ def page_image(
 def field_crop(document_id: str, field_result_id: str, ctx: ReviewerCtx) -> Response:
     data = service.read_field_crop(
         ctx.db, document_id=document_id, field_result_id=field_result_id, store=ctx.runtime.store
+    )
+    ctx.record_view(
+        "document.crop_view", obj_type="field_result", obj_id=field_result_id, document_id=document_id
     )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)
 
@@ -189,9 +191,13 @@ def list_batches(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[BatchOut]:
     """受付状況: the organisation's uploads and the documents each became (statuses, no field values)."""
-    return [BatchOut.of(view) for view in batches.list_batches(ctx.db, limit=limit, offset=offset)]
+    views = batches.list_batches(ctx.db, limit=limit, offset=offset)
+    ctx.record_view("batch.list", detail={"count": len(views), "offset": offset})
+    return [BatchOut.of(view) for view in views]
 
 
 @batches_router.get("/{batch_id}", response_model=BatchOut)
 def get_batch(batch_id: str, ctx: OperatorCtx) -> BatchOut:
-    return BatchOut.of(batches.get_batch(ctx.db, batch_id=batch_id))
+    view = batches.get_batch(ctx.db, batch_id=batch_id)
+    ctx.record_view("batch.view", obj_type="batch", obj_id=batch_id)
+    return BatchOut.of(view)

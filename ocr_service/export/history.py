@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.documents.service import DocumentNotFoundError
 from ocr_service.export.models import ExportRecord
@@ -30,13 +30,13 @@ def download_export(
     if record is None or record.blob_key is None:
         raise DocumentNotFoundError(export_id)
     content = store.get(record.blob_key, dek=document_key(db, document_id=export_key_owner(record.id)))
-    record_audit_event(
+    audit(
         db,
-        action="export.download",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="export",
-        object_id=record.id,
+        principal,
+        "export.download",
+        obj_type="export",
+        obj_id=record.id,
+        form_code=record.form_code,
         detail={"form": record.form_code, "rows": record.rows, "filename": record.filename},
     )
     db.commit()

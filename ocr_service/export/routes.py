@@ -67,6 +67,8 @@ class ExportRecordOut(BaseModel):
 def list_exports(
     ctx: ReviewerCtx, form: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[ExportRecordOut]:
+    records = history.list_exports(ctx.db, form_code=form)
+    ctx.record_view("export.list", detail={"form": form, "count": len(records)})
     return [
         ExportRecordOut(
             id=r.id,
@@ -76,7 +78,7 @@ def list_exports(
             created_at=r.created_at,
             available=r.blob_key is not None,
         )
-        for r in history.list_exports(ctx.db, form_code=form)
+        for r in records
     ]
 
 
@@ -106,7 +108,9 @@ class CharMappingOut(BaseModel):
 
 @router.get("/export/char-mappings", response_model=list[CharMappingOut])
 def list_char_mappings(ctx: ReviewerCtx) -> list[CharMappingOut]:
-    return [CharMappingOut.model_validate(m) for m in mappings.list_char_mappings(ctx.db)]
+    rows = [CharMappingOut.model_validate(m) for m in mappings.list_char_mappings(ctx.db)]
+    ctx.record_view("export.mapping_list", detail={"count": len(rows)})
+    return rows
 
 
 @router.put("/export/char-mappings", response_model=CharMappingOut)

@@ -15,7 +15,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import RequestContext, ReviewerCtx, RuntimeDep, UnscopedDb
 from ocr_service.api.errors import framework_http_error
-from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import resolve_login_session
 from ocr_service.db.base import utcnow
 from ocr_service.documents.sealing import open_document_names
@@ -53,6 +52,8 @@ def home(request: Request, runtime: RuntimeDep, db: UnscopedDb) -> RedirectRespo
     """Each role lands on its own work: operators on the upload screen, reviewers on the queue."""
     cookie = request.cookies.get(runtime.settings.session_cookie_name)
     principal = resolve_login_session(db, raw_session_id=cookie) if cookie else None
+    if principal is not None and principal.role == "auditor":
+        return RedirectResponse("/admin/audit", status_code=303)
     if principal is not None and not principal.has_role("reviewer"):
         return RedirectResponse("/upload", status_code=303)
     return RedirectResponse("/review", status_code=303)
@@ -84,6 +85,7 @@ def queue_page(
         query_filter=query_filter.to_filter(),
         viewer_id=ctx.principal.user_id,
     )
+    ctx.record_view("review.queue_view", detail={"group": query_filter.group, "count": len(view.rows)})
     context = {
         "view": view,
         "rows": view.rows,
@@ -102,6 +104,7 @@ def exports_page(
 ) -> Response:
     """過去の出力: every kept CSV, downloadable again until retention removes it."""
     records = list_exports(ctx.db, form_code=form)
+    ctx.record_view("export.list", detail={"form": form, "count": len(records)})
     return templates.TemplateResponse(
         request, "review/exports.html", {"records": records, "form": form, "principal": ctx.principal}
     )
@@ -113,21 +116,19 @@ def next_page(ctx: ReviewerCtx, query_filter: Annotated[QueueFilterIn, Query()])
     document = queue.claim_next_document(
         ctx.db, principal=ctx.principal, query_filter=query_filter.to_filter()
     )
+    ctx.record_view(
+        "review.next",
+        obj_type="document",
+        obj_id=document.id if document is not None else "",
+        document_id=document.id if document is not None else None,
+    )
     if document is None:
         return RedirectResponse("/review?done=1", status_code=303)
     return RedirectResponse(f"/review/documents/{document.id}", status_code=303)
 
 
 def _audit_view(ctx: RequestContext, document_id: str) -> None:
-    record_audit_event(
-        ctx.db,
-        action="document.view",
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="document",
-        object_id=document_id,
-    )
-    ctx.db.commit()
+    ctx.record_view("document.view", obj_type="document", obj_id=document_id, document_id=document_id)
 
 
 @router.get("/review/documents/{document_id}", response_class=HTMLResponse)
@@ -175,6 +176,9 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
     fields = double_entry.blind_entry_fields(
         ctx.db, principal=ctx.principal, document_id=document_id, threshold=threshold
     )
+    ctx.record_view(
+        "review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     context = {"document_id": document_id, "fields": fields, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/blind_entry.html", context)
 
@@ -182,6 +186,9 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
 @router.get("/review/documents/{document_id}/arbitration", response_class=HTMLResponse)
 def arbitration_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    ctx.record_view(
+        "review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     context = {"document_id": document_id, "items": items, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/arbitration.html", context)
 

@@ -38,7 +38,10 @@ def _status(document: Document, next_url: str | None = None) -> DocumentStatusOu
 def outcomes(ctx: AdminCtx) -> dict[str, object]:
     """Measured residual error per form of this organisation (from confirmed fields; no values)."""
     threshold = ctx.runtime.settings.confidence_threshold
-    return {"threshold": threshold, "forms": residual_error_by_form(outcome_rows(ctx.db), threshold=threshold)}
+    return {
+        "threshold": threshold,
+        "forms": residual_error_by_form(outcome_rows(ctx.db), threshold=threshold),
+    }
 
 
 @router.get("/queue", response_model=list[QueueItemOut])
@@ -51,6 +54,7 @@ def queue(ctx: ReviewerCtx, query_filter: Annotated[QueueFilterIn, Query()]) -> 
         query_filter=query_filter.to_filter(),
         viewer_id=ctx.principal.user_id,
     )
+    ctx.record_view("review.queue_view", detail={"count": len(view.rows)})
     return [
         QueueItemOut(
             id=r.document.id,
@@ -77,6 +81,12 @@ def next_document(
     """次の文書: soft-claims the oldest unclaimed document waiting for review (null when none is left)."""
     document = queue_service.claim_next_document(
         ctx.db, principal=ctx.principal, query_filter=query_filter.to_filter()
+    )
+    ctx.record_view(
+        "review.next",
+        obj_type="document",
+        obj_id=document.id if document is not None else "",
+        document_id=document.id if document is not None else None,
     )
     return _status(document, f"/review/documents/{document.id}") if document else None
 
@@ -156,6 +166,9 @@ def blind_entry_fields(document_id: str, ctx: ReviewerCtx) -> list[BlindFieldOut
         document_id=document_id,
         threshold=ctx.runtime.settings.confidence_threshold,
     )
+    ctx.record_view(
+        "review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     # The first reviewer's values are withheld on purpose: the second entry must be blind.
     return [
         BlindFieldOut(id=f.result.id, field_name=f.spec.name, label=f.spec.label, type=f.spec.type)
@@ -178,6 +191,9 @@ def submit_blind_entry(document_id: str, body: ValuesIn, ctx: ReviewerCtx) -> Do
 @router.get("/documents/{document_id}/arbitration", response_model=list[DisagreementOut])
 def disagreements(document_id: str, ctx: ReviewerCtx) -> list[DisagreementOut]:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    ctx.record_view(
+        "review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     return [
         DisagreementOut(
             id=i.result.id,

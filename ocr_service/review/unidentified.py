@@ -11,7 +11,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.config import Settings
 from ocr_service.documents.models import Document, FieldResult, Page
@@ -34,13 +34,13 @@ def _pages(db: Session, document: Document) -> list[Page]:
 def _audit(
     db: Session, principal: Principal, action: str, document: Document, detail: dict[str, object]
 ) -> None:
-    record_audit_event(
+    audit(
         db,
-        action=action,
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document.id,
+        principal,
+        action,
+        obj_type="document",
+        obj_id=document.id,
+        document_id=document.id,
         detail={"batch": document.batch_id, "pages": [document.page_from, document.page_to], **detail},
     )
 

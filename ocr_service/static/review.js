@@ -44,7 +44,9 @@
       const { res, data } = await api("POST", "/api/v1/auth/login", {
         username: $("#username").value, password: $("#password").value,
       });
-      if (res.ok) location.href = loginForm.dataset.next;
+      // 監査担当 reads the log only: the default landing page (the review queue) is not theirs.
+      const next = loginForm.dataset.next;
+      if (res.ok) location.href = data.role === "auditor" && next === "/review" ? "/admin/audit" : next;
       else $("#login-error").textContent = messageOf(data, "ログインできませんでした。");
     });
   }

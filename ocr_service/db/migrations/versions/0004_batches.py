@@ -1,7 +1,7 @@
 """scanner batches, 様式不明 documents, aligned page images, soft claims, past exports (issue 10)
 
 Revision ID: 0004
-Revises: 0008
+Revises: 0007
 
 An upload is a batch; ingest splits it into one document per filled-in form (or per
 unidentified page), each pointing back to the batch with its page range. Pages keep
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -79,8 +79,17 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # Plain ALTER TABLE ADD COLUMN: batch mode would rebuild `documents`, and dropping the old
         # table cascades (ON DELETE CASCADE) into pages and field results of an existing install.
+        # The foreign keys go inline (REFERENCES in ADD COLUMN): SQLite cannot ALTER a constraint in.
+        inline_fks = {
+            "batch_id": "CONSTRAINT fk_documents_batch_id_batches REFERENCES batches (id)",
+            "claimed_by": "CONSTRAINT fk_documents_claimed_by_users REFERENCES users (id)",
+        }
         for column in columns:
-            op.add_column("documents", column)
+            if column.name in inline_fks:
+                kind = column.type.compile(dialect=op.get_bind().dialect)
+                op.execute(f"ALTER TABLE documents ADD COLUMN {column.name} {kind} {inline_fks[column.name]}")
+            else:
+                op.add_column("documents", column)
         op.add_column("pages", sa.Column("aligned_blob_key", sa.String(length=80), nullable=True))
         op.create_index(op.f("ix_documents_batch_id"), "documents", ["batch_id"], unique=False)
     else:
