@@ -6,11 +6,13 @@ import io
 import itertools
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from sqlalchemy.orm import Session
 
+from ocr_service.api.security import CSRF_COOKIE, CSRF_HEADER
 from ocr_service.auth.models import User
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.forms.layout import FormLayout
@@ -72,6 +74,17 @@ def make_form(
     return publish_form_version(db, org_id=org.id, source=source or simple_layout(), store=store)
 
 
-def login(client: TestClient, user: User) -> None:
-    response = client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
+    """Log ``client`` in as ``user``; later requests send the session's CSRF token like the screens do."""
+    response = client.post("/api/v1/auth/login", json={"username": user.username, "password": password})
     assert response.status_code == 200, response.text
+    use_csrf_token(client)
+
+
+def use_csrf_token(client: TestClient | httpx.Client) -> None:
+    """Send the CSRF token of the client's current session with every request (as review.js does)."""
+    token = client.cookies.get(CSRF_COOKIE)
+    if token:
+        client.headers[CSRF_HEADER] = token
+    else:
+        client.headers.pop(CSRF_HEADER, None)

@@ -44,7 +44,15 @@ from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
-from tests.factories import PASSWORD, make_form, make_org, make_user, pdf_bytes, sample_source
+from tests.factories import (
+    PASSWORD,
+    make_form,
+    make_org,
+    make_user,
+    pdf_bytes,
+    sample_source,
+    use_csrf_token,
+)
 from tests.support.render import render_filled_pdf, sample_values_for
 from workers.pipeline.types import FieldReading, PageReading
 
@@ -344,6 +352,7 @@ def test_stale_edit_in_the_browser_shows_the_other_reviewers_value(live: Live, b
         assert api.post(
             "/api/v1/auth/login", json={"username": other.username, "password": PASSWORD}
         ).is_success
+        use_csrf_token(api)
         saved = api.patch(
             f"/api/v1/review/documents/{live.document_id}/fields/{field.id}",
             json={"value": "山田次郎", "version": 1},

@@ -9,7 +9,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from ocr_service.admin.pages import router as admin_pages_router
 from ocr_service.api.deps import Runtime
+from ocr_service.api.docs import install_offline_docs
+from ocr_service.api.security import SecurityMiddleware
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
@@ -78,7 +81,8 @@ def create_app(
         version="0.1.0",
         description="Japanese municipal form AI-OCR (offline). 自治体向け帳票 AI-OCR。",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # Swagger UI is served from the installed swagger-ui-bundle package (api/docs.py), never a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.runtime = Runtime(
@@ -95,6 +99,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(admin_pages_router)
+    install_offline_docs(app)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -104,4 +110,9 @@ def create_app(
     _install_error_handlers(app)
     install_review_error_handlers(app)
     install_login_redirect(app)
+    app.add_middleware(
+        SecurityMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie=settings.session_cookie_name,
+    )
     return app

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, utcnow
 
-ROLES = ("operator", "reviewer", "admin")
-"""operator: scans and uploads; reviewer: also verifies and exports; admin: also manages forms and users."""
+ROLES = ("operator", "reviewer", "admin", "sysadmin")
+"""operator: scans and uploads; reviewer: also verifies and exports; admin: also manages forms, users,
+tokens and policies of its organisation subtree; sysadmin (システム管理者): also manages organisations."""
+ROLE_LABELS = {"operator": "スキャン担当", "reviewer": "確認担当", "admin": "管理者", "sysadmin": "システム管理者"}
 
 
 class User(TimestampMixin, Base):

@@ -8,10 +8,34 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from ocr_service.api.deps import OperatorCtx, RuntimeDep, UnscopedDb
+from ocr_service.api.security import CSRF_COOKIE, csrf_token_for
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import AuthError, authenticate_password, create_login_session, end_login_session
+from ocr_service.config import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def set_session_cookies(response: Response, *, settings: Settings, raw_session_id: str) -> None:
+    """The session cookie (HttpOnly) and its CSRF token (readable by the page's script)."""
+    token = csrf_token_for(secret_key=settings.secret_key.get_secret_value(), session_id=raw_session_id)
+    for name, value, httponly in (
+        (settings.session_cookie_name, raw_session_id, True),
+        (CSRF_COOKIE, token, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            httponly=httponly,
+            samesite="strict",
+            secure=settings.cookie_secure,
+            max_age=settings.session_ttl_minutes * 60,
+        )
+
+
+def clear_session_cookies(response: Response, *, settings: Settings) -> None:
+    response.delete_cookie(settings.session_cookie_name)
+    response.delete_cookie(CSRF_COOKIE)
 
 
 class LoginIn(BaseModel):
@@ -48,14 +72,7 @@ def login(body: LoginIn, response: Response, db: UnscopedDb, runtime: RuntimeDep
     )
     record_audit_event(db, action="auth.login", org_id=principal.org_id, user_id=principal.user_id)
     db.commit()
-    response.set_cookie(
-        settings.session_cookie_name,
-        raw,
-        httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure,
-        max_age=settings.session_ttl_minutes * 60,
-    )
+    set_session_cookies(response, settings=settings, raw_session_id=raw)
     return MeOut(
         user_id=principal.user_id, org_id=principal.org_id, username=principal.username, role=principal.role
     )
@@ -67,7 +84,7 @@ def logout(request: Request, response: Response, db: UnscopedDb, runtime: Runtim
     if cookie:
         end_login_session(db, raw_session_id=cookie)
         db.commit()
-    response.delete_cookie(runtime.settings.session_cookie_name)
+    clear_session_cookies(response, settings=runtime.settings)
 
 
 @router.get("/me", response_model=MeOut)

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
 from ocr_service.audit.service import record_audit_event
+from ocr_service.auth.models import ROLE_LABELS
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
@@ -27,6 +28,7 @@ templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 templates.env.filters["jst"] = lambda moment: (
     service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 )
+templates.env.globals["role_labels"] = ROLE_LABELS
 router = APIRouter(include_in_schema=False)
 
 

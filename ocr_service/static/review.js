@@ -13,8 +13,15 @@
     toast.timer = setTimeout(() => { box.textContent = ""; }, 5000);
   }
 
+  // The CSRF token the server bound to this login session (see api/security.py).
+  const csrfToken = () => {
+    const match = document.cookie.match(/(?:^|;\s*)ocr_csrf=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  };
+  window.ocrCsrfToken = csrfToken;
+
   async function api(method, url, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
+    const init = { method, credentials: "same-origin", headers: { "x-csrf-token": csrfToken() } };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -55,7 +62,7 @@
     const errors = $("#export-errors");
     errors.textContent = "";
     const res = await fetch(`/api/v1/forms/${encodeURIComponent(button.dataset.form)}/export.csv`,
-      { method: "POST", credentials: "same-origin" });
+      { method: "POST", credentials: "same-origin", headers: { "x-csrf-token": csrfToken() } });
     if (!res.ok) {
       const data = await res.json().catch(() => null);
       errors.textContent = messageOf(data, "出力できませんでした。");
@@ -285,7 +292,7 @@
         if (value === row.dataset.saved) continue;
         fetch(`/api/v1/review/documents/${docId}/fields/${row.dataset.id}`, {
           method: "PATCH", keepalive: true, credentials: "same-origin",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
           body: JSON.stringify({ value, version: Number(row.dataset.version) }),
         });
       }
