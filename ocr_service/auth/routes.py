@@ -1,16 +1,19 @@
-"""Login and logout for people (cookie sessions)."""
+"""Login, logout, password change and TOTP enrolment for people (cookie sessions)."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from ocr_service.api.deps import OperatorCtx, RuntimeDep, UnscopedDb
+from ocr_service.api.deps import AccountCtx, OperatorCtx, RuntimeDep, UnscopedDb
 from ocr_service.api.security import CSRF_COOKIE, csrf_token_for
-from ocr_service.audit.service import record_audit_event
-from ocr_service.auth.service import AuthError, authenticate_password, create_login_session, end_login_session
+from ocr_service.auth import accounts
+from ocr_service.auth.models import User
+from ocr_service.auth.network import terminal_of
+from ocr_service.auth.passwords import PasswordRejectedError
+from ocr_service.auth.policy import effective_policy
+from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session
+from ocr_service.auth.signin import SignInError, sign_in
 from ocr_service.config import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -41,6 +44,8 @@ def clear_session_cookies(response: Response, *, settings: Settings) -> None:
 class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=500)
+    otp: str | None = Field(default=None, max_length=40)
+    """TOTP code or a recovery code, for accounts with MFA."""
 
 
 class MeOut(BaseModel):
@@ -50,31 +55,41 @@ class MeOut(BaseModel):
     role: str
 
 
-@router.post("/login", response_model=MeOut)
-def login(body: LoginIn, response: Response, db: UnscopedDb, runtime: RuntimeDep) -> MeOut:
+class LoginOut(MeOut):
+    stage: str
+    """``full``; ``password_change`` or ``mfa_enrol``: only the account screens work until done."""
+    password_warning: str | None = None
+
+
+def _refuse(exc: SignInError) -> HTTPException:
+    return HTTPException(exc.status, detail={"code": exc.code, "message": exc.message})
+
+
+@router.post("/login", response_model=LoginOut)
+def login(
+    body: LoginIn, request: Request, response: Response, db: UnscopedDb, runtime: RuntimeDep
+) -> LoginOut:
     settings = runtime.settings
     try:
-        principal = authenticate_password(db, username=body.username, password=body.password)
-    except AuthError as exc:
-        record_audit_event(
+        signed = sign_in(
             db,
-            action="auth.login_failed",
-            org_id=None,
-            user_id=None,
-            detail={"username": body.username[:100]},
+            settings=settings,
+            username=body.username,
+            password=body.password,
+            otp=body.otp,
+            terminal=terminal_of(request, settings),
         )
-        db.commit()
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail={"code": "bad_credentials", "message": str(exc)}
-        ) from exc
-    raw = create_login_session(
-        db, user_id=principal.user_id, ttl=timedelta(minutes=settings.session_ttl_minutes)
-    )
-    record_audit_event(db, action="auth.login", org_id=principal.org_id, user_id=principal.user_id)
-    db.commit()
-    set_session_cookies(response, settings=settings, raw_session_id=raw)
-    return MeOut(
-        user_id=principal.user_id, org_id=principal.org_id, username=principal.username, role=principal.role
+    except SignInError as exc:
+        raise _refuse(exc) from exc
+    set_session_cookies(response, settings=settings, raw_session_id=signed.raw_session_id)
+    p = signed.principal
+    return LoginOut(
+        user_id=p.user_id,
+        org_id=p.org_id,
+        username=p.username,
+        role=p.role,
+        stage=signed.stage,
+        password_warning=signed.password_warning,
     )
 
 
@@ -91,3 +106,83 @@ def logout(request: Request, response: Response, db: UnscopedDb, runtime: Runtim
 def me(ctx: OperatorCtx) -> MeOut:
     p = ctx.principal
     return MeOut(user_id=p.user_id, org_id=p.org_id, username=p.username, role=p.role)
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=500)
+    new_password: str = Field(min_length=1, max_length=500)
+
+
+class StageOut(BaseModel):
+    stage: str
+    message: str
+
+
+@router.post("/password", response_model=StageOut)
+def change_password(body: PasswordChangeIn, response: Response, account: AccountCtx) -> StageOut:
+    """Change one's own password; every other session of the account ends."""
+    ctx, _stage = account
+    settings = ctx.runtime.settings
+    user = ctx.db.get_one(User, ctx.principal.user_id)
+    policy = effective_policy(ctx.db, settings=settings, org_id=user.org_id)
+    try:
+        raw, stage = accounts.change_own_password(
+            ctx.db,
+            settings=settings,
+            user=user,
+            current=body.current_password,
+            new=body.new_password,
+            policy=policy,
+        )
+    except PasswordRejectedError as exc:
+        raise HTTPException(
+            422, detail={"code": "weak_password", "message": " ".join(exc.problems), "problems": exc.problems}
+        ) from exc
+    except accounts.AccountError as exc:
+        raise HTTPException(422, detail={"code": exc.code, "message": exc.message}) from exc
+    set_session_cookies(response, settings=settings, raw_session_id=raw)
+    return StageOut(stage=stage, message="パスワードを変更しました。")
+
+
+class MfaEnrolOut(BaseModel):
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+@router.post("/mfa/enrol", response_model=MfaEnrolOut)
+def mfa_enrol(account: AccountCtx) -> MfaEnrolOut:
+    """Start (or restart) TOTP enrolment: a new secret and its QR code, drawn on this server."""
+    ctx, _stage = account
+    user = ctx.db.get_one(User, ctx.principal.user_id)
+    enrolment = accounts.begin_mfa_enrolment(ctx.db, settings=ctx.runtime.settings, user=user)
+    return MfaEnrolOut(secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg)
+
+
+class MfaConfirmIn(BaseModel):
+    code: str = Field(min_length=6, max_length=12)
+
+
+class RecoveryCodesOut(BaseModel):
+    secret: list[str]
+    """The 10 one-time recovery codes (shown once)."""
+    secret_label: str = "二要素認証を登録しました。次の回復コードは一度だけ表示されます。印刷するか書き留めて、安全な場所に保管してください。"
+    stage: str = "full"
+
+
+@router.post("/mfa/confirm", response_model=RecoveryCodesOut)
+def mfa_confirm(body: MfaConfirmIn, response: Response, account: AccountCtx) -> RecoveryCodesOut:
+    ctx, stage = account
+    if stage not in ("full", STAGE_MFA_ENROL):
+        raise HTTPException(
+            403, detail={"code": "password_change_required", "message": "先にパスワードを変更してください。"}
+        )
+    user = ctx.db.get_one(User, ctx.principal.user_id)
+    try:
+        codes, raw = accounts.finish_mfa_enrolment(
+            ctx.db, settings=ctx.runtime.settings, user=user, code=body.code
+        )
+    except accounts.AccountError as exc:
+        raise HTTPException(422, detail={"code": exc.code, "message": exc.message}) from exc
+    set_session_cookies(response, settings=ctx.runtime.settings, raw_session_id=raw)
+    return RecoveryCodesOut(secret=codes)

@@ -1,7 +1,7 @@
 """Import every model so metadata is complete (Alembic, create_all, mappers)."""
 
 from ocr_service.audit.models import AuditEvent
-from ocr_service.auth.models import ApiToken, LoginSession, User
+from ocr_service.auth.models import ApiToken, LoginFailure, LoginSession, PasswordHistory, User
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.export.models import CharMapping
 from ocr_service.forms.models import FormDefinition
@@ -16,8 +16,13 @@ __all__ = [
     "Document",
     "FieldResult",
     "FormDefinition",
+    "LoginFailure",
     "LoginSession",
     "Organisation",
     "Page",
+    "PasswordHistory",
     "User",
 ]
+
+# Registers the personal-data filter with the scoping mechanism (needs every model above).
+import ocr_service.documents.personal_data  # noqa: F401

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, TimestampMixin
@@ -16,3 +18,6 @@ class Organisation(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="department")
     """``department`` (部署) or ``group`` (グループ)."""
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Overrides of the installation's account policy for this organisation and its subtree
+    (keys of :class:`ocr_service.auth.policy.AccountPolicy`)."""
