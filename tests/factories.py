@@ -105,7 +105,7 @@ def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
 
 def enrol_mfa(client: TestClient, user: User) -> str:
     """Enrol the logged-in ``client`` in TOTP; returns the secret (recovery codes kept for login)."""
-    secret = client.post("/api/v1/auth/mfa/enrol").json()["secret"]
+    secret = str(client.post("/api/v1/auth/mfa/enrol").json()["secret"])
     confirmed = client.post("/api/v1/auth/mfa/confirm", json={"code": pyotp.TOTP(secret).now()})
     assert confirmed.status_code == 200, confirmed.text
     _recovery_codes[user.username] = list(confirmed.json()["secret"])
