@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ocr_service.admin import service
 from ocr_service.admin.nav import nav_items_for, register_nav
 from ocr_service.api.deps import AdminCtx, RequestContext
+from ocr_service.auth.models import ROLES
+from ocr_service.db.base import utcnow
+from ocr_service.forms.service import list_latest_forms
 from ocr_service.review.pages import templates
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -32,3 +36,51 @@ def render_admin(
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, ctx: AdminCtx) -> Response:
     return render_admin(request, ctx, "admin/home.html")
+
+
+register_nav("/admin/orgs", "組織", role="admin", order=10)
+register_nav("/admin/users", "ユーザー", role="admin", order=20)
+register_nav("/admin/tokens", "機械用トークン", role="admin", order=30)
+register_nav("/admin/policies", "ポリシー", role="admin", order=40)
+
+
+@router.get("/orgs", response_class=HTMLResponse)
+def orgs_page(request: Request, ctx: AdminCtx) -> Response:
+    tree = service.org_tree(ctx.db, principal=ctx.principal)
+    return render_admin(request, ctx, "admin/orgs.html", {"tree": tree})
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request, ctx: AdminCtx) -> Response:
+    tree = service.org_tree(ctx.db, principal=ctx.principal)
+    users = service.list_users(ctx.db, principal=ctx.principal)
+    names = {n.org.id: n.org.name for n in tree}
+    roles = [r for r in ROLES if r != "sysadmin" or ctx.principal.role == "sysadmin"]
+    context = {
+        "tree": tree,
+        "users": users,
+        "org_names": names,
+        "roles": roles,
+        "is_locked": service.is_locked,
+    }
+    return render_admin(request, ctx, "admin/users.html", context)
+
+
+@router.get("/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request, ctx: AdminCtx) -> Response:
+    tokens = service.list_tokens(ctx.db, principal=ctx.principal)
+    users = [u for u in service.list_users(ctx.db, principal=ctx.principal) if u.is_active]
+    return render_admin(
+        request, ctx, "admin/tokens.html", {"tokens": tokens, "users": users, "now": utcnow()}
+    )
+
+
+@router.get("/policies", response_class=HTMLResponse)
+def policies_page(request: Request, ctx: AdminCtx, org: Annotated[int | None, Query()] = None) -> Response:
+    tree = service.org_tree(ctx.db, principal=ctx.principal)
+    view = service.policy_view(
+        ctx.db, settings=ctx.runtime.settings, principal=ctx.principal, org_id=org or ctx.principal.org_id
+    )
+    forms = list_latest_forms(ctx.db) if view.org.id == ctx.principal.org_id else []
+    context = {"tree": tree, "view": view, "forms": forms, "roles": ROLES}
+    return render_admin(request, ctx, "admin/policies.html", context)

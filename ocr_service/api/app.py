@@ -10,9 +10,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.admin.pages import router as admin_pages_router
+from ocr_service.admin.routes import install_admin_error_handlers
+from ocr_service.admin.routes import router as admin_router
 from ocr_service.api.deps import Runtime
 from ocr_service.api.docs import install_offline_docs
 from ocr_service.api.security import SecurityMiddleware
+from ocr_service.auth.pages import router as account_pages_router
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
@@ -95,11 +98,12 @@ def create_app(
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router):
+    for router in (auth_router, documents_router, forms_router, export_router, review_router, admin_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
     app.include_router(admin_pages_router)
+    app.include_router(account_pages_router)
     install_offline_docs(app)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
@@ -109,6 +113,7 @@ def create_app(
 
     _install_error_handlers(app)
     install_review_error_handlers(app)
+    install_admin_error_handlers(app)
     install_login_redirect(app)
     app.add_middleware(
         SecurityMiddleware,

@@ -132,3 +132,16 @@ def _cookie(headers: Headers, name: str) -> str | None:
             if key == name and value:
                 return value
     return None
+
+
+def safe_next(value: str, default: str = "/review") -> str:
+    """Only a path on this site. Refuses ``//host``, ``/\\host``, ``/<TAB>/host`` (browsers drop tabs
+    and newlines and read backslashes as slashes), ``https:host`` and anything with a scheme or host."""
+    if not value.startswith("/") or any(ch == "\\" or ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
+        return default
+    if value.startswith("//"):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value

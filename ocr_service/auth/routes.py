@@ -166,7 +166,7 @@ class MfaConfirmIn(BaseModel):
 class RecoveryCodesOut(BaseModel):
     secret: list[str]
     """The 10 one-time recovery codes (shown once)."""
-    secret_label: str = "二要素認証を登録しました。次の回復コードは一度だけ表示されます。印刷するか書き留めて、安全な場所に保管してください。"
+    notice: str = "二要素認証を登録しました。次の回復コードは一度だけ表示されます。印刷するか書き留めて、安全な場所に保管してください。"
     stage: str = "full"
 
 

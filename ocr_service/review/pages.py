@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
+from ocr_service.api.security import safe_next
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.models import ROLE_LABELS
 from ocr_service.review import double_entry, service
@@ -41,9 +42,8 @@ def home() -> RedirectResponse:
 def login_page(
     request: Request, next_url: Annotated[str, Query(alias="next", max_length=300)] = "/review"
 ) -> Response:
-    # Only same-site paths: an open redirect after login would help phishing.
-    safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/review"
-    return templates.TemplateResponse(request, "review/login.html", {"next_url": safe_next})
+    # Only same-origin paths: an open redirect after login would help phishing.
+    return templates.TemplateResponse(request, "review/login.html", {"next_url": safe_next(next_url)})
 
 
 @router.get("/review", response_class=HTMLResponse)
@@ -102,8 +102,15 @@ def install_login_redirect(app: FastAPI) -> None:
 
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 401 and not request.url.path.startswith("/api/"):
-            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        if not request.url.path.startswith("/api/"):
+            here = quote(request.url.path)
+            if exc.status_code == 401:
+                return RedirectResponse(f"/login?next={here}", status_code=303)
+            code = exc.detail.get("code") if isinstance(exc.detail, dict) else None
+            if code == "password_change_required":
+                return RedirectResponse(f"/account/password?next={here}", status_code=303)
+            if code == "mfa_enrolment_required":
+                return RedirectResponse(f"/account/mfa?next={here}", status_code=303)
         return await http_exception_handler(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, handler)

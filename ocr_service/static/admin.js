@@ -9,7 +9,11 @@
     for (const el of Array.from(form.elements)) {
       if (!el.name || el.disabled) continue;
       if (el.type === "checkbox") body[el.name] = el.checked;
-      else if (el.dataset.kind === "lines") body[el.name] = el.value.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+      else if (el.dataset.kind === "lines") {
+        const lines = el.value.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+        body[el.name] = lines.length ? lines : null;
+      }
+      else if (el.dataset.kind === "bool3") body[el.name] = el.value === "" ? null : el.value === "true";
       else if (el.dataset.kind === "int") body[el.name] = el.value === "" ? null : Number(el.value);
       else if (el.type === "radio") { if (el.checked) body[el.name] = el.value; }
       else body[el.name] = el.value;
@@ -19,6 +23,14 @@
 
   async function submit(form, event) {
     event.preventDefault();
+    const twin = form.querySelector("[data-same-as]");
+    if (twin && twin.value !== form.elements[twin.dataset.sameAs].value) {
+      const out = form.querySelector(".result");
+      out.textContent = "確認のために入力したパスワードが一致しません。";
+      out.classList.add("error");
+      twin.focus();
+      return;
+    }
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     const out = form.querySelector(".result") || document.getElementById("toast");
     const button = form.querySelector("button[type=submit], button:not([type])");
@@ -44,7 +56,7 @@
       // Shown once: tokens, recovery codes. The page is not reloaded so the value stays visible.
       out.textContent = "";
       const label = document.createElement("p");
-      label.textContent = data.secret_label || "この値は一度だけ表示されます。控えてください。";
+      label.textContent = data.notice || "この値は一度だけ表示されます。控えてください。";
       const value = document.createElement("pre");
       value.className = "secret";
       value.id = "issued-secret";
@@ -52,6 +64,13 @@
       value.textContent = Array.isArray(data.secret) ? data.secret.join("\n") : data.secret;
       out.append(label, value);
       value.focus();
+      const more = document.getElementById("mfa-continue");
+      if (more) more.hidden = false;
+      return;
+    }
+    if (data && data.stage === "password_change") { location.href = "/account/password"; return; }
+    if (data && data.stage === "mfa_enrol") {
+      location.href = `/account/mfa?next=${encodeURIComponent(form.dataset.next || "/review")}`;
       return;
     }
     if (form.dataset.next) { location.href = form.dataset.next; return; }

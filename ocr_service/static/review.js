@@ -45,11 +45,25 @@
   if (loginForm) {
     loginForm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const { res, data } = await api("POST", "/api/v1/auth/login", {
-        username: $("#username").value, password: $("#password").value,
-      });
-      if (res.ok) location.href = loginForm.dataset.next;
-      else $("#login-error").textContent = messageOf(data, "ログインできませんでした。");
+      const otpBox = $("#otp-box");
+      const body = { username: $("#username").value, password: $("#password").value };
+      if (!otpBox.hidden && $("#otp").value) body.otp = $("#otp").value;
+      const { res, data } = await api("POST", "/api/v1/auth/login", body);
+      const next = loginForm.dataset.next;
+      if (res.ok) {
+        if (data.stage === "password_change") location.href = `/account/password?next=${encodeURIComponent(next)}`;
+        else if (data.stage === "mfa_enrol") location.href = `/account/mfa?next=${encodeURIComponent(next)}`;
+        else location.href = next;
+        return;
+      }
+      if (data && data.detail && data.detail.code === "mfa_required") {
+        otpBox.hidden = false;
+        $("#login-error").textContent = messageOf(data, "");
+        $("#otp").focus();
+        return;
+      }
+      $("#login-error").textContent = messageOf(data, "ログインできませんでした。");
+      if (!otpBox.hidden) { $("#otp").value = ""; $("#otp").focus(); }
     });
   }
 
