@@ -51,7 +51,7 @@ def check_new_password(db: Session, *, user: User, password: str, policy: Accoun
         raise PasswordRejectedError(problems)
 
 
-def _store_password(db: Session, *, user: User, password: str, policy: AccountPolicy, now: datetime) -> None:
+def store_password(db: Session, *, user: User, password: str, policy: AccountPolicy, now: datetime) -> None:
     db.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now))
     user.password_hash = hash_password(password)
     user.password_changed_at = now
@@ -82,7 +82,7 @@ def change_own_password(
     if not verify_password(user, current):
         raise AccountError("bad_current_password", "現在のパスワードが正しくありません。")
     check_new_password(db, user=user, password=new, policy=policy)
-    _store_password(db, user=user, password=new, policy=policy, now=now)
+    store_password(db, user=user, password=new, policy=policy, now=now)
     user.must_change_password = False
     end_user_sessions(db, user_id=user.id)
     stage = next_stage(user, policy=policy, now=now)

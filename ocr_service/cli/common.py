@@ -51,6 +51,23 @@ def resolve_org(db: Session, name: str | None) -> Organisation:
     return orgs[0]
 
 
+def cli_audit(
+    db: Session, action: str, *, org_id: int | None, obj: str, oid: object, **detail: object
+) -> None:
+    """Audit an administrator's command-line action (no signed-in user: marked ``via: cli``)."""
+    from ocr_service.audit.service import record_audit_event
+
+    record_audit_event(
+        db,
+        action=action,
+        org_id=org_id,
+        user_id=None,
+        object_type=obj,
+        object_id=str(oid),
+        detail={"via": "cli", **detail},
+    )
+
+
 def fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ocr_service.cli import admin, models, ocr, run
+from ocr_service.cli import accounts_cli, admin, models, ocr, run
 
 app = typer.Typer(help="Offline AI-OCR for Japanese municipal forms.", no_args_is_help=True)
 app.command("up")(run.up)
@@ -18,6 +18,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.org_app, name="org")
 app.add_typer(admin.user_app, name="user")
 app.add_typer(admin.forms_app, name="forms")
+app.add_typer(accounts_cli.token_app, name="token")
 app.add_typer(ocr.eval_app, name="eval")
 app.add_typer(models.models_app, name="models")
 

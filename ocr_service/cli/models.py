@@ -10,7 +10,9 @@ import typer
 
 from ocr_service.cli.common import fail, settings
 
-models_app = typer.Typer(help="Recognition model sets: list, export and import bundles.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Recognition model sets: list, export and import bundles.", no_args_is_help=True
+)
 
 
 @models_app.command("list")
@@ -42,7 +44,9 @@ def list_sets(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")
 @models_app.command("export")
 def export(
     bundle: Annotated[Path, typer.Argument(dir_okay=False, help="Bundle to write (tar)")],
-    model_set: Annotated[str | None, typer.Option("--set", help="Model set (default: the selected one)")] = None,
+    model_set: Annotated[
+        str | None, typer.Option("--set", help="Model set (default: the selected one)")
+    ] = None,
 ) -> None:
     """Write a model set and its checksum manifest into BUNDLE.tar."""
     from workers.pipeline.models import export_bundle
