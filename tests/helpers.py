@@ -10,6 +10,7 @@ from ocr_service.auth.models import User
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
 from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import pdf_bytes
@@ -47,7 +48,7 @@ def make_recognized_document(
         size_bytes=len(data),
         page_count=1,
         blob_key=store.put(data),
-        status="processing",
+        status=DocumentStatus.PROCESSING,
     )
     db.add(document)
     db.flush()

@@ -40,6 +40,7 @@ from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, save_page_reading
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.orgs.models import Organisation
@@ -118,7 +119,7 @@ def seed_document(
         size_bytes=len(pdf),
         page_count=1,
         blob_key=store.put(pdf),
-        status="processing",
+        status=DocumentStatus.PROCESSING,
     )
     db.add(document)
     db.flush()
@@ -183,7 +184,7 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
                 size_bytes=1,
                 page_count=1,
                 blob_key=store.put(pdf_bytes()),
-                status="processing",
+                status=DocumentStatus.PROCESSING,
             )
         )
         db.commit()
@@ -325,7 +326,7 @@ def test_keyboard_review_confirm_and_cp932_export(live: Live, browser: WebDriver
     assert row.split(",")[:4] == [live.document_id, "2025/05/12", "やまだたろう", "山田太郎"]
     with live.factory() as db:
         set_scope(db, SYSTEM_SCOPE)
-        assert db.get_one(Document, live.document_id).status == "exported"
+        assert db.get_one(Document, live.document_id).status == DocumentStatus.EXPORTED
 
 
 def test_stale_edit_in_the_browser_shows_the_other_reviewers_value(live: Live, browser: WebDriver) -> None:

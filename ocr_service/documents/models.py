@@ -8,27 +8,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, utcnow
-
-DOCUMENT_STATUSES = (
-    "queued",
-    "processing",
-    "recognized",
-    "failed",
-    "double_entry",
-    "arbitration",
-    "confirmed",
-    "exported",
-)
-STATUS_LABELS_JA = {
-    "queued": "読取待ち",
-    "processing": "読取中",
-    "recognized": "要確認",
-    "failed": "読取失敗",
-    "double_entry": "読み合わせ待ち",
-    "arbitration": "裁定待ち",
-    "confirmed": "確認済",
-    "exported": "出力済",
-}
+from ocr_service.documents.status import DocumentStatus
 
 
 class Document(OrgScoped, TimestampMixin, Base):
@@ -45,7 +25,8 @@ class Document(OrgScoped, TimestampMixin, Base):
     size_bytes: Mapped[int] = mapped_column()
     page_count: Mapped[int] = mapped_column()
     blob_key: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.QUEUED.value, index=True)
+    """A :class:`DocumentStatus`; changed only through :func:`transition_document`."""
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
@@ -24,26 +25,24 @@ from workers.pipeline.types import PageReading
 def claim_document(db: Session, *, document_id: str, lease: timedelta) -> bool:
     """Take the document for processing; False when it is done, failed, or held by a live worker."""
     now = utcnow()
-    result = db.execute(
-        update(Document)
-        .where(
-            Document.id == document_id,
-            or_(
-                Document.status == "queued",
-                and_(Document.status == "processing", Document.lease_expires_at < now),
-            ),
-        )
-        .values(status="processing", attempts=Document.attempts + 1, lease_expires_at=now + lease)
-        .execution_options(synchronize_session=False)
+    claimed = transition_document(
+        db,
+        document_id=document_id,
+        from_statuses=(DocumentStatus.QUEUED, DocumentStatus.PROCESSING),
+        to_status=DocumentStatus.PROCESSING,
+        # A processing document may only be taken over once its worker's lease ran out.
+        condition=or_(Document.status == DocumentStatus.QUEUED, Document.lease_expires_at < now),
+        attempts=Document.attempts + 1,
+        lease_expires_at=now + lease,
     )
     db.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return claimed
 
 
 def extend_lease(db: Session, *, document_id: str, lease: timedelta) -> None:
     db.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status == "processing")
+        .where(Document.id == document_id, Document.status == DocumentStatus.PROCESSING)
         .values(lease_expires_at=utcnow() + lease)
         .execution_options(synchronize_session=False)
     )
@@ -127,22 +126,27 @@ def forms_for_identification(db: Session, *, org_id: int) -> list[FormDefinition
 
 
 def mark_recognized(db: Session, *, document_id: str) -> None:
-    db.execute(
-        update(Document)
-        .where(Document.id == document_id, Document.status == "processing")
-        .values(status="recognized", processed_at=utcnow(), lease_expires_at=None, failure_reason=None)
-        .execution_options(synchronize_session=False)
+    transition_document(
+        db,
+        document_id=document_id,
+        from_statuses=(DocumentStatus.PROCESSING,),
+        to_status=DocumentStatus.RECOGNIZED,
+        processed_at=utcnow(),
+        lease_expires_at=None,
+        failure_reason=None,
     )
     db.commit()
 
 
 def mark_failed(db: Session, *, document_id: str, reason: str) -> None:
     db.rollback()
-    db.execute(
-        update(Document)
-        .where(Document.id == document_id, Document.status.in_(("queued", "processing")))
-        .values(status="failed", failure_reason=reason, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+    transition_document(
+        db,
+        document_id=document_id,
+        from_statuses=IN_PROGRESS,
+        to_status=DocumentStatus.FAILED,
+        failure_reason=reason,
+        lease_expires_at=None,
     )
     db.commit()
 
@@ -157,8 +161,8 @@ def take_stale_documents(db: Session, *, older_than: timedelta) -> list[str]:
         db.scalars(
             select(Document.id).where(
                 or_(
-                    and_(Document.status == "queued", Document.updated_at < now - older_than),
-                    and_(Document.status == "processing", Document.lease_expires_at < now),
+                    and_(Document.status == DocumentStatus.QUEUED, Document.updated_at < now - older_than),
+                    and_(Document.status == DocumentStatus.PROCESSING, Document.lease_expires_at < now),
                 )
             )
         )

@@ -14,6 +14,7 @@ from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.pdfcheck import inspect_pdf
+from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
 from ocr_service.storage.blobs import BlobStore
@@ -88,7 +89,7 @@ def upload_document(
             size_bytes=len(data),
             page_count=page_count,
             blob_key=blob_key,
-            status="queued",
+            status=DocumentStatus.QUEUED,
         )
         db.add(document)
         db.flush()

@@ -13,13 +13,14 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, Page
+from ocr_service.documents.status import EXPORTABLE, DocumentStatus, transition_document
 from ocr_service.export.dates import format_date, parse_japanese_date
 from ocr_service.export.mappings import mapping_table
 from ocr_service.export.profile import DOCUMENT_ID_COLUMN, ExportEncoding, ExportProfile
@@ -29,7 +30,6 @@ from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import get_latest_form, layout_of
 from ocr_service.review.service import merged_values, results_in_page_order
 
-EXPORTABLE_STATUSES = ("confirmed",)
 CHARSETS = {"cp932": "windows-31j", "shift_jis": "shift_jis", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 _MAX_LISTED = 20
 
@@ -130,7 +130,7 @@ def _documents(db: Session, *, form_code: str) -> list[Document]:
                     Document.form_id.in_(form_ids),
                     Document.id.in_(select(Page.document_id).where(Page.form_id.in_(form_ids))),
                 ),
-                Document.status.in_(EXPORTABLE_STATUSES),
+                Document.status.in_(EXPORTABLE),
             )
             .order_by(Document.created_at, Document.id)
         )
@@ -191,13 +191,18 @@ def export_confirmed_documents(
     content, rows = build_csv(db, layout=layout, documents=documents, encoding=chosen)
     ids = [d.id for d in documents]
     if ids:
-        outcome = db.execute(
-            update(Document)
-            .where(Document.id.in_(ids), Document.status == "confirmed")
-            .values(status="exported", exported_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(outcome, "rowcount", 0) != len(ids):
+        now = utcnow()
+        moved = [
+            transition_document(
+                db,
+                document_id=document_id,
+                from_statuses=EXPORTABLE,
+                to_status=DocumentStatus.EXPORTED,
+                exported_at=now,
+            )
+            for document_id in ids
+        ]
+        if not all(moved):
             db.rollback()
             raise ExportError(
                 [ExportProblem("", "", "", "他の担当者が同時に出力しました。もう一度やり直してください。")],

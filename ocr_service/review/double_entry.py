@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
@@ -17,6 +17,7 @@ from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.service import get_document
+from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.layout import FieldSpec
 from ocr_service.review.checks import check_document
 from ocr_service.review.models import BlindEntry
@@ -60,20 +61,23 @@ def blind_entry_fields(
 ) -> list[BlindField]:
     """The fields the second reviewer must type (their values are for the caller to withhold)."""
     document = get_document(db, document_id=document_id)
-    require_status(document, "double_entry")
+    require_status(document, DocumentStatus.DOUBLE_ENTRY)
     if document.confirmed_by == principal.user_id:
         raise ReviewStateError("読み合わせは最初の確認者とは別の担当者が行います。", code="same_reviewer")
     return _flagged(db, document, threshold=threshold)
 
 
-def _finish(db: Session, *, document: Document, from_status: str, to_status: str) -> None:
-    outcome = db.execute(
-        update(Document)
-        .where(Document.id == document.id, Document.status == from_status)
-        .values(status=to_status, confirmed_at=utcnow())
-        .execution_options(synchronize_session=False)
+def _finish(
+    db: Session, *, document: Document, from_status: DocumentStatus, to_status: DocumentStatus
+) -> None:
+    moved = transition_document(
+        db,
+        document_id=document.id,
+        from_statuses=(from_status,),
+        to_status=to_status,
+        confirmed_at=utcnow(),
     )
-    if getattr(outcome, "rowcount", 0) != 1:
+    if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に処理しました。", code="already_done")
 
@@ -107,8 +111,8 @@ def submit_blind_entry(
     _finish(
         db,
         document=document,
-        from_status="double_entry",
-        to_status="arbitration" if mismatches else "confirmed",
+        from_status=DocumentStatus.DOUBLE_ENTRY,
+        to_status=DocumentStatus.ARBITRATION if mismatches else DocumentStatus.CONFIRMED,
     )
     record_audit_event(
         db,
@@ -127,7 +131,7 @@ def submit_blind_entry(
 def disagreements(db: Session, *, principal: Principal, document_id: str) -> list[Disagreement]:
     """The fields the arbiter must decide; only an admin or a reviewer who typed neither value may."""
     document = get_document(db, document_id=document_id)
-    require_status(document, "arbitration")
+    require_status(document, DocumentStatus.ARBITRATION)
     entries = list(
         db.scalars(
             select(BlindEntry).where(BlindEntry.document_id == document.id, BlindEntry.matched.is_(False))
@@ -177,7 +181,7 @@ def arbitrate(db: Session, *, principal: Principal, document_id: str, decisions:
     if problems:
         db.rollback()
         raise ConfirmBlockedError(problems)
-    _finish(db, document=document, from_status="arbitration", to_status="confirmed")
+    _finish(db, document=document, from_status=DocumentStatus.ARBITRATION, to_status=DocumentStatus.CONFIRMED)
     record_audit_event(
         db,
         action="review.arbitrate",

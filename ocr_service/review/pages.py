@@ -18,6 +18,7 @@ from ocr_service.api.deps import ReviewerCtx
 from ocr_service.api.security import safe_next
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.models import ROLE_LABELS
+from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
@@ -30,6 +31,9 @@ templates.env.filters["jst"] = lambda moment: (
     service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 )
 templates.env.globals["role_labels"] = ROLE_LABELS
+# Templates compare against the enum and show the one Japanese label, never their own copies.
+templates.env.globals["DocumentStatus"] = DocumentStatus
+templates.env.filters["status_ja"] = status_label
 router = APIRouter(include_in_schema=False)
 
 

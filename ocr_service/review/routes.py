@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ocr_service.api.deps import ReviewerCtx
-from ocr_service.documents.models import STATUS_LABELS_JA, Document
+from ocr_service.documents.models import Document
+from ocr_service.documents.status import status_label
 from ocr_service.review import double_entry, service
 from ocr_service.review.schemas import (
     BlindFieldOut,
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/review", tags=["review"])
 
 
 def _status(document: Document, next_url: str | None = None) -> DocumentStatusOut:
-    label = STATUS_LABELS_JA.get(document.status, document.status)
+    label = status_label(document.status)
     return DocumentStatusOut(id=document.id, status=document.status, status_label=label, next_url=next_url)
 
 

@@ -17,21 +17,30 @@ from sqlalchemy.orm import Session
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
-from ocr_service.documents.models import STATUS_LABELS_JA, Document, FieldResult, Page
+from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.service import DocumentNotFoundError, get_document
+from ocr_service.documents.status import (
+    AWAITING_REVIEW,
+    IN_PROGRESS,
+    DocumentStatus,
+    status_label,
+    transition_document,
+)
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
 from ocr_service.review.checks import FieldProblem, check_document, check_field_value
 
-QUEUE_GROUPS: dict[str, tuple[str, ...]] = {
-    "読取中": ("queued", "processing"),
-    "要確認": ("recognized", "double_entry", "arbitration"),
-    "確認済": ("confirmed",),
-    "出力済": ("exported",),
-    "読取失敗": ("failed",),
+QUEUE_GROUPS: dict[str, tuple[DocumentStatus, ...]] = {
+    "読取中": IN_PROGRESS,
+    "要確認": AWAITING_REVIEW,
+    "様式不明": (DocumentStatus.UNIDENTIFIED,),
+    "確認済": (DocumentStatus.CONFIRMED,),
+    "出力済": (DocumentStatus.EXPORTED,),
+    "読取失敗": (DocumentStatus.FAILED,),
+    "対象外": (DocumentStatus.EXCLUDED,),
 }
-GROUP_OF_STATUS = {status: group for group, statuses in QUEUE_GROUPS.items() for status in statuses}
+GROUP_OF_STATUS: dict[str, str] = {status.value: group for group, statuses in QUEUE_GROUPS.items() for status in statuses}
 ATTENTION_STATUSES = ("low_confidence", "invalid", "unreadable")
 
 
@@ -125,7 +134,7 @@ def build_queue(
                 form_code=form.code if form else "",
                 form_title=form.title if form else "（様式なし）",
                 group=GROUP_OF_STATUS.get(document.status, "読取中"),
-                status_label=STATUS_LABELS_JA.get(document.status, document.status),
+                status_label=status_label(document.status),
                 days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
             )
         )
@@ -224,9 +233,9 @@ def load_document_review(db: Session, *, document_id: str, threshold: float) -> 
     return DocumentReview(document=document, form=form, layout=layout, pages=pages, rows=rows)
 
 
-def require_status(document: Document, *allowed: str) -> None:
+def require_status(document: Document, *allowed: DocumentStatus) -> None:
     if document.status not in allowed:
-        label = STATUS_LABELS_JA.get(document.status, document.status)
+        label = status_label(document.status)
         raise ReviewStateError(f"この文書は「{label}」のため、この操作はできません。", code="wrong_status")
 
 
@@ -246,7 +255,7 @@ def edit_field(
     :class:`ReviewConflictError` with the value that won.
     """
     document = get_document(db, document_id=document_id)
-    require_status(document, "recognized")
+    require_status(document, DocumentStatus.RECOGNIZED)
     result = db.scalar(
         select(FieldResult).where(FieldResult.id == field_result_id, FieldResult.document_id == document.id)
     )
@@ -296,21 +305,23 @@ def normalized(value: str) -> str:
 def confirm_document(db: Session, *, principal: Principal, threshold: float, document_id: str) -> Document:
     """Check every field again and confirm; under double entry the document waits for the blind second entry."""
     document = get_document(db, document_id=document_id)
-    require_status(document, "recognized")
+    require_status(document, DocumentStatus.RECOGNIZED)
     _form, layout = form_of(db, document)
     results = results_in_page_order(db, document_id=document.id)
     problems = check_document(layout, merged_values(results))
     if problems:
         raise ConfirmBlockedError(problems)
     needs_second = layout.review.double_entry and any(is_flagged(r, threshold=threshold) for r in results)
-    next_status = "double_entry" if needs_second else "confirmed"
-    outcome = db.execute(
-        update(Document)
-        .where(Document.id == document.id, Document.status == "recognized")
-        .values(status=next_status, confirmed_by=principal.user_id, confirmed_at=utcnow())
-        .execution_options(synchronize_session=False)
+    next_status = DocumentStatus.DOUBLE_ENTRY if needs_second else DocumentStatus.CONFIRMED
+    moved = transition_document(
+        db,
+        document_id=document.id,
+        from_statuses=(DocumentStatus.RECOGNIZED,),
+        to_status=next_status,
+        confirmed_by=principal.user_id,
+        confirmed_at=utcnow(),
     )
-    if getattr(outcome, "rowcount", 0) != 1:
+    if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
     record_audit_event(
@@ -331,7 +342,7 @@ def next_document_to_review(db: Session, *, after: Document) -> Document | None:
     """The oldest other document still waiting for a first review (so confirm can move straight on)."""
     return db.scalar(
         select(Document)
-        .where(Document.status == "recognized", Document.id != after.id)
+        .where(Document.status == DocumentStatus.RECOGNIZED, Document.id != after.id)
         .order_by(Document.created_at, Document.id)
         .limit(1)
     )
