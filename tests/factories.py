@@ -120,3 +120,14 @@ def use_csrf_token(client: TestClient | httpx.Client) -> None:
         client.headers[CSRF_HEADER] = token
     else:
         client.headers.pop(CSRF_HEADER, None)
+
+
+def enrol_totp(db: Session, user: User, *, secret_key: str) -> pyotp.TOTP:
+    """Give ``user`` an authenticator directly in the database (for browser tests that sign an admin in:
+    type ``totp.now()`` into the login screen's 確認コード field after the password)."""
+    from ocr_service.auth import mfa
+
+    secret = pyotp.random_base32()
+    user.totp_secret = mfa.seal(secret_key=secret_key, plaintext=secret)
+    db.flush()
+    return pyotp.TOTP(secret)

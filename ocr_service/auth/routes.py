@@ -7,12 +7,13 @@ from pydantic import BaseModel, Field
 
 from ocr_service.api.deps import AccountCtx, OperatorCtx, RuntimeDep, UnscopedDb
 from ocr_service.api.security import CSRF_COOKIE, csrf_token_for
+from ocr_service.audit.service import record_audit_event
 from ocr_service.auth import accounts
-from ocr_service.auth.models import User
+from ocr_service.auth.models import LoginSession, User
 from ocr_service.auth.network import terminal_of
 from ocr_service.auth.passwords import PasswordRejectedError
 from ocr_service.auth.policy import effective_policy
-from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session
+from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, sha256_hex
 from ocr_service.auth.signin import SignInError, sign_in
 from ocr_service.config import Settings
 
@@ -97,6 +98,12 @@ def login(
 def logout(request: Request, response: Response, db: UnscopedDb, runtime: RuntimeDep) -> None:
     cookie = request.cookies.get(runtime.settings.session_cookie_name)
     if cookie:
+        row = db.get(LoginSession, sha256_hex(cookie))
+        if row is not None:
+            user = db.get(User, row.user_id)
+            record_audit_event(
+                db, action="auth.logout", org_id=user.org_id if user else None, user_id=row.user_id
+            )
         end_login_session(db, raw_session_id=cookie)
         db.commit()
     clear_session_cookies(response, settings=runtime.settings)

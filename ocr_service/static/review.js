@@ -51,6 +51,7 @@
       const { res, data } = await api("POST", "/api/v1/auth/login", body);
       const next = loginForm.dataset.next;
       if (res.ok) {
+        if (data.password_warning) sessionStorage.setItem("ocrNotice", data.password_warning);
         if (data.stage === "password_change") location.href = `/account/password?next=${encodeURIComponent(next)}`;
         else if (data.stage === "mfa_enrol") location.href = `/account/mfa?next=${encodeURIComponent(next)}`;
         else location.href = next;
@@ -66,6 +67,9 @@
       if (!otpBox.hidden) { $("#otp").value = ""; $("#otp").focus(); }
     });
   }
+
+  const notice = sessionStorage.getItem("ocrNotice");
+  if (notice && !loginForm) { sessionStorage.removeItem("ocrNotice"); toast(notice); }
 
   // ---- queue --------------------------------------------------------------------------------
   const firstOpen = $("[data-autofocus]");
