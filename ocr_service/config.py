@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     """Reverse proxies (CIDRs) whose X-Forwarded-For and client-certificate headers are believed."""
     client_cert_header: str = "x-ssl-client-s-dn"
+    public_origins: list[str] = Field(default_factory=list)
+    """Origins the browser sees (e.g. ``https://ocr.city.example.lg.jp``) when a proxy rewrites the Host
+    header; writes from them pass the CSRF origin check as well as those matching the Host header."""
     """Header in which a trusted TLS proxy passes the verified client-certificate subject."""
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)

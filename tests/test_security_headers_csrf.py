@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from ocr_service.api.app import create_app
 from ocr_service.auth.service import create_api_token
+from ocr_service.config import Settings
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
 from ocr_service.storage.blobs import BlobStore
@@ -128,3 +130,25 @@ def test_api_docs_use_only_local_assets(client: TestClient) -> None:
     assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/swagger-init.js").status_code == 200
     assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "OCR Service"
+
+
+def test_public_origin_behind_a_host_rewriting_proxy(
+    settings: Settings, session_factory: sessionmaker[Session], store: BlobStore, db: Session
+) -> None:
+    """GIVEN OCR_PUBLIC_ORIGINS=https://ocr.example.lg.jp and a proxy that sends Host: backend WHEN a write
+    comes with that Origin THEN it passes the origin check; another origin still does not."""
+    user, _document = _exportable(db, store)
+    app = create_app(
+        settings.model_copy(update={"public_origins": ["https://ocr.example.lg.jp"]}),
+        session_factory=session_factory,
+        store=store,
+        enqueue=lambda _id: None,
+    )
+    with TestClient(app, base_url="http://backend:8000") as proxied:
+        login(proxied, user)  # type: ignore[arg-type]
+        ok = proxied.post("/api/v1/forms/simple/export.csv", headers={"Origin": "https://ocr.example.lg.jp"})
+        assert ok.status_code == 200
+        bad = proxied.post(
+            "/api/v1/forms/simple/export.csv", headers={"Origin": "https://evil.example.lg.jp"}
+        )
+        assert bad.status_code == 403

@@ -113,7 +113,10 @@ def managed_user(db: Session, *, principal: Principal, user_id: int) -> User:
 
 def list_users(db: Session, *, principal: Principal) -> list[User]:
     allowed = managed_org_ids(db, principal=principal)
-    return list(db.scalars(select(User).where(User.org_id.in_(allowed)).order_by(User.org_id, User.username)))
+    query = select(User).where(User.org_id.in_(allowed)).order_by(User.org_id, User.username)
+    if principal.role != "sysadmin":
+        query = query.where(User.role != "sysadmin")  # only a system administrator manages those
+    return list(db.scalars(query))
 
 
 def _audit(

@@ -119,5 +119,6 @@ def create_app(
         SecurityMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
         session_cookie=settings.session_cookie_name,
+        public_origins=settings.public_origins,
     )
     return app

@@ -51,20 +51,23 @@ def csrf_token_for(*, secret_key: str, session_id: str) -> str:
     return hmac.new(secret_key.encode(), b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
 
 
-def _same_origin(value: str, host: str) -> bool:
+def _same_origin(value: str, hosts: set[str]) -> bool:
     if not value or value == "null":
         return False
     parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+    return parts.scheme in ("http", "https") and parts.netloc.lower() in hosts
 
 
 class SecurityMiddleware:
     """Pure ASGI middleware (streams untouched): refuses cross-site writes, adds headers."""
 
-    def __init__(self, app: ASGIApp, *, secret_key: str, session_cookie: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, secret_key: str, session_cookie: str, public_origins: list[str] | None = None
+    ) -> None:
         self.app = app
         self.secret_key = secret_key
         self.session_cookie = session_cookie
+        self.public_hosts = {urlsplit(o).netloc.lower() for o in public_origins or []}
 
     def _csrf_refusal(self, scope: Scope) -> str | None:
         if scope["method"] not in UNSAFE_METHODS:
@@ -72,12 +75,12 @@ class SecurityMiddleware:
         headers = Headers(scope=scope)
         if headers.get("authorization", "").lower().startswith("bearer "):
             return None
-        host = headers.get("host", "")
+        hosts = {headers.get("host", "").lower(), *self.public_hosts}
         origin = headers.get("origin")
         referer = headers.get("referer")
-        if origin is not None and not _same_origin(origin, host):
+        if origin is not None and not _same_origin(origin, hosts):
             return "foreign_origin"
-        if origin is None and referer is not None and not _same_origin(referer, host):
+        if origin is None and referer is not None and not _same_origin(referer, hosts):
             return "foreign_origin"
         session_id = _cookie(headers, self.session_cookie)
         if session_id is None or scope["path"] in TOKEN_EXEMPT_PATHS:
