@@ -172,3 +172,26 @@ def test_personal_data_documents_open_only_from_the_personal_data_network(
     for url in urls:
         assert proxied.get(url).status_code == 200, url
     assert [d["id"] for d in proxied.get("/api/v1/review/queue").json()] == [document.id]
+
+
+def test_machine_tokens_are_held_to_the_networks_but_not_to_client_certificates(
+    proxied: TestClient, db: Session
+) -> None:
+    """GIVEN an organisation limited to 172.16.10.0/24 that requires client certificates WHEN its scanner's
+    bearer token calls from outside THEN 403; from inside, without a certificate, it works."""
+    from ocr_service.auth.service import create_api_token
+
+    org = make_org(db)
+    org.policy = {"allowed_networks": ["172.16.10.0/24"], "require_client_cert": True}
+    scanner = make_user(db, org, role="operator")
+    token = create_api_token(db, user=scanner, name="scanner")
+    db.commit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (
+        proxied.get("/api/v1/auth/me", headers={**bearer, "X-Forwarded-For": "172.16.20.7"}).status_code
+        == 403
+    )
+    assert (
+        proxied.get("/api/v1/auth/me", headers={**bearer, "X-Forwarded-For": "172.16.10.8"}).status_code
+        == 200
+    )

@@ -103,7 +103,8 @@ def _context(
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail={"code": code, "message": message})
     terminal = terminal_of(request, runtime.settings)
     policy = effective_policy(db, settings=runtime.settings, org_id=principal.org_id)
-    problem = terminal_problem(policy, terminal)
+    machine = request.headers.get("authorization", "").lower().startswith("bearer ")
+    problem = terminal_problem(policy, terminal, machine=machine)
     if problem is not None:
         raise HTTPException(problem.status, detail={"code": problem.code, "message": problem.message})
     personal = in_networks(terminal.ip, policy.personal_data_networks)

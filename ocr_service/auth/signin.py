@@ -53,17 +53,24 @@ class SignedIn:
     password_warning: str | None
 
 
-def terminal_problem(policy: AccountPolicy, terminal: Terminal) -> SignInError | None:
-    """Why this terminal may not be used by the organisation, or None."""
+def terminal_problem(
+    policy: AccountPolicy, terminal: Terminal, *, machine: bool = False
+) -> SignInError | None:
+    """Why this terminal may not be used by the organisation, or None. Machines (bearer tokens) are
+    held to the networks but not to the client certificate, which identifies a person's terminal."""
     if policy.allowed_networks and not in_networks(terminal.ip, policy.allowed_networks):
         return SignInError(
             "terminal_not_allowed",
             "この端末（ネットワーク）からは利用できません。許可された端末から利用してください。",
             403,
         )
-    if policy.require_client_cert and (
-        terminal.cert_subject is None
-        or (policy.client_cert_subjects and terminal.cert_subject not in policy.client_cert_subjects)
+    if (
+        policy.require_client_cert
+        and not machine
+        and (
+            terminal.cert_subject is None
+            or (policy.client_cert_subjects and terminal.cert_subject not in policy.client_cert_subjects)
+        )
     ):
         return SignInError(
             "client_certificate_required",
