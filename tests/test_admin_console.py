@@ -220,3 +220,31 @@ def test_cli_parity(cli_env: CliRunner) -> None:
     assert run(cli, ["token", "revoke", "1"]).exit_code == 0
     assert '"revoked_at": null' not in run(cli, ["token", "list"]).output
     assert run(cli, ["token", "revoke", "99"]).exit_code == 1
+
+
+def test_an_admin_may_tighten_but_not_loosen_inherited_rules(client: TestClient, db: Session) -> None:
+    """GIVEN a department requiring 16 characters and networks 10.1.0.0/16 WHEN its group's admin sets 12
+    characters, drops MFA for admins, or allows 10.2.0.0/16 THEN 422 naming each; tightening (20 chars,
+    10.1.5.0/24) is saved; a system administrator may loosen."""
+    set_scope(db, SYSTEM_SCOPE)
+    dept = get_or_create_organisation(db, name="厳格部")
+    dept.policy = {"password_min_length": 16, "allowed_networks": ["10.1.0.0/16"]}
+    group = get_or_create_organisation(db, name="厳格部 一係", parent_name="厳格部", kind="group")
+    group_admin = make_user(db, group, role="admin")
+    sysadmin = make_user(db, dept, role="sysadmin")
+    db.commit()
+    with TestClient(client.app, client=("10.1.5.9", 1000)) as inside:
+        login(inside, group_admin)
+        url = f"/api/v1/admin/orgs/{group.id}/policy"
+        for body, label in (
+            ({"password_min_length": 12}, "最小文字数"),
+            ({"mfa_required_roles": ["sysadmin"]}, "二要素認証"),
+            ({"allowed_networks": ["10.2.0.0/16"]}, "ネットワーク"),
+            ({"password_max_age_days": 0}, "有効期限"),
+        ):
+            refused = inside.put(url, json=body)
+            assert refused.status_code == 422 and label in refused.json()["detail"]["message"], body
+        tight = inside.put(url, json={"password_min_length": 20, "allowed_networks": ["10.1.5.0/24"]})
+        assert tight.status_code == 200
+        login(inside, sysadmin)
+        assert inside.put(url, json={"password_min_length": 12}).status_code == 200

@@ -195,3 +195,16 @@ def test_machine_tokens_are_held_to_the_networks_but_not_to_client_certificates(
         proxied.get("/api/v1/auth/me", headers={**bearer, "X-Forwarded-For": "172.16.10.8"}).status_code
         == 200
     )
+
+
+def test_replacing_an_authenticator_needs_the_password(client: TestClient, db: Session) -> None:
+    """GIVEN an enrolled admin's session WHEN it enrols a new authenticator without the password THEN
+    422 and the old one stays; with the password it is replaced."""
+    admin = make_user(db, make_org(db), role="admin")
+    db.commit()
+    login(client, admin)  # enrols
+    secret = client.post("/api/v1/auth/mfa/enrol").json()["secret"]
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert client.post("/api/v1/auth/mfa/confirm", json={"code": code}).status_code == 422
+    replaced = client.post("/api/v1/auth/mfa/confirm", json={"code": code, "current_password": PASSWORD})
+    assert replaced.status_code == 200

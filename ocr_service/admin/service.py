@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth import accounts
 from ocr_service.auth.models import ROLES, ApiToken, User
-from ocr_service.auth.policy import AccountPolicy, effective_policy, installation_policy, validate_overrides
+from ocr_service.auth.policy import (
+    AccountPolicy,
+    effective_policy,
+    installation_policy,
+    loosened,
+    validate_overrides,
+)
 from ocr_service.auth.service import Principal, as_aware, create_api_token
 from ocr_service.config import Settings
 from ocr_service.db.base import utcnow
@@ -310,6 +316,12 @@ def set_policy(
         checked = validate_overrides(wanted, base=view.inherited)
     except ValueError as exc:
         raise AdminActionError("bad_policy", str(exc)) from exc
+    weaker = loosened(checked, inherited=view.inherited) if principal.role != "sysadmin" else []
+    if weaker:
+        raise AdminActionError(
+            "policy_loosened",
+            f"上位の組織の設定より緩くはできません（{'、'.join(weaker)}）。緩める必要があればシステム管理者に依頼してください。",
+        )
     view.org.policy = checked
     _audit(
         db,

@@ -91,3 +91,54 @@ def validate_overrides(overrides: dict[str, Any], *, base: AccountPolicy) -> dic
         raise ValueError(f"設定できない項目です: {', '.join(sorted(unknown))}")
     checked = AccountPolicy.model_validate({**base.model_dump(), **overrides})
     return {key: getattr(checked, key) for key in overrides}
+
+
+_LABELS = {
+    "password_min_length": "最小文字数",
+    "password_min_score": "強度",
+    "password_history": "再利用禁止の世代数",
+    "password_max_age_days": "有効期限",
+    "password_warn_days": "期限前の警告",
+    "lockout_threshold": "ロックまでの失敗回数",
+    "lockout_minutes": "ロック時間",
+    "mfa_required_roles": "二要素認証が必須の役割",
+    "allowed_networks": "ログインを許可するネットワーク",
+    "personal_data_networks": "個人情報系ネットワーク",
+    "require_client_cert": "電子証明書",
+    "client_cert_subjects": "証明書のサブジェクト",
+}
+
+
+def _inside(networks: list[str], allowed: list[str]) -> bool:
+    outer = [ipaddress.ip_network(n) for n in allowed]
+    for value in networks:
+        net = ipaddress.ip_network(value)
+        if not any(net.version == o.version and net.subnet_of(o) for o in outer):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def loosened(overrides: dict[str, Any], *, inherited: AccountPolicy) -> list[str]:
+    """Japanese names of the settings in ``overrides`` that are weaker than what the organisation
+    inherits. An administrator may only tighten its superiors' rules; a system administrator may
+    set anything."""
+    o = AccountPolicy.model_validate({**inherited.model_dump(), **overrides})
+    i = inherited
+    weaker = {
+        "password_min_length": o.password_min_length < i.password_min_length,
+        "password_min_score": o.password_min_score < i.password_min_score,
+        "password_history": o.password_history < i.password_history,
+        "password_max_age_days": i.password_max_age_days > 0
+        and (o.password_max_age_days == 0 or o.password_max_age_days > i.password_max_age_days),
+        "lockout_threshold": o.lockout_threshold > i.lockout_threshold,
+        "lockout_minutes": o.lockout_minutes < i.lockout_minutes,
+        "mfa_required_roles": not set(i.mfa_required_roles) <= set(o.mfa_required_roles),
+        "allowed_networks": bool(i.allowed_networks)
+        and (not o.allowed_networks or not _inside(o.allowed_networks, i.allowed_networks)),
+        "personal_data_networks": bool(i.personal_data_networks)
+        and not _inside(o.personal_data_networks, i.personal_data_networks),
+        "require_client_cert": i.require_client_cert and not o.require_client_cert,
+        "client_cert_subjects": bool(i.client_cert_subjects)
+        and (not o.client_cert_subjects or not set(o.client_cert_subjects) <= set(i.client_cert_subjects)),
+    }
+    return [_LABELS[k] for k, is_weaker in weaker.items() if is_weaker and k in overrides]

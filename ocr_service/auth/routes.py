@@ -13,7 +13,7 @@ from ocr_service.auth.models import LoginSession, User
 from ocr_service.auth.network import terminal_of
 from ocr_service.auth.passwords import PasswordRejectedError
 from ocr_service.auth.policy import effective_policy
-from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, sha256_hex
+from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, sha256_hex, verify_password
 from ocr_service.auth.signin import SignInError, sign_in
 from ocr_service.config import Settings
 
@@ -168,6 +168,8 @@ def mfa_enrol(account: AccountCtx) -> MfaEnrolOut:
 
 class MfaConfirmIn(BaseModel):
     code: str = Field(min_length=6, max_length=12)
+    current_password: str | None = Field(default=None, max_length=500)
+    """Needed to replace an existing authenticator, so a borrowed session cannot swap it."""
 
 
 class RecoveryCodesOut(BaseModel):
@@ -185,6 +187,14 @@ def mfa_confirm(body: MfaConfirmIn, response: Response, account: AccountCtx) -> 
             403, detail={"code": "password_change_required", "message": "先にパスワードを変更してください。"}
         )
     user = ctx.db.get_one(User, ctx.principal.user_id)
+    if user.totp_secret is not None and not verify_password(user, body.current_password or ""):
+        raise HTTPException(
+            422,
+            detail={
+                "code": "bad_current_password",
+                "message": "登録し直すには現在のパスワードを入力してください。",
+            },
+        )
     try:
         codes, raw = accounts.finish_mfa_enrolment(
             ctx.db, settings=ctx.runtime.settings, user=user, code=body.code
