@@ -164,6 +164,7 @@ def test_personal_data_documents_open_only_from_the_personal_data_network(
     for url in urls:
         assert proxied.get(url).status_code == 404, url
     assert proxied.get("/api/v1/review/queue").json() == []
+    assert "個人情報系ネットワークにない" in proxied.get("/review").text
     patch = proxied.patch(
         f"/api/v1/review/documents/{document.id}/fields/{field.id}", json={"value": "x", "version": 1}
     )
@@ -172,6 +173,7 @@ def test_personal_data_documents_open_only_from_the_personal_data_network(
     for url in urls:
         assert proxied.get(url).status_code == 200, url
     assert [d["id"] for d in proxied.get("/api/v1/review/queue").json()] == [document.id]
+    assert "個人情報系ネットワークにない" not in proxied.get("/review").text
 
 
 def test_machine_tokens_are_held_to_the_networks_but_not_to_client_certificates(

@@ -113,3 +113,11 @@ def list_latest_forms(db: Session) -> list[FormDefinition]:
 
 def layout_of(form: FormDefinition) -> FormLayout:
     return FormLayout.model_validate(form.layout)
+
+
+def has_personal_data_forms(db: Session) -> bool:
+    """Whether the organisation in scope has a form flagged as holding personal data."""
+    return (
+        db.scalar(select(FormDefinition.id).where(FormDefinition.personal_data.is_(True)).limit(1))
+        is not None
+    )

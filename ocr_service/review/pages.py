@@ -19,6 +19,7 @@ from ocr_service.api.security import safe_next
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.models import ROLE_LABELS
 from ocr_service.documents.status import DocumentStatus, status_label
+from ocr_service.forms.service import has_personal_data_forms
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
@@ -61,6 +62,8 @@ def queue_page(
         "groups": list(QUEUE_GROUPS),
         "group": group,
         "principal": ctx.principal,
+        # Say why documents may be missing instead of letting staff think they are lost.
+        "personal_hidden": not ctx.personal_data_network and has_personal_data_forms(ctx.db),
     }
     return templates.TemplateResponse(request, "review/queue.html", context)
 
