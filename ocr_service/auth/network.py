@@ -15,9 +15,13 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def _parse(value: str) -> IpAddress | None:
     try:
-        return ipaddress.ip_address(value.strip())
+        ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    # A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; policies are written in IPv4.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def in_networks(address: str, networks: list[str]) -> bool:
