@@ -210,3 +210,19 @@ def test_replacing_an_authenticator_needs_the_password(client: TestClient, db: S
     assert client.post("/api/v1/auth/mfa/confirm", json={"code": code}).status_code == 422
     replaced = client.post("/api/v1/auth/mfa/confirm", json={"code": code, "current_password": PASSWORD})
     assert replaced.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "networks", "inside"),
+    [
+        ("::ffff:10.1.2.3", ["10.1.0.0/16"], True),  # IPv4 client on a dual-stack listener
+        ("10.2.0.1", ["10.1.0.0/16"], False),
+        ("fd00::1", ["fd00::/8"], True),
+        ("testclient", ["0.0.0.0/0"], False),  # not an address: never inside
+    ],
+)
+def test_network_membership(address: str, networks: list[str], inside: bool) -> None:
+    """GIVEN a client address and CIDRs THEN membership is decided on parsed addresses only."""
+    from ocr_service.auth.network import in_networks
+
+    assert in_networks(address, networks) is inside
