@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,10 +70,11 @@ def _exportable(db: Session, store: BlobStore) -> tuple[object, Document]:
         ({"Referer": "https://evil.example/page"}, True),
         ({}, False),  # no CSRF token
         ({"x-csrf-token": "forged"}, False),
+        ({"x-csrf-token": "f\u00f6rged".encode("latin-1")}, False),  # non-ASCII: refused, not a 500
     ],
 )
 def test_cross_site_or_tokenless_writes_are_refused(
-    client: TestClient, db: Session, store: BlobStore, headers: dict[str, str], keep_token: bool
+    client: TestClient, db: Session, store: BlobStore, headers: dict[str, Any], keep_token: bool
 ) -> None:
     """GIVEN a logged-in reviewer with a confirmed document WHEN an export (POST), a field edit (PATCH),
     or a logout arrives from a foreign origin or without the token THEN 403 and nothing changes."""

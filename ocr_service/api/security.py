@@ -86,7 +86,9 @@ class SecurityMiddleware:
         if session_id is None or scope["path"] in TOKEN_EXEMPT_PATHS:
             return None  # no ambient credential to abuse (login itself is covered by the Origin check)
         expected = csrf_token_for(secret_key=self.secret_key, session_id=session_id)
-        if not hmac.compare_digest(headers.get(CSRF_HEADER, ""), expected):
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a hostile header may hold any byte.
+        sent = headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(sent, expected.encode()):
             return "csrf_token"
         return None
 
