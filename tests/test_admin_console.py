@@ -18,6 +18,7 @@ from ocr_service.config import get_settings
 from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.orgs.service import get_or_create_organisation
+from ocr_service.storage.blobs import BlobStore
 from tests.factories import PASSWORD, login, make_org, make_user
 
 STRONG = "Umbrella-7-Kettle-Quartz"
@@ -248,3 +249,33 @@ def test_an_admin_may_tighten_but_not_loosen_inherited_rules(client: TestClient,
         assert tight.status_code == 200
         login(inside, sysadmin)
         assert inside.put(url, json={"password_min_length": 12}).status_code == 200
+
+
+def test_personal_data_flag_is_set_per_form_and_survives_new_versions(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN a form WHEN the admin flags it as personal data THEN every version is flagged (audited), and a
+    newly published version keeps the flag."""
+    from ocr_service.forms.loader import LayoutSource
+    from ocr_service.forms.models import FormDefinition
+    from tests.factories import make_form, pdf_bytes, simple_layout
+
+    org = make_org(db)
+    admin = make_user(db, org, role="admin")
+    make_form(db, org, store)
+    db.commit()
+    login(client, admin)
+    assert (
+        client.put("/api/v1/admin/forms/simple/personal-data", json={"personal_data": True}).status_code
+        == 200
+    )
+    assert "含む" in client.get("/admin/policies").text
+    base = simple_layout()
+    changed = LayoutSource(layout=base.layout, template_pdf=pdf_bytes(text="v2"), origin=base.origin)
+    newer = make_form(db, org, store, changed)
+    assert newer.version == 2 and newer.personal_data
+    set_scope(db, SYSTEM_SCOPE)
+    assert all(
+        f.personal_data for f in db.scalars(select(FormDefinition).where(FormDefinition.org_id == org.id))
+    )
+    assert "form.personal_data_changed" in _actions(db)

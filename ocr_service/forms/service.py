@@ -79,6 +79,8 @@ def publish_form_version(
         template_blob_key=store.put(source.template_pdf),
         template_sha256=template_sha,
         layout_sha256=layout_sha,
+        # The personal-data flag belongs to the form, not to one version: a new version keeps it.
+        personal_data=latest.personal_data if latest is not None else False,
     )
     db.add(form)
     db.flush()
