@@ -279,3 +279,23 @@ def test_personal_data_flag_is_set_per_form_and_survives_new_versions(
         f.personal_data for f in db.scalars(select(FormDefinition).where(FormDefinition.org_id == org.id))
     )
     assert "form.personal_data_changed" in _actions(db)
+
+
+def test_role_change_ends_the_users_sessions(client: TestClient, db: Session) -> None:
+    """GIVEN a logged-in reviewer WHEN an admin makes it an operator THEN its session ends at once (the
+    new privilege starts with a new session), the change is audited; an admin cannot grant sysadmin."""
+    org = make_org(db)
+    admin, reviewer = make_user(db, org, role="admin"), make_user(db, org)
+    db.commit()
+    with TestClient(client.app) as other:
+        login(other, reviewer)
+        login(client, admin)
+        assert (
+            client.put(f"/api/v1/admin/users/{reviewer.id}/role", json={"role": "operator"}).status_code
+            == 200
+        )
+        assert other.get("/api/v1/auth/me").status_code == 401
+        login(other, reviewer)
+        assert other.get("/api/v1/auth/me").json()["role"] == "operator"
+    assert client.put(f"/api/v1/admin/users/{reviewer.id}/role", json={"role": "sysadmin"}).status_code == 422
+    assert "user.role_changed" in _actions(db)

@@ -198,6 +198,7 @@ def test_admin_console_is_confined_to_the_admins_subtree(
         ("POST", f"/api/v1/admin/users/{user_b.id}/reset-password", None),
         ("POST", f"/api/v1/admin/users/{user_b.id}/unlock", None),
         ("POST", f"/api/v1/admin/users/{user_b.id}/reset-mfa", None),
+        ("PUT", f"/api/v1/admin/users/{user_b.id}/role", {"role": "admin"}),
         ("POST", "/api/v1/admin/users", {"org_id": org_b.id, "username": "planted", "role": "admin"}),
         ("POST", "/api/v1/admin/tokens", {"user_id": user_b.id, "name": "stolen", "expires_days": 30}),
         ("POST", f"/api/v1/admin/tokens/{token_id}/revoke", None),

@@ -138,6 +138,16 @@ def create_user(body: UserIn, ctx: AdminCtx) -> SecretOut:
     )
 
 
+class RoleIn(BaseModel):
+    role: str
+
+
+@router.put("/users/{user_id}/role", response_model=DoneOut)
+def change_role(user_id: int, body: RoleIn, ctx: AdminCtx) -> DoneOut:
+    service.change_role(ctx.db, principal=ctx.principal, user_id=user_id, role=body.role)
+    return DoneOut(message="役割を変更しました（次のログインから有効）。")
+
+
 @router.post("/users/{user_id}/{action}", response_model=SecretOut | DoneOut)
 def user_action(user_id: int, action: str, ctx: AdminCtx) -> SecretOut | DoneOut:
     temporary = service.user_action(ctx.db, principal=ctx.principal, user_id=user_id, action=action)

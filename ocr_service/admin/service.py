@@ -24,7 +24,7 @@ from ocr_service.auth.policy import (
     loosened,
     validate_overrides,
 )
-from ocr_service.auth.service import Principal, as_aware, create_api_token
+from ocr_service.auth.service import Principal, as_aware, create_api_token, end_user_sessions
 from ocr_service.config import Settings
 from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, get_scope, set_scope
@@ -189,6 +189,28 @@ def user_action(db: Session, *, principal: Principal, user_id: int, action: str)
         raise AdminActionError("bad_action", "不明な操作です。")
     db.commit()
     return result
+
+
+def change_role(db: Session, *, principal: Principal, user_id: int, role: str) -> User:
+    """A new role takes effect at the user's next login: its sessions end now (privilege change)."""
+    user = managed_user(db, principal=principal, user_id=user_id)
+    _check_role(principal, role)
+    if user.id == principal.user_id:
+        raise AdminActionError("self", "自分自身の役割は変更できません。")
+    before, user.role = user.role, role
+    end_user_sessions(db, user_id=user.id)
+    _audit(
+        db,
+        principal,
+        "user.role_changed",
+        org_id=user.org_id,
+        obj="user",
+        oid=user.id,
+        before=before,
+        after=role,
+    )
+    db.commit()
+    return user
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
