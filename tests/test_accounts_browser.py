@@ -34,7 +34,7 @@ from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_org, make_user
-from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, browser  # noqa: F401
+from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot, browser  # noqa: F401
 
 pytestmark = [
     pytest.mark.slow,
@@ -173,7 +173,11 @@ def test_mfa_enrolment_from_the_qr_code_and_login_with_totp(server: Server, brow
     wait.until(ec.title_contains("管理画面"))
 
 
-def test_lockout_unlock_and_token_revocation_in_the_console(server: Server, browser: WebDriver) -> None:  # noqa: F811
+def test_lockout_unlock_and_token_revocation_in_the_console(
+    server: Server,
+    browser: WebDriver,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     """GIVEN a reviewer and an enrolled admin WHEN the reviewer's password is wrong 5 times THEN even the
     right one is refused; the admin unlocks the account in the console and it signs in. The admin issues
     a machine token (shown once), which works, then revokes it: 401."""
@@ -192,6 +196,7 @@ def test_lockout_unlock_and_token_revocation_in_the_console(server: Server, brow
     browser.get(f"{server.url}/admin/users")
     row = browser.find_element(By.CSS_SELECTOR, "tr[data-username='kakunin']")
     assert "ロック中" in row.text
+    _screenshot(browser, tmp_path, "admin-users.png")
     row.find_element(By.CSS_SELECTOR, "button[data-action='unlock']").send_keys(Keys.ENTER)
     wait.until(
         lambda d: "ロック中" not in d.find_element(By.CSS_SELECTOR, "tr[data-username='kakunin'] .state").text
