@@ -22,8 +22,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     storage_key: SecretStr = Field(
         default=SecretStr(DEFAULT_STORAGE_KEY),
-        description="Key material for AES-GCM encryption of stored files",
+        description="Key material of the current key-encryption key (HKDF) that wraps every document's data key",
     )
+    storage_keys_old: SecretStr = SecretStr("")
+    """Comma-separated earlier OCR_STORAGE_KEY values, needed only until `ocr-service keys rotate` ran."""
+    key_dir: Path | None = None
+    """Wrapped data keys (one file per document); empty means ``data_dir/keys/dek``. Kept out of the
+    database so a database backup alone never holds a usable key."""
 
     data_dir: Path = Path("var")
     database_url: str = ""
@@ -89,7 +94,12 @@ class Settings(BaseSettings):
     84 % auto-accepted with 0.5 % error among them (benchmarks/results/calibration_dev.json)."""
 
     retention_days: int = Field(default=5, ge=1, le=3650)
-    """Documents are deleted automatically this many days after upload; the review queue counts down."""
+    """Documents are deleted automatically this many days after upload; the review queue counts down.
+    An organisation may set a shorter or longer period of its own (``organisations.retention_days``)."""
+    retention_interval_s: int = Field(default=3600, ge=60, le=86400)
+    """How often beat runs the retention job; a document is erased at most this long after it is due."""
+    orphan_grace_s: int = Field(default=86400, ge=600)
+    """Blobs and keys no row refers to are removed once this old (a running upload is younger)."""
 
     queue_name: str = Field(default="ocr", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     worker_concurrency: int = Field(default=2, ge=1, le=64)
@@ -131,6 +141,10 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "blobs"
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        return self.key_dir or self.data_dir / "keys" / "dek"
 
     @property
     def is_embedded_broker(self) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ocr_service.api.app import create_app
 from ocr_service.config import Settings
 from ocr_service.db.migrate import upgrade_database
+from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 
 PG_ADMIN_URL = os.environ.get("OCR_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -65,9 +66,17 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture()
-def session_factory(connection: Connection) -> sessionmaker[Session]:
+def keys(settings: Settings) -> Keys:
+    """The key service of the test's settings (wrapped data keys under its tmp data dir)."""
+    return Keys.from_settings(settings)
+
+
+@pytest.fixture()
+def session_factory(connection: Connection, keys: Keys) -> sessionmaker[Session]:
     # Sessions commit into SAVEPOINTs of the test's outer transaction, which is rolled back.
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, info=session_info(keys)
+    )
 
 
 @pytest.fixture()
@@ -90,7 +99,7 @@ def settings(tmp_path: Path, pg_url: str) -> Settings:
 
 @pytest.fixture()
 def store(settings: Settings) -> LocalBlobStore:
-    return LocalBlobStore(settings.resolved_storage_dir, key_material="test-storage-key")
+    return LocalBlobStore(settings.resolved_storage_dir)
 
 
 @pytest.fixture()

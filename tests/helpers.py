@@ -7,11 +7,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ocr_service.auth.models import User
+from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
-from ocr_service.documents.models import Document
+from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
+from ocr_service.documents.sealing import open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import create_document_key
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import pdf_bytes
 from workers.pipeline.types import FieldReading, PageReading
@@ -39,15 +42,18 @@ def make_recognized_document(
     confidences = confidences or {}
     set_scope(db, SYSTEM_SCOPE)
     data = pdf_bytes()
+    document_id = new_id()
+    dek = create_document_key(db, document_id=document_id)
     document = Document(
+        id=document_id,
         org_id=user.org_id,
         form_id=form.id,
         uploaded_by=user.id,
-        original_filename="scan.pdf",
+        original_filename_sealed=seal_document_name(db, document_id=document_id, name="scan.pdf"),
         sha256="0" * 64,
         size_bytes=len(data),
         page_count=1,
-        blob_key=store.put(data),
+        blob_key=store.put(data, dek=dek),
         status=DocumentStatus.PROCESSING,
     )
     db.add(document)
@@ -85,3 +91,10 @@ def make_confirmed_document(
     document.confirmed_by = user.id
     db.flush()
     return document
+
+
+def plain_value(db: Session, result: FieldResult | None) -> str:
+    """A stored field value, opened with its document's key (the column holds ciphertext)."""
+    assert result is not None
+    db.refresh(result)
+    return open_field_results(db, [result])[0].value

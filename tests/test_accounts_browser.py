@@ -31,6 +31,8 @@ from ocr_service.auth import mfa
 from ocr_service.config import Settings
 from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.keys.service import Keys as KeyService
+from ocr_service.keys.service import session_info
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_org, make_user
@@ -59,8 +61,10 @@ def server(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Server]:
     settings = Settings(
         environment="test", data_dir=tmp_path / "data", database_url=pg_url, storage_key="browser-key"
     )
-    store = LocalBlobStore(settings.resolved_storage_dir, key_material="browser-key")
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    store = LocalBlobStore(settings.resolved_storage_dir)
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info=session_info(KeyService.from_settings(settings))
+    )
     with factory() as db:
         org = make_org(db, "東山市 市民課")
         db.commit()

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from ocr_service.audit.models import AuditEvent
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
+from ocr_service.documents.sealing import open_audit_values
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
-from tests.helpers import make_recognized_document
+from tests.helpers import make_recognized_document, plain_value
 
 
 def double_entry_layout() -> LayoutSource:
@@ -96,10 +97,12 @@ def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store:
     assert decided.status_code == 200 and decided.json()["status"] == "confirmed"
     db.expire_all()
     set_scope(db, SYSTEM_SCOPE)
-    assert db.get(FieldResult, results["amount"].id).value == "1300"  # type: ignore[union-attr]
+    assert plain_value(db, db.get(FieldResult, results["amount"].id)) == "1300"
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "review.arbitrate"))
     assert event is not None and event.user_id == admin.id  # type: ignore[attr-defined]
-    assert event.detail["changes"] == [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
+    assert "1200" not in str(event.detail) and event.detail["fields"] == ["amount"]
+    opened = open_audit_values(db, document_id=document.id, action=event.action, sealed=event.detail["sealed"])
+    assert opened["changes"] == [{"field": "amount", "old": "1200", "blind": "1300", "new": "1300"}]
 
 
 def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(

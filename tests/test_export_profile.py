@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.models import AuditEvent
+from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
 from ocr_service.documents.processing import ensure_pages, save_page_reading
@@ -20,6 +21,7 @@ from ocr_service.export.text import apply_width
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import create_document_key
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
@@ -219,14 +221,16 @@ def test_multi_page_form_is_one_row(client: TestClient, db: Session, store: Blob
     user = make_user(db, org)
     form = make_form(db, org, store, profile_layout({}, code="two", pages=2))
     set_scope(db, SYSTEM_SCOPE)
+    document_id = new_id()
     document = Document(
+        id=document_id,
         org_id=org.id,
         form_id=form.id,
         uploaded_by=user.id,
         sha256="0" * 64,
         size_bytes=1,
         page_count=2,
-        blob_key=store.put(pdf_bytes(2)),
+        blob_key=store.put(pdf_bytes(2), dek=create_document_key(db, document_id=document_id)),
         status="processing",
     )
     db.add(document)

@@ -19,6 +19,7 @@ from ocr_service.auth.service import Principal
 from ocr_service.config import Settings
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import open_field_results
 from ocr_service.export.service import export_confirmed_documents
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
@@ -114,7 +115,7 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
     assert [p.form_id for p in pages] == [form_b.id, None, form_a.id, None]
     assert pages[0].identify_score is not None and pages[0].identify_score > 0.8
     assert pages[3].reason and "様式" in pages[3].reason
-    results = {(r.page_id, r.field_name): r.value for r in db.scalars(select(FieldResult))}
+    results = {(r.page_id, r.field_name): r.value for r in open_field_results(db, db.scalars(select(FieldResult)))}
     assert results[(pages[0].id, "era")] == "昭和"
     assert results[(pages[2].id, "agree")] == "1" and results[(pages[2].id, "postal")] == "1234567"
     assert not any(page_id == pages[3].id for page_id, _ in results)

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
+from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes, simple_layout
-from tests.helpers import make_recognized_document
+from tests.helpers import make_recognized_document, plain_value
 
 
 def _setup(db: Session, store: BlobStore) -> tuple[Document, FieldResult, object, object]:
@@ -165,7 +166,7 @@ def test_review_queue_screens_and_actions_are_per_organisation(
     assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 404
     db.expire_all()
     set_scope(db, SYSTEM_SCOPE)
-    assert db.get(FieldResult, field.id).value == "山田"  # type: ignore[union-attr]
+    assert plain_value(db, db.get(FieldResult, field.id)) == "山田"
     assert db.get(Document, document.id).status == "recognized"  # type: ignore[union-attr]
     login(client, user_a)  # type: ignore[arg-type]
     assert [q["id"] for q in client.get("/api/v1/review/queue").json()] == [document.id]
@@ -260,3 +261,40 @@ def test_group_admin_cannot_reach_its_parent_department(client: TestClient, db: 
     login(client, dept_admin)
     assert client.post(f"/api/v1/admin/users/{group_user.id}/unlock").status_code == 200
     assert client.get(f"/api/v1/admin/orgs/{group.id}/policy").status_code == 200
+
+
+def test_erase_and_certificates_are_per_organisation(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN A's document and A's deletion certificate WHEN B's admin tries to erase A's document,
+    or lists / downloads A's certificate THEN 404 or an empty list, and A's document still exists."""
+    document, _field, user_a, _user_b = _setup(db, store)
+    other, _f, _ua, _ub = _setup_other(db, store, user_a)
+    admin_b = make_user(db, db.get_one(Organisation, _user_b.org_id), role="admin")  # type: ignore[attr-defined]
+    db.commit()
+    login(client, user_a)  # type: ignore[arg-type]
+    certificate_id = client.post(
+        f"/api/v1/documents/{other.id}/erase", json={"reason": "誤アップロード"}
+    ).json()["certificate_id"]
+    login(client, admin_b)
+    missing = client.post("/api/v1/documents/" + "f" * 32 + "/erase", json={"reason": "x"})
+    assert missing.status_code == 404
+    response = client.post(f"/api/v1/documents/{document.id}/erase", json={"reason": "x"})
+    assert response.status_code == 404 and response.json() == missing.json()
+    assert client.get("/api/v1/retention/certificates").json() == []
+    for suffix in (".json", ".pdf"):
+        assert client.get(f"/api/v1/retention/certificates/{certificate_id}{suffix}").status_code == 404
+    assert client.get(f"/api/v1/documents/{other.id}").status_code == 404  # A's tombstone is not B's 410
+    db.expire_all()
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.get(Document, document.id) is not None
+
+
+def _setup_other(db: Session, store: BlobStore, user: object) -> tuple[Document, None, None, None]:
+    from ocr_service.forms.models import FormDefinition
+
+    form = db.scalars(select(FormDefinition).where(FormDefinition.org_id == user.org_id)).first()  # type: ignore[attr-defined]
+    assert form is not None
+    other = make_recognized_document(db, user=user, form=form, store=store, values={"name": "佐藤"})  # type: ignore[arg-type]
+    db.commit()
+    return other, None, None, None

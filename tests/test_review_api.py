@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from ocr_service.audit.models import AuditEvent
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
+from ocr_service.documents.sealing import open_audit_values
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
-from tests.helpers import make_recognized_document
+from tests.helpers import make_recognized_document, plain_value
 
 
 def checked_layout() -> LayoutSource:
@@ -82,14 +83,19 @@ def test_two_reviewers_cannot_silently_overwrite_each_other(
     assert detail["code"] == "version_conflict" and "他の担当者" in detail["message"]
     assert detail["current"] == {"id": field.id, "value": "山田太郎", "version": 2}
     db.expire_all()
-    assert _field(db, document, "name").value == "山田太郎"
+    assert plain_value(db, _field(db, document, "name")) == "山田太郎"
 
     retry = second.patch(url, json={"value": "山田花子", "version": detail["current"]["version"]})
     assert retry.status_code == 200 and retry.json()["version"] == 3
     events = list(
         db.scalars(select(AuditEvent).where(AuditEvent.action == "review.field_edit").order_by(AuditEvent.id))
     )
-    assert [(e.user_id, e.detail["old"], e.detail["new"]) for e in events] == [
+    # Personal values are sealed with the document's key (unreadable once it is erased).
+    assert all("山田" not in str(e.detail) for e in events)
+    opened = [
+        open_audit_values(db, document_id=document.id, action=e.action, sealed=e.detail["sealed"]) for e in events
+    ]
+    assert [(e.user_id, o["old"], o["new"]) for e, o in zip(events, opened, strict=True)] == [
         (user_a.id, "山田", "山田太郎"),
         (user_b.id, "山田太郎", "山田花子"),
     ]

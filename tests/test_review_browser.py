@@ -36,13 +36,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
+from ocr_service.db.base import Base, new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, save_page_reading
+from ocr_service.documents.sealing import seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
+from ocr_service.keys.service import Keys as KeyService
+from ocr_service.keys.service import create_document_key, session_info
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import (
@@ -54,6 +57,7 @@ from tests.factories import (
     sample_source,
     use_csrf_token,
 )
+from tests.helpers import plain_value
 from tests.support.render import render_filled_pdf, sample_values_for
 from workers.pipeline.types import FieldReading, PageReading
 
@@ -110,15 +114,18 @@ def seed_document(
     pdf = render_filled_pdf(template_pdf=source.template_pdf, layout=source.layout, values=values, dpi=DPI)
     (page_image,) = convert_from_bytes(pdf, dpi=DPI)
     page_image = page_image.convert("L")
+    document_id = new_id()
+    dek = create_document_key(db, document_id=document_id)
     document = Document(
+        id=document_id,
         org_id=org_id,
         form_id=form_id,
         uploaded_by=user_id,
-        original_filename="kenshin_0001.pdf",
+        original_filename_sealed=seal_document_name(db, document_id=document_id, name="kenshin_0001.pdf"),
         sha256="0" * 64,
         size_bytes=len(pdf),
         page_count=1,
-        blob_key=store.put(pdf),
+        blob_key=store.put(pdf, dek=dek),
         status=DocumentStatus.PROCESSING,
     )
     db.add(document)
@@ -161,8 +168,10 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
     settings = Settings(
         environment="test", data_dir=tmp_path / "data", database_url=pg_url, storage_key="browser-key"
     )
-    store = LocalBlobStore(settings.resolved_storage_dir, key_material="browser-key")
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    store = LocalBlobStore(settings.resolved_storage_dir)
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info=session_info(KeyService.from_settings(settings))
+    )
     with factory() as db:
         org = make_org(db, "東山市 健康推進課")
         user = make_user(db, org, username="reviewer-browser")
@@ -174,16 +183,21 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
             db, source=source, user_id=user.id, org_id=org.id, form_id=form.id, store=store
         )
         # Queue context for the screenshot: one still being read.
+        second_id = new_id()
+        second_dek = create_document_key(db, document_id=second_id)
         db.add(
             Document(
+                id=second_id,
                 org_id=org.id,
                 form_id=form.id,
                 uploaded_by=user.id,
-                original_filename="kenshin_0002.pdf",
+                original_filename_sealed=seal_document_name(
+                    db, document_id=second_id, name="kenshin_0002.pdf"
+                ),
                 sha256="1" * 64,
                 size_bytes=1,
                 page_count=1,
-                blob_key=store.put(pdf_bytes()),
+                blob_key=store.put(pdf_bytes(), dek=second_dek),
                 status=DocumentStatus.PROCESSING,
             )
         )
@@ -369,4 +383,4 @@ def test_stale_edit_in_the_browser_shows_the_other_reviewers_value(live: Live, b
     assert "他の担当者" in row.text and "山田次郎" in row.text
     with live.factory() as db:
         set_scope(db, SYSTEM_SCOPE)
-        assert db.get_one(FieldResult, field.id).value == "山田次郎"
+        assert plain_value(db, db.get_one(FieldResult, field.id)) == "山田次郎"

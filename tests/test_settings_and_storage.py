@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from ocr_service.config import Settings
+from ocr_service.keys.datakey import DataKey
 from ocr_service.storage.blobs import BlobCorruptError, BlobNotFoundError, LocalBlobStore
 
 STRONG = "x" * 40
@@ -49,33 +50,45 @@ def test_visibility_timeout_must_exceed_hard_limit() -> None:
         Settings(task_time_limit_s=100, task_soft_time_limit_s=90, broker_visibility_timeout_s=50)
 
 
+DOC_A = DataKey(owner="a" * 32, secret=b"\x01" * 32)
+DOC_B = DataKey(owner="b" * 32, secret=b"\x02" * 32)
+
+
 def test_blobs_are_encrypted_and_round_trip(tmp_path: Path) -> None:
-    """GIVEN bytes WHEN stored THEN the file does not contain them and get() returns them."""
-    store = LocalBlobStore(tmp_path, key_material="k")
-    key = store.put(b"secret personal data")
+    """GIVEN bytes WHEN stored with a document's key THEN the file does not contain them and get() returns them."""
+    store = LocalBlobStore(tmp_path)
+    key = store.put(b"secret personal data", dek=DOC_A)
     (path,) = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert b"secret personal data" not in path.read_bytes()
-    assert store.get(key) == b"secret personal data"
+    assert store.get(key, dek=DOC_A) == b"secret personal data"
+    assert store.owner_of(key) == DOC_A.owner
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
 def test_tampered_or_foreign_key_blob_is_refused(tmp_path: Path) -> None:
-    """GIVEN a stored blob WHEN a byte flips, or another key reads it THEN BlobCorruptError."""
-    store = LocalBlobStore(tmp_path, key_material="k")
-    key = store.put(b"data" * 10)
-    assert LocalBlobStore(tmp_path, key_material="other").exists(key)
+    """GIVEN a stored blob WHEN a byte flips, another document's key reads it, or it is copied
+    under another object key THEN BlobCorruptError."""
+    store = LocalBlobStore(tmp_path)
+    key = store.put(b"data" * 10, dek=DOC_A)
+    assert store.exists(key)
     with pytest.raises(BlobCorruptError):
-        LocalBlobStore(tmp_path, key_material="other").get(key)
+        store.get(key, dek=DOC_B)
+    with pytest.raises(BlobCorruptError):
+        store.get(key, dek=DataKey(owner=DOC_A.owner, secret=b"\x03" * 32))
     (path,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    other = "0" * 32
+    store.objects.put_bytes(other, path.read_bytes())
+    with pytest.raises(BlobCorruptError):
+        store.get(other, dek=DOC_A)
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 1
     path.write_bytes(bytes(raw))
     with pytest.raises(BlobCorruptError):
-        store.get(key)
+        store.get(key, dek=DOC_A)
 
 
 def test_blob_keys_cannot_escape_the_root(tmp_path: Path) -> None:
     """GIVEN a path-like key WHEN read THEN refused as not found."""
-    store = LocalBlobStore(tmp_path / "root", key_material="k")
+    store = LocalBlobStore(tmp_path / "root")
     with pytest.raises(BlobNotFoundError):
-        store.get("../../etc/passwd")
+        store.get("../../etc/passwd", dek=DOC_A)

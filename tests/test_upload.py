@@ -15,6 +15,7 @@ from ocr_service.audit.models import AuditEvent
 from ocr_service.config import Settings
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
+from ocr_service.keys.service import document_key
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
 
@@ -67,7 +68,7 @@ def test_valid_pdf_is_stored_encrypted_and_enqueued_after_commit(
     assert len(new_files) == 1
     (stored,) = new_files
     assert b"plain-marker" not in stored.read_bytes() and b"%PDF" not in stored.read_bytes()
-    assert store.get(document.blob_key) == data
+    assert store.get(document.blob_key, dek=document_key(db, document_id=document.id)) == data
     assert db.scalar(
         select(AuditEvent).where(AuditEvent.action == "document.upload", AuditEvent.object_id == document.id)
     )

@@ -26,6 +26,7 @@ from ocr_service.config import Settings
 from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.conftest import REDIS_URL
 from tests.factories import login, make_form, make_org, make_user, sample_source
@@ -51,7 +52,7 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[tuple[Settings
         task_time_limit_s=20,
         broker_visibility_timeout_s=25,
     )
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info=session_info(Keys.from_settings(settings)))
     yield settings, factory
     redis.Redis.from_url(REDIS_URL).delete(queue)
     with engine.begin() as conn:
@@ -106,7 +107,7 @@ def _wait_for(predicate: Callable[[], bool], *, timeout: float, what: str, log: 
 
 
 def _setup_org(settings: Settings, factory: sessionmaker[Session]) -> tuple[TestClient, LocalBlobStore, object]:
-    store = LocalBlobStore(settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value())
+    store = LocalBlobStore(settings.resolved_storage_dir)
     celery = make_celery(settings)
     app = create_app(settings, session_factory=factory, store=store,
                      enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]))

@@ -9,6 +9,7 @@ from ocr_service.config import Settings, get_settings
 
 INGEST_TASK = "workers.tasks.ingest"
 SWEEP_TASK = "workers.tasks.sweep_stale"
+RETENTION_TASK = "workers.tasks.retention"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -36,6 +37,8 @@ def make_celery(settings: Settings) -> Celery:
         timezone="Asia/Tokyo",
         beat_schedule={
             "sweep-stale-documents": {"task": SWEEP_TASK, "schedule": max(15.0, settings.stale_after_s / 2)},
+            # ocr_service/retention: erase documents past their retention period, certify, expire the rest.
+            "retention": {"task": RETENTION_TASK, "schedule": float(settings.retention_interval_s)},
         },
     )
     return app

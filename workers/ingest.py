@@ -27,6 +27,8 @@ from ocr_service.documents.processing import (
 )
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
+from ocr_service.keys.datakey import DataKey
+from ocr_service.keys.service import KeyErasedError, document_key, installation_key
 from workers.pipeline.identify import LayoutCandidate, candidates_for, read_unknown_page
 from workers.pipeline.imaging import encode_png
 from workers.pipeline.raster import RasterError, rasterize_pdf, render_template
@@ -42,10 +44,10 @@ TIMEOUT_JA = "処理時間の上限を超えたため読み取りを中止しま
 PageReader = Callable[[np.ndarray, Page], PageReading]
 
 
-def _named_form_reader(runtime: WorkerRuntime, form: FormDefinition) -> PageReader:
+def _named_form_reader(runtime: WorkerRuntime, form: FormDefinition, dek: DataKey) -> PageReader:
     """Pages of an upload for a named form: page i shows layout page ((i - 1) % pages) + 1."""
     layout = layout_of(form)
-    templates = render_template(runtime.store.get(form.template_blob_key), dpi=runtime.settings.raster_dpi)
+    templates = render_template(runtime.store.get(form.template_blob_key, dek=dek), dpi=runtime.settings.raster_dpi)
 
     def read(image: np.ndarray, page: Page) -> PageReading:
         return runtime.pipeline.process_page(
@@ -59,14 +61,14 @@ def _named_form_reader(runtime: WorkerRuntime, form: FormDefinition) -> PageRead
     return read
 
 
-def _identifying_reader(runtime: WorkerRuntime, forms: list[FormDefinition]) -> PageReader:
+def _identifying_reader(runtime: WorkerRuntime, forms: list[FormDefinition], dek: DataKey) -> PageReader:
     """Pages of an upload that named no form: each is identified among the org's published forms."""
     candidates: list[LayoutCandidate] = []
     for form in forms:
         candidates += candidates_for(
             key=form.id,
             layout=layout_of(form),
-            template_pdf=runtime.store.get(form.template_blob_key),
+            template_pdf=runtime.store.get(form.template_blob_key, dek=dek),
             dpi=runtime.settings.raster_dpi,
         )
 
@@ -91,15 +93,17 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
             if document.form_id is not None:
                 form = db.get(FormDefinition, document.form_id)
                 assert form is not None
-                read = _named_form_reader(runtime, form)
+                read = _named_form_reader(runtime, form, installation_key(db))
                 pages = ensure_pages(db, document=document, layout_pages=layout_of(form).pages)
             else:
-                read = _identifying_reader(runtime, forms_for_identification(db, org_id=document.org_id))
+                read = _identifying_reader(
+                    runtime, forms_for_identification(db, org_id=document.org_id), installation_key(db)
+                )
                 pages = ensure_pages(db, document=document, layout_pages=1)
             todo = [p for p in pages if p.status == "pending"]
             if todo:
                 images = rasterize_pdf(
-                    runtime.store.get(document.blob_key),
+                    runtime.store.get(document.blob_key, dek=document_key(db, document_id=document_id)),
                     dpi=settings.raster_dpi,
                     timeout_s=settings.raster_timeout_s,
                     max_pages=settings.max_pages,
@@ -119,6 +123,11 @@ def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
             logger.info("ingest %s failed: %s", document_id, exc)
             mark_failed(db, document_id=document_id, reason=exc.reason)
             return "failed"
+        except KeyErasedError:
+            # Erased (retention or manual deletion) while queued or being read: nothing left to do.
+            logger.info("ingest %s stopped: the document was erased", document_id)
+            db.rollback()
+            return "erased"
         except SoftTimeLimitExceeded:
             mark_failed(db, document_id=document_id, reason=TIMEOUT_JA)
             return "failed"

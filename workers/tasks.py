@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.processing import take_stale_documents
-from workers.celery_app import INGEST_TASK, SWEEP_TASK, celery_app
+from ocr_service.retention.service import retention_job
+from workers.celery_app import INGEST_TASK, RETENTION_TASK, SWEEP_TASK, celery_app
 from workers.ingest import run_ingest
 from workers.runtime import worker_runtime
 
@@ -31,3 +32,13 @@ def sweep_stale() -> int:
     if ids:
         logger.info("re-enqueued %d stale documents", len(ids))
     return len(ids)
+
+
+@celery_app.task(name=RETENTION_TASK)
+def retention() -> int:
+    """The retention job (ocr_service/retention); ``ocr-service retention run`` runs the same code."""
+    runtime = worker_runtime()
+    with runtime.session_factory() as db:
+        set_scope(db, SYSTEM_SCOPE)
+        result = retention_job(db, settings=runtime.settings, store=runtime.store, trigger="schedule")
+    return result.run.erased

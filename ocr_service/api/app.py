@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,12 +22,17 @@ from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
 from ocr_service.documents.pdfcheck import PdfRejectedError
 from ocr_service.documents.routes import router as documents_router
-from ocr_service.documents.service import DocumentNotFoundError, Enqueue, UploadError
+from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.export.routes import router as export_router
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
+from ocr_service.keys.kek import UnknownKekError
+from ocr_service.keys.service import KeyErasedError, Keys, session_info
+from ocr_service.retention.routes import pages_router as retention_pages_router
+from ocr_service.retention.routes import router as retention_router
+from ocr_service.retention.service import erased_message
 from ocr_service.review.errors import install_review_error_handlers
-from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect
+from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect, templates
 from ocr_service.review.pages import router as review_pages_router
 from ocr_service.review.routes import router as review_router
 from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, LocalBlobStore
@@ -57,6 +62,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.warning("scope violation refused: %s", exc)
         return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
 
+    async def erased(request: Request, exc: Exception) -> Response:
+        message = erased_message(exc)
+        if not request.url.path.startswith("/api/"):
+            return templates.TemplateResponse(
+                request, "review/erased.html", {"message": message}, status_code=410
+            )
+        return _error(status.HTTP_410_GONE, "erased", message)
+
+    async def key_missing(_request: Request, exc: Exception) -> JSONResponse:
+        # A data key wrapped by a KEK this process does not have: a configuration problem, not a bug.
+        logger.error("storage key not configured: %s", exc)
+        return _error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "storage_key_missing",
+            "暗号鍵の設定が変更されたため、この文書を開けません。管理者は以前の OCR_STORAGE_KEY を "
+            "OCR_STORAGE_KEYS_OLD に設定し、ocr-service keys rotate を実行してください。",
+        )
+
+    app.add_exception_handler(UnknownKekError, key_missing)
+    app.add_exception_handler(DocumentErasedError, erased)
+    app.add_exception_handler(KeyErasedError, erased)
     for exc_type in (DocumentNotFoundError, FormNotFoundError, BlobNotFoundError):
         app.add_exception_handler(exc_type, not_found)
     app.add_exception_handler(PdfRejectedError, pdf_rejected)
@@ -90,18 +116,27 @@ def create_app(
     )
     app.state.runtime = Runtime(
         settings=settings,
-        session_factory=session_factory or make_session_factory(make_engine(settings.resolved_database_url)),
-        store=store
-        or LocalBlobStore(
-            settings.resolved_storage_dir, key_material=settings.storage_key.get_secret_value()
+        session_factory=session_factory
+        or make_session_factory(
+            make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
         ),
+        store=store or LocalBlobStore(settings.resolved_storage_dir),
         enqueue=enqueue or celery_enqueue,
     )
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, documents_router, forms_router, export_router, review_router, admin_router):
+    for router in (
+        auth_router,
+        documents_router,
+        forms_router,
+        export_router,
+        review_router,
+        retention_router,
+        admin_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(retention_pages_router)
     app.include_router(admin_pages_router)
     app.include_router(account_pages_router)
     install_offline_docs(app)

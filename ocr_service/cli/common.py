@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
+from ocr_service.keys.service import Keys, session_info
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 
@@ -21,14 +22,14 @@ def settings() -> Settings:
 
 
 def blob_store(cfg: Settings) -> LocalBlobStore:
-    return LocalBlobStore(cfg.resolved_storage_dir, key_material=cfg.storage_key.get_secret_value())
+    return LocalBlobStore(cfg.resolved_storage_dir)
 
 
 @contextmanager
 def system_session(cfg: Settings) -> Iterator[Session]:
     engine = make_engine(cfg.resolved_database_url)
     try:
-        with make_session_factory(engine)() as db:
+        with make_session_factory(engine, info=session_info(Keys.from_settings(cfg)))() as db:
             set_scope(db, SYSTEM_SCOPE)
             yield db
     finally:

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ocr_service.cli import accounts_cli, admin, models, ocr, run
+from ocr_service.cli import accounts_cli, admin, models, ocr, retention, run
 
 app = typer.Typer(help="Offline AI-OCR for Japanese municipal forms.", no_args_is_help=True)
 app.command("up")(run.up)
@@ -21,6 +21,8 @@ app.add_typer(admin.forms_app, name="forms")
 app.add_typer(accounts_cli.token_app, name="token")
 app.add_typer(ocr.eval_app, name="eval")
 app.add_typer(models.models_app, name="models")
+app.add_typer(retention.retention_app, name="retention")
+app.add_typer(retention.keys_app, name="keys")
 
 
 @app.callback()

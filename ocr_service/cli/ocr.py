@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ocr_service.cli.common import blob_store, fail, resolve_org, settings, system_session
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutError, load_layout_file
+from ocr_service.keys.service import installation_key
 
 eval_app = typer.Typer(help="Measure recognition on evaluation sets (JSON on stdout).", no_args_is_help=True)
 
@@ -36,7 +37,7 @@ def _layout_from_db(code: str | None, org_name: str | None) -> tuple[FormLayout,
             if len(forms) != 1:
                 raise typer.BadParameter("pass --form CODE: " + ", ".join(f.code for f in forms))
             form = forms[0]
-        return layout_of(form), blob_store(cfg).get(form.template_blob_key)
+        return layout_of(form), blob_store(cfg).get(form.template_blob_key, dek=installation_key(db))
 
 
 def _all_layouts_from_db(org_name: str | None) -> list[tuple[FormLayout, bytes]]:
@@ -47,7 +48,8 @@ def _all_layouts_from_db(org_name: str | None) -> list[tuple[FormLayout, bytes]]
     with system_session(cfg) as db:
         set_scope(db, OrgScope(resolve_org(db, org_name).id))
         store = blob_store(cfg)
-        return [(layout_of(f), store.get(f.template_blob_key)) for f in list_latest_forms(db)]
+        key = installation_key(db)
+        return [(layout_of(f), store.get(f.template_blob_key, dek=key)) for f in list_latest_forms(db)]
 
 
 def process(

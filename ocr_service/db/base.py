@@ -67,11 +67,29 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[OrmSession]:
+def make_session_factory(engine: Engine, *, info: dict[str, Any] | None = None) -> sessionmaker[OrmSession]:
+    """``info`` reaches every session (the key service: ocr_service.keys.service.session_info)."""
     # Every process that opens sessions needs all tables mapped, or foreign keys cannot resolve.
     import ocr_service.db.models  # noqa: F401
 
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info or {})
+
+
+class PlainNotOpenedError(RuntimeError):
+    """Code read a sealed column's plain value without opening it first (a bug, never a user error)."""
+
+
+def set_opened_plain(row: object, column: str, plain: str) -> None:
+    """Remember ``plain`` for the sealed value ``column`` holds now; unmapped, so never flushed."""
+    row.__dict__[f"_plain_{column}"] = (row.__dict__.get(column), plain)
+
+
+def opened_plain(row: object, column: str) -> str:
+    # Paired with the sealed value it came from: after a refresh the stale plain text is refused.
+    pair = row.__dict__.get(f"_plain_{column}")
+    if pair is None or pair[0] != row.__dict__.get(column):
+        raise PlainNotOpenedError(f"{type(row).__name__}.{column} was not opened in this session")
+    return str(pair[1])
 
 
 __all__ = [
@@ -82,5 +100,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "new_id",
+    "opened_plain",
+    "set_opened_plain",
     "utcnow",
 ]

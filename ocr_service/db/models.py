@@ -6,6 +6,7 @@ from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.export.models import CharMapping
 from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
+from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.models import BlindEntry
 
 __all__ = [
@@ -13,7 +14,9 @@ __all__ = [
     "AuditEvent",
     "BlindEntry",
     "CharMapping",
+    "DeletionCertificate",
     "Document",
+    "DocumentTombstone",
     "FieldResult",
     "FormDefinition",
     "LoginFailure",

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, utcnow
+from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, opened_plain, utcnow
 from ocr_service.documents.status import DocumentStatus
 
 
@@ -19,8 +19,9 @@ class Document(OrgScoped, TimestampMixin, Base):
     """The form version named at upload; None when every page is identified on its own
     (each page then records its version in ``pages.form_id``)."""
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    original_filename: Mapped[str] = mapped_column(String(255), default="")
-    """Display only; the file is stored under ``blob_key``, never under this name."""
+    original_filename_sealed: Mapped[str] = mapped_column("original_filename", Text, default="")
+    """Display only, sealed (a file name can name a person); the file is stored under ``blob_key``,
+    never under this name. Read ``original_filename`` after ``open_document_names``."""
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column()
     page_count: Mapped[int] = mapped_column()
@@ -36,6 +37,10 @@ class Document(OrgScoped, TimestampMixin, Base):
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    @property
+    def original_filename(self) -> str:
+        return opened_plain(self, "original_filename_sealed")
 
 
 class Page(OrgScoped, Base):
@@ -67,15 +72,26 @@ class FieldResult(OrgScoped, Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     page_id: Mapped[str] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
     field_name: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str] = mapped_column(Text, default="")
-    """Text value; checkboxes store ``"1"``/``"0"``."""
+    value_sealed: Mapped[str] = mapped_column("value", Text, default="")
+    """The value sealed with the document's data key (documents/sealing.py); read ``value`` after
+    :func:`~ocr_service.documents.sealing.open_field_results`. Checkboxes hold ``"1"``/``"0"``."""
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     char_confidences: Mapped[list[float]] = mapped_column(default=list)
     crop_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
     status: Mapped[str] = mapped_column(String(20), default="ok")
-    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    reason_sealed: Mapped[str | None] = mapped_column("reason", Text, default=None)
+    """Why the field needs a look, sealed like the value (a check's message can quote the value)."""
     version: Mapped[int] = mapped_column(default=1)
     """Optimistic-locking counter for reviewer edits."""
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def value(self) -> str:
+        """The plain value, once opened in this session (never stored: only ``value_sealed`` is)."""
+        return opened_plain(self, "value_sealed")
+
+    @property
+    def reason(self) -> str | None:
+        return None if self.reason_sealed is None else opened_plain(self, "reason_sealed")

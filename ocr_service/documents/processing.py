@@ -14,10 +14,12 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import seal_field_value
 from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import document_key, seal_text
 from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
 
@@ -74,23 +76,38 @@ def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[
 def save_page_reading(
     db: Session, *, page: Page, reading: PageReading, page_png: bytes, store: BlobStore
 ) -> None:
-    """Store one page's image, crops and field results in a single commit."""
-    page.image_blob_key = store.put(page_png)
+    """Store one page's image, crops and field results in a single commit.
+
+    Image, crops and values are encrypted with the document's data key; a document erased
+    while it was being read has no key, so KeyErasedError stops the worker here."""
+    dek = document_key(db, document_id=page.document_id)
+    page.image_blob_key = store.put(page_png, dek=dek)
     db.execute(delete(FieldResult).where(FieldResult.page_id == page.id))
     for field in reading.fields:
         value = ("1" if field.value else "0") if isinstance(field.value, bool) else field.value
+        result_id = new_id()
         db.add(
             FieldResult(
+                id=result_id,
                 org_id=page.org_id,
                 document_id=page.document_id,
                 page_id=page.id,
                 field_name=field.name,
-                value=value,
+                value_sealed=seal_field_value(
+                    db, document_id=page.document_id, result_id=result_id, value=value
+                ),
                 confidence=field.confidence,
                 char_confidences=list(field.char_confidences),
-                crop_blob_key=store.put(field.crop_png) if field.crop_png else None,
+                crop_blob_key=store.put(field.crop_png, dek=dek) if field.crop_png else None,
                 status=field.status,
-                reason=field.reason,
+                reason_sealed=seal_text(
+                    db,
+                    document_id=page.document_id,
+                    purpose=f"field_results.reason|{result_id}",
+                    value=field.reason,
+                )
+                if field.reason
+                else None,
             )
         )
     if reading.form_key is not None:

@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
+from ocr_service.db.base import new_id
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.pdfcheck import inspect_pdf
+from ocr_service.documents.sealing import open_document_names, open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import FormNotFoundError, get_latest_form, list_latest_forms
+from ocr_service.keys.service import create_document_key, destroy_document_key, document_key
 from ocr_service.storage.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,16 @@ Enqueue = Callable[[str], None]
 
 class DocumentNotFoundError(LookupError):
     """Missing or in another organisation: callers cannot tell which, by design."""
+
+
+class DocumentErasedError(LookupError):
+    """The document was erased (retention or manual deletion); only its tombstone remains."""
+
+    def __init__(self, document_id: str, *, certificate_id: str | None, trigger: str = "retention") -> None:
+        super().__init__(document_id)
+        self.document_id = document_id
+        self.certificate_id = certificate_id
+        self.trigger = trigger
 
 
 class UploadError(ValueError):
@@ -78,13 +91,18 @@ def upload_document(
     """
     page_count = inspect_pdf(data, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
     form = _resolve_form(db, form_code=form_code)
-    blob_key = store.put(data)
+    # The document's own data key exists before any of its bytes are stored.
+    document_id = new_id()
+    blob_key = store.put(data, dek=create_document_key(db, document_id=document_id))
     try:
         document = Document(
+            id=document_id,
             org_id=principal.org_id,
             form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
-            original_filename=_safe_display_name(filename),
+            original_filename_sealed=seal_document_name(
+                db, document_id=document_id, name=_safe_display_name(filename)
+            ),
             sha256=hashlib.sha256(data).hexdigest(),
             size_bytes=len(data),
             page_count=page_count,
@@ -110,9 +128,11 @@ def upload_document(
     except BaseException:
         db.rollback()
         store.delete(blob_key)
+        destroy_document_key(db, document_id=document_id)
         raise
     # After commit: a worker must never receive an id it cannot read yet. If sending fails,
     # the document stays queued and beat's sweep sends it again.
+    open_document_names(db, [document])
     try:
         enqueue(document.id)
     except Exception:
@@ -121,9 +141,18 @@ def upload_document(
 
 
 def get_document(db: Session, *, document_id: str) -> Document:
+    """The document; DocumentErasedError (HTTP 410) if it was erased, else DocumentNotFoundError."""
     document = db.get(Document, document_id)
     if document is None:
+        from ocr_service.retention.models import DocumentTombstone
+
+        tombstone = db.get(DocumentTombstone, document_id)
+        if tombstone is not None:
+            raise DocumentErasedError(
+                document_id, certificate_id=tombstone.certificate_id, trigger=tombstone.trigger
+            )
         raise DocumentNotFoundError(document_id)
+    open_document_names(db, [document])
     return document
 
 
@@ -133,7 +162,7 @@ def list_documents(
     query = select(Document).order_by(Document.created_at).limit(limit).offset(offset)
     if status:
         query = query.where(Document.status == status)
-    return list(db.scalars(query))
+    return open_document_names(db, db.scalars(query))
 
 
 def list_pages(db: Session, *, document_id: str) -> list[Page]:
@@ -141,20 +170,24 @@ def list_pages(db: Session, *, document_id: str) -> list[Page]:
 
 
 def list_field_results(db: Session, *, document_id: str) -> list[FieldResult]:
-    return list(db.scalars(select(FieldResult).where(FieldResult.document_id == document_id)))
+    return open_field_results(
+        db, db.scalars(select(FieldResult).where(FieldResult.document_id == document_id))
+    )
 
 
 def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobStore) -> bytes:
+    get_document(db, document_id=document_id)  # an erased document answers 410, not 404
     page = db.scalar(select(Page).where(Page.document_id == document_id, Page.page_no == page_no))
     if page is None or page.image_blob_key is None:
         raise DocumentNotFoundError(f"{document_id}/page/{page_no}")
-    return store.get(page.image_blob_key)
+    return store.get(page.image_blob_key, dek=document_key(db, document_id=document_id))
 
 
 def read_field_crop(db: Session, *, document_id: str, field_result_id: str, store: BlobStore) -> bytes:
+    get_document(db, document_id=document_id)
     result = db.scalar(
         select(FieldResult).where(FieldResult.document_id == document_id, FieldResult.id == field_result_id)
     )
     if result is None or result.crop_blob_key is None:
         raise DocumentNotFoundError(f"{document_id}/field/{field_result_id}")
-    return store.get(result.crop_blob_key)
+    return store.get(result.crop_blob_key, dek=document_key(db, document_id=document_id))

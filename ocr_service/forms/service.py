@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
 from ocr_service.forms.models import FormDefinition
+from ocr_service.keys.service import installation_key
 from ocr_service.storage.blobs import BlobStore
 
 _IMMUTABLE_COLUMNS = (
@@ -76,7 +77,7 @@ def publish_form_version(
         title=layout.title,
         status="published",
         layout=versioned.model_dump(mode="json"),
-        template_blob_key=store.put(source.template_pdf),
+        template_blob_key=store.put(source.template_pdf, dek=installation_key(db)),
         template_sha256=template_sha,
         layout_sha256=layout_sha,
         # The personal-data flag belongs to the form, not to one version: a new version keeps it.

@@ -18,6 +18,8 @@ class Organisation(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="department")
     """``department`` (部署) or ``group`` (グループ)."""
+    retention_days: Mapped[int | None] = mapped_column(default=None)
+    """This organisation's retention period in days; None follows OCR_RETENTION_DAYS."""
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Overrides of the installation's account policy for this organisation and its subtree
     (keys of :class:`ocr_service.auth.policy.AccountPolicy`)."""

@@ -50,5 +50,7 @@ def check_document(layout: FormLayout, values: Mapping[str, str]) -> list[FieldP
     for violation in check_cross_field_rules(layout, typed):
         for name in violation.fields:
             if name not in problems:
-                problems[name] = FieldProblem(field_name=name, label=specs[name].label, reason=violation.reason)
+                problems[name] = FieldProblem(
+                    field_name=name, label=specs[name].label, reason=violation.reason
+                )
     return [problems[spec.name] for spec in layout.fields if spec.name in problems]

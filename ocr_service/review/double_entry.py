@@ -14,8 +14,15 @@ from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, set_opened_plain, utcnow
 from ocr_service.documents.models import Document, FieldResult
+from ocr_service.documents.sealing import (
+    AUDIT_SEALED_KEY,
+    open_blind_entries,
+    seal_blind_value,
+    seal_field_value,
+    sealed_audit_values,
+)
 from ocr_service.documents.service import get_document
 from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.layout import FieldSpec
@@ -94,14 +101,24 @@ def submit_blind_entry(
     for item in fields:
         typed = values[item.result.id]
         matched = normalized(typed) == normalized(item.result.value)
+        entry_id = new_id()
         db.add(
             BlindEntry(
+                id=entry_id,
                 org_id=principal.org_id,
                 document_id=document_id,
                 field_result_id=item.result.id,
                 user_id=principal.user_id,
-                value=typed,
-                first_value=item.result.value,
+                value_sealed=seal_blind_value(
+                    db, document_id=document_id, entry_id=entry_id, column="value", value=typed
+                ),
+                first_value_sealed=seal_blind_value(
+                    db,
+                    document_id=document_id,
+                    entry_id=entry_id,
+                    column="first_value",
+                    value=item.result.value,
+                ),
                 matched=matched,
             )
         )
@@ -132,10 +149,11 @@ def disagreements(db: Session, *, principal: Principal, document_id: str) -> lis
     """The fields the arbiter must decide; only an admin or a reviewer who typed neither value may."""
     document = get_document(db, document_id=document_id)
     require_status(document, DocumentStatus.ARBITRATION)
-    entries = list(
+    entries = open_blind_entries(
+        db,
         db.scalars(
             select(BlindEntry).where(BlindEntry.document_id == document.id, BlindEntry.matched.is_(False))
-        )
+        ),
     )
     typists = {document.confirmed_by, *(e.user_id for e in entries)}
     if principal.role != "admin" and principal.user_id in typists:
@@ -170,7 +188,10 @@ def arbitrate(db: Session, *, principal: Principal, document_id: str, decisions:
                 "new": decided,
             }
         )
-        item.result.value = decided
+        item.result.value_sealed = seal_field_value(
+            db, document_id=document_id, result_id=item.result.id, value=decided
+        )
+        set_opened_plain(item.result, "value_sealed", decided)
         item.result.version += 1
         item.result.reviewed_by = principal.user_id
         item.result.reviewed_at = utcnow()
@@ -189,7 +210,12 @@ def arbitrate(db: Session, *, principal: Principal, document_id: str, decisions:
         user_id=principal.user_id,
         object_type="document",
         object_id=document_id,
-        detail={"changes": changes},
+        detail={
+            "fields": [c["field"] for c in changes],
+            AUDIT_SEALED_KEY: sealed_audit_values(
+                db, document_id=document_id, action="review.arbitrate", values={"changes": changes}
+            ),
+        },
     )
     db.commit()
     db.refresh(document)

@@ -18,6 +18,7 @@ from ocr_service.api.deps import ReviewerCtx
 from ocr_service.api.security import safe_next
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.models import ROLE_LABELS
+from ocr_service.db.base import utcnow
 from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.forms.service import has_personal_data_forms
 from ocr_service.review import double_entry, service
@@ -55,7 +56,13 @@ def login_page(
 def queue_page(
     request: Request, ctx: ReviewerCtx, group: Annotated[str | None, Query(max_length=10)] = None
 ) -> Response:
-    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days, group=group)
+    view = service.build_queue(
+        ctx.db,
+        retention_days=service.retention_days_for(
+            ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
+        ),
+        group=group,
+    )
     context = {
         "view": view,
         "rows": view.rows,
@@ -83,7 +90,15 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
         object_id=review.document.id,
     )
     ctx.db.commit()
-    context = {"review": review, "threshold": settings.confidence_threshold, "principal": ctx.principal}
+    days = service.retention_days_for(ctx.db, org_id=ctx.principal.org_id, default=settings.retention_days)
+    erase_at = service.as_aware(review.document.created_at) + timedelta(days=days)
+    context = {
+        "review": review,
+        "threshold": settings.confidence_threshold,
+        "principal": ctx.principal,
+        "erase_at": erase_at,
+        "erase_soon": erase_at - utcnow() <= timedelta(days=1),
+    }
     return templates.TemplateResponse(request, "review/document.html", context)
 
 

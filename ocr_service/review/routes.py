@@ -28,7 +28,12 @@ def _status(document: Document, next_url: str | None = None) -> DocumentStatusOu
 
 @router.get("/queue", response_model=list[QueueItemOut])
 def queue(ctx: ReviewerCtx) -> list[QueueItemOut]:
-    view = service.build_queue(ctx.db, retention_days=ctx.runtime.settings.retention_days)
+    view = service.build_queue(
+        ctx.db,
+        retention_days=service.retention_days_for(
+            ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
+        ),
+    )
     return [
         QueueItemOut(
             id=r.document.id,

@@ -18,6 +18,13 @@ from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.documents.sealing import (
+    AUDIT_SEALED_KEY,
+    open_document_names,
+    open_field_results,
+    seal_field_value,
+    sealed_audit_values,
+)
 from ocr_service.documents.service import DocumentNotFoundError, get_document
 from ocr_service.documents.status import (
     AWAITING_REVIEW,
@@ -40,7 +47,9 @@ QUEUE_GROUPS: dict[str, tuple[DocumentStatus, ...]] = {
     "読取失敗": (DocumentStatus.FAILED,),
     "対象外": (DocumentStatus.EXCLUDED,),
 }
-GROUP_OF_STATUS: dict[str, str] = {status.value: group for group, statuses in QUEUE_GROUPS.items() for status in statuses}
+GROUP_OF_STATUS: dict[str, str] = {
+    status.value: group for group, statuses in QUEUE_GROUPS.items() for status in statuses
+}
 ATTENTION_STATUSES = ("low_confidence", "invalid", "unreadable")
 
 
@@ -77,9 +86,20 @@ def as_aware(moment: datetime) -> datetime:
 
 
 def days_left(*, created_at: datetime, retention_days: int, now: datetime) -> int:
-    """Whole days (rounded up) until automatic deletion; 0 once it is due."""
+    """Whole days (rounded up) until automatic deletion; 0 once it is due.
+
+    The retention job (ocr_service/retention) erases a document on its first run at or after
+    ``created_at + retention_days``, so this is the same rule the job applies."""
     remaining = as_aware(created_at) + timedelta(days=retention_days) - now
     return max(0, math.ceil(remaining / timedelta(days=1)))
+
+
+def retention_days_for(db: Session, *, org_id: int, default: int) -> int:
+    """The organisation's own retention period, else the installation's (OCR_RETENTION_DAYS)."""
+    from ocr_service.orgs.models import Organisation
+
+    org = db.get(Organisation, org_id)
+    return (org.retention_days if org is not None else None) or default
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,10 @@ class QueueRow:
     group: str
     status_label: str
     days_left: int
+    erase_at: datetime
+    """When the retention job erases the document (its first run at or after this moment)."""
+    erase_soon: bool
+    """Within a day of erase: the queue marks it."""
 
 
 @dataclass
@@ -126,7 +150,7 @@ def build_queue(
     query = select(Document).order_by(Document.created_at, Document.id).limit(limit)
     if group is not None:
         query = query.where(Document.status.in_(QUEUE_GROUPS.get(group, ())))
-    for document in db.scalars(query):
+    for document in open_document_names(db, db.scalars(query)):
         form = forms.get(document.form_id or "")
         view.rows.append(
             QueueRow(
@@ -136,6 +160,9 @@ def build_queue(
                 group=GROUP_OF_STATUS.get(document.status, "読取中"),
                 status_label=status_label(document.status),
                 days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
+                erase_at=as_aware(document.created_at) + timedelta(days=retention_days),
+                erase_soon=as_aware(document.created_at) + timedelta(days=retention_days) - now
+                <= timedelta(days=1),
             )
         )
     return view
@@ -195,7 +222,7 @@ def results_in_page_order(
         query = query.join(Document, Document.id == FieldResult.document_id).where(
             func.coalesce(Page.form_id, Document.form_id).in_(form_ids)
         )
-    return list(db.scalars(query.order_by(Page.page_no)))
+    return open_field_results(db, db.scalars(query.order_by(Page.page_no)))
 
 
 def merged_values(results: Iterable[FieldResult]) -> dict[str, str]:
@@ -261,24 +288,30 @@ def edit_field(
     )
     if result is None:
         raise DocumentNotFoundError(field_result_id)
+    (result,) = open_field_results(db, [result])
     old_value = result.value
     outcome = db.execute(
         update(FieldResult)
         .where(FieldResult.id == result.id, FieldResult.version == expected_version)
         .values(
-            value=value, version=FieldResult.version + 1, reviewed_by=principal.user_id, reviewed_at=utcnow()
+            value_sealed=seal_field_value(db, document_id=document.id, result_id=result.id, value=value),
+            version=FieldResult.version + 1,
+            reviewed_by=principal.user_id,
+            reviewed_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
     )
     db.refresh(result)
+    (result,) = open_field_results(db, [result])
     if getattr(outcome, "rowcount", 0) != 1:
         db.rollback()
         raise ReviewConflictError(
             field_result_id=result.id, current_value=result.value, current_version=result.version
         )
+    action = "review.field_edit" if value != old_value else "review.field_accept"
     record_audit_event(
         db,
-        action="review.field_edit" if value != old_value else "review.field_accept",
+        action=action,
         org_id=principal.org_id,
         user_id=principal.user_id,
         object_type="field_result",
@@ -286,9 +319,10 @@ def edit_field(
         detail={
             "document": document.id,
             "field": result.field_name,
-            "old": old_value,
-            "new": value,
             "version": result.version,
+            AUDIT_SEALED_KEY: sealed_audit_values(
+                db, document_id=document.id, action=action, values={"old": old_value, "new": value}
+            ),
         },
     )
     db.commit()

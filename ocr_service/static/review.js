@@ -317,6 +317,23 @@
     });
     const confirm = $("#confirm");
     if (confirm) confirm.addEventListener("click", confirmDocument);
+    const eraseButton = $("#erase-button");
+    if (eraseButton) {
+      eraseButton.addEventListener("click", async () => {
+        const reason = $("#erase-reason").value.trim();
+        if (!reason) { toast("削除理由を入力してください。"); $("#erase-reason").focus(); return; }
+        if (!window.confirm("この文書を削除します。元に戻せません。よろしいですか。")) return;
+        eraseButton.disabled = true;
+        const { res, data } = await api("POST", `/api/v1/documents/${docId}/erase`, { reason });
+        if (res.ok) {
+          toast(`削除しました（削除証明書 ${data.certificate_id}）。`);
+          location.href = "/review";
+          return;
+        }
+        eraseButton.disabled = false;
+        toast(messageOf(data, "削除できませんでした。"));
+      });
+    }
 
     const start = rows().find(needsAttention) || rows()[0];
     if (start && editable) focusRow(start);

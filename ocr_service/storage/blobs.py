@@ -1,25 +1,23 @@
-"""Blob store: encrypted files under generated keys.
+"""Blob store: every file is AES-256-GCM encrypted with the data key of the document it belongs to.
 
-Files are written to a temporary name in the target folder and renamed, so a
-crash never leaves a half-written blob under a real key. Keys are random hex;
-a client's filename is never part of a path.
+Encryption sits on top of an :class:`~ocr_service.storage.backends.ObjectStore` (local folder or
+object storage). The associated data binds each ciphertext to its object key and its key owner
+(the document id), so a blob copied under another key or document fails to decrypt. Once a
+document's data key is destroyed (retention), its blobs are unreadable even from a backup.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import secrets
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_KEY_RE = re.compile(r"^[0-9a-f]{32}$")
-_MAGIC = b"OCRB1"
+from ocr_service.keys.datakey import DataKey
+from ocr_service.storage.backends import LocalObjectStore, ObjectNotFoundError, ObjectStore
+
+_MAGIC = b"OCRB2"
 
 
 class BlobNotFoundError(FileNotFoundError):
@@ -27,67 +25,76 @@ class BlobNotFoundError(FileNotFoundError):
 
 
 class BlobCorruptError(ValueError):
-    """The stored bytes fail authentication (tampered, or a different key)."""
+    """The stored bytes fail authentication (tampered, or another document's key)."""
 
 
-class BlobStore(Protocol):
-    def put(self, data: bytes) -> str: ...
-
-    def get(self, key: str) -> bytes: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def exists(self, key: str) -> bool: ...
+def _aad(key: str, owner: str) -> bytes:
+    return b"blob|" + key.encode("ascii") + b"|" + owner.encode("ascii")
 
 
-class LocalBlobStore:
-    """AES-256-GCM encrypted files in a local directory, sharded by key prefix."""
+class BlobStore:
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
 
-    def __init__(self, root: Path, *, key_material: str) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._aead = AESGCM(hashlib.sha256(key_material.encode("utf-8")).digest())
-
-    def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key):
-            raise BlobNotFoundError(f"invalid blob key {key!r}")
-        return self.root / key[:2] / key
-
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, *, dek: DataKey) -> str:
         key = secrets.token_hex(16)
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        owner = dek.owner.encode("ascii")
         nonce = secrets.token_bytes(12)
-        # The key is bound as associated data so a blob copied under another key fails to decrypt.
-        payload = _MAGIC + nonce + self._aead.encrypt(nonce, data, key.encode("ascii"))
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        payload = (
+            _MAGIC
+            + bytes([len(owner)])
+            + owner
+            + nonce
+            + dek.aead().encrypt(nonce, data, _aad(key, dek.owner))
+        )
+        self.objects.put_bytes(key, payload)
         return key
 
-    def get(self, key: str) -> bytes:
-        path = self._path(key)
+    def get(self, key: str, *, dek: DataKey) -> bytes:
         try:
-            payload = path.read_bytes()
-        except FileNotFoundError as exc:
+            payload = self.objects.get_bytes(key)
+        except ObjectNotFoundError as exc:
             raise BlobNotFoundError(key) from exc
-        if not payload.startswith(_MAGIC):
+        if not payload.startswith(_MAGIC) or len(payload) < len(_MAGIC) + 1:
             raise BlobCorruptError(f"blob {key} has no valid header")
-        nonce = payload[len(_MAGIC) : len(_MAGIC) + 12]
+        size = payload[len(_MAGIC)]
+        start = len(_MAGIC) + 1
+        owner = payload[start : start + size].decode("ascii", errors="replace")
+        if owner != dek.owner:
+            raise BlobCorruptError(f"blob {key} belongs to another key owner")
+        nonce = payload[start + size : start + size + 12]
         try:
-            return self._aead.decrypt(nonce, payload[len(_MAGIC) + 12 :], key.encode("ascii"))
+            return dek.aead().decrypt(nonce, payload[start + size + 12 :], _aad(key, owner))
         except InvalidTag as exc:
             raise BlobCorruptError(f"blob {key} failed authentication") from exc
 
+    def owner_of(self, key: str) -> str | None:
+        """The key owner named in a blob's header (for the orphan sweep); None if unreadable."""
+        try:
+            payload = self.objects.get_bytes(key)
+        except ObjectNotFoundError:
+            return None
+        if not payload.startswith(_MAGIC) or len(payload) < len(_MAGIC) + 1:
+            return None
+        size = payload[len(_MAGIC)]
+        return payload[len(_MAGIC) + 1 : len(_MAGIC) + 1 + size].decode("ascii", errors="replace")
+
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        self.objects.delete(key)
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        try:
+            return self.objects.exists(key)
+        except ObjectNotFoundError:
+            return False
+
+    def iter_keys(self) -> Iterator[str]:
+        return self.objects.iter_keys()
+
+
+class LocalBlobStore(BlobStore):
+    """The embedded default: encrypted blobs in a local folder."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(LocalObjectStore(root))
+        self.root = root

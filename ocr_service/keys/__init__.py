@@ -1,0 +1,1 @@
+"""Envelope encryption: a random data key per document, wrapped by a key-encryption key (KEK)."""
