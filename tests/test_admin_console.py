@@ -299,3 +299,13 @@ def test_role_change_ends_the_users_sessions(client: TestClient, db: Session) ->
         assert other.get("/api/v1/auth/me").json()["role"] == "operator"
     assert client.put(f"/api/v1/admin/users/{reviewer.id}/role", json={"role": "sysadmin"}).status_code == 422
     assert "user.role_changed" in _actions(db)
+
+
+def test_console_home_lists_locked_users(client: TestClient, db: Session) -> None:
+    """GIVEN a locked user WHEN the admin opens /admin THEN the summary names it."""
+    org = make_org(db)
+    admin, locked = make_user(db, org, role="admin"), make_user(db, org, username="locked-user")
+    locked.locked_until = utcnow().replace(year=utcnow().year + 1)
+    db.commit()
+    login(client, admin)
+    assert "locked-user" in client.get("/admin").text

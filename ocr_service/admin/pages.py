@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +12,7 @@ from ocr_service.admin import service
 from ocr_service.admin.nav import nav_items_for, register_nav
 from ocr_service.api.deps import AdminCtx, RequestContext
 from ocr_service.auth.models import ROLES
+from ocr_service.auth.service import as_aware
 from ocr_service.db.base import utcnow
 from ocr_service.forms.service import list_latest_forms
 from ocr_service.review.pages import templates
@@ -35,7 +37,15 @@ def render_admin(
 
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, ctx: AdminCtx) -> Response:
-    return render_admin(request, ctx, "admin/home.html")
+    now = utcnow()
+    users = service.list_users(ctx.db, principal=ctx.principal)
+    tokens = [t for t, _u in service.list_tokens(ctx.db, principal=ctx.principal) if t.revoked_at is None]
+    soon = now + timedelta(days=30)
+    context = {
+        "locked": [u for u in users if service.is_locked(u, now)],
+        "expiring": [t for t in tokens if t.expires_at and now < as_aware(t.expires_at) <= soon],
+    }
+    return render_admin(request, ctx, "admin/home.html", context)
 
 
 register_nav("/admin/orgs", "組織", role="admin", order=10)
