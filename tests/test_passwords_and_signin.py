@@ -246,3 +246,26 @@ def test_next_never_leaves_the_origin(client: TestClient, payload: str) -> None:
         )
         == 1
     )
+
+
+def test_guessing_the_current_password_on_the_change_form_locks_too(client: TestClient, db: Session) -> None:
+    """GIVEN a session WHEN the change form gets 5 wrong current passwords THEN the account locks: the right
+    one is refused there too, and the attempts are audited."""
+    user = make_user(db, make_org(db))
+    db.commit()
+    login(client, user)
+    for _ in range(5):
+        wrong = client.post(
+            "/api/v1/auth/password", json={"current_password": "nope-nope-nope", "new_password": STRONG}
+        )
+        assert wrong.status_code == 422
+    right = client.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": STRONG})
+    assert right.status_code == 422
+    set_scope(db, SYSTEM_SCOPE)
+    db.expire_all()
+    assert db.get_one(User, user.id).locked_until is not None
+    assert _count(db, "auth.password_change_failed") == 6
+
+
+def _count(db: Session, action: str) -> int:
+    return len(list(db.scalars(select(AuditEvent).where(AuditEvent.action == action))))

@@ -17,6 +17,7 @@ from ocr_service.auth.passwords import PasswordRejectedError, password_problems
 from ocr_service.auth.policy import AccountPolicy
 from ocr_service.auth.service import (
     STAGE_FULL,
+    as_aware,
     create_login_session,
     end_user_sessions,
     hash_password,
@@ -79,7 +80,21 @@ def change_own_password(
     """Change the caller's password; every session of the user ends and a fresh one starts.
     Returns the new raw session id and its stage (MFA enrolment may still be due)."""
     now = now or utcnow()
-    if not verify_password(user, current):
+    locked = user.locked_until is not None and as_aware(user.locked_until) > now
+    if locked or not verify_password(user, current):
+        # Guessing through this form counts like guessing at the login: same lockout.
+        user.failed_logins += 1
+        if user.failed_logins >= policy.lockout_threshold and not locked:
+            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
+        record_audit_event(
+            db,
+            action="auth.password_change_failed",
+            org_id=user.org_id,
+            user_id=user.id,
+            object_type="user",
+            object_id=str(user.id),
+        )
+        db.commit()
         raise AccountError("bad_current_password", "現在のパスワードが正しくありません。")
     check_new_password(db, user=user, password=new, policy=policy)
     store_password(db, user=user, password=new, policy=policy, now=now)
