@@ -264,7 +264,7 @@ def test_guessing_the_current_password_on_the_change_form_locks_too(client: Test
     set_scope(db, SYSTEM_SCOPE)
     db.expire_all()
     assert db.get_one(User, user.id).locked_until is not None
-    assert _count(db, "auth.password_change_failed") == 6
+    assert _count(db, "auth.password_recheck_failed") == 6
 
 
 def _count(db: Session, action: str) -> int:

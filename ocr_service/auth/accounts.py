@@ -44,6 +44,30 @@ def previous_hashes(db: Session, *, user: User) -> list[str]:
     return [user.password_hash, *rows]
 
 
+def confirm_current_password(
+    db: Session, *, user: User, password: str, policy: AccountPolicy, now: datetime | None = None
+) -> bool:
+    """Re-check the signed-in user's password (password change, authenticator replacement). A wrong
+    one counts toward the lockout like a wrong login, so a borrowed session cannot guess it."""
+    now = now or utcnow()
+    locked = user.locked_until is not None and as_aware(user.locked_until) > now
+    if not locked and verify_password(user, password):
+        return True
+    user.failed_logins += 1
+    if user.failed_logins >= policy.lockout_threshold and not locked:
+        user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
+    record_audit_event(
+        db,
+        action="auth.password_recheck_failed",
+        org_id=user.org_id,
+        user_id=user.id,
+        object_type="user",
+        object_id=str(user.id),
+    )
+    db.commit()
+    return False
+
+
 def check_new_password(db: Session, *, user: User, password: str, policy: AccountPolicy) -> None:
     problems = password_problems(
         password, username=user.username, policy=policy, previous_hashes=previous_hashes(db, user=user)
@@ -80,21 +104,7 @@ def change_own_password(
     """Change the caller's password; every session of the user ends and a fresh one starts.
     Returns the new raw session id and its stage (MFA enrolment may still be due)."""
     now = now or utcnow()
-    locked = user.locked_until is not None and as_aware(user.locked_until) > now
-    if locked or not verify_password(user, current):
-        # Guessing through this form counts like guessing at the login: same lockout.
-        user.failed_logins += 1
-        if user.failed_logins >= policy.lockout_threshold and not locked:
-            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
-        record_audit_event(
-            db,
-            action="auth.password_change_failed",
-            org_id=user.org_id,
-            user_id=user.id,
-            object_type="user",
-            object_id=str(user.id),
-        )
-        db.commit()
+    if not confirm_current_password(db, user=user, password=current, policy=policy, now=now):
         raise AccountError("bad_current_password", "現在のパスワードが正しくありません。")
     check_new_password(db, user=user, password=new, policy=policy)
     store_password(db, user=user, password=new, policy=policy, now=now)

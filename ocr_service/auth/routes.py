@@ -13,7 +13,7 @@ from ocr_service.auth.models import LoginSession, User
 from ocr_service.auth.network import terminal_of
 from ocr_service.auth.passwords import PasswordRejectedError
 from ocr_service.auth.policy import effective_policy
-from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, sha256_hex, verify_password
+from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, sha256_hex
 from ocr_service.auth.signin import SignInError, sign_in
 from ocr_service.config import Settings
 
@@ -187,7 +187,10 @@ def mfa_confirm(body: MfaConfirmIn, response: Response, account: AccountCtx) -> 
             403, detail={"code": "password_change_required", "message": "先にパスワードを変更してください。"}
         )
     user = ctx.db.get_one(User, ctx.principal.user_id)
-    if user.totp_secret is not None and not verify_password(user, body.current_password or ""):
+    policy = effective_policy(ctx.db, settings=ctx.runtime.settings, org_id=user.org_id)
+    if user.totp_secret is not None and not accounts.confirm_current_password(
+        ctx.db, user=user, password=body.current_password or "", policy=policy
+    ):
         raise HTTPException(
             422,
             detail={
