@@ -22,25 +22,30 @@ _TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("locked_until", _TS, nullable=True))
-        batch_op.add_column(sa.Column("totp_secret", sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column("totp_pending", sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("recovery_codes", sa.JSON(), nullable=False, server_default="[]"))
-    with op.batch_alter_table("login_sessions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("last_seen_at", _TS, nullable=False, server_default=sa.func.now()))
-        batch_op.add_column(sa.Column("stage", sa.String(length=20), nullable=False, server_default="full"))
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("expires_at", _TS, nullable=True))
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("policy", sa.JSON(), nullable=False, server_default="{}"))
-    with op.batch_alter_table("form_definitions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("personal_data", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMNs with constant defaults, not batch mode: on SQLite a batch "move and copy"
+    # of users would have to drop a table that documents still reference (foreign keys are on).
+    op.add_column(
+        "users", sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.add_column("users", sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("users", sa.Column("locked_until", _TS, nullable=True))
+    op.add_column("users", sa.Column("totp_secret", sa.String(length=255), nullable=True))
+    op.add_column("users", sa.Column("totp_pending", sa.String(length=255), nullable=True))
+    op.add_column("users", sa.Column("totp_last_step", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("users", sa.Column("recovery_codes", sa.JSON(), nullable=False, server_default="[]"))
+    # Sessions open during the upgrade count as long idle: everyone signs in once more.
+    op.add_column(
+        "login_sessions", sa.Column("last_seen_at", _TS, nullable=False, server_default="1970-01-01 00:00:00")
+    )
+    op.add_column(
+        "login_sessions", sa.Column("stage", sa.String(length=20), nullable=False, server_default="full")
+    )
+    op.add_column("api_tokens", sa.Column("expires_at", _TS, nullable=True))
+    op.add_column("organisations", sa.Column("policy", sa.JSON(), nullable=False, server_default="{}"))
+    op.add_column(
+        "form_definitions",
+        sa.Column("personal_data", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "password_history",
         sa.Column("id", sa.Integer(), nullable=False),
