@@ -72,6 +72,12 @@ class _MemoryObjects:
     def iter_keys(self) -> Any:
         return iter(list(self.data))
 
+    def modified_at(self, key: str) -> float:
+        return 0.0
+
+    def check(self) -> None:
+        return None
+
 
 def _crypto_only(blobs: list[bytes], texts: list[str], rounds: int) -> dict[str, float]:
     """Median ms per page to encrypt (and decrypt) a page's blobs and values, no disk involved."""

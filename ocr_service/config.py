@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     broker_url: str = ""
     """Empty means kombu's SQLAlchemy transport on SQLite in ``data_dir`` (no server needed)."""
     storage_dir: Path | None = None
+    """Local object store directory (``storage_backend=local``); empty means ``data_dir/blobs``."""
+    storage_backend: Literal["local", "s3"] = "local"
+    """Where encrypted blobs live: the local disk (one machine) or an S3-compatible store such as
+    MinIO, shared by every API replica and worker host (scale-out)."""
+    s3_endpoint_url: str = ""
+    """e.g. ``http://minio:9000``; empty means the SDK default (AWS)."""
+    s3_bucket: str = Field(default="ocr-service", pattern=r"^[a-z0-9][a-z0-9.\-]{2,62}$")
+    s3_prefix: str = Field(default="", max_length=200)
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr = SecretStr("")
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_create_bucket: bool = True
+    """Create the bucket on first use (a fresh MinIO); turn off where the bucket is provisioned."""
     form_definitions_dir: Path = Path(__file__).resolve().parent.parent / "form_definitions"
     """Shipped layouts loaded into the demo organisation by ``ocr-service up``."""
 
@@ -76,6 +89,10 @@ class Settings(BaseSettings):
     """Header in which a trusted TLS proxy passes the verified client-certificate subject."""
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    upload_time_budget_s: float = Field(default=30.0, gt=0)
+    """An upload must be inspected, encrypted and stored within this; slower ones are refused (408)."""
+    upload_concurrency: int = Field(default=4, ge=1, le=64)
+    """Uploads inspected at once per API process (their own threads, apart from other requests)."""
     max_pages: int = Field(default=30, ge=1)
     max_page_pixels: int = Field(default=60_000_000, ge=1_000_000)
     raster_dpi: int = Field(default=200, ge=72, le=600)
@@ -102,10 +119,22 @@ class Settings(BaseSettings):
     """Blobs and keys no row refers to are removed once this old (a running upload is younger)."""
 
     queue_name: str = Field(default="ocr", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    """Recognition (ingest) tasks: the queue GPU workers (or CPU workers, without a GPU) consume."""
+    maintenance_queue_name: str = Field(default="ocr-maintenance", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    """Light CPU-only jobs (the stale-document sweep); kept apart so they never wait behind OCR."""
+    worker_queues: str = Field(default="", pattern=r"^[A-Za-z0-9_.\-,]{0,200}$")
+    """Comma-separated queues ``ocr-service worker`` consumes; empty means both of the above."""
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     task_soft_time_limit_s: int = Field(default=600, ge=5)
     task_time_limit_s: int = Field(default=660, ge=10)
-    broker_visibility_timeout_s: int = Field(default=3600, ge=15)
+    lease_ttl_s: int = Field(default=30, ge=3, le=600)
+    """A worker holds a document through a lease this long, renewed every third of it by a heartbeat
+    thread while the worker lives; a dead worker's document is free again within this time."""
+    broker_visibility_timeout_s: int = Field(default=60, ge=5)
+    """Redis hands an unacknowledged message to another worker after this. It may be shorter than a
+    task: the lease stops a second worker from reading a document a live worker holds."""
+    broker_restore_interval_s: int = Field(default=5, ge=1, le=300)
+    """How often a worker looks for messages whose visibility timeout passed."""
     stale_after_s: int = Field(default=120, ge=5)
     """A document queued this long without a worker picking it up is enqueued again by beat."""
 
@@ -113,10 +142,10 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("OCR_TASK_SOFT_TIME_LIMIT_S must be below OCR_TASK_TIME_LIMIT_S")
-        # A redelivered message must only appear after the first worker is surely dead;
-        # otherwise Redis hands a running task to a second worker.
-        if self.broker_visibility_timeout_s <= self.task_time_limit_s:
-            raise ValueError("OCR_BROKER_VISIBILITY_TIMEOUT_S must exceed OCR_TASK_TIME_LIMIT_S")
+        # A message redelivered before the dead worker's lease ran out only waits for it; shorter
+        # than a lease would just make every long task wait-and-retry for nothing.
+        if self.broker_visibility_timeout_s <= self.lease_ttl_s:
+            raise ValueError("OCR_BROKER_VISIBILITY_TIMEOUT_S must exceed OCR_LEASE_TTL_S")
         if self.environment == "production":
             if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
                 raise ValueError("production refuses the default OCR_SECRET_KEY; set a random secret")
@@ -141,6 +170,11 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "blobs"
+
+    @property
+    def resolved_worker_queues(self) -> list[str]:
+        queues = [q for q in self.worker_queues.split(",") if q]
+        return queues or [self.queue_name, self.maintenance_queue_name]
 
     @property
     def resolved_key_dir(self) -> Path:

@@ -50,3 +50,31 @@ def test_commands_are_real_cli_commands() -> None:
             sub = cli.commands[command[1]]  # type: ignore[attr-defined]
             if len(command) > 2 and hasattr(sub, "commands") and not command[2].startswith("-"):
                 assert command[2] in sub.commands, f"{name}: {command}"
+
+
+def test_scale_profile_has_minio_a_proxy_and_portless_replicas() -> None:
+    """GIVEN the compose file THEN MinIO sits under the minio/scale profiles, the proxy and API replicas under
+    scale; replicas publish no host port (so any number can run) and the proxy's body limit admits the
+    largest upload the service accepts."""
+    services = _compose()["services"]
+    assert {"minio", "scale"} <= set(services["minio"]["profiles"])
+    assert services["proxy"]["profiles"] == ["scale"] and services["api-replica"]["profiles"] == ["scale"]
+    assert "ports" not in services["api-replica"]
+    assert services["api-replica"]["command"][:2] == ["ocr-service", "api"]
+    (mount,) = services["proxy"]["volumes"]
+    conf = (ROOT / mount.split(":")[0]).read_text(encoding="utf-8")
+    assert "server api:8000" in conf and "server api-replica:8000" in conf
+    body_limit_mb = int(conf.split("client_max_body_size", 1)[1].split(";")[0].strip().rstrip("m"))
+    assert body_limit_mb * 1024 * 1024 > Settings().max_upload_bytes
+
+
+def test_storage_and_queues_are_configurable_per_host() -> None:
+    """GIVEN the shared environment block THEN storage backend, S3 endpoint, key folder, database, broker and
+    worker queues come from .env (worker hosts point them at the central host and the shared key volume), and
+    the default storage stays local."""
+    env = _compose()["x-ocr-env"]
+    for key in ("OCR_STORAGE_BACKEND", "OCR_S3_ENDPOINT_URL", "OCR_KEY_DIR", "OCR_DATABASE_URL", "OCR_BROKER_URL",
+                "OCR_WORKER_QUEUES"):
+        assert str(env[key]).startswith("${" + key), key
+    assert env["OCR_STORAGE_BACKEND"] == "${OCR_STORAGE_BACKEND:-local}"
+    assert env["OCR_QUEUE_NAME"] != env["OCR_MAINTENANCE_QUEUE_NAME"]

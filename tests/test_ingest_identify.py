@@ -101,7 +101,8 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
     assert response.json()["form_id"] is None and enqueued == [document_id]
 
     runtime = WorkerRuntime(
-        settings=settings.model_copy(update={"raster_dpi": DPI}),
+        # A long lease: its heartbeat thread must not share this test's single connection mid-ingest.
+        settings=settings.model_copy(update={"raster_dpi": DPI, "lease_ttl_s": 600}),
         session_factory=session_factory,
         store=store,
         pipeline=PagePipeline(_Recorder(), dpi=DPI),

@@ -315,11 +315,19 @@ def test_housekeeping_removes_orphans_and_expired_sessions(
 
 
 def test_beat_runs_the_retention_job_at_the_configured_interval(settings: Settings) -> None:
-    """GIVEN OCR_RETENTION_INTERVAL_S WHEN the Celery app is built THEN the one beat schedule lists the job."""
-    from workers.celery_app import RETENTION_TASK, make_celery
+    """GIVEN OCR_RETENTION_INTERVAL_S WHEN the Celery app is built THEN the one beat schedule lists the job
+    (beside the stale-document sweep), sent to the light maintenance queue, not the OCR queue."""
+    from workers.celery_app import RETENTION_TASK, SWEEP_TASK, make_celery
 
-    schedule = make_celery(settings.model_copy(update={"retention_interval_s": 900})).conf.beat_schedule
-    assert schedule["retention"] == {"task": RETENTION_TASK, "schedule": 900.0}
+    app = make_celery(settings.model_copy(update={"retention_interval_s": 900}))
+    schedule = app.conf.beat_schedule
+    assert schedule["retention"] == {
+        "task": RETENTION_TASK,
+        "schedule": 900.0,
+        "options": {"queue": settings.maintenance_queue_name},
+    }
+    assert schedule["sweep-stale-documents"]["task"] == SWEEP_TASK
+    assert app.conf.task_routes[RETENTION_TASK] == {"queue": settings.maintenance_queue_name}
     import workers.tasks
 
     assert workers.tasks.retention.name == RETENTION_TASK

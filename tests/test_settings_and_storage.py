@@ -44,10 +44,15 @@ def test_production_requires_secure_cookies() -> None:
         )
 
 
-def test_visibility_timeout_must_exceed_hard_limit() -> None:
-    """GIVEN a visibility timeout below the task hard limit THEN refused (Redis would re-deliver running tasks)."""
+def test_visibility_timeout_is_short_but_longer_than_the_lease() -> None:
+    """GIVEN the defaults THEN a lost message returns within minutes (not kombu's hour), after the lease;
+    a visibility timeout at or below the lease is refused (every redelivery would only wait)."""
+    defaults = Settings()
+    assert defaults.lease_ttl_s < defaults.broker_visibility_timeout_s <= 300
+    # Shorter than a task is fine now: the heartbeat lease stops a second reader.
+    Settings(task_time_limit_s=660, task_soft_time_limit_s=600, broker_visibility_timeout_s=120)
     with pytest.raises(ValidationError, match="VISIBILITY"):
-        Settings(task_time_limit_s=100, task_soft_time_limit_s=90, broker_visibility_timeout_s=50)
+        Settings(lease_ttl_s=60, broker_visibility_timeout_s=60)
 
 
 DOC_A = DataKey(owner="a" * 32, secret=b"\x01" * 32)

@@ -1,5 +1,17 @@
 """The Celery application. Durable settings: a task is acknowledged only after it finished,
-and a task whose worker died is handed to the next worker."""
+and a task whose worker died is handed to the next worker within seconds.
+
+Recovery after a crash is layered:
+
+1. A worker *child* killed mid-task: the parent sees it (``task_reject_on_worker_lost``) and the
+   message goes back to the queue at once; the document's lease (``OCR_LEASE_TTL_S``, renewed by a
+   heartbeat only while the worker lives) runs out within seconds, and the redelivered task, which
+   waits for it (:func:`workers.tasks.ingest`), takes over.
+2. A whole worker host gone: Redis gives its unacknowledged message to another worker after
+   ``OCR_BROKER_VISIBILITY_TIMEOUT_S`` (default one minute, not kombu's hour), checked every
+   ``OCR_BROKER_RESTORE_INTERVAL_S``.
+3. Anything else (a lost publish, the embedded broker, which has no visibility timeout): beat's sweep.
+"""
 
 from __future__ import annotations
 
@@ -20,25 +32,42 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_soft_time_limit_s,
         task_time_limit=settings.task_time_limit_s,
-        # Must exceed the hard time limit, or Redis re-delivers a task that is still running. The embedded
-        # SQLite transport has no such option (it hands its options to create_engine); there the beat
-        # sweep re-sends documents whose worker lease expired.
+        # The embedded SQLite transport has no such options (it hands its options to create_engine).
         broker_transport_options=(
             {}
             if settings.is_embedded_broker
-            else {"visibility_timeout": settings.broker_visibility_timeout_s}
+            else {
+                "visibility_timeout": settings.broker_visibility_timeout_s,
+                "unacked_restore_interval": settings.broker_restore_interval_s,
+                # Scan Redis on every restore tick, so the interval above is the real period.
+                "unacked_restore_throttle": 1,
+            }
         ),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=settings.queue_name,
+        # Recognition goes to the OCR queue (GPU hosts); the sweep and retention to the light CPU queue.
+        task_routes={
+            INGEST_TASK: {"queue": settings.queue_name},
+            SWEEP_TASK: {"queue": settings.maintenance_queue_name},
+            RETENTION_TASK: {"queue": settings.maintenance_queue_name},
+        },
         worker_hijack_root_logger=False,
         timezone="Asia/Tokyo",
         beat_schedule={
-            "sweep-stale-documents": {"task": SWEEP_TASK, "schedule": max(15.0, settings.stale_after_s / 2)},
+            "sweep-stale-documents": {
+                "task": SWEEP_TASK,
+                "schedule": max(15.0, settings.stale_after_s / 2),
+                "options": {"queue": settings.maintenance_queue_name},
+            },
             # ocr_service/retention: erase documents past their retention period, certify, expire the rest.
-            "retention": {"task": RETENTION_TASK, "schedule": float(settings.retention_interval_s)},
+            "retention": {
+                "task": RETENTION_TASK,
+                "schedule": float(settings.retention_interval_s),
+                "options": {"queue": settings.maintenance_queue_name},
+            },
         },
     )
     return app

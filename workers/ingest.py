@@ -8,21 +8,24 @@ mix forms), and each page records the version it was read with.
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.orm import Session
 
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, Page
 from ocr_service.documents.processing import (
     claim_document,
     ensure_pages,
-    extend_lease,
     forms_for_identification,
     mark_failed,
     mark_recognized,
+    renew_lease,
     save_page_reading,
 )
 from ocr_service.forms.models import FormDefinition
@@ -78,60 +81,135 @@ def _identifying_reader(runtime: WorkerRuntime, forms: list[FormDefinition], dek
     return read
 
 
+class LeaseLostError(RuntimeError):
+    """Another worker took the document over (this one stalled past its lease)."""
+
+
+class LeaseHeartbeat:
+    """Renews a document lease every third of its TTL from a thread, while this process lives.
+
+    The thread dies with the process, so a killed worker's lease runs out within one TTL and
+    the document is free for the next worker. ``lost`` is set when a renewal finds the lease
+    taken over; the ingest loop checks it before each page.
+    """
+
+    def __init__(self, runtime: WorkerRuntime, *, document_id: str, token: str, lease: timedelta) -> None:
+        self._runtime = runtime
+        self._document_id = document_id
+        self._token = token
+        self._lease = lease
+        self._stop = threading.Event()
+        self.lost = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{document_id[:8]}", daemon=True)
+
+    def _run(self) -> None:
+        interval = max(1.0, self._lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                with self._runtime.session_factory() as db:
+                    set_scope(db, SYSTEM_SCOPE)
+                    if not renew_lease(db, document_id=self._document_id, token=self._token, lease=self._lease):
+                        self.lost.set()
+                        return
+            except Exception:
+                # A database hiccup: try again next tick; the lease has two more ticks of slack.
+                logger.warning("lease renewal for %s failed", self._document_id, exc_info=True)
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLostError(self._document_id)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+class DocumentHeldError(RuntimeError):
+    """A live worker holds the document; the task should try again when its lease runs out."""
+
+    def __init__(self, document_id: str, until: datetime | None) -> None:
+        super().__init__(f"document {document_id} is held until {until}")
+        self.until = until
+
+
 def run_ingest(*, document_id: str, runtime: WorkerRuntime) -> str:
-    """Process ``document_id`` if this worker can claim it; returns what happened (for logs and tests)."""
+    """Process ``document_id`` if this worker can claim it; returns what happened (for logs and tests).
+
+    Raises :class:`DocumentHeldError` when a live worker holds it (the task retries after the lease).
+    """
     settings = runtime.settings
-    lease = timedelta(seconds=settings.task_time_limit_s + 30)
+    lease = timedelta(seconds=settings.lease_ttl_s)
+    token = secrets.token_hex(16)
     with runtime.session_factory() as db:
         set_scope(db, SYSTEM_SCOPE)
-        if not claim_document(db, document_id=document_id, lease=lease):
-            logger.info("ingest %s skipped: not claimable (done, failed, missing or held)", document_id)
+        claim = claim_document(db, document_id=document_id, token=token, lease=lease)
+        if claim.outcome == "held":
+            raise DocumentHeldError(document_id, claim.lease_expires_at)
+        if claim.outcome == "gone":
+            logger.info("ingest %s skipped: done, failed or missing", document_id)
             return "skipped"
-        try:
-            document = db.get(Document, document_id)
-            assert document is not None
-            if document.form_id is not None:
-                form = db.get(FormDefinition, document.form_id)
-                assert form is not None
-                read = _named_form_reader(runtime, form, installation_key(db))
-                pages = ensure_pages(db, document=document, layout_pages=layout_of(form).pages)
-            else:
-                read = _identifying_reader(
-                    runtime, forms_for_identification(db, org_id=document.org_id), installation_key(db)
-                )
-                pages = ensure_pages(db, document=document, layout_pages=1)
-            todo = [p for p in pages if p.status == "pending"]
-            if todo:
-                images = rasterize_pdf(
-                    runtime.store.get(document.blob_key, dek=document_key(db, document_id=document_id)),
-                    dpi=settings.raster_dpi,
-                    timeout_s=settings.raster_timeout_s,
-                    max_pages=settings.max_pages,
-                    max_pixels=settings.max_page_pixels,
-                )
-                for page in todo:
-                    image = images[page.page_no - 1]
-                    reading = read(image, page)
-                    save_page_reading(
-                        db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
-                    )
-                    extend_lease(db, document_id=document_id, lease=lease)
-                    logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
-            mark_recognized(db, document_id=document_id)
-            return "recognized"
-        except RasterError as exc:
-            logger.info("ingest %s failed: %s", document_id, exc)
-            mark_failed(db, document_id=document_id, reason=exc.reason)
-            return "failed"
-        except KeyErasedError:
-            # Erased (retention or manual deletion) while queued or being read: nothing left to do.
-            logger.info("ingest %s stopped: the document was erased", document_id)
-            db.rollback()
-            return "erased"
-        except SoftTimeLimitExceeded:
-            mark_failed(db, document_id=document_id, reason=TIMEOUT_JA)
-            return "failed"
-        except Exception:
-            logger.exception("ingest %s failed unexpectedly", document_id)
-            mark_failed(db, document_id=document_id, reason=INTERNAL_ERROR_JA)
-            return "failed"
+        with LeaseHeartbeat(runtime, document_id=document_id, token=token, lease=lease) as heartbeat:
+            return _process_claimed(db, document_id=document_id, runtime=runtime, token=token, heartbeat=heartbeat)
+
+
+def _process_claimed(
+    db: Session, *, document_id: str, runtime: WorkerRuntime, token: str, heartbeat: LeaseHeartbeat
+) -> str:
+    settings = runtime.settings
+    try:
+        document = db.get(Document, document_id)
+        assert document is not None
+        if document.form_id is not None:
+            form = db.get(FormDefinition, document.form_id)
+            assert form is not None
+            read = _named_form_reader(runtime, form, installation_key(db))
+            pages = ensure_pages(db, document=document, layout_pages=layout_of(form).pages)
+        else:
+            read = _identifying_reader(
+                runtime, forms_for_identification(db, org_id=document.org_id), installation_key(db)
+            )
+            pages = ensure_pages(db, document=document, layout_pages=1)
+        todo = [p for p in pages if p.status == "pending"]
+        if todo:
+            images = rasterize_pdf(
+                runtime.store.get(document.blob_key, dek=document_key(db, document_id=document_id)),
+                dpi=settings.raster_dpi,
+                timeout_s=settings.raster_timeout_s,
+                max_pages=settings.max_pages,
+                max_pixels=settings.max_page_pixels,
+            )
+            for page in todo:
+                heartbeat.check()
+                image = images[page.page_no - 1]
+                reading = read(image, page)
+                heartbeat.check()
+                save_page_reading(db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store)
+                logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
+        heartbeat.check()
+        if not mark_recognized(db, document_id=document_id, token=token):
+            raise LeaseLostError(document_id)
+        return "recognized"
+    except LeaseLostError:
+        db.rollback()
+        logger.warning("ingest %s stopped: the lease was taken over by another worker", document_id)
+        return "lost"
+    except RasterError as exc:
+        logger.info("ingest %s failed: %s (%s)", document_id, exc.reason, exc.detail)
+        mark_failed(db, document_id=document_id, reason=exc.reason, token=token)
+        return "failed"
+    except KeyErasedError:
+        # Erased (retention or manual deletion) while queued or being read: nothing left to do.
+        logger.info("ingest %s stopped: the document was erased", document_id)
+        db.rollback()
+        return "erased"
+    except SoftTimeLimitExceeded:
+        mark_failed(db, document_id=document_id, reason=TIMEOUT_JA, token=token)
+        return "failed"
+    except Exception:
+        logger.exception("ingest %s failed unexpectedly", document_id)
+        mark_failed(db, document_id=document_id, reason=INTERNAL_ERROR_JA, token=token)
+        return "failed"

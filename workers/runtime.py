@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.keys.service import Keys, session_info
-from ocr_service.storage.blobs import BlobStore, LocalBlobStore
+from ocr_service.storage.blobs import BlobStore, blob_store_from_settings
 from workers.pipeline.models import resolve_model_dir
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
@@ -39,7 +39,7 @@ def build_worker_runtime(settings: Settings) -> WorkerRuntime:
         session_factory=make_session_factory(
             make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
         ),
-        store=LocalBlobStore(settings.resolved_storage_dir),
+        store=blob_store_from_settings(settings),
         pipeline=PagePipeline(
             recognizer, dpi=settings.raster_dpi, low_confidence_threshold=settings.confidence_threshold
         ),

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.processing import take_stale_documents
 from ocr_service.retention.service import retention_job
 from workers.celery_app import INGEST_TASK, RETENTION_TASK, SWEEP_TASK, celery_app
-from workers.ingest import run_ingest
+from workers.ingest import DocumentHeldError, run_ingest
 from workers.runtime import worker_runtime
 
 logger = logging.getLogger(__name__)
 
 
-@celery_app.task(name=INGEST_TASK)
-def ingest(document_id: str) -> str:
-    return run_ingest(document_id=document_id, runtime=worker_runtime())
+@celery_app.task(name=INGEST_TASK, bind=True, max_retries=None)
+def ingest(self: Any, document_id: str) -> str:
+    try:
+        return run_ingest(document_id=document_id, runtime=worker_runtime())
+    except DocumentHeldError as exc:
+        countdown = retry_countdown(exc.until, lease_ttl_s=worker_runtime().settings.lease_ttl_s)
+        logger.info("ingest %s held by a live worker; retrying in %.0f s", document_id, countdown)
+        raise self.retry(countdown=countdown) from exc
+
+
+def retry_countdown(until: datetime | None, *, lease_ttl_s: int) -> float:
+    """Seconds until just after the holder's lease runs out (at least 1, at most one TTL + 1).
+
+    Redelivered while a worker holds the document: if the holder is alive it has renewed by
+    then and we wait again; if it died, we take over at once.
+    """
+    wait = (until - utcnow()).total_seconds() if until is not None else 0.0
+    return min(max(1.0, wait + 1.0), float(lease_ttl_s + 1))
 
 
 @celery_app.task(name=SWEEP_TASK)
 def sweep_stale() -> int:
-    """Re-send documents whose task was lost (enqueue failed, or the worker died)."""
+    """Re-send documents whose task was lost (enqueue failed, or the worker died); the last resort."""
     runtime = worker_runtime()
     with runtime.session_factory() as db:
         set_scope(db, SYSTEM_SCOPE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,7 @@ from ocr_service.admin.routes import install_admin_error_handlers
 from ocr_service.admin.routes import router as admin_router
 from ocr_service.api.deps import Runtime
 from ocr_service.api.docs import install_offline_docs
+from ocr_service.api.health import default_probes, install_health_routes
 from ocr_service.api.security import SecurityMiddleware
 from ocr_service.auth.pages import router as account_pages_router
 from ocr_service.auth.routes import router as auth_router
@@ -23,6 +25,7 @@ from ocr_service.db.scoping import ScopeError
 from ocr_service.documents.pdfcheck import PdfRejectedError
 from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundError, Enqueue, UploadError
+from ocr_service.documents.uploads import UploadGate
 from ocr_service.export.routes import router as export_router
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
@@ -35,7 +38,7 @@ from ocr_service.review.errors import install_review_error_handlers
 from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect, templates
 from ocr_service.review.pages import router as review_pages_router
 from ocr_service.review.routes import router as review_router
-from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, LocalBlobStore
+from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, blob_store_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +54,31 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def pdf_rejected(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PdfRejectedError)
-        code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if exc.code == "too_large" else 422
+        code = status.HTTP_413_CONTENT_TOO_LARGE if exc.code == "too_large" else 422
         return _error(code, exc.code, exc.reason)
 
     async def upload_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, UploadError)
-        return _error(422, exc.code, exc.reason)
+        response = _error(exc.status, exc.code, exc.reason)
+        if exc.status == status.HTTP_429_TOO_MANY_REQUESTS:
+            response.headers["Retry-After"] = "5"
+        return response
+
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's default answer quotes the offending ``input`` (an uploaded file's bytes, a
+        # password): only where and what kind of problem, never the value.
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"loc": list(err.get("loc", ())), "type": str(err.get("type", ""))} for err in exc.errors()]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": {
+                    "code": "invalid_request",
+                    "message": "リクエストの内容が正しくありません。入力項目を確認してください。",
+                    "errors": errors,
+                }
+            },
+        )
 
     async def scope_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.warning("scope violation refused: %s", exc)
@@ -88,6 +110,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PdfRejectedError, pdf_rejected)
     app.add_exception_handler(UploadError, upload_error)
     app.add_exception_handler(ScopeError, scope_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 def celery_enqueue(document_id: str) -> None:
@@ -110,18 +133,21 @@ def create_app(
         version="0.1.0",
         description="Japanese municipal form AI-OCR (offline). 自治体向け帳票 AI-OCR。",
         openapi_url="/api/v1/openapi.json",
-        # Swagger UI is served from the installed swagger-ui-bundle package (api/docs.py), never a CDN.
+        # Swagger UI is served from the installed swagger-ui-py package (api/docs.py), never a CDN.
         docs_url=None,
         redoc_url=None,
     )
+    session_factory = session_factory or make_session_factory(
+        make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
+    )
+    store = store or blob_store_from_settings(settings)
     app.state.runtime = Runtime(
         settings=settings,
-        session_factory=session_factory
-        or make_session_factory(
-            make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
-        ),
-        store=store or LocalBlobStore(settings.resolved_storage_dir),
+        session_factory=session_factory,
+        store=store,
         enqueue=enqueue or celery_enqueue,
+        upload_gate=UploadGate(threads=settings.upload_concurrency, budget_s=settings.upload_time_budget_s),
+        probes=default_probes(settings, session_factory=session_factory, store=store),
     )
     api = APIRouter(prefix="/api/v1")
     for router in (
@@ -142,10 +168,7 @@ def create_app(
     install_offline_docs(app)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    install_health_routes(app)
     _install_error_handlers(app)
     install_review_error_handlers(app)
     install_admin_error_handlers(app)

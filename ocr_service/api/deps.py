@@ -24,7 +24,11 @@ from ocr_service.auth.signin import terminal_problem
 from ocr_service.config import Settings
 from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents.service import Enqueue
+from ocr_service.documents.uploads import UploadGate
 from ocr_service.storage.blobs import BlobStore
+
+Probe = Callable[[], None]
+"""Raises when a dependency (database, broker, storage) cannot be used now; for ``/readyz``."""
 
 
 @dataclass
@@ -35,6 +39,8 @@ class Runtime:
     session_factory: sessionmaker[Session]
     store: BlobStore
     enqueue: Enqueue
+    upload_gate: UploadGate
+    probes: dict[str, Probe]
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.keys.service import Keys, session_info
 from ocr_service.orgs.models import Organisation
-from ocr_service.storage.blobs import LocalBlobStore
+from ocr_service.storage.blobs import BlobStore, blob_store_from_settings
 
 
 def settings() -> Settings:
     return get_settings()
 
 
-def blob_store(cfg: Settings) -> LocalBlobStore:
-    return LocalBlobStore(cfg.resolved_storage_dir)
+def blob_store(cfg: Settings) -> BlobStore:
+    return blob_store_from_settings(cfg)
 
 
 @contextmanager

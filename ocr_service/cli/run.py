@@ -21,7 +21,7 @@ def _celery_argv(cfg: Settings, role: str) -> list[str]:
             "worker",
             "--loglevel=INFO",
             "-Q",
-            cfg.queue_name,
+            ",".join(cfg.resolved_worker_queues),
             f"--concurrency={cfg.worker_concurrency}",
         ]
     schedule = cfg.data_dir / "celerybeat-schedule"

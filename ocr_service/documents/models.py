@@ -31,6 +31,8 @@ class Document(OrgScoped, TimestampMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Random per claim (migration 0009): whose lease it is, so only the holder renews or finishes it."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # Review workflow (migration 0002): who confirmed (the first reviewer under double entry) and when.

@@ -6,7 +6,7 @@ import io
 import logging
 
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import LimitReachedError
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,16 @@ def inspect_pdf(data: bytes, *, max_bytes: int, max_pages: int) -> int:
         pages = len(reader.pages)
     except PdfRejectedError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        logger.info("pdf rejected as unreadable: %s", exc)
+    except (LimitReachedError, RecursionError, MemoryError) as exc:
+        # pypdf's own safety limits (object-stream bombs, cycles, huge tables): hostile or broken.
+        logger.info("pdf rejected as too complex: %r", exc)
+        raise PdfRejectedError(
+            "PDF の構造が複雑すぎるため読み取れません。スキャナーで読み取り直した PDF を取り込んでください。",
+            code="too_complex",
+        ) from exc
+    except Exception as exc:
+        # Any other parser failure is the file's fault, never a 500: log it, tell the operator plainly.
+        logger.info("pdf rejected as unreadable: %r", exc)
         raise PdfRejectedError("PDF が壊れていて読み取れません。", code="corrupt") from exc
     if pages < 1:
         raise PdfRejectedError("PDF にページがありません。", code="no_pages")

@@ -1,17 +1,21 @@
 """State changes made by the ingest worker, each one a small idempotent transaction.
 
-The worker owns a document through a lease: it is claimed with a conditional
-UPDATE (queued, or processing with an expired lease), so a redelivered task
-for a document another live worker holds does nothing. Pages are committed one
+The worker owns a document through a short lease: it is claimed with a conditional
+UPDATE (queued, or processing with an expired lease) that records a random token,
+and a heartbeat thread renews it while the worker lives (:func:`renew_lease`). A
+redelivered task for a document a live worker holds waits; one whose holder died
+takes over as soon as the lease runs out (seconds, not the task time limit). Pages are committed one
 by one and skipped when already done, so a retry after a crash continues where
 the dead worker stopped instead of reading pages twice.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from ocr_service.db.base import new_id, utcnow
@@ -24,31 +28,66 @@ from ocr_service.storage.blobs import BlobStore
 from workers.pipeline.types import PageReading
 
 
-def claim_document(db: Session, *, document_id: str, lease: timedelta) -> bool:
-    """Take the document for processing; False when it is done, failed, or held by a live worker."""
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :func:`claim_document`.
+
+    ``claimed``: this worker holds the lease now. ``held``: a live worker holds it until
+    ``lease_expires_at`` (a redelivered task waits for that, then tries again). ``gone``:
+    done, failed or missing; nothing to do.
+    """
+
+    outcome: Literal["claimed", "held", "gone"]
+    lease_expires_at: datetime | None = None
+
+
+def claim_document(db: Session, *, document_id: str, token: str, lease: timedelta) -> Claim:
+    """Take the document for processing when it is queued or its holder's lease ran out."""
     now = utcnow()
     claimed = transition_document(
         db,
         document_id=document_id,
-        from_statuses=(DocumentStatus.QUEUED, DocumentStatus.PROCESSING),
+        from_statuses=IN_PROGRESS,
         to_status=DocumentStatus.PROCESSING,
-        # A processing document may only be taken over once its worker's lease ran out.
-        condition=or_(Document.status == DocumentStatus.QUEUED, Document.lease_expires_at < now),
+        # A processing document may only be taken over once its holder's lease ran out.
+        condition=or_(
+            Document.status == DocumentStatus.QUEUED,
+            Document.lease_expires_at < now,
+            Document.lease_expires_at.is_(None),
+        ),
         attempts=Document.attempts + 1,
         lease_expires_at=now + lease,
+        lease_token=token,
     )
     db.commit()
-    return claimed
+    if claimed:
+        return Claim("claimed")
+    row = db.execute(
+        select(Document.status, Document.lease_expires_at).where(Document.id == document_id)
+    ).first()
+    db.commit()
+    if row is not None and row.status == DocumentStatus.PROCESSING and row.lease_expires_at is not None:
+        expires = row.lease_expires_at
+        if expires.tzinfo is None:  # SQLite returns naive UTC
+            expires = expires.replace(tzinfo=UTC)
+        return Claim("held", expires)
+    return Claim("gone")
 
 
-def extend_lease(db: Session, *, document_id: str, lease: timedelta) -> None:
-    db.execute(
+def renew_lease(db: Session, *, document_id: str, token: str, lease: timedelta) -> bool:
+    """Extend this worker's lease; False when it is no longer ours (taken over, or finished)."""
+    result = db.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status == DocumentStatus.PROCESSING)
+        .where(
+            Document.id == document_id,
+            Document.status == DocumentStatus.PROCESSING,
+            Document.lease_token == token,
+        )
         .values(lease_expires_at=utcnow() + lease)
         .execution_options(synchronize_session=False)
     )
     db.commit()
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[Page]:
@@ -142,34 +181,48 @@ def forms_for_identification(db: Session, *, org_id: int) -> list[FormDefinition
     return list(latest.values())
 
 
-def mark_recognized(db: Session, *, document_id: str) -> None:
-    transition_document(
+def _held_by(token: str | None) -> ColumnElement[bool]:
+    # None: any holder (tests and tools that build documents without a worker).
+    return Document.lease_token == token if token is not None else true()
+
+
+def mark_recognized(db: Session, *, document_id: str, token: str | None = None) -> bool:
+    done = transition_document(
         db,
         document_id=document_id,
         from_statuses=(DocumentStatus.PROCESSING,),
         to_status=DocumentStatus.RECOGNIZED,
+        condition=_held_by(token),
         processed_at=utcnow(),
         lease_expires_at=None,
+        lease_token=None,
         failure_reason=None,
     )
     db.commit()
+    return done
 
 
-def mark_failed(db: Session, *, document_id: str, reason: str) -> None:
+def mark_failed(db: Session, *, document_id: str, reason: str, token: str | None = None) -> None:
+    """``reason`` is shown to staff: Japanese, no technical detail (that goes to the log)."""
     db.rollback()
     transition_document(
         db,
         document_id=document_id,
         from_statuses=IN_PROGRESS,
         to_status=DocumentStatus.FAILED,
+        # Queued: never claimed. Processing: only by the lease holder (not a worker that lost it).
+        condition=or_(Document.status == DocumentStatus.QUEUED, _held_by(token)),
         failure_reason=reason,
         lease_expires_at=None,
+        lease_token=None,
     )
     db.commit()
 
 
 def take_stale_documents(db: Session, *, older_than: timedelta) -> list[str]:
-    """Documents whose task was lost: queued and untouched too long, or processing with an expired lease.
+    """Documents whose task was lost: queued and untouched too long, or processing with a lease that
+    ran out ``older_than`` ago (a redelivered task normally takes those over first: the sweep is the
+    last resort).
 
     Their ``updated_at`` is bumped so the next sweep does not send them again while they wait in the queue.
     """
@@ -179,7 +232,10 @@ def take_stale_documents(db: Session, *, older_than: timedelta) -> list[str]:
             select(Document.id).where(
                 or_(
                     and_(Document.status == DocumentStatus.QUEUED, Document.updated_at < now - older_than),
-                    and_(Document.status == DocumentStatus.PROCESSING, Document.lease_expires_at < now),
+                    and_(
+                        Document.status == DocumentStatus.PROCESSING,
+                        Document.lease_expires_at < now - older_than,
+                    ),
                 )
             )
         )

@@ -4,39 +4,95 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from ocr_service.api.deps import OperatorCtx, ReviewerCtx
 from ocr_service.audit.service import record_audit_event
+from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents import service
+from ocr_service.documents.models import Document
 from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut
 from ocr_service.documents.service import UploadLimits
+from ocr_service.documents.uploads import (
+    UploadDeadline,
+    body_limited,
+    check_upload_headers,
+    multipart_error,
+    pick_upload_parts,
+)
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 _PNG_HEADERS = {"Cache-Control": "no-store"}
 
 
-@router.post("", response_model=DocumentOut, status_code=status.HTTP_201_CREATED)
-async def upload(
-    ctx: OperatorCtx,
-    file: Annotated[UploadFile, File(description="Scanned PDF")],
-    form_code: Annotated[str | None, Form(max_length=64)] = None,
-) -> DocumentOut:
-    settings = ctx.runtime.settings
-    # Read one byte past the limit so an oversized upload is refused without holding all of it.
-    data = await file.read(settings.max_upload_bytes + 1)
-    document = service.upload_document(
-        ctx.db,
-        principal=ctx.principal,
-        data=data,
-        filename=file.filename,
-        form_code=form_code or None,
-        limits=UploadLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages),
-        store=ctx.runtime.store,
-        enqueue=ctx.runtime.enqueue,
-    )
-    return DocumentOut.model_validate(document)
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "Scanned PDF"},
+                        "form_code": {"type": "string", "maxLength": 64},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "", response_model=DocumentOut, status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY
+)
+async def upload(request: Request, ctx: OperatorCtx) -> DocumentOut:
+    """Async only to read the body; inspection, encryption and storage run in the upload gate's threads."""
+    runtime = ctx.runtime
+    settings = runtime.settings
+    check_upload_headers(request, max_bytes=settings.max_upload_bytes)
+    try:
+        body = body_limited(request, max_bytes=settings.max_upload_bytes)
+        async with body.form(max_files=2, max_fields=8) as form:
+            parts = pick_upload_parts(form)
+
+            def work(deadline: UploadDeadline) -> DocumentOut:
+                deadline.check(stage="inspect")  # waited too long for a thread: the request gave up
+                parts.file.file.seek(0)
+                # One byte past the limit, so an oversized upload is refused without reading all of it.
+                data = parts.file.file.read(settings.max_upload_bytes + 1)
+                # Its own session: if the request stops waiting, the dependency's session closes under it.
+                with runtime.session_factory() as db:
+                    set_scope(db, OrgScope(ctx.principal.org_id))
+                    return DocumentOut.model_validate(_store(db, data, deadline))
+
+            def _store(db: Session, data: bytes, deadline: UploadDeadline) -> Document:
+                return service.upload_document(
+                    db,
+                    principal=ctx.principal,
+                    data=data,
+                    filename=parts.filename,
+                    form_code=parts.form_code,
+                    limits=UploadLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages),
+                    store=runtime.store,
+                    enqueue=runtime.enqueue,
+                    deadline=deadline,
+                )
+
+            # Hand the request's connection back now; the upload thread uses a session of its own.
+            ctx.db.commit()
+            ctx.db.close()
+            return await runtime.upload_gate.run(work)
+    except (MultiPartException, StarletteHTTPException) as exc:
+        # Starlette reports a broken body as an HTTPException(400) with an English message.
+        if isinstance(exc, StarletteHTTPException) and exc.status_code != 400:
+            raise
+        raise multipart_error(exc) from exc
 
 
 @router.get("", response_model=list[DocumentOut])

@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,10 +44,18 @@ class DocumentErasedError(LookupError):
 
 
 class UploadError(ValueError):
-    def __init__(self, reason: str, *, code: str) -> None:
+    """A refused upload: ``reason`` (Japanese) and the stable ``code`` go to the client as ``status``."""
+
+    def __init__(self, reason: str, *, code: str, status: int = 422) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.status = status
+
+
+class Deadline(Protocol):
+    def check(self, *, stage: str) -> None:
+        """Raise :class:`UploadError` when ``stage`` ("inspect" or "commit") is past its time."""
 
 
 @dataclass(frozen=True)
@@ -83,13 +92,18 @@ def upload_document(
     limits: UploadLimits,
     store: BlobStore,
     enqueue: Enqueue,
+    deadline: Deadline | None = None,
 ) -> Document:
     """Check, store and register an uploaded PDF, then queue it for recognition.
 
     Either everything is kept (blob, row, audit event, queued task) or nothing:
-    a failure after the blob was written deletes the blob again.
+    a failure after the blob was written deletes the blob again. With a ``deadline``,
+    an upload whose inspection ran past its time budget is refused, and nothing is
+    committed once the request has stopped waiting for the answer.
     """
     page_count = inspect_pdf(data, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
+    if deadline is not None:
+        deadline.check(stage="inspect")
     form = _resolve_form(db, form_code=form_code)
     # The document's own data key exists before any of its bytes are stored.
     document_id = new_id()
@@ -124,6 +138,8 @@ def upload_document(
                 "form": f"{form.code}@v{form.version}" if form is not None else None,
             },
         )
+        if deadline is not None:
+            deadline.check(stage="commit")
         db.commit()
     except BaseException:
         db.rollback()

@@ -15,6 +15,7 @@ from ocr_service.auth.models import LoginSession
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import INSTALLATION_OWNER, keys_of
+from ocr_service.storage.backends import ObjectNotFoundError
 from ocr_service.storage.blobs import BlobStore
 
 
@@ -51,7 +52,6 @@ def expire_everything_else(
     (an upload in progress writes its blob and key before its row commits)."""
     keys = keys_of(db)
     referenced = _referenced_blobs(db)
-    modified_at = getattr(store.objects, "modified_at", None)
     cutoff = time.time() - grace_s
     orphan_blobs = 0
     for key in list(store.iter_keys()):
@@ -59,10 +59,15 @@ def expire_everything_else(
             continue
         owner = store.owner_of(key)
         erased = owner is None or (owner != INSTALLATION_OWNER and not keys.exists(owner))
-        old = modified_at is not None and modified_at(key) < cutoff
-        if erased or old:
-            store.delete(key)
-            orphan_blobs += 1
+        if not erased:
+            try:
+                # Every object store knows when an object was written (local mtime, S3 LastModified).
+                if store.objects.modified_at(key) >= cutoff:
+                    continue
+            except ObjectNotFoundError:
+                continue  # removed meanwhile
+        store.delete(key)
+        orphan_blobs += 1
     live_documents = set(db.scalars(select(Document.id)))
     orphan_keys = 0
     for owner in list(keys.store.owners()):

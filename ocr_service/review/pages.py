@@ -9,12 +9,12 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
+from ocr_service.api.errors import framework_http_error
 from ocr_service.api.security import safe_next
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.models import ROLE_LABELS
@@ -133,6 +133,6 @@ def install_login_redirect(app: FastAPI) -> None:
                 return RedirectResponse(f"/account/password?next={here}", status_code=303)
             if code == "mfa_enrolment_required":
                 return RedirectResponse(f"/account/mfa?next={here}", status_code=303)
-        return await http_exception_handler(request, exc)
+        return await framework_http_error(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, handler)

@@ -1,7 +1,8 @@
 """Blob store: every file is AES-256-GCM encrypted with the data key of the document it belongs to.
 
 Encryption sits on top of an :class:`~ocr_service.storage.backends.ObjectStore` (local folder or
-object storage). The associated data binds each ciphertext to its object key and its key owner
+an S3-compatible store such as MinIO, chosen by ``OCR_STORAGE_BACKEND``), so the object store only
+ever holds ciphertext under per-document data keys. The associated data binds each ciphertext to its object key and its key owner
 (the document id), so a blob copied under another key or document fails to decrypt. Once a
 document's data key is destroyed (retention), its blobs are unreadable even from a backup.
 """
@@ -11,11 +12,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 
 from ocr_service.keys.datakey import DataKey
-from ocr_service.storage.backends import LocalObjectStore, ObjectNotFoundError, ObjectStore
+from ocr_service.storage.backends import LocalObjectStore, ObjectNotFoundError, ObjectStore, make_object_store
+
+if TYPE_CHECKING:
+    from ocr_service.config import Settings
 
 _MAGIC = b"OCRB2"
 
@@ -98,3 +103,11 @@ class LocalBlobStore(BlobStore):
     def __init__(self, root: Path) -> None:
         super().__init__(LocalObjectStore(root))
         self.root = root
+
+
+def blob_store_from_settings(settings: Settings) -> BlobStore:
+    """The encrypted blob store on the object store the settings select (local folder or S3).
+
+    The data keys are not in the object store: every process that reads blobs (API replicas and
+    workers) also needs the same ``OCR_KEY_DIR`` (a shared volume when they run on several hosts)."""
+    return BlobStore(make_object_store(settings))

@@ -29,9 +29,10 @@ def test_non_pdf_bytes_are_rejected() -> None:
 
 
 def test_truncated_pdf_is_rejected(template_pdf: bytes) -> None:
-    """GIVEN the first third of a PDF WHEN rasterised THEN RasterError (corrupt/truncated)."""
-    with pytest.raises(RasterError):
+    """GIVEN the first third of a PDF WHEN rasterised THEN RasterError (corrupt/truncated), in Japanese only."""
+    with pytest.raises(RasterError) as caught:
         rasterize_pdf(template_pdf[: len(template_pdf) // 3], **LIMITS)  # type: ignore[arg-type]
+    assert not any(ch.isascii() and ch.isalpha() for ch in caught.value.reason.replace("PDF", ""))
 
 
 def test_encrypted_pdf_is_rejected(template_pdf: bytes) -> None:
@@ -48,14 +49,16 @@ def test_encrypted_pdf_is_rejected(template_pdf: bytes) -> None:
 
 def test_too_many_pages_is_rejected_before_rendering() -> None:
     """GIVEN a 3-page PDF and max_pages=2 WHEN rasterised THEN RasterError names the page count."""
-    with pytest.raises(RasterError, match="too many pages"):
+    with pytest.raises(RasterError, match="ページ数が多すぎます（3ページ") as caught:
         rasterize_pdf(make_template_pdf(pages=3), dpi=72, timeout_s=30.0, max_pages=2, max_pixels=5_000_000)
+    assert "too many pages" in caught.value.detail
 
 
 def test_oversized_page_is_rejected(template_pdf: bytes) -> None:
     """GIVEN an A4 page and a pixel limit below A4 at 300 dpi WHEN rasterised THEN RasterError (too large)."""
-    with pytest.raises(RasterError, match="too large"):
+    with pytest.raises(RasterError, match="用紙サイズが大きすぎます") as caught:
         rasterize_pdf(template_pdf, dpi=300, timeout_s=30.0, max_pages=5, max_pixels=1_000_000)
+    assert "too large" in caught.value.detail
 
 
 def test_template_render_is_cached(template_pdf: bytes) -> None:
@@ -64,3 +67,23 @@ def test_template_render_is_cached(template_pdf: bytes) -> None:
     second = render_template(template_pdf, dpi=72)
     assert first is second
     assert not first[0].flags.writeable
+
+
+def test_poppler_messages_stay_in_the_log_not_in_the_reason(
+    template_pdf: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN poppler (a separate process) fails with its English syntax error WHEN rasterised THEN the reason staff
+    see is Japanese only, and poppler's words are kept in ``detail`` for the log."""
+    from pdf2image.exceptions import PDFSyntaxError
+
+    import workers.pipeline.raster as raster
+
+    def failing(*_args: object, **_kwargs: object) -> list[object]:
+        raise PDFSyntaxError("Syntax Error: Couldn't find trailer dictionary")
+
+    monkeypatch.setattr(raster, "convert_from_bytes", failing)
+    with pytest.raises(RasterError) as caught:
+        rasterize_pdf(template_pdf, **LIMITS)  # type: ignore[arg-type]
+    assert "Syntax" not in caught.value.reason and "trailer" not in caught.value.reason
+    assert "壊れて" in caught.value.reason
+    assert "Couldn't find trailer" in caught.value.detail

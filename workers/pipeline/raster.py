@@ -26,17 +26,22 @@ from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
 
 __all__ = ["RasterError", "page_count", "rasterize_pdf", "render_template"]
 
+CORRUPT_JA = "PDF が壊れているか途中で切れているため、画像にできませんでした。"
+
 
 class RasterError(ValueError):
     """A PDF cannot be turned into page images.
 
     Args:
-        reason: bilingual (Japanese / English) message shown to the uploader.
+        reason: Japanese message shown to staff (no tool output: poppler's messages are English
+            and can quote the file's bytes).
+        detail: the technical cause, for the log only.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, detail: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail
 
 
 def page_count(pdf: bytes) -> int:
@@ -52,7 +57,7 @@ def page_count(pdf: bytes) -> int:
     try:
         return inspect_pdf(pdf, max_bytes=len(pdf) + 1, max_pages=sys.maxsize)
     except PdfRejectedError as exc:
-        raise RasterError(exc.reason) from exc
+        raise RasterError(exc.reason, detail=exc.code) from exc
 
 
 def _page_sizes_pt(pdf: bytes) -> list[tuple[float, float]]:
@@ -127,18 +132,19 @@ def rasterize_pdf(
     count = page_count(pdf)
     if count > max_pages:
         raise RasterError(
-            f"ページ数が多すぎます（{count}ページ、上限{max_pages}ページ） / too many pages ({count} > {max_pages})"
+            f"ページ数が多すぎます（{count}ページ、上限{max_pages}ページ）。分割して取り込んでください。",
+            detail=f"too many pages ({count} > {max_pages})",
         )
     try:
         sizes = _page_sizes_pt(pdf)
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise RasterError(f"PDFが壊れています / the PDF is corrupt ({exc})") from exc
+        raise RasterError(CORRUPT_JA, detail=f"page sizes unreadable: {exc}") from exc
     for index, (width_pt, height_pt) in enumerate(sizes, start=1):
         pixels = (width_pt * dpi / 72.0) * (height_pt * dpi / 72.0)
         if pixels > max_pixels:
             raise RasterError(
-                f"{index}ページ目の用紙サイズが大きすぎます / page {index} is too large "
-                f"({int(pixels)} > {max_pixels} pixels at {dpi} dpi)"
+                f"{index}ページ目の用紙サイズが大きすぎます。A3 以下の用紙で読み取ってください。",
+                detail=f"page {index} is too large ({int(pixels)} > {max_pixels} pixels at {dpi} dpi)",
             )
     try:
         images = convert_from_bytes(
@@ -151,18 +157,17 @@ def rasterize_pdf(
     except PDFInfoNotInstalledError as exc:  # a deployment bug, not the user's fault
         raise RuntimeError("poppler (pdftoppm/pdfinfo) is not installed") from exc
     except (PDFPageCountError, PDFSyntaxError) as exc:
-        raise RasterError(
-            f"PDFが壊れているか途中で切れています / the PDF is corrupt or truncated ({exc})"
-        ) from exc
+        raise RasterError(CORRUPT_JA, detail=f"poppler: {exc}") from exc
     except Exception as exc:
         # pdf2image raises subprocess.TimeoutExpired (and kills poppler) on timeout.
         if type(exc).__name__ == "TimeoutExpired":
             raise RasterError(
-                f"PDFの画像化が時間内に終わりませんでした（{timeout_s:.0f}秒） / rasterising timed out"
+                f"PDF の画像化が時間内（{timeout_s:.0f} 秒）に終わりませんでした。",
+                detail="rasterising timed out",
             ) from exc
-        raise RasterError(f"PDFを画像にできません / cannot rasterise the PDF ({exc})") from exc
+        raise RasterError("PDF を画像にできませんでした。", detail=f"rasterise: {exc!r}") from exc
     if not images:
-        raise RasterError("PDFが壊れているか途中で切れています / the PDF is corrupt or truncated (no pages)")
+        raise RasterError(CORRUPT_JA, detail="poppler returned no pages")
     pages = _to_gray(list(images))
     for gray, coloured in zip(pages, colour, strict=False):
         _drop_red(gray, coloured)
