@@ -298,3 +298,20 @@ def _setup_other(db: Session, store: BlobStore, user: object) -> tuple[Document,
     other = make_recognized_document(db, user=user, form=form, store=store, values={"name": "佐藤"})  # type: ignore[arg-type]
     db.commit()
     return other, None, None, None
+
+
+def test_review_outcome_summary_is_per_organisation(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN A's document confirmed (its outcomes recorded) WHEN B's admin asks for the residual error
+    per form THEN B sees no form; A's admin sees A's form; a reviewer may not ask at all."""
+    document, _field, user_a, _user_b = _setup(db, store)
+    login(client, user_a)  # type: ignore[arg-type]
+    assert client.post(f"/api/v1/review/documents/{document.id}/confirm").status_code == 200
+    assert client.get("/api/v1/review/outcomes").status_code == 403
+    admin_a = make_user(db, make_org(db, "A課"), role="admin")
+    admin_b = make_user(db, make_org(db, "B課"), role="admin")
+    db.commit()
+    login(client, admin_b)
+    assert client.get("/api/v1/review/outcomes").json()["forms"] == {}
+    login(client, admin_a)
+    forms = client.get("/api/v1/review/outcomes").json()["forms"]
+    assert list(forms) == ["simple"] and forms["simple"]["n"] == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,6 +12,7 @@ from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import BlobStore, blob_store_from_settings
+from workers.pipeline.calibration import Calibrator, load_calibration
 from workers.pipeline.models import resolve_model_dir
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
@@ -32,6 +34,17 @@ def recognizer_from_settings(settings: Settings) -> OnnxCtcRecognizer:
     return load_recognizer(model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device)
 
 
+def calibration_path(settings: Settings) -> Path:
+    """Site calibration written by ``ocr-service calibrate --from-reviews``."""
+    return settings.data_dir / "calibration.json"
+
+
+def calibrator_from_settings(settings: Settings) -> Calibrator:
+    """The site's refitted calibration when there is one, else the packaged fit."""
+    path = calibration_path(settings)
+    return load_calibration(path if path.is_file() else None)
+
+
 def build_worker_runtime(settings: Settings) -> WorkerRuntime:
     recognizer = recognizer_from_settings(settings)
     return WorkerRuntime(
@@ -41,7 +54,10 @@ def build_worker_runtime(settings: Settings) -> WorkerRuntime:
         ),
         store=blob_store_from_settings(settings),
         pipeline=PagePipeline(
-            recognizer, dpi=settings.raster_dpi, low_confidence_threshold=settings.confidence_threshold
+            recognizer,
+            dpi=settings.raster_dpi,
+            low_confidence_threshold=settings.confidence_threshold,
+            calibrator=calibrator_from_settings(settings),
         ),
     )
 

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ocr_service.cli import accounts_cli, admin, models, ocr, retention, run
+from ocr_service.cli import accounts_cli, admin, calibrate, models, ocr, retention, run
 
 app = typer.Typer(help="Offline AI-OCR for Japanese municipal forms.", no_args_is_help=True)
 app.command("up")(run.up)
@@ -14,6 +14,7 @@ app.command("api")(run.api)
 app.command("worker")(run.worker)
 app.command("beat")(run.beat)
 app.command("process")(ocr.process)
+app.command("calibrate")(calibrate.calibrate)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.org_app, name="org")
 app.add_typer(admin.user_app, name="user")

@@ -8,6 +8,7 @@ from ocr_service.forms.models import FormDefinition
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.models import BlindEntry
+from ocr_service.review.outcomes import FieldOutcome
 
 __all__ = [
     "ApiToken",
@@ -17,6 +18,7 @@ __all__ = [
     "DeletionCertificate",
     "Document",
     "DocumentTombstone",
+    "FieldOutcome",
     "FieldResult",
     "FormDefinition",
     "LoginFailure",

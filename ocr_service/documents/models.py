@@ -77,6 +77,9 @@ class FieldResult(OrgScoped, Base):
     value_sealed: Mapped[str] = mapped_column("value", Text, default="")
     """The value sealed with the document's data key (documents/sealing.py); read ``value`` after
     :func:`~ocr_service.documents.sealing.open_field_results`. Checkboxes hold ``"1"``/``"0"``."""
+    read_value_sealed: Mapped[str | None] = mapped_column("read_value", Text, default=None)
+    """What the machine read, sealed like ``value`` (set once by the worker; None for rows read
+    before review outcomes existed): confirming compares it with ``value`` for the outcome record."""
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     char_confidences: Mapped[list[float]] = mapped_column(default=list)
     crop_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)

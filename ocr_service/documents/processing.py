@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
-from ocr_service.documents.sealing import seal_field_value
+from ocr_service.documents.sealing import seal_field_value, seal_read_value
 from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import document_key, seal_text
@@ -133,6 +133,9 @@ def save_page_reading(
                 page_id=page.id,
                 field_name=field.name,
                 value_sealed=seal_field_value(
+                    db, document_id=page.document_id, result_id=result_id, value=value
+                ),
+                read_value_sealed=seal_read_value(
                     db, document_id=page.document_id, result_id=result_id, value=value
                 ),
                 confidence=field.confidence,

@@ -42,6 +42,20 @@ def seal_field_value(db: Session, *, document_id: str, result_id: str, value: st
     return seal_text(db, document_id=document_id, purpose=f"field_results.value|{result_id}", value=value)
 
 
+def seal_read_value(db: Session, *, document_id: str, result_id: str, value: str) -> str:
+    """The machine's reading, kept (sealed) so confirming can tell an accepted value from a corrected one."""
+    return seal_text(db, document_id=document_id, purpose=f"field_results.read_value|{result_id}", value=value)
+
+
+def open_read_value(db: Session, result: FieldResult) -> str | None:
+    """The machine's reading of a result (None for rows read before it was kept)."""
+    if result.read_value_sealed is None:
+        return None
+    return open_text(
+        db, document_id=result.document_id, purpose=f"field_results.read_value|{result.id}", sealed=result.read_value_sealed
+    )
+
+
 def open_field_results(db: Session, results: Iterable[FieldResult]) -> list[FieldResult]:
     """Decrypt ``value`` of each result for this session (the rows stay sealed in the database)."""
     rows = list(results)

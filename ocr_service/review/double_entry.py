@@ -35,6 +35,7 @@ from ocr_service.review.service import (
     is_flagged,
     merged_values,
     normalized,
+    record_review_outcomes,
     require_status,
     results_in_page_order,
 )
@@ -87,6 +88,8 @@ def _finish(
     if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に処理しました。", code="already_done")
+    if to_status == DocumentStatus.CONFIRMED:
+        record_review_outcomes(db, document=document)
 
 
 def submit_blind_entry(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ocr_service.api.deps import ReviewerCtx
+from ocr_service.api.deps import AdminCtx, ReviewerCtx
 from ocr_service.documents.models import Document
 from ocr_service.documents.status import status_label
 from ocr_service.review import double_entry, service
+from ocr_service.review.outcomes import outcome_rows, residual_error_by_form
 from ocr_service.review.schemas import (
     BlindFieldOut,
     DisagreementOut,
@@ -24,6 +25,13 @@ router = APIRouter(prefix="/review", tags=["review"])
 def _status(document: Document, next_url: str | None = None) -> DocumentStatusOut:
     label = status_label(document.status)
     return DocumentStatusOut(id=document.id, status=document.status, status_label=label, next_url=next_url)
+
+
+@router.get("/outcomes")
+def outcomes(ctx: AdminCtx) -> dict[str, object]:
+    """Measured residual error per form of this organisation (from confirmed fields; no values)."""
+    threshold = ctx.runtime.settings.confidence_threshold
+    return {"threshold": threshold, "forms": residual_error_by_form(outcome_rows(ctx.db), threshold=threshold)}
 
 
 @router.get("/queue", response_model=list[QueueItemOut])

@@ -37,6 +37,7 @@ from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
 from ocr_service.review.checks import FieldProblem, check_document, check_field_value
+from ocr_service.review.outcomes import record_field_outcomes
 
 QUEUE_GROUPS: dict[str, tuple[DocumentStatus, ...]] = {
     "読取中": IN_PROGRESS,
@@ -358,6 +359,8 @@ def confirm_document(db: Session, *, principal: Principal, threshold: float, doc
     if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
+    if next_status == DocumentStatus.CONFIRMED:
+        record_review_outcomes(db, document=document)
     record_audit_event(
         db,
         action="review.confirm",
@@ -370,6 +373,18 @@ def confirm_document(db: Session, *, principal: Principal, threshold: float, doc
     db.commit()
     db.refresh(document)
     return document
+
+
+def record_review_outcomes(db: Session, *, document: Document) -> None:
+    """Leave the value-free outcome of every field of a document that has just become confirmed."""
+    form, layout = form_of(db, document)
+    record_field_outcomes(
+        db,
+        document=document,
+        layout=layout,
+        form_code=form.code,
+        results=results_in_page_order(db, document_id=document.id),
+    )
 
 
 def next_document_to_review(db: Session, *, after: Document) -> Document | None:

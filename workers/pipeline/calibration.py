@@ -31,6 +31,7 @@ __all__ = [
     "field_group",
     "fit_isotonic",
     "load_calibration",
+    "refit_from_outcomes",
     "reliability_table",
 ]
 
@@ -75,8 +76,17 @@ def fit_isotonic(scores: Sequence[float], correct: Sequence[bool]) -> tuple[list
     ys_sorted = np.asarray(correct, dtype=float)[order]
     # Blocks: [sum_y, sum_x, count]
     blocks: list[list[float]] = []
+    previous_x: float | None = None
     for x, y in zip(xs_sorted.tolist(), ys_sorted.tolist(), strict=True):
-        blocks.append([y, x, 1.0])
+        tie = x == previous_x
+        previous_x = x
+        if tie:
+            # Equal scores are one observation group: a map cannot tell them apart.
+            blocks[-1][0] += y
+            blocks[-1][1] += x
+            blocks[-1][2] += 1.0
+        else:
+            blocks.append([y, x, 1.0])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][2] >= blocks[-1][0] / blocks[-1][2]:
             y2, x2, n2 = blocks.pop()
             blocks[-1][0] += y2
@@ -130,6 +140,36 @@ class Calibrator:
             xs.append(score)
             ys.append(right)
         return cls({g: fit_isotonic(xs, ys) for g, (xs, ys) in grouped.items()}, dict(meta or {}))
+
+
+def refit_from_outcomes(
+    base: Calibrator, rows: Sequence[tuple[str, float, bool]], *, min_fields: int = 50
+) -> Calibrator:
+    """Refit a calibration on review outcomes: ``(group, calibrated confidence, right)`` rows.
+
+    Outcomes carry the confidence the *installed* calibration produced, so per group an
+    isotonic map calibrated → observed is fitted and composed with the installed map
+    (new knots: the installed raw knots, their calibrated values passed through the refit).
+    A group with fewer than ``min_fields`` outcomes keeps its installed map.
+    """
+    fitted = Calibrator.fit(rows)
+    counts: dict[str, int] = {}
+    for group, _score, _right in rows:
+        counts[group] = counts.get(group, 0) + 1
+    maps = dict(base.maps)
+    refitted: dict[str, int] = {}
+    for group, (xs, ys) in fitted.maps.items():
+        n = counts.get(group, 0)
+        if n < min_fields or not xs:
+            continue
+        old = base.maps.get(group)
+        if old and old[0]:
+            maps[group] = (list(old[0]), [float(np.interp(y, xs, ys)) for y in old[1]])
+        else:
+            maps[group] = (list(xs), list(ys))
+        refitted[group] = n
+    meta = {**base.meta, "refitted_from_reviews": refitted}
+    return Calibrator(maps, meta)
 
 
 def load_calibration(path: Path | None = None) -> Calibrator:

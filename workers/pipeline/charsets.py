@@ -26,7 +26,7 @@ CHARSETS: dict[str, str] = {
 """Allowed characters per field type; types not listed (text) are unconstrained."""
 
 EXCLUDED: dict[str, str] = {
-    "text": "/\\<>≤≥≦≧♪“”\"'`^_|~{}[]@#$%&*+=;!?«»αβγδεθλμπσωΩ©®™♀♂☆★※→←↑↓",
+    "text": "『』【】〔〕《》/\\<>≤≥≦≧♪“”\"'`^_|~{}[]@#$%&*+=;!?«»αβγδεθλμπσωΩ©®™♀♂☆★※→←↑↓",
 }
 """Characters a free-text field never holds although the dictionary has them.
 
@@ -83,18 +83,38 @@ def normalize_text(text: str, field_type: str | None = None) -> str:
 _I_ROW = set("きしちにひみりぎじぢびぴキシチニヒミリギジヂビピ")
 """Kana of the i-row: the only ones a small ゃゅょ (ャュョ) can follow (きゃ, しゅ, ちょ...)."""
 _SMALL_YA = {"ゃ": "や", "ゅ": "ゆ", "ょ": "よ", "ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ"}
+_SMALL_ANY = {
+    **_SMALL_YA,
+    "ぁ": "あ", "ぃ": "い", "ぅ": "う", "ぇ": "え", "ぉ": "お", "っ": "つ", "ゎ": "わ",
+    "ァ": "ア", "ィ": "イ", "ゥ": "ウ", "ェ": "エ", "ォ": "オ", "ッ": "ツ", "ヮ": "ワ",
+}
+"""Small kana and their full-size letters; no Japanese word starts with a small kana."""
+_LONG_DASHES = set("一-‐‑‒–—―−－ｰ")
+"""What a recogniser makes of a handwritten ー inside a katakana word (kanji one, hyphens)."""
+_NO_LONG_AFTER = set("ッっンんー")
+"""Kana a long-vowel mark never follows."""
+
+
+def _kana(ch: str) -> bool:
+    return "\u3041" <= ch <= "\u3096" or "\u30a1" <= ch <= "\u30fa"
+
+
+def _katakana(ch: str) -> bool:
+    return "\u30a1" <= ch <= "\u30fa"
 
 
 def apply_kana_grammar(
     chars: list[str], confidences: list[float], field_type: str | None
 ) -> tuple[list[str], list[float]]:
-    """Fix what kana spelling forbids, for hiragana/katakana fields only.
+    """Fix what kana spelling forbids (kana fields; the katakana runs of free text).
 
-    Handwritten や and ゃ differ only in size, and the recogniser often picks the small
-    one; a small ゃゅょ after anything but an i-row kana is not Japanese, so it becomes
-    the full-size letter. A long-vowel mark ー does not occur in hiragana fields (names'
-    readings); the recogniser emits it in the gap between surname and given name.
-    Measured on ``composed_hw_fields_dev``: kana-line CER 10.7 % → 9.4 %.
+    - Handwritten や and ゃ differ only in size and the recogniser often picks the small one:
+      a small ゃゅょ after anything but an i-row kana becomes full size, and no word starts
+      with a small kana. (composed_hw_fields_dev kana-line CER 10.7 % → 9.4 %.)
+    - ー only follows a kana (not ッ/ン/ー): at a word start, at the name gap or doubled it
+      is not writing — hiragana fields (names' readings) never hold it at all. In free text a
+      ー after a kanji or at the start is the kanji 一 (一番町).
+    - 一 or a hyphen between two katakana is ー (コ一ポ → コーポ).
 
     Args:
         chars: normalised decoded characters, one per entry.
@@ -104,15 +124,29 @@ def apply_kana_grammar(
     Returns:
         the corrected characters and their confidences (unchanged for other types).
     """
-    if field_type not in ("hiragana", "katakana"):
+    if field_type not in ("hiragana", "katakana", "text", None):
         return chars, confidences
+    kana_field = field_type in ("hiragana", "katakana")
     out: list[str] = []
     out_conf: list[float] = []
     for i, (ch, conf) in enumerate(zip(chars, confidences, strict=True)):
-        if field_type == "hiragana" and ch == "ー":
-            continue
-        if ch in _SMALL_YA and (i == 0 or chars[i - 1] not in _I_ROW):
-            ch = _SMALL_YA[ch]
+        prev = out[-1] if out else ""
+        nxt = chars[i + 1] if i + 1 < len(chars) else ""
+        if kana_field and ch in _LONG_DASHES:
+            ch = "ー"
+        if ch == "ー":
+            if field_type == "hiragana" or (kana_field and (not _kana(prev) or prev in _NO_LONG_AFTER)):
+                continue
+            if not kana_field and not _kana(prev) and (not prev or not prev.isascii()):
+                ch = "一"
+        elif not kana_field and ch in _LONG_DASHES and _katakana(prev) and _katakana(nxt):
+            ch = "ー"
+        if (
+            ch in _SMALL_ANY
+            and (kana_field or _kana(nxt) or _kana(prev))
+            and (not _kana(prev) or (ch in _SMALL_YA and prev not in _I_ROW))
+        ):
+            ch = _SMALL_ANY[ch]
         out.append(ch)
         out_conf.append(conf)
     return out, out_conf

@@ -22,6 +22,7 @@ from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
 from workers.pipeline.calibration import Calibrator, field_group, load_calibration
 from workers.pipeline.checkbox import ink_mask, read_checkbox
+from workers.pipeline.hints import with_hints
 from workers.pipeline.imaging import encode_png, normalize_contrast, row_bands
 from workers.pipeline.marks import (
     REASON_SEAL,
@@ -179,6 +180,7 @@ class PagePipeline:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)
+        ordered = with_hints(ordered, layout=layout, page=layout_page, threshold=self.threshold)
         if aligned.doubtful:
             # Positions may be off: no field of this page may skip review, whatever its confidence.
             ordered = [needs_review(f, aligned.reason) for f in ordered]

@@ -36,7 +36,9 @@ import onnxruntime as ort
 import yaml
 
 from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
+from workers.pipeline.decoding import decode_field, gap_frames
 from workers.pipeline.linecrop import prepare_line
+from workers.pipeline.priors import warm_priors
 
 __all__ = [
     "OnnxCtcRecognizer",
@@ -193,6 +195,8 @@ class OnnxCtcRecognizer:
         self.batch_size = batch_size
         self.max_width = max_width
         self._masks: dict[str, np.ndarray] = {}
+        self.use_priors = True
+        """Grammar and dictionary priors in the beam decoder (False: plain decoding, for comparison)."""
 
     def allowed_mask(self, charset: str | None, excluded: str = "") -> np.ndarray | None:
         """Boolean class mask: the characters of ``charset`` (None = all) minus ``excluded``.
@@ -281,7 +285,10 @@ class OnnxCtcRecognizer:
             for row, index in enumerate(chunk):
                 field_type = charsets[index]
                 mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
-                raw, confs = ctc_greedy_decode(probs[row], self.characters, mask)
+                gaps = gap_frames(resized[index], probs.shape[1], max(resized[index].shape[1], self.height * 4))
+                raw, confs = decode_field(
+                    probs[row], self.characters, field_type, mask, gaps=gaps, use_priors=self.use_priors
+                )
                 results[index] = _finish(raw, confs, field_type)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
 
@@ -334,6 +341,8 @@ def load_recognizer(
     Returns:
         a cached :class:`OnnxCtcRecognizer`; repeated calls return the same object.
     """
+    # The decoder's dictionaries load with the model (process start), not inside the first page.
+    warm_priors()
     if model_dir is None:
         path = packaged_model_path()
         probe = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -1,0 +1,250 @@
+"""Japanese-only free text, kana grammar, the name gap and the beam search with priors (no model needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from workers.pipeline.charsets import apply_kana_grammar
+from workers.pipeline.ctcbeam import ctc_beam_search
+from workers.pipeline.decoding import decode_field, gap_frames, greedy
+from workers.pipeline.japanese import fold_variants, is_japanese_char, load_variants, to_japanese
+from workers.pipeline.priors import date_prior, kana_prior, phone_prior, text_prior
+
+
+def _kana(text: str, field_type: str | None) -> str:
+    chars, confs = apply_kana_grammar(list(text), [0.9] * len(text), field_type)
+    assert len(chars) == len(confs)
+    return "".join(chars)
+
+
+def _frames(chars: list[str], rows: list[dict[str, float]]) -> np.ndarray:
+    """``(T, C)`` probabilities: each row names its classes; the rest of the mass is blank."""
+    probs = np.zeros((len(rows), len(chars)), dtype=np.float32)
+    for t, row in enumerate(rows):
+        for ch, p in row.items():
+            probs[t, chars.index(ch)] = p
+        probs[t, 0] += 1.0 - probs[t].sum()
+    return probs
+
+
+# -- variant table ---------------------------------------------------------------------------
+
+
+def test_variant_table_maps_chinese_and_old_forms_to_the_japanese_form() -> None:
+    """GIVEN the committed table WHEN the issue's examples are looked up THEN each has its Japanese form,
+    and Japanese characters, kana and surname old forms (澤, 邊, 齋) are left alone."""
+    table = load_variants()
+    assert {k: table[k] for k in "宫霸橫穗亞惠"} == {"宫": "宮", "霸": "覇", "橫": "横", "穗": "穂", "亞": "亜", "惠": "恵"}
+    assert to_japanese("宫城県仙台市青葉区门") == "宮城県仙台市青葉区門"
+    assert to_japanese("やまだタロウ山田澤邊齋") == "やまだタロウ山田澤邊齋"
+    assert all(is_japanese_char(v) for v in table.values())
+    assert not any(is_japanese_char(k) for k in ("宫", "们", "门"))
+
+
+def test_variant_probability_is_added_to_the_japanese_form_not_dropped() -> None:
+    """GIVEN a frame where 宫 (0.5) beats 宮 (0.3) and 官 (0.2) WHEN variants are folded
+    THEN 宮 holds 0.8 and wins; the variant's class is empty."""
+    chars = ["", "宫", "宮", "官", " "]
+    probs = np.array([[0.0, 0.5, 0.3, 0.2, 0.0]], dtype=np.float32)
+    folded = fold_variants(probs, chars)
+    assert folded[0, 1] == 0.0 and abs(folded[0, 2] - 0.8) < 1e-6
+    text, _ = decode_field(probs, chars, "text", None, use_priors=False)
+    assert text == "宮"
+
+
+def test_non_japanese_winner_gives_way_to_the_best_japanese_character() -> None:
+    """GIVEN a frame won by a character outside the Japanese set with no table entry
+    WHEN decoded as free text THEN the best Japanese character is emitted, not nothing."""
+    chars = ["", "𰻞", "山", " "]
+    probs = np.array([[0.3, 0.5, 0.2, 0.0]], dtype=np.float32)
+    text, confs = decode_field(probs, chars, "text", None, use_priors=False)
+    assert text == "山" and abs(confs[0] - 0.2) < 1e-6
+
+
+# -- kana grammar ----------------------------------------------------------------------------
+
+
+def test_long_vowel_mark_only_after_a_kana() -> None:
+    """GIVEN ー at a word start, after ン, doubled, or in a hiragana field WHEN the grammar runs THEN it goes;
+    after a kana in katakana it stays."""
+    assert _kana("ーヤマダ", "katakana") == "ヤマダ"
+    assert _kana("ケンーイチ", "katakana") == "ケンイチ"
+    assert _kana("コーポ", "katakana") == "コーポ"
+    assert _kana("サトーー", "katakana") == "サトー"
+    assert _kana("やまーだ", "hiragana") == "やまだ"
+
+
+def test_kanji_one_and_hyphens_inside_katakana_runs_become_long_vowel_marks() -> None:
+    """GIVEN 一 or a hyphen between katakana in free text WHEN the grammar runs THEN ー;
+    a ー after a kanji or at the start is the kanji 一; a hyphen between digits stays."""
+    assert _kana("小坂本町4-13-11コ一ポ桜301", "text") == "小坂本町4-13-11コーポ桜301"
+    assert _kana("ハイツコ-ポ", "text") == "ハイツコーポ"
+    assert _kana("青葉区ー番町", "text") == "青葉区一番町"
+    assert _kana("ー番町", "text") == "一番町"
+    assert _kana("3-4", "text") == "3-4"
+    assert _kana("ホシノマナ一", "katakana") == "ホシノマナー"
+
+
+def test_small_kana_rules() -> None:
+    """GIVEN small kana where Japanese spelling forbids them WHEN the grammar runs THEN full size;
+    after an i-row kana (キャ, しゅ) and in ファ they stay small."""
+    assert _kana("ゃまだ", "hiragana") == "やまだ"
+    assert _kana("カャマ", "katakana") == "カヤマ"
+    assert _kana("ッヨシ", "katakana") == "ツヨシ"
+    assert _kana("キャンプ", "katakana") == "キャンプ"
+    assert _kana("しゅんすけ", "hiragana") == "しゅんすけ"
+    assert _kana("ファミリー", "katakana") == "ファミリー"
+
+
+# -- name gap ------------------------------------------------------------------------------
+
+
+def test_a_wide_gap_between_surname_and_given_name_emits_nothing() -> None:
+    """GIVEN a line image with two ink blocks far apart and CTC output that puts ー in the gap
+    WHEN decoded with the gap frames THEN no character comes out of the gap; without them ー does."""
+    image = np.full((48, 320), 255, dtype=np.uint8)
+    image[8:40, 10:110] = 0
+    image[8:40, 210:310] = 0
+    frames = 40  # 8 px per frame
+    gaps = gap_frames(image, frames, 320)
+    assert gaps[16:24].all() and not gaps[:13].any() and not gaps[27:].any()
+    chars = ["", "ヤ", "マ", "ー", "タ", " "]
+    rows: list[dict[str, float]] = [{} for _ in range(frames)]
+    rows[5], rows[10], rows[20], rows[30] = {"ヤ": 0.9}, {"マ": 0.9}, {"ー": 0.8}, {"タ": 0.9}
+    probs = _frames(chars, rows)
+    with_gap, _ = decode_field(probs, chars, "katakana", None, gaps=gaps, use_priors=False)
+    without, _ = decode_field(probs, chars, "katakana", None, use_priors=False)
+    assert with_gap == "ヤマタ" and without == "ヤマータ"
+
+
+def test_narrow_gaps_inside_a_character_are_not_boundaries() -> None:
+    """GIVEN the two strokes of ハ a third of the height apart WHEN gaps are found THEN none."""
+    image = np.full((48, 120), 255, dtype=np.uint8)
+    image[8:40, 20:45] = 0
+    image[8:40, 56:80] = 0
+    assert not gap_frames(image, 15, 120).any()
+
+
+# -- beam search -----------------------------------------------------------------------------
+
+CHARS = ["", "0", "1", "2", "4", "7", "町", "丁", "目", "令", "和", "年", "月", "日", "-", "宮", "城", "県", "官", " "]
+
+
+def test_beam_without_prior_equals_greedy_on_a_clear_line() -> None:
+    """GIVEN clear frames WHEN decoded by beam without a prior THEN the same text as greedy."""
+    probs = _frames(CHARS, [{"1": 0.95}, {}, {"2": 0.9}, {"2": 0.9}, {}, {"2": 0.9}])
+    assert ctc_beam_search(probs, CHARS).text == greedy(probs, CHARS)[0] == "122"
+
+
+def test_beam_sums_alignments_where_greedy_cannot() -> None:
+    """GIVEN a character spread thinly over three frames (0.4 each, blank 0.6) WHEN decoded
+    THEN greedy reads nothing but the beam, summing its alignments, reads it."""
+    probs = _frames(CHARS, [{"7": 0.4}, {"7": 0.4}, {"7": 0.4}])
+    assert greedy(probs, CHARS)[0] == ""
+    assert ctc_beam_search(probs, CHARS).text == "7"
+
+
+def test_grammar_prior_recovers_a_dropped_digit_before_chome() -> None:
+    """GIVEN 「…町?丁目」 where the digit 4 has 0.3 against blank 0.7 WHEN decoded with the address prior
+    THEN 4丁目; without the prior the digit is dropped."""
+    rows = [{"宮": 0.95}, {"城": 0.95}, {"県": 0.95}, {"町": 0.95}, {"4": 0.3}, {"丁": 0.95}, {"目": 0.95}]
+    probs = _frames(CHARS, rows)
+    assert ctc_beam_search(probs, CHARS).text == "宮城県町丁目"
+    assert ctc_beam_search(probs, CHARS, prior=text_prior).text == "宮城県町4丁目"
+
+
+def test_dictionary_lifts_a_close_reading() -> None:
+    """GIVEN 官 0.45 vs 宮 0.40 in 「?城県」 WHEN decoded with the place-name prior THEN 宮城県; plain beam: 官城県."""
+    probs = _frames(CHARS, [{"官": 0.45, "宮": 0.40}, {"城": 0.95}, {"県": 0.95}])
+    assert ctc_beam_search(probs, CHARS).text == "官城県"
+    assert ctc_beam_search(probs, CHARS, prior=text_prior).text == "宮城県"
+
+
+def test_dictionary_never_overrides_a_confident_different_reading() -> None:
+    """GIVEN 官 read at 0.93 and 宮 at 0.04 WHEN decoded with the place-name prior THEN 官城県 stays:
+    the dictionary only decides between readings the model found close."""
+    probs = _frames(CHARS, [{"官": 0.93, "宮": 0.04}, {"城": 0.97}, {"県": 0.97}])
+    assert ctc_beam_search(probs, CHARS, prior=text_prior).text == "官城県"
+    text, confs = decode_field(probs, CHARS, "text", None)
+    assert text == "官城県" and confs[0] > 0.9
+
+
+def test_grammar_never_overrides_a_confident_reading() -> None:
+    """GIVEN 町丁目 with every frame confident and the digit at 0.01 WHEN decoded with the prior
+    THEN no digit is invented."""
+    rows = [{"宮": 0.99}, {"城": 0.99}, {"県": 0.99}, {"町": 0.99}, {"4": 0.01}, {"丁": 0.99}, {"目": 0.99}]
+    assert ctc_beam_search(_frames(CHARS, rows), CHARS, prior=text_prior).text == "宮城県町丁目"
+
+
+def test_date_prior_plausibility() -> None:
+    """GIVEN the processing date 2026-12-02 WHEN dates are scored THEN era-range, calendar and future
+    violations are penalised and a valid past date is not."""
+    prior = date_prior(dt.date(2026, 12, 2))
+    assert prior("令和7年4月3日", True) == 0.0
+    assert prior("令和年4月3日", True) < 0 and prior("令和年", False) < 0
+    assert prior("令和9年1月1日", True) < 0  # after the processing date
+    assert prior("昭和65年1月1日", True) < 0  # 昭和 ended in its 64th year
+    assert prior("平成5年2月30日", True) < 0
+    assert prior("令和7年4", False) == 0.0
+
+
+def test_date_prior_in_the_decoder_restores_a_dropped_era_year() -> None:
+    """GIVEN 令和?年 where 7 has 0.3 WHEN decoded as a date THEN 令和7年4月2日 (greedy: 令和年4月2日)."""
+    rows = [{"令": 0.95}, {"和": 0.95}, {"7": 0.3}, {"年": 0.95}, {"4": 0.95}, {"月": 0.95}, {"2": 0.95}, {"日": 0.95}]
+    probs = _frames(CHARS, rows)
+    assert greedy(probs, CHARS)[0] == "令和年4月2日"
+    text, _ = decode_field(probs, CHARS, "date", None, reference=dt.date(2026, 12, 2))
+    assert text == "令和7年4月2日"
+
+
+def test_phone_prior_counts_digits() -> None:
+    """GIVEN phone texts WHEN scored THEN 10/11 digits with ≤ 2 hyphens pass, 12 digits or 3 hyphens do not."""
+    assert phone_prior("03-2093-9903", True) == 0.0 and phone_prior("09012345678", True) == 0.0
+    assert phone_prior("090-1234-56789", True) < 0 and phone_prior("090-1436-22-72", True) < 0
+
+
+def test_unknown_place_names_are_not_damaged() -> None:
+    """GIVEN an invented town after a real municipality WHEN scored THEN no penalty for the town itself."""
+    assert text_prior("宮城県仙台市青葉区架空町3丁目", True) == text_prior("宮城県仙台市青葉区", True)
+    assert text_prior("やまだたろう", True) == 0.0
+
+
+def test_name_reading_prior_prefers_a_known_surname_and_given_name() -> None:
+    """GIVEN kana readings WHEN scored THEN a common surname + given name earns more than a misread,
+    and an unknown name earns nothing (it is never pushed towards a listed one on its own)."""
+    assert kana_prior("わたなべあいこ", True) > kana_prior("わたなべあいに", True) > 0.0
+    assert kana_prior("ヤマダタロウ", True) > kana_prior("ヤマダタロ", True)
+    assert kana_prior("ぬぬぬぬ", True) == 0.0
+
+
+def test_postal_and_address_disagreement_is_a_hint_not_a_rewrite() -> None:
+    """GIVEN a page whose postal code serves Sendai but whose address is in Osaka WHEN checked
+    THEN both fields get 「郵便番号と住所が一致しません」; a matching pair (random last four digits) gets nothing."""
+    from ocr_service.forms.layout import FormLayout
+    from workers.pipeline.hints import POSTAL_MISMATCH, consistency_hints
+
+    layout = FormLayout.model_validate(
+        {
+            "code": "hint",
+            "title": "t",
+            "fields": [
+                {"name": "postal", "label": "郵便番号", "box": [0, 0, 10, 10], "type": "postal"},
+                {"name": "address", "label": "住所", "box": [0, 20, 10, 30]},
+            ],
+        }
+    )
+    wrong = consistency_hints({"postal": "980-0811", "address": "大阪市北区梅田3丁目"}, layout, 1)
+    assert wrong == [(("postal", "address"), POSTAL_MISMATCH)]
+    assert consistency_hints({"postal": "980-9999", "address": "宮城県仙台市青葉区架空町1-2"}, layout, 1) == []
+
+
+def test_beam_keeps_the_allowed_character_of_a_frame_the_field_forbids() -> None:
+    """GIVEN a hiragana field whose only inked frame is won by a kanji (0.99) with こ far behind (1e-5)
+    WHEN decoded with the name prior THEN こ, as greedy reads it — never an empty field."""
+    chars = ["", "二", "こ", "に", " "]
+    probs = _frames(chars, [{}, {"二": 0.99, "こ": 1e-5, "に": 5e-6}, {}])
+    allowed = np.array([True, False, True, True, True])
+    text, confs = decode_field(probs, chars, "hiragana", allowed)
+    assert text == "こ" and confs[0] < 0.01

@@ -1,0 +1,239 @@
+"""From one crop's CTC output to characters: field charset, Japanese forms, gaps, beam with priors.
+
+Order of the steps, per field:
+
+1. free text: variant classes are folded into their Japanese form and what is not
+   Japanese is excluded (:mod:`workers.pipeline.japanese`);
+2. the field's class restriction (:func:`restrict`): a frame whose winner is not allowed
+   keeps its mass on the allowed *characters* (never on blank, which would silently drop
+   the character — the rule greedy decoding had);
+3. frames inside a wide empty gap of the line (the space between surname and given name)
+   are a boundary: they emit nothing (:func:`gap_frames`);
+4. greedy decoding; when a character is doubtful or the field's prior objects to the
+   greedy text, the beam search with the prior (:mod:`workers.pipeline.ctcbeam`) decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+
+from workers.pipeline.ctcbeam import ctc_beam_search
+from workers.pipeline.japanese import japanese_mask, variant_index
+from workers.pipeline.priors import prior_for
+
+__all__ = ["decode_field", "gap_frames", "greedy", "restrict"]
+
+CONFIDENT = 0.9
+"""Greedy characters all at least this sure, and no grammar objection: the beam is skipped
+(a prior of a few nats cannot overturn 9 : 1 odds anyway)."""
+
+_GAP_RATIO = 0.75
+"""An empty column run at least this fraction of the line height separates words."""
+
+
+def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """Probabilities of the allowed classes only (blank always allowed); others zeroed.
+
+    A frame whose most likely class is not allowed saw *a character*: blank and space are
+    zeroed there too, so an allowed character wins it (the greedy rule). Rows are *not*
+    renormalised: a character forced this way keeps its own low probability as confidence.
+    """
+    if allowed is None:
+        return probs
+    mask = allowed.copy()
+    mask[0] = True
+    out = np.where(mask[None, :], probs, 0.0).astype(np.float32)
+    bad = ~mask[probs.argmax(axis=1)]
+    if bad.any():
+        letters = mask.copy()
+        letters[0] = False
+        letters[-1] = False
+        if letters.any():
+            out[bad] = np.where(letters[None, :], probs[bad], 0.0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def gap_frames(resized: np.ndarray, frames: int, input_width: int) -> np.ndarray:
+    """Frames lying inside a wide empty gap of the written line (a word boundary).
+
+    Args:
+        resized: the line image as fed to the model (dark ink on white, model height).
+        frames: number of CTC frames of the model output.
+        input_width: width of the (padded) model input the frames cover.
+
+    Returns:
+        boolean ``(frames,)``; True where nothing may be emitted.
+    """
+    out = np.zeros(frames, dtype=bool)
+    ink = (resized < 128).any(axis=0)
+    cols = np.flatnonzero(ink)
+    if cols.size < 2 or frames == 0:
+        return out
+    rows = np.flatnonzero((resized < 128).any(axis=1))
+    height = max(1, int(rows[-1] - rows[0] + 1))
+    per_frame = input_width / frames
+    gaps = np.flatnonzero(np.diff(cols) > _GAP_RATIO * height)
+    for g in gaps:
+        start, end = int(cols[g]) + 1, int(cols[g + 1])
+        # One frame of margin on each side: a character's spike may sit just off its ink.
+        first = int(np.ceil(start / per_frame)) + 1
+        last = int(end // per_frame) - 1
+        if last >= first:
+            out[first : last + 1] = True
+    return out
+
+
+def greedy(probs: np.ndarray, characters: Sequence[str]) -> tuple[str, list[float]]:
+    """Best class per frame, repeats merged, blanks removed; per character its best frame probability."""
+    best = probs.argmax(axis=1)
+    return _collapse(best, probs[np.arange(best.size), best], characters)
+
+
+def _collapse(best: np.ndarray, p_best: np.ndarray, characters: Sequence[str]) -> tuple[str, list[float]]:
+    chars: list[str] = []
+    confs: list[float] = []
+    previous = -1
+    for cls, p in zip(best.tolist(), p_best.tolist(), strict=True):
+        if cls == previous:
+            if cls != 0 and confs:
+                confs[-1] = max(confs[-1], p)
+            continue
+        previous = cls
+        if cls != 0:
+            chars.append(characters[cls])
+            confs.append(p)
+    return "".join(chars), confs
+
+
+def _fast_greedy(
+    probs: np.ndarray,
+    characters: Sequence[str],
+    allowed: np.ndarray | None,
+    gaps: np.ndarray | None,
+    fold: bool,
+) -> tuple[str, list[float]]:
+    """Greedy decoding touching only each frame's winner (the common, confident case).
+
+    Same result as folding, restricting and greedy-decoding the whole matrix whenever every
+    winner is sure; a doubtful field is decoded again on the full matrix by the caller.
+    """
+    frames = np.arange(probs.shape[0])
+    best = probs.argmax(axis=1)
+    p_best = probs[frames, best].astype(np.float64)
+    if fold:
+        sources, targets = variant_index(characters)
+        if sources.size:
+            target_of = np.full(probs.shape[1], -1, dtype=np.int64)
+            target_of[sources] = targets
+            mapped = target_of[best]
+            hit = mapped >= 0
+            if hit.any():
+                p_best[hit] += probs[frames[hit], mapped[hit]]
+                best[hit] = mapped[hit]
+    if allowed is not None:
+        mask = allowed.copy()
+        mask[0] = True
+        bad = ~mask[best]
+        if bad.any():
+            letters = mask.copy()
+            letters[0] = False
+            letters[-1] = False
+            columns = np.flatnonzero(letters)
+            if columns.size <= 300:
+                # A small charset (digits, kana): look at its columns only, not all 18 000.
+                sub = probs[np.flatnonzero(bad)][:, columns]
+                best[bad] = columns[sub.argmax(axis=1)]
+                p_best[bad] = sub.max(axis=1)
+            elif columns.size:
+                restricted = np.where(letters[None, :], probs[bad], -1.0)
+                best[bad] = restricted.argmax(axis=1)
+                p_best[bad] = restricted.max(axis=1)
+    if gaps is not None and gaps.any():
+        best[gaps] = 0
+        p_best[gaps] = 1.0
+    return _collapse(best, p_best, characters)
+
+
+_TOP_COLUMNS = 12
+"""Classes per frame the beam may consider: the model's best few (all of a small charset)."""
+
+
+def _candidate_columns(
+    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None, text_like: bool
+) -> np.ndarray:
+    """Sorted class indices worth decoding over: blank, space, each frame's top classes,
+    the Japanese forms of variants among them, and every class of a small charset."""
+    k = min(_TOP_COLUMNS, probs.shape[1] - 1)
+    cols = {0, probs.shape[1] - 1}
+    # Frames that are surely blank add no candidate; skipping them saves most of the work.
+    busy = np.flatnonzero(probs[:, 0] < 0.999)
+    if busy.size:
+        top = np.argpartition(probs[busy], -k, axis=1)[:, -k:]
+        cols |= set(top.ravel().tolist())
+    if text_like:
+        sources, targets = variant_index(characters)
+        present = np.isin(sources, np.fromiter(cols, dtype=np.int64))
+        cols |= set(targets[present].tolist())
+    if allowed is not None and int(allowed.sum()) <= 300:
+        cols |= set(np.flatnonzero(allowed).tolist())
+    return np.asarray(sorted(cols), dtype=np.int64)
+
+
+def _fold_columns(sub: np.ndarray, cols: np.ndarray, characters: Sequence[str]) -> np.ndarray:
+    """:func:`~workers.pipeline.japanese.fold_variants` on a column subset of the output."""
+    out = np.array(sub, dtype=np.float32, copy=True)
+    position = {c: i for i, c in enumerate(cols.tolist())}
+    sources, targets = variant_index(characters)
+    for source, target in zip(sources.tolist(), targets.tolist(), strict=True):
+        s_pos = position.get(source)
+        t_pos = position.get(target)
+        if s_pos is not None and t_pos is not None:
+            out[:, t_pos] += out[:, s_pos]
+            out[:, s_pos] = 0.0
+    return out
+
+
+def decode_field(
+    probs: np.ndarray,
+    characters: Sequence[str],
+    field_type: str | None,
+    allowed: np.ndarray | None,
+    *,
+    gaps: np.ndarray | None = None,
+    reference: dt.date | None = None,
+    use_priors: bool = True,
+) -> tuple[str, list[float]]:
+    """Decode one crop's ``(T, C)`` probabilities for a field type.
+
+    Args:
+        probs: per-frame class probabilities (class 0 blank, last class space).
+        characters: class index → character.
+        field_type: layout field type, None = free text.
+        allowed: the field type's class mask (None = all).
+        gaps: frames that must emit nothing (see :func:`gap_frames`).
+        reference: processing date for date plausibility (default today).
+        use_priors: False decodes without grammar or dictionary (for comparison).
+
+    Returns:
+        raw text and one confidence per character.
+    """
+    text_like = field_type in (None, "text")
+    if text_like:
+        japanese = japanese_mask(characters)
+        allowed = japanese if allowed is None else allowed & japanese
+    raw, confs = _fast_greedy(probs, characters, allowed, gaps, text_like)
+    prior = prior_for(field_type, reference=reference) if use_priors else None
+    if prior is None or (min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0):
+        return raw, confs
+    cols = _candidate_columns(probs, characters, allowed, text_like)
+    sub = probs[:, cols]
+    sub_chars = [characters[c] for c in cols.tolist()]
+    p = restrict(_fold_columns(sub, cols, characters) if text_like else sub, None if allowed is None else allowed[cols])
+    if gaps is not None and gaps.any():
+        p[gaps] = 0.0
+        p[gaps, 0] = 1.0
+    result = ctc_beam_search(p, sub_chars, prior=prior)
+    return result.text, result.confidences

@@ -1,0 +1,93 @@
+"""Review hints from what two fields of a page must agree on; values are never rewritten.
+
+- Postal code ↔ address: the municipality an address starts with must be one the postal
+  code's first three digits serve (Japan Post data via :mod:`workers.pipeline.priors`).
+  Only the first three digits are compared: they name the delivery area, and a code whose
+  last four digits are unknown must not raise a false alarm.
+- Furigana ↔ name: when a kanji name starts with a common surname, its furigana must start
+  with one of that surname's readings.
+
+A hint sends both fields to review (status ``low_confidence`` with the reason, confidence
+capped under the auto-accept threshold); the reviewer decides which one is wrong.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import replace
+
+from ocr_service.forms.layout import FieldSpec, FormLayout
+from workers.pipeline.priors import postal_places, surname_readings
+from workers.pipeline.types import FieldReading
+
+__all__ = ["POSTAL_MISMATCH", "READING_MISMATCH", "consistency_hints", "with_hints"]
+
+POSTAL_MISMATCH = "郵便番号と住所が一致しません"
+READING_MISMATCH = "氏名とふりがなが一致しません"
+_HINT_CAP = 0.9
+"""A hinted field's confidence is at most this fraction of the threshold."""
+
+
+def _is_address(spec: FieldSpec) -> bool:
+    return spec.type == "text" and ("address" in spec.name or "住所" in spec.label)
+
+
+def _hiragana(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
+    return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in t)
+
+
+def _reading_mismatch(name: str, kana: str) -> bool:
+    table = surname_readings()
+    t = unicodedata.normalize("NFKC", name).replace(" ", "")
+    surname = next((t[:j] for j in range(min(len(t), 4), 0, -1) if t[:j] in table), None)
+    if surname is None or not kana:
+        return False
+    return not any(_hiragana(kana).startswith(r) for r in table[surname])
+
+
+def consistency_hints(values: dict[str, str], layout: FormLayout, page: int) -> list[tuple[tuple[str, ...], str]]:
+    """``(fields, reason)`` for every pair of fields on ``page`` that disagree."""
+    specs = [s for s in layout.fields if s.page == page]
+    names = {s.name: s for s in specs}
+    hints: list[tuple[tuple[str, ...], str]] = []
+    postal = [s for s in specs if s.type == "postal" and values.get(s.name)]
+    if len(postal) == 1:
+        code = values[postal[0].name]
+        for spec in specs:
+            address = values.get(spec.name, "")
+            if not _is_address(spec) or not address:
+                continue
+            served, start = postal_places(code)[0], postal_places(address)[1]
+            if served and start is not None and not any(
+                pref == start[0] and (not start[1] or city == start[1]) for pref, city in served
+            ):
+                hints.append(((postal[0].name, spec.name), POSTAL_MISMATCH))
+    for spec in specs:
+        if spec.type not in ("hiragana", "katakana") or not spec.name.endswith("_kana"):
+            continue
+        base = names.get(spec.name[: -len("_kana")])
+        if base is None or base.type != "text":
+            continue
+        if _reading_mismatch(values.get(base.name, ""), values.get(spec.name, "")):
+            hints.append(((base.name, spec.name), READING_MISMATCH))
+    return hints
+
+
+def with_hints(
+    readings: list[FieldReading], *, layout: FormLayout, page: int, threshold: float
+) -> list[FieldReading]:
+    """The readings with consistency hints applied (values unchanged)."""
+    values = {r.name: r.value for r in readings if isinstance(r.value, str) and r.status != "unreadable"}
+    by_name = {r.name: r for r in readings}
+    for fields, reason in consistency_hints(values, layout, page):
+        for name in fields:
+            reading = by_name[name]
+            if reading.status in ("ok", "low_confidence"):
+                by_name[name] = replace(
+                    reading,
+                    status="low_confidence",
+                    reason=reason,
+                    confidence=min(reading.confidence, threshold * _HINT_CAP),
+                )
+    return [by_name[r.name] for r in readings]

@@ -1,0 +1,139 @@
+"""Japanese output only: the decode character set of free text and the variant table.
+
+PP-OCR's dictionary is mostly Chinese. On Japanese handwriting it often prefers a
+simplified or traditional glyph (宫 for 宮, 霸 for 覇, 橫 for 横, 穗 for 穂): the shapes
+differ by a stroke. A free-text field of a municipal form only ever holds Japanese, so
+
+1. the probability the model gives a variant is *added* to its Japanese form before
+   decoding (``variants.tsv``, generated from OpenCC data by ``data/build_variants.py``):
+   the evidence for the character is kept, only its form changes;
+2. what is still outside the Japanese set afterwards (JIS X 0208, the JIS X 0213
+   characters names need, ASCII) may not win a frame (the decoder takes the best allowed
+   character instead, as for any constrained field).
+
+Old forms still common in surnames (澤, 邊, 齋, 龍 …) are not in the table: folding them
+would rewrite a person's name.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["fold_variants", "is_japanese_char", "japanese_mask", "load_variants", "to_japanese", "variant_index"]
+
+_VARIANTS = Path(__file__).parent / "data" / "variants.tsv"
+
+_EXTRA = set("髙﨑德濵𠮷𡈽俱剝𠮟吞噓姸屛幷瘦繫塡頰")
+"""Name characters outside JIS X 0208 (IBM extensions, JIS X 0213) a register holds."""
+
+
+@functools.lru_cache(maxsize=1)
+def load_variants() -> dict[str, str]:
+    """Variant character → its Japanese form (the committed table)."""
+    table: dict[str, str] = {}
+    for line in _VARIANTS.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "\t" not in line:
+            continue
+        source, target = line.split("\t", 1)
+        table[source] = target.strip()
+    return table
+
+
+def to_japanese(text: str) -> str:
+    """Replace every variant character of ``text`` by its Japanese form."""
+    table = load_variants()
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+def is_japanese_char(ch: str) -> bool:
+    """Whether a free-text field may hold ``ch`` (JIS X 0208, name extras, ASCII, full-width forms)."""
+    if not ch or ch.isspace():
+        return True
+    if ch in _EXTRA:
+        return True
+    if unicodedata.normalize("NFKC", ch).isascii():
+        return True
+    if ch in load_variants():
+        return False
+    try:
+        ch.encode("shift_jis")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4)
+def _mask_for(characters: tuple[str, ...]) -> np.ndarray:
+    mask = np.fromiter((is_japanese_char(c) for c in characters), dtype=bool, count=len(characters))
+    mask[0] = True
+    return mask
+
+
+_BY_IDENTITY: dict[int, tuple[Sequence[str], np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
+"""A recogniser's dictionary is one long-lived list: look it up by identity, not by hashing 18 000 entries."""
+
+
+def _tables(characters: Sequence[str]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    cached = _BY_IDENTITY.get(id(characters))
+    if cached is None or cached[0] is not characters:
+        key = tuple(characters)
+        cached = (characters, _mask_for(key), _index_for(key))
+        if len(_BY_IDENTITY) > 8:
+            _BY_IDENTITY.clear()
+        _BY_IDENTITY[id(characters)] = cached
+    return cached[1], cached[2]
+
+
+def japanese_mask(characters: Sequence[str]) -> np.ndarray:
+    """Boolean class mask of the Japanese characters of a recogniser dictionary (blank allowed)."""
+    return _tables(characters)[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _index_for(characters: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    position = {c: i for i, c in enumerate(characters) if i > 0}
+    sources: list[int] = []
+    targets: list[int] = []
+    for source, target in load_variants().items():
+        s = position.get(source)
+        t = position.get(target)
+        if s is not None and t is not None:
+            sources.append(s)
+            targets.append(t)
+    return np.asarray(sources, dtype=np.int64), np.asarray(targets, dtype=np.int64)
+
+
+def variant_index(characters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices ``(sources, targets)`` of the variant pairs present in a dictionary."""
+    return _tables(characters)[1]
+
+
+def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:
+    """Add each variant class's probability to its Japanese form's class (a copy; sources zeroed).
+
+    Args:
+        probs: ``(T, C)`` per-frame probabilities.
+        characters: class index → character.
+
+    Returns:
+        the folded ``(T, C)`` probabilities (rows still sum to one).
+    """
+    sources, targets = variant_index(characters)
+    out = np.array(probs, dtype=np.float32, copy=True)
+    if sources.size == 0:
+        return out
+    moved = out[:, sources]
+    # Only frames where a variant holds real mass are worth the (slow) unbuffered add.
+    rows = np.flatnonzero(moved.max(axis=1) > 1e-4)
+    out[:, sources] = 0.0
+    if rows.size:
+        # Several variants may share one Japanese form: unbuffered add over the class axis.
+        sub = out[rows]
+        np.add.at(sub.T, targets, moved[rows].T)
+        out[rows] = sub
+    return out
