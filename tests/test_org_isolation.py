@@ -263,6 +263,40 @@ def test_group_admin_cannot_reach_its_parent_department(client: TestClient, db: 
     assert client.get(f"/api/v1/admin/orgs/{group.id}/policy").status_code == 200
 
 
+def test_foreign_form_drafts_answer_404(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN org A's 様式エディタ draft WHEN org B's admin opens, saves or publishes it THEN 404 like a missing id."""
+    from ocr_service.forms.editor import create_draft_from_template
+    from tests.support.blank_forms import setai_ichiran
+
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    admin_a, admin_b = make_user(db, org_a, role="admin"), make_user(db, org_b, role="admin")
+    set_scope(db, OrgScope(org_a.id))
+    draft = create_draft_from_template(
+        db,
+        org_id=org_a.id,
+        user_id=admin_a.id,
+        template_pdf=setai_ichiran()[0],
+        filename="s.pdf",
+        store=store,
+    )
+    db.commit()
+    login(client, admin_b)
+    missing = client.get("/api/v1/admin/form-drafts/" + "f" * 32)
+    assert missing.status_code == 404
+    base = f"/api/v1/admin/form-drafts/{draft.id}"
+    for url in (base, f"{base}/pages/1.png", f"{base}/yaml", f"{base}/check.png"):
+        assert client.get(url).status_code == 404, url
+        assert client.get(url).json() == missing.json()
+    assert client.put(base, json={"layout": draft.layout}).status_code == 404
+    assert client.post(f"{base}/yaml", content=b"code: x").status_code == 404
+    assert client.post(f"{base}/trial").status_code == 404
+    assert client.post(f"{base}/publish").status_code == 404
+    assert client.get(f"/admin/forms/drafts/{draft.id}").status_code == 404
+    assert client.get("/api/v1/admin/form-drafts").json() == []
+    login(client, admin_a)
+    assert client.get(f"/api/v1/admin/form-drafts/{draft.id}").status_code == 200
+
+
 def test_erase_and_certificates_are_per_organisation(
     client: TestClient, db: Session, store: BlobStore
 ) -> None:

@@ -27,6 +27,9 @@ from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.documents.uploads import UploadGate
 from ocr_service.export.routes import router as export_router
+from ocr_service.forms.editor_routes import api as form_drafts_router
+from ocr_service.forms.editor_routes import forms_api as admin_forms_router
+from ocr_service.forms.editor_routes import pages as form_editor_pages
 from ocr_service.forms.routes import router as forms_router
 from ocr_service.forms.service import FormNotFoundError
 from ocr_service.keys.kek import UnknownKekError
@@ -158,6 +161,8 @@ def create_app(
         review_router,
         retention_router,
         admin_router,
+        form_drafts_router,
+        admin_forms_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -166,6 +171,7 @@ def create_app(
     app.include_router(admin_pages_router)
     app.include_router(account_pages_router)
     install_offline_docs(app)
+    app.include_router(form_editor_pages)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     install_health_routes(app)

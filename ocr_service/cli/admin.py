@@ -31,6 +31,7 @@ user_app.command("enable")(accounts_cli.user_enable)
 user_app.command("unlock")(accounts_cli.user_unlock)
 user_app.command("reset-mfa")(accounts_cli.user_reset_mfa)
 forms_app.command("test")(forms_tools.forms_test)
+forms_app.command("propose")(forms_tools.forms_propose)
 
 OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation name (default: the only one)")]
 

@@ -117,3 +117,78 @@ def forms_test(
     bar.close()
     sys.stderr.flush()
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else _table(result))
+
+
+def forms_propose(
+    template: Annotated[Path, typer.Argument(help="Blank template PDF (vector or a scan of a blank form)")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: print to stdout)")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="yaml (product form.yaml) or fields-json (evaluation format)")
+    ] = "yaml",
+    code: Annotated[
+        str | None, typer.Option("--code", help="Form code (default: from the file name)")
+    ] = None,
+    ocr: Annotated[
+        bool | None,
+        typer.Option(
+            "--ocr/--text-layer",
+            help="Read labels with PP-OCR / from the PDF text (default: text layer if any)",
+        ),
+    ] = None,
+    score: Annotated[
+        Path | None,
+        typer.Option(
+            "--score", help="A true fields.json: print recall, precision, type and cells accuracy (JSON)"
+        ),
+    ] = None,
+) -> None:
+    """Propose every fillable field of a blank form (boxes, comb cells, check boxes, blanks, table cells)."""
+    from ocr_service.forms.propose import propose_template
+    from ocr_service.forms.propose.output import (
+        code_from_filename,
+        score_proposals,
+        to_fields_json,
+        to_layout,
+    )
+    from ocr_service.forms.yaml_io import dump_layout_yaml
+
+    if fmt not in ("yaml", "fields-json"):
+        fail("--format must be yaml or fields-json")
+        return
+    try:
+        pdf = template.read_bytes()
+    except OSError as exc:
+        fail(f"{template}: cannot read: {exc}")
+        return
+    form_code = code or (template.parent.name if template.stem == "template" else template.stem)
+    form_code = code_from_filename(form_code)
+    try:
+        proposed = propose_template(pdf, use_ocr=ocr)
+    except ValueError as exc:
+        fail(f"{template}: {exc}")
+        return
+    eval_format = to_fields_json(proposed, code=form_code)
+    if score is not None:
+        truth = json.loads(score.read_text(encoding="utf-8"))
+        result = score_proposals(eval_format["fields"], truth["fields"]).as_dict()
+        typer.echo(
+            json.dumps(
+                {"template": str(template), "text_source": proposed.text_source, **result}, ensure_ascii=False
+            )
+        )
+        return
+    if fmt == "fields-json":
+        text = json.dumps(eval_format, ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = dump_layout_yaml(to_layout(proposed, code=form_code))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(output)
+    typer.echo(
+        f"{len(proposed.fields)} field(s) proposed ({proposed.text_source} labels); wrote {output}", err=True
+    )

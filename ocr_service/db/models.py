@@ -4,7 +4,7 @@ from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import ApiToken, LoginFailure, LoginSession, PasswordHistory, User
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.export.models import CharMapping
-from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.review.models import BlindEntry
@@ -21,6 +21,7 @@ __all__ = [
     "FieldOutcome",
     "FieldResult",
     "FormDefinition",
+    "FormDraft",
     "LoginFailure",
     "LoginSession",
     "Organisation",

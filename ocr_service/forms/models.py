@@ -29,3 +29,23 @@ class FormDefinition(OrgScoped, TimestampMixin, Base):
     layout_sha256: Mapped[str] = mapped_column(String(64))
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
     """Documents of this form open only from 個人情報系 networks (see auth/network.py)."""
+
+
+class FormDraft(OrgScoped, TimestampMixin, Base):
+    """A layout being edited in the 様式エディタ: its template, the proposals, the fields accepted so far.
+
+    Drafts are working copies; publishing one creates a new immutable :class:`FormDefinition` version.
+    """
+
+    __tablename__ = "form_drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    template_blob_key: Mapped[str] = mapped_column(String(80))
+    template_sha256: Mapped[str] = mapped_column(String(64))
+    layout: Mapped[dict[str, Any]] = mapped_column()
+    """The editor's layout (product schema, always valid when saved), fields accepted so far."""
+    proposals: Mapped[dict[str, Any]] = mapped_column()
+    """``{"fields": [...]}``: proposals not yet accepted or rejected, in the layout's field shape."""
+    created_by: Mapped[int | None] = mapped_column(default=None)

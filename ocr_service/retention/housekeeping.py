@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ocr_service.auth.models import LoginSession
 from ocr_service.documents.models import Document, FieldResult, Page
-from ocr_service.forms.models import FormDefinition
+from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.keys.service import INSTALLATION_OWNER, keys_of
 from ocr_service.storage.backends import ObjectNotFoundError
 from ocr_service.storage.blobs import BlobStore
@@ -32,6 +32,7 @@ def _referenced_blobs(db: Session) -> set[str]:
     keys |= {k for k in db.scalars(select(Page.image_blob_key)) if k}
     keys |= {k for k in db.scalars(select(FieldResult.crop_blob_key)) if k}
     keys |= set(db.scalars(select(FormDefinition.template_blob_key)))
+    keys |= set(db.scalars(select(FormDraft.template_blob_key)))  # templates in the layout editor
     return keys
 
 
