@@ -145,6 +145,9 @@ def _reviewer(base: str, token: str, stop: threading.Event, rec: Recorder, think
 
 def _upload_one(client: httpx.Client, rec: Recorder, scan: tuple[bytes, str], n: int, ids: list[str]) -> None:
     pdf, code = scan
+    # A unique trailer comment per upload: the service answers a repeated file with its first document
+    # (idempotent uploads, issue 14), and the load test wants every upload to be a new one.
+    pdf += f"\n% load upload {n}\n".encode()
     response = rec.call("upload", client, "POST", "/api/v1/documents",
                         files={"file": (f"scan{n:04d}.pdf", pdf, "application/pdf")}, data={"form_code": code})
     if response is not None and response.status_code == 201:

@@ -23,6 +23,8 @@ def test_routes_need_authentication(client: TestClient) -> None:
         ("GET", "/api/v1/review/queue"),
         ("POST", "/api/v1/review/documents/x/confirm"),
         ("GET", "/api/v1/export/char-mappings"),
+        ("GET", "/api/v1/bridges"),
+        ("POST", "/api/v1/bridges/heartbeat"),
     ):
         assert client.request(method, url).status_code == 401, url
 

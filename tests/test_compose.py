@@ -10,6 +10,8 @@ from typer.main import get_command
 
 from ocr_service.cli.main import app
 from ocr_service.config import Settings
+from scanner_bridge.cli import build_parser
+from scanner_bridge.config import ENV_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,30 @@ def test_commands_are_real_cli_commands() -> None:
             sub = cli.commands[command[1]]  # type: ignore[attr-defined]
             if len(command) > 2 and hasattr(sub, "commands") and not command[2].startswith("-"):
                 assert command[2] in sub.commands, f"{name}: {command}"
+
+
+def test_bridge_service_runs_the_bridge_distribution() -> None:
+    """GIVEN the bridge service THEN it builds the standalone scanner_bridge distribution, runs a real
+    scanner-bridge sub-command, every BRIDGE_* variable is a bridge setting and the token is a secret."""
+    import tomllib
+
+    compose = _compose()
+    bridge = compose["services"]["bridge"]
+    context = ROOT / bridge["build"]["context"]
+    project = tomllib.loads((context / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["scanner-bridge"] == "scanner_bridge.cli:main" and project["dependencies"] == []
+    assert (context / "Dockerfile").exists()
+    command = bridge["command"]
+    import argparse
+
+    actions = build_parser()._actions
+    (subparsers,) = [a for a in actions if isinstance(a, argparse._SubParsersAction)]
+    subcommands = set(subparsers.choices)
+    assert subcommands == {"run", "check", "status"}
+    assert command[0] == "scanner-bridge" and command[1] in subcommands
+    assert set(bridge["environment"]) <= ENV_KEYS
+    assert bridge["environment"]["BRIDGE_TOKEN_FILE"] == "/run/secrets/bridge_token"
+    assert "bridge_token" in bridge["secrets"] and "bridge_token" in compose["secrets"]
 
 
 def test_scale_profile_has_minio_a_proxy_and_portless_replicas() -> None:

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ocr_service.auth.service import create_api_token
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.orgs.models import Organisation
@@ -261,6 +262,59 @@ def test_group_admin_cannot_reach_its_parent_department(client: TestClient, db: 
     login(client, dept_admin)
     assert client.post(f"/api/v1/admin/users/{group_user.id}/unlock").status_code == 200
     assert client.get(f"/api/v1/admin/orgs/{group.id}/policy").status_code == 200
+
+
+def test_same_file_from_another_organisation_is_its_own_document(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN org A uploaded a file WHEN org B uploads the same bytes THEN B gets its own document (201)."""
+    org_a = make_org(db)
+    make_form(db, org_a, store)
+    user_a = make_user(db, org_a, role="operator")
+    db.commit()
+    login(client, user_a)
+    data = pdf_bytes(text="shared")
+    a = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")}).json()
+    org_b = make_org(db)
+    make_form(db, org_b, store)
+    user_b = make_user(db, org_b, role="operator")
+    db.commit()
+    login(client, user_b)
+    b = client.post("/api/v1/documents", files={"file": ("a.pdf", data, "application/pdf")})
+    assert b.status_code == 201 and b.json()["id"] != a["id"]
+
+
+def test_bridges_are_per_organisation(client: TestClient, db: Session) -> None:
+    """GIVEN A's bridge WHEN B's admin lists bridges (JSON or screen) THEN it is not there; B may use the same name."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    token_a = create_api_token(db, user=make_user(db, org_a, role="operator"), name="s")
+    token_b = create_api_token(db, user=make_user(db, org_b, role="operator"), name="s")
+    admin_b = make_user(db, org_b, role="admin")
+    db.commit()
+    assert (
+        client.post(
+            "/api/v1/bridges/heartbeat",
+            json=_heartbeat(hostname="A-PC"),
+            headers={"Authorization": f"Bearer {token_a}"},
+        ).status_code
+        == 200
+    )
+    login(client, admin_b)
+    assert client.get("/api/v1/bridges").json() == []
+    assert "A-PC" not in client.get("/admin/bridges").text
+    assert (
+        client.post(
+            "/api/v1/bridges/heartbeat",
+            json=_heartbeat(hostname="B-PC"),
+            headers={"Authorization": f"Bearer {token_b}"},
+        ).status_code
+        == 200
+    )
+    assert [r["hostname"] for r in client.get("/api/v1/bridges").json()] == ["B-PC"]
+
+
+def _heartbeat(**extra: object) -> dict[str, object]:
+    return {"name": "スキャナー1", "version": "0.1.0", "hot_folders": ["D:/Scan"], **extra}
 
 
 def test_foreign_form_drafts_answer_404(client: TestClient, db: Session, store: BlobStore) -> None:

@@ -19,6 +19,8 @@ from ocr_service.api.health import default_probes, install_health_routes
 from ocr_service.api.security import SecurityMiddleware
 from ocr_service.auth.pages import router as account_pages_router
 from ocr_service.auth.routes import router as auth_router
+from ocr_service.bridges.routes import pages as bridge_pages_router
+from ocr_service.bridges.routes import router as bridges_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
@@ -161,6 +163,7 @@ def create_app(
         review_router,
         retention_router,
         admin_router,
+        bridges_router,
         form_drafts_router,
         admin_forms_router,
     ):
@@ -171,6 +174,7 @@ def create_app(
     app.include_router(admin_pages_router)
     app.include_router(account_pages_router)
     install_offline_docs(app)
+    app.include_router(bridge_pages_router)
     app.include_router(form_editor_pages)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 

@@ -143,7 +143,25 @@ def account_session(request: Request, runtime: RuntimeDep) -> Iterator[tuple[Req
         yield _context(request, runtime, db, allow_stages=True)
 
 
+def machine_authorized() -> Callable[..., Iterator[RequestContext]]:
+    """Like ``authorized("operator")``, but only for a bearer (machine) token, never a browser session:
+    the scanner bridge's endpoints are not for people."""
+    inner = authorized("operator")
+
+    def dependency(request: Request, runtime: RuntimeDep) -> Iterator[RequestContext]:
+        bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+        if not bearer and request.cookies.get(runtime.settings.session_cookie_name):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail={"code": "machine_token_required", "message": "この操作には機械用トークンが必要です。"},
+            )
+        yield from inner(request, runtime)
+
+    return dependency
+
+
 OperatorCtx = Annotated[RequestContext, Depends(authorized("operator"))]
+MachineCtx = Annotated[RequestContext, Depends(machine_authorized())]
 ReviewerCtx = Annotated[RequestContext, Depends(authorized("reviewer"))]
 AdminCtx = Annotated[RequestContext, Depends(authorized("admin"))]
 SysAdminCtx = Annotated[RequestContext, Depends(authorized("sysadmin"))]

@@ -2,7 +2,8 @@
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import ApiToken, LoginFailure, LoginSession, PasswordHistory, User
-from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.bridges.models import Bridge
+from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
 from ocr_service.export.models import CharMapping
 from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
@@ -14,6 +15,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "BlindEntry",
+    "Bridge",
     "CharMapping",
     "DeletionCertificate",
     "Document",
@@ -27,6 +29,7 @@ __all__ = [
     "Organisation",
     "Page",
     "PasswordHistory",
+    "UploadReceipt",
     "User",
 ]
 

@@ -100,3 +100,22 @@ class FieldResult(OrgScoped, Base):
     @property
     def reason(self) -> str | None:
         return None if self.reason_sealed is None else opened_plain(self, "reason_sealed")
+
+
+class UploadReceipt(OrgScoped, TimestampMixin, Base):
+    """The document made from the first upload of a file (by SHA-256) in an organisation.
+
+    Makes uploads idempotent: the bridge re-sends a file whose answer it never saw (kill -9,
+    network cut) and gets the first document back instead of a duplicate. The unique key is
+    what settles two uploads of the same file racing each other. ``created_at`` is when the
+    receipt last pointed at a new document; after the retention period the file counts as new.
+    """
+
+    __tablename__ = "upload_receipts"
+    __table_args__ = (UniqueConstraint("org_id", "sha256", name="uq_upload_receipts_org_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The scanner bridge that sent the file (its configured name); None for browser uploads."""

@@ -13,8 +13,7 @@ from ocr_service.api.deps import OperatorCtx, ReviewerCtx
 from ocr_service.audit.service import record_audit_event
 from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents import service
-from ocr_service.documents.models import Document
-from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut
+from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut, UploadOut
 from ocr_service.documents.service import UploadLimits
 from ocr_service.documents.uploads import (
     UploadDeadline,
@@ -38,8 +37,13 @@ _UPLOAD_BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "Scanned PDF"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Scanned PDF, or a JPEG / PNG / multi-page TIFF scan",
+                        },
                         "form_code": {"type": "string", "maxLength": 64},
+                        "source": {"type": "string", "maxLength": 100, "description": "Sending bridge"},
                     },
                 }
             }
@@ -48,11 +52,12 @@ _UPLOAD_BODY = {
 }
 
 
-@router.post(
-    "", response_model=DocumentOut, status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY
-)
-async def upload(request: Request, ctx: OperatorCtx) -> DocumentOut:
-    """Async only to read the body; inspection, encryption and storage run in the upload gate's threads."""
+@router.post("", response_model=UploadOut, status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_BODY)
+async def upload(request: Request, response: Response, ctx: OperatorCtx) -> UploadOut:
+    """201 with the new document, or 200 with the first one when this exact file (SHA-256) was already
+    uploaded by the organisation within the retention period (``duplicate: true``).
+
+    Async only to read the body; inspection, encryption and storage run in the upload gate's threads."""
     runtime = ctx.runtime
     settings = runtime.settings
     check_upload_headers(request, max_bytes=settings.max_upload_bytes)
@@ -61,7 +66,7 @@ async def upload(request: Request, ctx: OperatorCtx) -> DocumentOut:
         async with body.form(max_files=2, max_fields=8) as form:
             parts = pick_upload_parts(form)
 
-            def work(deadline: UploadDeadline) -> DocumentOut:
+            def work(deadline: UploadDeadline) -> UploadOut:
                 deadline.check(stage="inspect")  # waited too long for a thread: the request gave up
                 parts.file.file.seek(0)
                 # One byte past the limit, so an oversized upload is refused without reading all of it.
@@ -69,16 +74,26 @@ async def upload(request: Request, ctx: OperatorCtx) -> DocumentOut:
                 # Its own session: if the request stops waiting, the dependency's session closes under it.
                 with runtime.session_factory() as db:
                     set_scope(db, OrgScope(ctx.principal.org_id))
-                    return DocumentOut.model_validate(_store(db, data, deadline))
+                    result = _store(db, data, deadline)
+                    # batch_id is read from the document once documents carry one (issue 10).
+                    return UploadOut.model_validate(result.document).model_copy(
+                        update={"duplicate": result.duplicate}
+                    )
 
-            def _store(db: Session, data: bytes, deadline: UploadDeadline) -> Document:
+            def _store(db: Session, data: bytes, deadline: UploadDeadline) -> service.UploadResult:
                 return service.upload_document(
                     db,
                     principal=ctx.principal,
                     data=data,
                     filename=parts.filename,
                     form_code=parts.form_code,
-                    limits=UploadLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages),
+                    source=parts.source,
+                    limits=UploadLimits(
+                        max_bytes=settings.max_upload_bytes,
+                        max_pages=settings.max_pages,
+                        max_page_pixels=settings.max_page_pixels,
+                    ),
+                    retention_days=settings.retention_days,
                     store=runtime.store,
                     enqueue=runtime.enqueue,
                     deadline=deadline,
@@ -87,7 +102,10 @@ async def upload(request: Request, ctx: OperatorCtx) -> DocumentOut:
             # Hand the request's connection back now; the upload thread uses a session of its own.
             ctx.db.commit()
             ctx.db.close()
-            return await runtime.upload_gate.run(work)
+            answer = await runtime.upload_gate.run(work)
+            if answer.duplicate:
+                response.status_code = status.HTTP_200_OK
+            return answer
     except (MultiPartException, StarletteHTTPException) as exc:
         # Starlette reports a broken body as an HTTPException(400) with an English message.
         if isinstance(exc, StarletteHTTPException) and exc.status_code != 400:

@@ -49,6 +49,13 @@ class DocumentOut(BaseModel):
     processed_at: datetime | None
 
 
+class UploadOut(DocumentOut):
+    batch_id: str | None = None
+    """The upload's batch record (issue 10) once documents carry one; the scanner bridge journals it."""
+    duplicate: bool = False
+    """The file (same SHA-256) was already uploaded within the retention period: this is that document."""
+
+
 class DocumentDetailOut(DocumentOut):
     pages: list[PageOut]
     fields: list[FieldResultOut]

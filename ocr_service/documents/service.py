@@ -6,16 +6,19 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
-from ocr_service.db.base import new_id
-from ocr_service.documents.models import Document, FieldResult, Page
-from ocr_service.documents.pdfcheck import inspect_pdf
+from ocr_service.db.base import new_id, utcnow
+from ocr_service.documents.images import image_format, image_to_pdf
+from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
+from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
 from ocr_service.documents.sealing import open_document_names, open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
 from ocr_service.forms.models import FormDefinition
@@ -62,6 +65,71 @@ class Deadline(Protocol):
 class UploadLimits:
     max_bytes: int
     max_pages: int
+    max_page_pixels: int = 60_000_000
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    document: Document
+    duplicate: bool
+    """True when this exact file (same SHA-256) was already uploaded within the retention
+    period: ``document`` is then the first upload's document and nothing new was stored."""
+
+
+class _ReceiptTakenError(Exception):
+    """Another upload of the same file committed its receipt first."""
+
+
+def _as_aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def find_recent_upload(db: Session, *, sha256: str, retention_days: int) -> Document | None:
+    """The organisation's document for this file if it was uploaded within the retention period."""
+    receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
+    if receipt is None or _as_aware(receipt.created_at) < utcnow() - timedelta(days=retention_days):
+        return None
+    document = db.get(Document, receipt.document_id)
+    # A document someone deleted (様式不明 → 削除) no longer answers for its file.
+    return None if document is None or document.status == DocumentStatus.DELETED else document
+
+
+def _claim_receipt(
+    db: Session, *, org_id: int, sha256: str, document_id: str, source: str | None, retention_days: int
+) -> None:
+    """Point the organisation's receipt for this file at the new document, or raise _ReceiptTakenError
+    when another upload of the same file got there first (committed while this one was inspecting)."""
+    receipt = db.scalar(select(UploadReceipt).where(UploadReceipt.sha256 == sha256))
+    if receipt is None:
+        try:
+            with db.begin_nested():
+                db.add(UploadReceipt(org_id=org_id, sha256=sha256, document_id=document_id, source=source))
+        except IntegrityError as exc:
+            raise _ReceiptTakenError from exc
+        return
+    if find_recent_upload(db, sha256=sha256, retention_days=retention_days) is not None:
+        raise _ReceiptTakenError  # still answering for its file: never steal it
+    # Expired (or its document deleted): re-point it, conditionally, so of two racing uploads one wins.
+    moved = db.execute(
+        update(UploadReceipt)
+        .where(UploadReceipt.id == receipt.id, UploadReceipt.document_id == receipt.document_id)
+        .values(document_id=document_id, source=source, created_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(moved, "rowcount", 0) != 1:
+        raise _ReceiptTakenError
+
+
+def as_pdf(data: bytes, *, limits: UploadLimits) -> bytes:
+    """The upload itself when it is a PDF; scanner images (JPEG/PNG/TIFF) converted to one."""
+    if image_format(data) is None:
+        return data
+    if len(data) > limits.max_bytes:
+        raise PdfRejectedError(
+            f"ファイルが大きすぎます（上限 {limits.max_bytes // (1024 * 1024)} MB）。", code="too_large"
+        )
+    return image_to_pdf(data, max_pages=limits.max_pages, max_page_pixels=limits.max_page_pixels)
 
 
 def _safe_display_name(filename: str | None) -> str:
@@ -90,24 +158,33 @@ def upload_document(
     filename: str | None,
     form_code: str | None,
     limits: UploadLimits,
+    source: str | None = None,
+    retention_days: int,
     store: BlobStore,
     enqueue: Enqueue,
     deadline: Deadline | None = None,
-) -> Document:
-    """Check, store and register an uploaded PDF, then queue it for recognition.
+) -> UploadResult:
+    """Check, store and register an uploaded PDF or scanner image, then queue it for recognition.
 
-    Either everything is kept (blob, row, audit event, queued task) or nothing:
-    a failure after the blob was written deletes the blob again. With a ``deadline``,
-    an upload whose inspection ran past its time budget is refused, and nothing is
-    committed once the request has stopped waiting for the answer.
+    ``source`` names the scanner bridge that sent the file (kept on the receipt and in the audit log).
+    Idempotent: the same file (SHA-256) from the same organisation within ``retention_days``
+    returns the first document, stores nothing and queues nothing. Either everything is kept
+    (blob, row, receipt, audit event, queued task) or nothing: a failure after the blob was
+    written deletes the blob again. With a ``deadline``, an upload whose inspection ran past its
+    time budget is refused, and nothing is committed once the request has stopped waiting.
     """
-    page_count = inspect_pdf(data, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
+    if existing is not None:
+        return _duplicate(db, principal=principal, document=existing, filename=filename, source=source)
+    pdf = as_pdf(data, limits=limits)
+    page_count = inspect_pdf(pdf, max_bytes=limits.max_bytes, max_pages=limits.max_pages)
     if deadline is not None:
         deadline.check(stage="inspect")
     form = _resolve_form(db, form_code=form_code)
     # The document's own data key exists before any of its bytes are stored.
     document_id = new_id()
-    blob_key = store.put(data, dek=create_document_key(db, document_id=document_id))
+    blob_key = store.put(pdf, dek=create_document_key(db, document_id=document_id))
     try:
         document = Document(
             id=document_id,
@@ -117,7 +194,7 @@ def upload_document(
             original_filename_sealed=seal_document_name(
                 db, document_id=document_id, name=_safe_display_name(filename)
             ),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=sha256,
             size_bytes=len(data),
             page_count=page_count,
             blob_key=blob_key,
@@ -125,6 +202,14 @@ def upload_document(
         )
         db.add(document)
         db.flush()
+        _claim_receipt(
+            db,
+            org_id=principal.org_id,
+            sha256=sha256,
+            document_id=document.id,
+            source=source,
+            retention_days=retention_days,
+        )
         record_audit_event(
             db,
             action="document.upload",
@@ -136,11 +221,20 @@ def upload_document(
                 "sha256": document.sha256,
                 "pages": page_count,
                 "form": f"{form.code}@v{form.version}" if form is not None else None,
+                "source": source,
             },
         )
         if deadline is not None:
             deadline.check(stage="commit")
         db.commit()
+    except _ReceiptTakenError:
+        db.rollback()
+        store.delete(blob_key)
+        destroy_document_key(db, document_id=document_id)
+        winner = find_recent_upload(db, sha256=sha256, retention_days=retention_days)
+        if winner is None:  # pragma: no cover - the winner committed before we lost
+            raise
+        return _duplicate(db, principal=principal, document=winner, filename=filename, source=source)
     except BaseException:
         db.rollback()
         store.delete(blob_key)
@@ -153,7 +247,24 @@ def upload_document(
         enqueue(document.id)
     except Exception:
         logger.exception("enqueue failed for document %s; beat will retry", document.id)
-    return document
+    return UploadResult(document=document, duplicate=False)
+
+
+def _duplicate(
+    db: Session, *, principal: Principal, document: Document, filename: str | None, source: str | None
+) -> UploadResult:
+    record_audit_event(
+        db,
+        action="document.upload_duplicate",
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        object_type="document",
+        object_id=document.id,
+        detail={"sha256": document.sha256, "source": source},  # no file name: names are sealed (issue 11)
+    )
+    db.commit()
+    open_document_names(db, [document])
+    return UploadResult(document=document, duplicate=True)
 
 
 def get_document(db: Session, *, document_id: str) -> Document:

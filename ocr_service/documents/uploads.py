@@ -90,6 +90,8 @@ class UploadParts:
     file: UploadFile
     filename: str
     form_code: str | None
+    source: str | None = None
+    """The sending scanner bridge's name (``source`` field), kept on the upload receipt and audit event."""
 
 
 def _refuse(message: str, code: str, status: int = 422) -> UploadError:
@@ -135,7 +137,7 @@ def check_upload_headers(request: Request, *, max_bytes: int) -> None:
 
 
 def pick_upload_parts(form: FormData) -> UploadParts:
-    """Exactly one ``file`` part with a filename, at most one ``form_code``; anything else refused."""
+    """Exactly one ``file`` part with a filename, at most one ``form_code`` and ``source``; else refused."""
     files = form.getlist("file")
     if not files:
         raise _refuse("ファイルが送られていません（file 項目がありません）。", "missing_file")
@@ -152,7 +154,13 @@ def pick_upload_parts(form: FormData) -> UploadParts:
     code = codes[0] if codes else None
     if code is not None and (not isinstance(code, str) or len(code) > 64):
         raise _refuse("様式コード（form_code）が正しくありません。", "invalid_form_code")
-    return UploadParts(file=part, filename=part.filename or "", form_code=(code or None))
+    sources = form.getlist("source")
+    source = sources[0] if len(sources) == 1 else None
+    if len(sources) > 1 or (source is not None and (not isinstance(source, str) or len(source) > 100)):
+        raise _refuse("送信元（source）が正しくありません。", "invalid_source")
+    return UploadParts(
+        file=part, filename=part.filename or "", form_code=(code or None), source=(source or None)
+    )
 
 
 def multipart_error(exc: Exception) -> UploadError:
