@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -137,6 +139,41 @@ class Settings(BaseSettings):
     """How often a worker looks for messages whose visibility timeout passed."""
     stale_after_s: int = Field(default=120, ge=5)
     """A document queued this long without a worker picking it up is enqueued again by beat."""
+
+    audit_checkpoint_interval_s: int = Field(default=900, ge=10)
+    """Beat signs the audit chain head this often; events after the last checkpoint rely on the chain alone."""
+    audit_business_hours: str = Field(default="08:30-17:30", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    """Working hours (JST) for the log review; work outside them, on weekends or holidays is flagged."""
+    audit_bulk_view_documents: int = Field(default=20, ge=2)
+    audit_bulk_view_minutes: int = Field(default=10, ge=1)
+    """Viewing this many different documents within this many minutes is flagged as bulk viewing."""
+    audit_usual_forms_days: int = Field(default=60, ge=1)
+    """Forms a person handled in this many days before an event are their usual forms."""
+    audit_expected_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    )
+    """Client networks (CIDR) staff work from; requests from elsewhere are flagged."""
+
+    @field_validator("audit_expected_networks")
+    @classmethod
+    def _networks_are_cidrs(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"OCR_AUDIT_EXPECTED_NETWORKS: {network!r} is not a network (CIDR)") from exc
+        return value
+
+    @field_validator("audit_business_hours")
+    @classmethod
+    def _hours_are_ordered(cls, value: str) -> str:
+        start, end = value.split("-")
+        try:
+            if time.fromisoformat(start) >= time.fromisoformat(end):
+                raise ValueError("start must be before end")
+        except ValueError as exc:
+            raise ValueError(f"OCR_AUDIT_BUSINESS_HOURS: {value!r} is not HH:MM-HH:MM ({exc})") from exc
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

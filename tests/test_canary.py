@@ -63,8 +63,30 @@ def _needles(values: Iterable[str]) -> dict[str, list[bytes]]:
     return out
 
 
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def _occurs(data: bytes, form: bytes) -> bool:
+    """``form`` occurs in ``data`` as a value of its own. A number or hex string inside a longer run of
+    hex digits is not one: the audit chain stores SHA-256 hex and ids, and SQLite stores times with
+    microseconds (…:03.123120), where a short number such as 3120 turns up by chance."""
+    if not set(form) <= _HEX:
+        return form in data
+    start = data.find(form)
+    while start != -1:
+        left, right = start, start + len(form)
+        while left > 0 and data[left - 1] in _HEX:
+            left -= 1
+        while right < len(data) and data[right] in _HEX:
+            right += 1
+        if right - left == len(form):
+            return True
+        start = data.find(form, start + 1)
+    return False
+
+
 def _found(data: bytes, needles: dict[str, list[bytes]]) -> set[str]:
-    return {value for value, forms in needles.items() if any(f in data for f in forms)}
+    return {value for value, forms in needles.items() if any(_occurs(data, f) for f in forms)}
 
 
 def _scan_dir(root: Path, needles: dict[str, list[bytes]]) -> dict[str, set[str]]:

@@ -7,7 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.auth.service import create_api_token
+from ocr_service.audit.models import AuditEvent
+from ocr_service.audit.service import audit
+from ocr_service.auth.service import Principal, create_api_token
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, ScopeError, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.orgs.models import Organisation
@@ -386,6 +388,47 @@ def _setup_other(db: Session, store: BlobStore, user: object) -> tuple[Document,
     other = make_recognized_document(db, user=user, form=form, store=store, values={"name": "佐藤"})  # type: ignore[arg-type]
     db.commit()
     return other, None, None, None
+
+
+def test_log_review_shows_only_the_own_organisations_events(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN an event of org A WHEN B's admin opens ログ監査 and its CSV THEN A's event is absent;
+    B's reviewer is refused (403); B's probe of A's document is a refused event in B's log, not A's."""
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    user_a = make_user(db, org_a, username="a-user")
+    admin_b, reviewer_b = make_user(db, org_b, role="admin"), make_user(db, org_b)
+    audit(
+        db,
+        Principal(user_id=user_a.id, org_id=org_a.id, role=user_a.role, username=user_a.username),
+        "document.view",
+        obj_id="secret-a",
+    )
+    db.commit()
+    login(client, admin_b)
+    page = client.get("/admin/audit")
+    assert page.status_code == 200 and "secret-a" not in page.text and "a-user" not in page.text
+    csv = client.get("/admin/audit.csv")
+    assert csv.status_code == 200 and "secret-a" not in csv.content.decode("cp932")
+    assert admin_b.username in csv.content.decode("cp932")  # its own view of the screen is listed
+    assert client.get(f"/admin/audit/usage?month=2026-11&org={org_a.id}").status_code == 404
+    own = client.get(f"/admin/audit/usage?month=2026-11&org={org_b.id}&format=csv")
+    assert (
+        own.status_code == 200
+        and "B課" in own.content.decode("cp932")
+        and "A課" not in own.content.decode("cp932")
+    )
+    client.cookies.clear()
+    login(client, reviewer_b)
+    assert client.get("/admin/audit").status_code == 403
+    assert client.get("/admin/audit.csv").status_code == 403
+    client.get("/api/v1/documents/" + "a" * 32)
+    probe = db.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused")).all()
+    assert [(e.org_id, e.actor, e.detail["status"]) for e in probe][-1] == (
+        org_b.id,
+        reviewer_b.username,
+        404,
+    )
 
 
 def test_review_outcome_summary_is_per_organisation(client: TestClient, db: Session, store: BlobStore) -> None:

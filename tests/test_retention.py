@@ -209,6 +209,11 @@ def test_erased_document_answers_410_and_a_reviewers_save_too(
     kept = db.get_one(AuditEvent, event.id)
     with pytest.raises(KeyErasedError):
         open_audit_values(db, document_id=document.id, action=kept.action, sealed=kept.detail["sealed"])
+    # ... and the audit chain over the (now unreadable) ciphertext still verifies.
+    from ocr_service.audit.checkpoints import verify_audit_log
+
+    report = verify_audit_log(db, settings=settings)
+    assert report.ok and report.events > 0, report.problems
 
 
 def test_staff_delete_early_with_a_reason_and_admins_download_certificates(

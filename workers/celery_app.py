@@ -16,11 +16,14 @@ Recovery after a crash is layered:
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from ocr_service.config import Settings, get_settings
 
 INGEST_TASK = "workers.tasks.ingest"
 SWEEP_TASK = "workers.tasks.sweep_stale"
+AUDIT_CHECKPOINT_TASK = "workers.tasks.audit_checkpoint"
+AUDIT_VERIFY_TASK = "workers.tasks.audit_verify"
 RETENTION_TASK = "workers.tasks.retention"
 
 
@@ -60,6 +63,17 @@ def make_celery(settings: Settings) -> Celery:
             "sweep-stale-documents": {
                 "task": SWEEP_TASK,
                 "schedule": max(15.0, settings.stale_after_s / 2),
+                "options": {"queue": settings.maintenance_queue_name},
+            },
+            # Sign the audit chain head; then verify the whole log once a day (JST night).
+            "audit-checkpoint": {
+                "task": AUDIT_CHECKPOINT_TASK,
+                "schedule": float(settings.audit_checkpoint_interval_s),
+                "options": {"queue": settings.maintenance_queue_name},
+            },
+            "audit-verify-daily": {
+                "task": AUDIT_VERIFY_TASK,
+                "schedule": crontab(hour=3, minute=15),
                 "options": {"queue": settings.maintenance_queue_name},
             },
             # ocr_service/retention: erase documents past their retention period, certify, expire the rest.

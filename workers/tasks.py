@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from ocr_service.db.base import utcnow
+from sqlalchemy.orm import Session, sessionmaker
+
+from ocr_service.audit.operations import run_checkpoint, run_verify
+from ocr_service.audit.service import SystemPrincipal
+from ocr_service.config import get_settings
+from ocr_service.db.base import make_engine, make_session_factory, utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.processing import take_stale_documents
 from ocr_service.retention.service import retention_job
-from workers.celery_app import INGEST_TASK, RETENTION_TASK, SWEEP_TASK, celery_app
+from workers.celery_app import (
+    AUDIT_CHECKPOINT_TASK,
+    AUDIT_VERIFY_TASK,
+    INGEST_TASK,
+    RETENTION_TASK,
+    SWEEP_TASK,
+    celery_app,
+)
 from workers.ingest import DocumentHeldError, run_ingest
 from workers.runtime import worker_runtime
 
@@ -49,6 +62,23 @@ def sweep_stale() -> int:
     if ids:
         logger.info("re-enqueued %d stale documents", len(ids))
     return len(ids)
+
+
+@lru_cache(maxsize=1)
+def _audit_sessions() -> sessionmaker[Session]:
+    # Audit jobs need only the database, not the OCR runtime (no model load for a checkpoint).
+    return make_session_factory(make_engine(get_settings().resolved_database_url))
+
+
+@celery_app.task(name=AUDIT_CHECKPOINT_TASK)
+def audit_checkpoint() -> int:
+    detail = run_checkpoint(_audit_sessions(), settings=get_settings(), principal=SystemPrincipal("beat"))
+    return int(detail["seq"])
+
+
+@celery_app.task(name=AUDIT_VERIFY_TASK)
+def audit_verify() -> bool:
+    return run_verify(_audit_sessions(), settings=get_settings(), principal=SystemPrincipal("beat")).ok
 
 
 @celery_app.task(name=RETENTION_TASK)

@@ -231,6 +231,23 @@ def cross_field_rules() -> list[dict[str, Any]]:
     return [{"kind": "at_most_one", "fields": list(pair)} for pair in pairs]
 
 
+def personal_category(name: str) -> str | None:
+    """Personal-data category of a field (counted in the usage report to the privacy council)."""
+    if name in ("child_name", "child_furigana", "guardian_name"):
+        return "氏名"
+    if name in ("address", "postal_code"):
+        return "住所"
+    if name.startswith("birth_") and name != "birth_weight_g":
+        return "生年月日"
+    if name == "phone":
+        return "電話"
+    if name.startswith("sex_"):
+        return "性別"
+    if name.startswith("q") or name in ("concerns", "birth_weight_g"):
+        return "健康"
+    return None
+
+
 def layout_mapping(fields: Sequence[FieldDef] | None = None) -> dict[str, Any]:
     """The ``form.yaml`` content as a mapping (product schema, see form_definitions/README.md)."""
     specs = build_fields() if fields is None else list(fields)
@@ -255,6 +272,7 @@ def layout_mapping(fields: Sequence[FieldDef] | None = None) -> dict[str, Any]:
                 "required": f.required,
                 "csv_column": f.csv_column,
                 "rules": f.rules,
+                "category": personal_category(f.name),
             }
             for f in specs
         ],

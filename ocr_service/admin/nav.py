@@ -17,7 +17,7 @@ class NavItem:
     label: str
     """Japanese label shown in the menu."""
     role: str = "admin"
-    """Lowest role that sees the entry (``ROLES`` order)."""
+    """Role needed to see the entry (as ``Principal.has_role``: ``auditor`` entries are also for admins)."""
     order: int = 100
 
 
@@ -37,6 +37,7 @@ def register_nav(path: str, label: str, *, role: str = "admin", order: int = 100
 
 def nav_items_for(role: str) -> list[NavItem]:
     """The entries a user of ``role`` may open, in menu order."""
-    rank = ROLES.index(role) if role in ROLES else -1
-    visible = [i for i in _registry.values() if ROLES.index(i.role) <= rank]
+    from ocr_service.auth.service import role_allows
+
+    visible = [i for i in _registry.values() if role_allows(role, i.role)]
     return sorted(visible, key=lambda i: (i.order, i.path))

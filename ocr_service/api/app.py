@@ -16,7 +16,10 @@ from ocr_service.admin.routes import router as admin_router
 from ocr_service.api.deps import Runtime
 from ocr_service.api.docs import install_offline_docs
 from ocr_service.api.health import default_probes, install_health_routes
+from ocr_service.api.refusals import install_request_auditing
 from ocr_service.api.security import SecurityMiddleware
+from ocr_service.audit.routes import csv_router as audit_csv_router
+from ocr_service.audit.routes import router as audit_router
 from ocr_service.auth.pages import router as account_pages_router
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.bridges.routes import pages as bridge_pages_router
@@ -170,6 +173,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(audit_router)
+    app.include_router(audit_csv_router)
     app.include_router(retention_pages_router)
     app.include_router(admin_pages_router)
     app.include_router(account_pages_router)
@@ -189,4 +194,6 @@ def create_app(
         session_cookie=settings.session_cookie_name,
         public_origins=settings.public_origins,
     )
+    # Outermost: a request the security middleware refuses (CSRF, foreign Origin) is recorded too.
+    install_request_auditing(app)
     return app

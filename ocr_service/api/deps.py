@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
+from ocr_service.audit.service import audit
 from ocr_service.auth.network import Terminal, in_networks, terminal_of
 from ocr_service.auth.policy import effective_policy
 from ocr_service.auth.service import (
@@ -53,6 +54,11 @@ class RequestContext:
     terminal: Terminal
     personal_data_network: bool = True
     """Whether the terminal is on a 個人情報系 network (documents of personal_data forms visible)."""
+
+    def record_view(self, action: str, **target: Any) -> None:
+        """Audit a read (list, screen, image) and commit it: reads of personal data are events too."""
+        audit(self.db, self.principal, action, **target)
+        self.db.commit()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -101,6 +107,8 @@ def _context(
     request: Request, runtime: Runtime, db: Session, *, allow_stages: bool
 ) -> tuple[RequestContext, str]:
     resolved = _resolve(request, db, runtime)
+    # The refusal recorder (api/refusals.py) names who was refused, if anyone signed in.
+    request.state.principal = resolved[0] if resolved else None
     if resolved is None:
         raise _NOT_AUTHENTICATED
     principal, stage = resolved
@@ -160,9 +168,12 @@ def machine_authorized() -> Callable[..., Iterator[RequestContext]]:
     return dependency
 
 
+SignedInCtx = Annotated[RequestContext, Depends(authorized("any"))]
 OperatorCtx = Annotated[RequestContext, Depends(authorized("operator"))]
 MachineCtx = Annotated[RequestContext, Depends(machine_authorized())]
 ReviewerCtx = Annotated[RequestContext, Depends(authorized("reviewer"))]
 AdminCtx = Annotated[RequestContext, Depends(authorized("admin"))]
 SysAdminCtx = Annotated[RequestContext, Depends(authorized("sysadmin"))]
 AccountCtx = Annotated[tuple[RequestContext, str], Depends(account_session)]
+AuditorCtx = Annotated[RequestContext, Depends(authorized("auditor"))]
+"""The log review: admins, system administrators and 監査担当 (auditor)."""

@@ -10,14 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, utcnow
 
-ROLES = ("operator", "reviewer", "admin", "sysadmin")
+RANKED_ROLES = ("operator", "reviewer", "admin", "sysadmin")
 """operator: scans and uploads; reviewer: also verifies and exports; admin: also manages forms, users,
 tokens and policies of its organisation subtree; sysadmin (システム管理者): also manages organisations."""
+ROLES = (*RANKED_ROLES, "auditor")
+"""auditor (監査担当): reads the audit log and the usage report, nothing else (no documents)."""
 ROLE_LABELS = {
     "operator": "スキャン担当",
     "reviewer": "確認担当",
     "admin": "管理者",
     "sysadmin": "システム管理者",
+    "auditor": "監査担当",
 }
 
 

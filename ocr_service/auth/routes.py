@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from ocr_service.api.deps import AccountCtx, OperatorCtx, RuntimeDep, UnscopedDb
+from ocr_service.api.deps import AccountCtx, RuntimeDep, SignedInCtx, UnscopedDb
 from ocr_service.api.security import CSRF_COOKIE, csrf_token_for
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth import accounts
-from ocr_service.auth.models import LoginSession, User
+from ocr_service.auth.models import User
 from ocr_service.auth.network import terminal_of
 from ocr_service.auth.passwords import PasswordRejectedError
 from ocr_service.auth.policy import effective_policy
-from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, sha256_hex
+from ocr_service.auth.service import STAGE_MFA_ENROL, end_login_session, resolve_login_session
 from ocr_service.auth.signin import SignInError, sign_in
 from ocr_service.config import Settings
 
@@ -97,20 +99,20 @@ def login(
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(request: Request, response: Response, db: UnscopedDb, runtime: RuntimeDep) -> None:
     cookie = request.cookies.get(runtime.settings.session_cookie_name)
+    idle = timedelta(minutes=runtime.settings.session_idle_minutes)
+    info = resolve_login_session(db, raw_session_id=cookie, idle=idle) if cookie else None
+    principal = info.principal if info else None
     if cookie:
-        row = db.get(LoginSession, sha256_hex(cookie))
-        if row is not None:
-            user = db.get(User, row.user_id)
-            record_audit_event(
-                db, action="auth.logout", org_id=user.org_id if user else None, user_id=row.user_id
-            )
         end_login_session(db, raw_session_id=cookie)
-        db.commit()
+    # Also without a live session: a logout call from nowhere is worth seeing in the log.
+    audit(db, principal, "auth.logout", detail={"had_session": principal is not None})
+    db.commit()
     clear_session_cookies(response, settings=runtime.settings)
 
 
 @router.get("/me", response_model=MeOut)
-def me(ctx: OperatorCtx) -> MeOut:
+def me(ctx: SignedInCtx) -> MeOut:
+    ctx.record_view("auth.me")
     p = ctx.principal
     return MeOut(user_id=p.user_id, org_id=p.org_id, username=p.username, role=p.role)
 

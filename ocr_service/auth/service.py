@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ocr_service.auth.models import ROLES, ApiToken, LoginSession, User
+from ocr_service.auth.models import RANKED_ROLES, ApiToken, LoginSession, User
 from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, get_scope, set_scope
 
@@ -39,7 +39,19 @@ class Principal:
     username: str
 
     def has_role(self, minimum: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(minimum)
+        return role_allows(self.role, minimum)
+
+
+def role_allows(role: str, minimum: str) -> bool:
+    """Ranked roles include the ones below; the auditor stands apart (only admins and system
+    administrators share its screens)."""
+    if minimum == "any":
+        return True
+    if minimum == "auditor":
+        return role in ("auditor", "admin", "sysadmin")
+    if role not in RANKED_ROLES or minimum not in RANKED_ROLES:
+        return False
+    return RANKED_ROLES.index(role) >= RANKED_ROLES.index(minimum)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth import mfa
 from ocr_service.auth.models import LoginFailure, User
 from ocr_service.auth.network import Terminal, in_networks
@@ -108,22 +108,17 @@ def _fail(
         user.failed_logins += 1
         if user.failed_logins >= policy.lockout_threshold and not _locked(user, now):
             user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
-            record_audit_event(
+            audit(
                 db,
-                action="auth.account_locked",
+                None,
+                "auth.account_locked",
                 org_id=user.org_id,
-                user_id=user.id,
-                object_type="user",
-                object_id=str(user.id),
+                obj_type="user",
+                obj_id=str(user.id),
                 detail={"failures": user.failed_logins, "minutes": policy.lockout_minutes, "ip": terminal.ip},
             )
-    record_audit_event(
-        db,
-        action="auth.login_failed",
-        org_id=user.org_id if user else None,
-        user_id=user.id if user else None,
-        detail=detail,
-    )
+    # A known account's failures belong to its organisation's log; the actor is whoever tried (anonymous).
+    audit(db, None, "auth.login_failed", org_id=user.org_id if user else None, detail=detail)
     db.commit()
     if reason == "bad_otp":
         return SignInError("bad_otp", "確認コードが正しくありません。", 401)
@@ -170,9 +165,7 @@ def sign_in(
 ) -> SignedIn:
     now = now or utcnow()
     if _throttled(db, settings=settings, ip=terminal.ip, now=now):
-        record_audit_event(
-            db, action="auth.login_throttled", org_id=None, user_id=None, detail={"ip": terminal.ip}
-        )
+        audit(db, None, "auth.login_throttled", detail={"ip": terminal.ip})
         db.commit()
         raise SignInError(
             "throttled",
@@ -189,11 +182,11 @@ def sign_in(
         raise _fail(db, user=user, username=username, terminal=terminal, reason=reason, policy=policy)
     problem = terminal_problem(policy, terminal)
     if problem is not None:
-        record_audit_event(
+        audit(
             db,
-            action="auth.login_refused_terminal",
+            principal_of(user),
+            "auth.login_refused_terminal",
             org_id=user.org_id,
-            user_id=user.id,
             detail={"ip": terminal.ip, "code": problem.code, "subject": terminal.cert_subject or ""},
         )
         db.commit()
@@ -215,11 +208,11 @@ def sign_in(
     raw = create_login_session(
         db, user_id=user.id, ttl=timedelta(minutes=settings.session_ttl_minutes), stage=stage
     )
-    record_audit_event(
+    audit(
         db,
-        action="auth.login",
+        principal_of(user),
+        "auth.login",
         org_id=user.org_id,
-        user_id=user.id,
         detail={"ip": terminal.ip, "method": method, "stage": stage},
     )
     db.commit()

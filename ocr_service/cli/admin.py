@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
+from ocr_service.audit.service import audit, cli_principal
 from ocr_service.auth.models import User
 from ocr_service.auth.policy import effective_policy
 from ocr_service.auth.service import create_api_token
 from ocr_service.cli import accounts_cli, forms_tools
-from ocr_service.cli.common import blob_store, cli_audit, fail, resolve_org, settings, system_session
+from ocr_service.cli.common import blob_store, fail, resolve_org, settings, system_session
 from ocr_service.db.migrate import upgrade_database
 from ocr_service.forms.loader import LayoutError, load_layout_file
 from ocr_service.forms.service import list_latest_forms, publish_form_version
@@ -39,7 +40,11 @@ OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation name 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations."""
-    upgrade_database(settings().resolved_database_url)
+    cfg = settings()
+    upgrade_database(cfg.resolved_database_url)
+    with system_session(cfg) as db:
+        audit(db, cli_principal(), "db.upgrade", obj_type="database")
+        db.commit()
     typer.echo("database is up to date")
 
 
@@ -56,6 +61,15 @@ def org_create(
         except OrgError as exc:
             fail(str(exc))
             return
+        audit(
+            db,
+            cli_principal(),
+            "org.create",
+            obj_type="organisation",
+            obj_id=str(org.id),
+            org_id=org.id,
+            detail={"name": org.name, "parent": parent, "kind": kind},
+        )
         db.commit()
         typer.echo(f"organisation {org.id}: {org.name}")
 
@@ -87,7 +101,15 @@ def user_create(
         except OrgError as exc:
             fail(str(exc))
             return
-        cli_audit(db, "user.created", org_id=user.org_id, obj="user", oid=user.id, role=role)
+        audit(
+            db,
+            cli_principal(),
+            "user.create",
+            obj_type="user",
+            obj_id=str(user.id),
+            org_id=user.org_id,
+            detail={"username": user.username, "role": user.role},
+        )
         db.commit()
         typer.echo(f"user {user.id}: {user.username} ({user.role})")
 
@@ -111,7 +133,15 @@ def user_token(
             fail(f"user '{username}' does not exist")
             return
         raw = create_api_token(db, user=user, name=name, expires_at=utcnow() + timedelta(days=days))
-        cli_audit(db, "token.issued", org_id=user.org_id, obj="api_token", oid=name, user=username, days=days)
+        audit(
+            db,
+            cli_principal(),
+            "user.token_create",
+            obj_type="user",
+            obj_id=str(user.id),
+            org_id=user.org_id,
+            detail={"username": user.username, "name": name, "days": days},
+        )
         db.commit()
         typer.echo(raw)
 
@@ -127,6 +157,16 @@ def _publish(paths: list[Path], org_name: str | None) -> None:
                 fail(str(exc))
                 return
             form = publish_form_version(db, org_id=org.id, source=source, store=blob_store(cfg))
+            audit(
+                db,
+                cli_principal(),
+                "form.publish",
+                obj_type="form",
+                obj_id=form.id,
+                org_id=org.id,
+                form_code=form.code,
+                detail={"version": form.version, "title": form.title, "source": str(path)},
+            )
             typer.echo(
                 f"{form.code} v{form.version}: {form.title} ({len(source.layout.fields)} fields) → {org.name}"
             )
@@ -152,8 +192,11 @@ def forms_import(path: Path, org: OrgOption = None) -> None:
 def forms_list(org: OrgOption = None) -> None:
     """List the latest version of each form."""
     with system_session(settings()) as db:
-        from ocr_service.db.scoping import OrgScope, set_scope
+        from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 
         set_scope(db, OrgScope(resolve_org(db, org).id))
         rows = [{"code": f.code, "version": f.version, "title": f.title} for f in list_latest_forms(db)]
+        set_scope(db, SYSTEM_SCOPE)
+        audit(db, cli_principal(), "form.list", org_id=resolve_org(db, org).id, detail={"count": len(rows)})
+        db.commit()
     typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -55,16 +55,16 @@ def resolve_org(db: Session, name: str | None) -> Organisation:
 def cli_audit(
     db: Session, action: str, *, org_id: int | None, obj: str, oid: object, **detail: object
 ) -> None:
-    """Audit an administrator's command-line action (no signed-in user: marked ``via: cli``)."""
-    from ocr_service.audit.service import record_audit_event
+    """Audit an administrator's command-line action as the CLI principal (the OS user)."""
+    from ocr_service.audit.service import audit, cli_principal
 
-    record_audit_event(
+    audit(
         db,
-        action=action,
+        cli_principal(),
+        action,
+        obj_type=obj,
+        obj_id=str(oid),
         org_id=org_id,
-        user_id=None,
-        object_type=obj,
-        object_id=str(oid),
         detail={"via": "cli", **detail},
     )
 

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ocr_service.cli import accounts_cli, admin, calibrate, models, ocr, retention, run
+from ocr_service.cli import accounts_cli, admin, audit_cmds, calibrate, models, ocr, retention, run
 
 app = typer.Typer(help="Offline AI-OCR for Japanese municipal forms.", no_args_is_help=True)
 app.command("up")(run.up)
@@ -22,6 +22,8 @@ app.add_typer(admin.forms_app, name="forms")
 app.add_typer(accounts_cli.token_app, name="token")
 app.add_typer(ocr.eval_app, name="eval")
 app.add_typer(models.models_app, name="models")
+app.add_typer(audit_cmds.audit_app, name="audit")
+app.add_typer(audit_cmds.report_app, name="report")
 app.add_typer(retention.retention_app, name="retention")
 app.add_typer(retention.keys_app, name="keys")
 

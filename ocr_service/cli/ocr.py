@@ -130,7 +130,28 @@ def process(
                 "flags": {f.name: f.reason for f in page.fields if f.status not in ("ok", "empty")},
             }
         )
+    if layout is None:
+        _audit_local_run(org, file=file, pages=len(readings), forms=[c[0].code for c in choices])
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _audit_local_run(org_name: str | None, *, file: Path, pages: int, forms: list[str]) -> None:
+    """A local run with the organisation's forms reads a scan outside the service: it is audited too."""
+    from ocr_service.audit.service import audit, cli_principal
+
+    with system_session(settings()) as db:
+        org_id = resolve_org(db, org_name).id
+        audit(
+            db,
+            cli_principal(),
+            "document.process_local",
+            obj_type="file",
+            obj_id=file.name[:64],
+            org_id=org_id,
+            form_code=forms[0] if len(forms) == 1 else "",
+            detail={"pages": pages, "forms": forms},
+        )
+        db.commit()
 
 
 def _progress_bar(desc: str) -> tuple[tqdm[Any], Any]:

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from ocr_service.audit.service import audit, cli_principal
 from ocr_service.cli.common import blob_store, fail, settings, system_session
 from ocr_service.keys.service import Keys
 from ocr_service.retention.service import retention_job, verify_certificate
@@ -20,6 +22,19 @@ retention_app = typer.Typer(
 keys_app = typer.Typer(
     help="Encryption keys (envelope encryption) and the signing key.", no_args_is_help=True
 )
+
+
+def _record(action: str, **target: object) -> None:
+    """Audit a command that has no session of its own (as ``cli:<OS user>``).
+
+    ``keys rotate`` works on key files and may run before the database exists; then it says so.
+    """
+    try:
+        with system_session(settings()) as db:
+            audit(db, cli_principal(), action, **target)  # type: ignore[arg-type]
+            db.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        typer.secho(f"warning: not recorded in the audit log ({type(exc).__name__})", fg="yellow", err=True)
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -44,6 +59,17 @@ def retention_run(
     cfg = settings()
     with system_session(cfg) as db:
         result = retention_job(db, settings=cfg, store=blob_store(cfg), now=_parse_now(now), trigger="cli")
+        audit(
+            db,
+            cli_principal(),
+            "retention.run",
+            detail={
+                "erased": result.run.erased,
+                "certificates": [c.id for c in result.run.certificates],
+                "now": now,
+            },
+        )
+        db.commit()
     payload = {
         "erased": result.run.erased,
         "certificates": [
@@ -79,6 +105,14 @@ def retention_verify(
             problems = verify_certificate(db, settings=cfg, document=document)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             problems = [f"malformed certificate ({type(exc).__name__})"]
+    _record(
+        "retention.certificate_verify",
+        obj_type="deletion_certificate",
+        obj_id=str(document.get("certificate", {}).get("certificate_id", ""))[:64]
+        if isinstance(document.get("certificate"), dict)
+        else "",
+        detail={"file": certificate.name, "ok": not problems},
+    )
     if problems:
         fail("INVALID:\n" + "\n".join(f"- {p}" for p in problems))
         return
@@ -93,6 +127,10 @@ def keys_rotate() -> None:
     Blobs and sealed text are not touched; afterwards the old keys are no longer needed."""
     keys = Keys.from_settings(settings())
     result = keys.rotate()
+    _record(
+        "keys.rotate",
+        detail={"kek_id": keys.ring.current.key_id, "rewrapped": result.rewrapped},
+    )
     typer.echo(
         json.dumps(
             {
@@ -121,7 +159,6 @@ def retention_days(
     default: Annotated[bool, typer.Option("--default", help="Follow OCR_RETENTION_DAYS again")] = False,
 ) -> None:
     """Show or set an organisation's own retention period (the queue countdown follows it)."""
-    from ocr_service.audit.service import record_audit_event
     from ocr_service.cli.common import resolve_org
 
     cfg = settings()
@@ -130,16 +167,25 @@ def retention_days(
         if days is not None or default:
             before = organisation.retention_days
             organisation.retention_days = None if default else days
-            record_audit_event(
+            audit(
                 db,
-                action="retention.days_set",
+                cli_principal(),
+                "retention.days_set",
                 org_id=organisation.id,
-                user_id=None,
-                object_type="organisation",
-                object_id=str(organisation.id),
-                detail={"old": before, "new": organisation.retention_days, "by": "cli"},
+                obj_type="organisation",
+                obj_id=str(organisation.id),
+                detail={"old": before, "new": organisation.retention_days},
             )
-            db.commit()
+        else:
+            audit(
+                db,
+                cli_principal(),
+                "retention.days_view",
+                org_id=organisation.id,
+                obj_type="organisation",
+                obj_id=str(organisation.id),
+            )
+        db.commit()
         own = organisation.retention_days
         typer.echo(
             f"{organisation.name}: {own or cfg.retention_days} days"

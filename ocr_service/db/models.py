@@ -1,6 +1,6 @@
 """Import every model so metadata is complete (Alembic, create_all, mappers)."""
 
-from ocr_service.audit.models import AuditEvent
+from ocr_service.audit.models import AuditChainHead, AuditEvent
 from ocr_service.auth.models import ApiToken, LoginFailure, LoginSession, PasswordHistory, User
 from ocr_service.bridges.models import Bridge
 from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
@@ -13,6 +13,7 @@ from ocr_service.review.outcomes import FieldOutcome
 
 __all__ = [
     "ApiToken",
+    "AuditChainHead",
     "AuditEvent",
     "BlindEntry",
     "Bridge",

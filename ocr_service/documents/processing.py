@@ -184,6 +184,34 @@ def forms_for_identification(db: Session, *, org_id: int) -> list[FormDefinition
     return list(latest.values())
 
 
+def _audit_outcome(db: Session, *, document_id: str, action: str, detail: dict[str, object]) -> None:
+    """The worker's result is an audit event too (system principal); its forms feed the usage report."""
+    from ocr_service.audit.service import SystemPrincipal, audit
+
+    document = db.get(Document, document_id)
+    if document is None:
+        return
+    rows = db.execute(
+        select(FormDefinition.code)
+        .join(Page, Page.form_id == FormDefinition.id)
+        .where(Page.document_id == document_id)
+    ).all()
+    forms: dict[str, int] = {}
+    for (code,) in rows:
+        forms[code] = forms.get(code, 0) + 1
+    audit(
+        db,
+        SystemPrincipal("worker"),
+        action,
+        obj_type="document",
+        obj_id=document_id,
+        document_id=document_id,
+        form_code=next(iter(forms)) if len(forms) == 1 else "",
+        org_id=document.org_id,
+        detail={**detail, "forms": forms},
+    )
+
+
 def _held_by(token: str | None) -> ColumnElement[bool]:
     # None: any holder (tests and tools that build documents without a worker).
     return Document.lease_token == token if token is not None else true()
@@ -201,6 +229,8 @@ def mark_recognized(db: Session, *, document_id: str, token: str | None = None) 
         lease_token=None,
         failure_reason=None,
     )
+    if done:
+        _audit_outcome(db, document_id=document_id, action="document.recognized", detail={})
     db.commit()
     return done
 
@@ -208,7 +238,7 @@ def mark_recognized(db: Session, *, document_id: str, token: str | None = None) 
 def mark_failed(db: Session, *, document_id: str, reason: str, token: str | None = None) -> None:
     """``reason`` is shown to staff: Japanese, no technical detail (that goes to the log)."""
     db.rollback()
-    transition_document(
+    moved = transition_document(
         db,
         document_id=document_id,
         from_statuses=IN_PROGRESS,
@@ -219,6 +249,8 @@ def mark_failed(db: Session, *, document_id: str, reason: str, token: str | None
         lease_expires_at=None,
         lease_token=None,
     )
+    if moved:
+        _audit_outcome(db, document_id=document_id, action="document.failed", detail={"reason": reason})
     db.commit()
 
 

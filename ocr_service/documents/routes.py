@@ -10,7 +10,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from ocr_service.api.deps import OperatorCtx, ReviewerCtx
-from ocr_service.audit.service import record_audit_event
 from ocr_service.db.scoping import OrgScope, set_scope
 from ocr_service.documents import service
 from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut, UploadOut
@@ -121,6 +120,7 @@ def list_documents(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DocumentOut]:
     documents = service.list_documents(ctx.db, status=status_filter, limit=limit, offset=offset)
+    ctx.record_view("document.list", detail={"status": status_filter, "count": len(documents)})
     return [DocumentOut.model_validate(d) for d in documents]
 
 
@@ -129,15 +129,7 @@ def get_document(document_id: str, ctx: ReviewerCtx) -> DocumentDetailOut:
     document = service.get_document(ctx.db, document_id=document_id)
     pages = service.list_pages(ctx.db, document_id=document.id)
     fields = service.list_field_results(ctx.db, document_id=document.id)
-    record_audit_event(
-        ctx.db,
-        action="document.view",
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="document",
-        object_id=document.id,
-    )
-    ctx.db.commit()
+    ctx.record_view("document.view", obj_type="document", obj_id=document.id, document_id=document.id)
     return DocumentDetailOut(
         **DocumentOut.model_validate(document).model_dump(),
         pages=[PageOut.model_validate(p) for p in pages],
@@ -148,6 +140,9 @@ def get_document(document_id: str, ctx: ReviewerCtx) -> DocumentDetailOut:
 @router.get("/{document_id}/pages/{page_no}/image", response_class=Response)
 def page_image(document_id: str, page_no: int, ctx: ReviewerCtx) -> Response:
     data = service.read_page_image(ctx.db, document_id=document_id, page_no=page_no, store=ctx.runtime.store)
+    ctx.record_view(
+        "document.page_view", obj_type="page", obj_id=f"{document_id}/{page_no}", document_id=document_id
+    )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)
 
 
@@ -155,5 +150,8 @@ def page_image(document_id: str, page_no: int, ctx: ReviewerCtx) -> Response:
 def field_crop(document_id: str, field_result_id: str, ctx: ReviewerCtx) -> Response:
     data = service.read_field_crop(
         ctx.db, document_id=document_id, field_result_id=field_result_id, store=ctx.runtime.store
+    )
+    ctx.record_view(
+        "document.crop_view", obj_type="field_result", obj_id=field_result_id, document_id=document_id
     )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.images import image_format, image_to_pdf
@@ -210,13 +210,14 @@ def upload_document(
             source=source,
             retention_days=retention_days,
         )
-        record_audit_event(
+        audit(
             db,
-            action="document.upload",
-            org_id=principal.org_id,
-            user_id=principal.user_id,
-            object_type="document",
-            object_id=document.id,
+            principal,
+            "document.upload",
+            obj_type="document",
+            obj_id=document.id,
+            document_id=document.id,
+            form_code=form.code if form is not None else "",
             detail={
                 "sha256": document.sha256,
                 "pages": page_count,
@@ -253,13 +254,13 @@ def upload_document(
 def _duplicate(
     db: Session, *, principal: Principal, document: Document, filename: str | None, source: str | None
 ) -> UploadResult:
-    record_audit_event(
+    audit(
         db,
-        action="document.upload_duplicate",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document.id,
+        principal,
+        "document.upload_duplicate",
+        obj_type="document",
+        obj_id=document.id,
+        document_id=document.id,
         detail={"sha256": document.sha256, "source": source},  # no file name: names are sealed (issue 11)
     )
     db.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.export.models import CharMapping
 
@@ -43,13 +43,12 @@ def set_char_mapping(
     mapping.replacement = replacement
     mapping.note = note
     db.flush()
-    record_audit_event(
+    audit(
         db,
-        action="export.mapping_set",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="char_mapping",
-        object_id=str(mapping.id),
+        principal,
+        "export.mapping_set",
+        obj_type="char_mapping",
+        obj_id=str(mapping.id),
         detail={"source": source, "old": old, "new": replacement},
     )
     db.commit()
@@ -60,13 +59,12 @@ def delete_char_mapping(db: Session, *, principal: Principal, mapping_id: int) -
     mapping = db.get(CharMapping, mapping_id)
     if mapping is None:
         raise MappingError("見つかりません。", code="not_found")
-    record_audit_event(
+    audit(
         db,
-        action="export.mapping_delete",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="char_mapping",
-        object_id=str(mapping.id),
+        principal,
+        "export.mapping_delete",
+        obj_type="char_mapping",
+        obj_id=str(mapping.id),
         detail={"source": mapping.source, "old": mapping.replacement},
     )
     db.delete(mapping)

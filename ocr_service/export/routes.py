@@ -52,7 +52,9 @@ class CharMappingOut(BaseModel):
 
 @router.get("/export/char-mappings", response_model=list[CharMappingOut])
 def list_char_mappings(ctx: ReviewerCtx) -> list[CharMappingOut]:
-    return [CharMappingOut.model_validate(m) for m in mappings.list_char_mappings(ctx.db)]
+    rows = [CharMappingOut.model_validate(m) for m in mappings.list_char_mappings(ctx.db)]
+    ctx.record_view("export.mapping_list", detail={"count": len(rows)})
+    return rows
 
 
 @router.put("/export/char-mappings", response_model=CharMappingOut)

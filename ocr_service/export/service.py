@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, Page
@@ -214,15 +214,7 @@ def export_confirmed_documents(
         "encoding": chosen,
         "documents": ids,
     }
-    record_audit_event(
-        db,
-        action="export.csv",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="form",
-        object_id=form_code,
-        detail=detail,
-    )
+    audit(db, principal, "export.csv", obj_type="form", obj_id=form_code, form_code=form_code, detail=detail)
     db.commit()
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     return CsvExport(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ocr_service.admin.nav import register_nav
 from ocr_service.api.deps import AdminCtx, RequestContext
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.forms import editor
 from ocr_service.forms.editor import DraftError
 from ocr_service.forms.loader import LayoutError
@@ -29,15 +29,7 @@ pages = APIRouter(include_in_schema=False)
 
 
 def _audit(ctx: RequestContext, action: str, obj_id: str, **detail: Any) -> None:
-    record_audit_event(
-        ctx.db,
-        action=action,
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="form_draft",
-        object_id=obj_id,
-        detail=detail,
-    )
+    audit(ctx.db, ctx.principal, action, obj_type="form_draft", obj_id=obj_id, detail=detail)
 
 
 def _not_found() -> HTTPException:

@@ -34,6 +34,12 @@ FIELD_TYPES: tuple[FieldType, ...] = (
 )
 
 
+PersonalCategory = Literal[
+    "氏名", "住所", "生年月日", "電話", "個人番号", "性別", "メール", "健康", "口座", "その他"
+]
+"""Kind of personal data a field holds; the usage report (利用状況報告) counts items per category."""
+
+
 class ChoiceOption(BaseModel):
     """One printed option of a ``choice`` field (e.g. 令和 / 平成 / 昭和, はい / いいえ)."""
 
@@ -76,6 +82,10 @@ class FieldSpec(BaseModel):
     options: list[ChoiceOption] = Field(
         default_factory=list,
         description="choice fields: the printed options, one of which is circled or ticked",
+    )
+    category: PersonalCategory | None = Field(
+        default=None,
+        description="Personal-data category (氏名・住所・生年月日・電話・個人番号…); empty if none",
     )
 
     @model_validator(mode="after")

@@ -21,9 +21,11 @@ class FormOut(BaseModel):
 
 @router.get("", response_model=list[FormOut])
 def list_forms(ctx: OperatorCtx) -> list[FormOut]:
-    return [
+    forms = [
         FormOut(
             id=f.id, code=f.code, version=f.version, title=f.title, fields=len(f.layout.get("fields", []))
         )
         for f in list_latest_forms(ctx.db)
     ]
+    ctx.record_view("form.list", detail={"count": len(forms)})
+    return forms

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from ocr_service.admin.nav import register_nav
 from ocr_service.admin.pages import render_admin
 from ocr_service.api.deps import AdminCtx, ReviewerCtx
-from ocr_service.audit.service import record_audit_event
 from ocr_service.documents.service import DocumentNotFoundError
 from ocr_service.retention.models import DeletionCertificate
 from ocr_service.retention.pdf import certificate_pdf
@@ -63,21 +62,18 @@ def _certificate(ctx: AdminCtx, certificate_id: str, *, fmt: str) -> DeletionCer
     certificate = ctx.db.get(DeletionCertificate, certificate_id)
     if certificate is None:
         raise DocumentNotFoundError(certificate_id)
-    record_audit_event(
-        ctx.db,
-        action="retention.certificate_download",
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="deletion_certificate",
-        object_id=certificate.id,
+    ctx.record_view(
+        "retention.certificate_download",
+        obj_type="deletion_certificate",
+        obj_id=certificate.id,
         detail={"format": fmt},
     )
-    ctx.db.commit()
     return certificate
 
 
 @router.get("/retention/certificates", response_model=list[CertificateOut])
 def list_certificates(ctx: AdminCtx) -> list[CertificateOut]:
+    ctx.record_view("retention.certificate_list")
     return [
         CertificateOut(
             id=c.id, issued_at=c.issued_at.isoformat(), trigger=c.trigger, document_count=c.document_count
@@ -109,6 +105,7 @@ def download_certificate_pdf(certificate_id: str, ctx: AdminCtx) -> Response:
 @router.get("/retention/public-key", response_class=Response)
 def signing_public_key(ctx: AdminCtx) -> Response:
     """The installation's Ed25519 public key: anyone holding it can check a certificate."""
+    ctx.record_view("retention.public_key_view")
     return Response(public_key_pem(ctx.runtime.settings), media_type="application/x-pem-file")
 
 
@@ -117,6 +114,7 @@ register_nav("/admin/retention", "削除証明書", role="admin", order=50)
 
 @pages_router.get("/admin/retention", response_class=HTMLResponse)
 def certificates_page(request: Request, ctx: AdminCtx) -> Response:
+    ctx.record_view("retention.certificates_view")
     context = {
         "certificates": _certificates(ctx),
         "retention_days": ctx.runtime.settings.retention_days,

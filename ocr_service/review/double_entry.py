@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import new_id, set_opened_plain, utcnow
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.sealing import (
-    AUDIT_SEALED_KEY,
     open_blind_entries,
     seal_blind_value,
     seal_field_value,
-    sealed_audit_values,
 )
 from ocr_service.documents.service import get_document
 from ocr_service.documents.status import DocumentStatus, transition_document
@@ -134,13 +132,13 @@ def submit_blind_entry(
         from_status=DocumentStatus.DOUBLE_ENTRY,
         to_status=DocumentStatus.ARBITRATION if mismatches else DocumentStatus.CONFIRMED,
     )
-    record_audit_event(
+    audit(
         db,
-        action="review.blind_entry",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document_id,
+        principal,
+        "review.blind_entry",
+        obj_type="document",
+        obj_id=document_id,
+        document_id=document_id,
         detail={"fields": len(fields), "mismatches": mismatches},
     )
     db.commit()
@@ -206,19 +204,15 @@ def arbitrate(db: Session, *, principal: Principal, document_id: str, decisions:
         db.rollback()
         raise ConfirmBlockedError(problems)
     _finish(db, document=document, from_status=DocumentStatus.ARBITRATION, to_status=DocumentStatus.CONFIRMED)
-    record_audit_event(
+    audit(
         db,
-        action="review.arbitrate",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document_id,
-        detail={
-            "fields": [c["field"] for c in changes],
-            AUDIT_SEALED_KEY: sealed_audit_values(
-                db, document_id=document_id, action="review.arbitrate", values={"changes": changes}
-            ),
-        },
+        principal,
+        "review.arbitrate",
+        obj_type="document",
+        obj_id=document_id,
+        document_id=document_id,
+        detail={"fields": [c["field"] for c in changes]},
+        personal={"changes": changes},
     )
     db.commit()
     db.refresh(document)

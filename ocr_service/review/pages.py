@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ocr_service.api.deps import ReviewerCtx
 from ocr_service.api.errors import framework_http_error
 from ocr_service.api.security import safe_next
-from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.models import ROLE_LABELS
 from ocr_service.db.base import utcnow
 from ocr_service.documents.status import DocumentStatus, status_label
@@ -63,6 +62,7 @@ def queue_page(
         ),
         group=group,
     )
+    ctx.record_view("review.queue_view", detail={"group": group, "count": len(view.rows)})
     context = {
         "view": view,
         "rows": view.rows,
@@ -81,13 +81,8 @@ def document_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Respo
     review = service.load_document_review(
         ctx.db, document_id=document_id, threshold=settings.confidence_threshold
     )
-    record_audit_event(
-        ctx.db,
-        action="document.view",
-        org_id=ctx.principal.org_id,
-        user_id=ctx.principal.user_id,
-        object_type="document",
-        object_id=review.document.id,
+    ctx.record_view(
+        "document.view", obj_type="document", obj_id=review.document.id, document_id=review.document.id
     )
     ctx.db.commit()
     days = service.retention_days_for(ctx.db, org_id=ctx.principal.org_id, default=settings.retention_days)
@@ -108,6 +103,9 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
     fields = double_entry.blind_entry_fields(
         ctx.db, principal=ctx.principal, document_id=document_id, threshold=threshold
     )
+    ctx.record_view(
+        "review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     context = {"document_id": document_id, "fields": fields, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/blind_entry.html", context)
 
@@ -115,6 +113,9 @@ def blind_entry_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Re
 @router.get("/review/documents/{document_id}/arbitration", response_class=HTMLResponse)
 def arbitration_page(request: Request, document_id: str, ctx: ReviewerCtx) -> Response:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    ctx.record_view(
+        "review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     context = {"document_id": document_id, "items": items, "principal": ctx.principal}
     return templates.TemplateResponse(request, "review/arbitration.html", context)
 

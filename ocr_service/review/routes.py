@@ -42,6 +42,7 @@ def queue(ctx: ReviewerCtx) -> list[QueueItemOut]:
             ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
         ),
     )
+    ctx.record_view("review.queue_view", detail={"count": len(view.rows)})
     return [
         QueueItemOut(
             id=r.document.id,
@@ -90,6 +91,9 @@ def blind_entry_fields(document_id: str, ctx: ReviewerCtx) -> list[BlindFieldOut
         document_id=document_id,
         threshold=ctx.runtime.settings.confidence_threshold,
     )
+    ctx.record_view(
+        "review.blind_entry_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     # The first reviewer's values are withheld on purpose: the second entry must be blind.
     return [
         BlindFieldOut(id=f.result.id, field_name=f.spec.name, label=f.spec.label, type=f.spec.type)
@@ -112,6 +116,9 @@ def submit_blind_entry(document_id: str, body: ValuesIn, ctx: ReviewerCtx) -> Do
 @router.get("/documents/{document_id}/arbitration", response_model=list[DisagreementOut])
 def disagreements(document_id: str, ctx: ReviewerCtx) -> list[DisagreementOut]:
     items = double_entry.disagreements(ctx.db, principal=ctx.principal, document_id=document_id)
+    ctx.record_view(
+        "review.arbitration_view", obj_type="document", obj_id=document_id, document_id=document_id
+    )
     return [
         DisagreementOut(
             id=i.result.id,

@@ -14,16 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import (
-    AUDIT_SEALED_KEY,
     open_document_names,
     open_field_results,
     seal_field_value,
-    sealed_audit_values,
 )
 from ocr_service.documents.service import DocumentNotFoundError, get_document
 from ocr_service.documents.status import (
@@ -309,22 +307,15 @@ def edit_field(
         raise ReviewConflictError(
             field_result_id=result.id, current_value=result.value, current_version=result.version
         )
-    action = "review.field_edit" if value != old_value else "review.field_accept"
-    record_audit_event(
+    audit(
         db,
-        action=action,
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="field_result",
-        object_id=result.id,
-        detail={
-            "document": document.id,
-            "field": result.field_name,
-            "version": result.version,
-            AUDIT_SEALED_KEY: sealed_audit_values(
-                db, document_id=document.id, action=action, values={"old": old_value, "new": value}
-            ),
-        },
+        principal,
+        "review.field_edit" if value != old_value else "review.field_accept",
+        obj_type="field_result",
+        obj_id=result.id,
+        document_id=document.id,
+        detail={"document": document.id, "field": result.field_name, "version": result.version},
+        personal={"old": old_value, "new": value},
     )
     db.commit()
     _form, layout = form_of(db, document)
@@ -361,13 +352,13 @@ def confirm_document(db: Session, *, principal: Principal, threshold: float, doc
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
     if next_status == DocumentStatus.CONFIRMED:
         record_review_outcomes(db, document=document)
-    record_audit_event(
+    audit(
         db,
-        action="review.confirm",
-        org_id=principal.org_id,
-        user_id=principal.user_id,
-        object_type="document",
-        object_id=document.id,
+        principal,
+        "review.confirm",
+        obj_type="document",
+        obj_id=document.id,
+        document_id=document.id,
         detail={"status": next_status, "fields": len(results)},
     )
     db.commit()

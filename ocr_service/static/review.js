@@ -49,7 +49,9 @@
       const body = { username: $("#username").value, password: $("#password").value };
       if (!otpBox.hidden && $("#otp").value) body.otp = $("#otp").value;
       const { res, data } = await api("POST", "/api/v1/auth/login", body);
-      const next = loginForm.dataset.next;
+      // 監査担当 reads the log only: the default landing page (the review queue) is not theirs.
+      const requested = loginForm.dataset.next;
+      const next = data && data.role === "auditor" && requested === "/review" ? "/admin/audit" : requested;
       if (res.ok) {
         if (data.password_warning) sessionStorage.setItem("ocrNotice", data.password_warning);
         if (data.stage === "password_change") location.href = `/account/password?next=${encodeURIComponent(next)}`;

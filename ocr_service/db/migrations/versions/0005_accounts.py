@@ -5,7 +5,7 @@ per-organisation policy, the per-form ``personal_data`` flag and per-address log
 Existing accounts keep working: they are not forced to change their password by this migration.
 
 Revision ID: 0005
-Revises: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
