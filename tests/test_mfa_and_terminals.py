@@ -54,7 +54,14 @@ def test_admin_must_enrol_and_then_logs_in_with_totp(client: TestClient, db: Ses
     assert client.post("/api/v1/auth/login", json={**body, "otp": codes[0]}).json()["stage"] == "full"
     assert client.post("/api/v1/auth/login", json={**body, "otp": codes[0]}).status_code == 401  # used up
     set_scope(db, SYSTEM_SCOPE)
-    actions = {e.action for e in db.scalars(select(AuditEvent).where(AuditEvent.user_id == admin.id))}
+    actions = {
+        e.action
+        for e in db.scalars(
+            select(AuditEvent).where(
+                (AuditEvent.user_id == admin.id) | (AuditEvent.object_id == str(admin.id))
+            )
+        )
+    }
     assert {"auth.mfa_enrolled", "auth.login", "auth.login_failed"} <= actions
 
 

@@ -25,7 +25,10 @@ register_nav("/admin", "概要", role="admin", order=0)
 def render_admin(
     request: Request, ctx: RequestContext, template: str, context: dict[str, Any] | None = None
 ) -> Response:
-    """Render an admin screen with the shell's menu (only the entries the caller may open)."""
+    """Render an admin screen with the shell's menu (only the entries the caller may open).
+
+    Each screen records its own view (``ctx.record_view``) before rendering.
+    """
     full = {
         "principal": ctx.principal,
         "nav": nav_items_for(ctx.principal.role),
@@ -37,6 +40,7 @@ def render_admin(
 
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, ctx: AdminCtx) -> Response:
+    ctx.record_view("admin.home_view")
     now = utcnow()
     users = service.list_users(ctx.db, principal=ctx.principal)
     tokens = [t for t, _u in service.list_tokens(ctx.db, principal=ctx.principal) if t.revoked_at is None]
@@ -56,12 +60,14 @@ register_nav("/admin/policies", "ポリシー", role="admin", order=40)
 
 @router.get("/orgs", response_class=HTMLResponse)
 def orgs_page(request: Request, ctx: AdminCtx) -> Response:
+    ctx.record_view("admin.org_list")
     tree = service.org_tree(ctx.db, principal=ctx.principal)
     return render_admin(request, ctx, "admin/orgs.html", {"tree": tree})
 
 
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request, ctx: AdminCtx) -> Response:
+    ctx.record_view("admin.user_list")
     tree = service.org_tree(ctx.db, principal=ctx.principal)
     users = service.list_users(ctx.db, principal=ctx.principal)
     names = {n.org.id: n.org.name for n in tree}
@@ -78,6 +84,7 @@ def users_page(request: Request, ctx: AdminCtx) -> Response:
 
 @router.get("/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request, ctx: AdminCtx) -> Response:
+    ctx.record_view("admin.token_list")
     tokens = service.list_tokens(ctx.db, principal=ctx.principal)
     users = [u for u in service.list_users(ctx.db, principal=ctx.principal) if u.is_active]
     return render_admin(
@@ -92,5 +99,6 @@ def policies_page(request: Request, ctx: AdminCtx, org: Annotated[int | None, Qu
         ctx.db, settings=ctx.runtime.settings, principal=ctx.principal, org_id=org or ctx.principal.org_id
     )
     forms = list_latest_forms(ctx.db) if view.org.id == ctx.principal.org_id else []
+    ctx.record_view("admin.policy_view", obj_type="organisation", obj_id=str(view.org.id))
     context = {"tree": tree, "view": view, "forms": forms, "roles": ROLES}
     return render_admin(request, ctx, "admin/policies.html", context)

@@ -103,6 +103,7 @@ def _user_out(user: Any) -> UserOut:
 
 @router.get("/orgs", response_model=list[OrgOut])
 def list_orgs(ctx: AdminCtx) -> list[OrgOut]:
+    ctx.record_view("admin.org_list")
     return [
         OrgOut(id=n.org.id, name=n.org.name, parent_id=n.org.parent_id, kind=n.org.kind, depth=n.depth)
         for n in service.org_tree(ctx.db, principal=ctx.principal)
@@ -119,6 +120,7 @@ def create_org(body: OrgIn, ctx: SysAdminCtx) -> OrgOut:
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(ctx: AdminCtx) -> list[UserOut]:
+    ctx.record_view("admin.user_list")
     return [_user_out(u) for u in service.list_users(ctx.db, principal=ctx.principal)]
 
 
@@ -161,6 +163,7 @@ def user_action(user_id: int, action: str, ctx: AdminCtx) -> SecretOut | DoneOut
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(ctx: AdminCtx) -> list[TokenOut]:
+    ctx.record_view("admin.token_list")
     return [
         TokenOut(
             id=t.id,
@@ -196,6 +199,7 @@ def revoke_token(token_id: int, ctx: AdminCtx) -> DoneOut:
 @router.get("/orgs/{org_id}/policy", response_model=PolicyOut)
 def get_policy(org_id: int, ctx: AdminCtx) -> PolicyOut:
     view = service.policy_view(ctx.db, settings=ctx.runtime.settings, principal=ctx.principal, org_id=org_id)
+    ctx.record_view("admin.policy_view", obj_type="organisation", obj_id=str(org_id))
     return PolicyOut(org_id=view.org.id, overrides=view.overrides, effective=view.effective.model_dump())
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth import accounts
 from ocr_service.auth.models import ROLES, ApiToken, User
 from ocr_service.auth.policy import (
@@ -128,15 +128,7 @@ def list_users(db: Session, *, principal: Principal) -> list[User]:
 def _audit(
     db: Session, principal: Principal, action: str, *, org_id: int, obj: str, oid: Any, **detail: Any
 ) -> None:
-    record_audit_event(
-        db,
-        action=action,
-        org_id=org_id,
-        user_id=principal.user_id,
-        object_type=obj,
-        object_id=str(oid),
-        detail=detail,
-    )
+    audit(db, principal, action, obj_type=obj, obj_id=str(oid), org_id=org_id, detail=detail)
 
 
 def _check_role(principal: Principal, role: str) -> None:
@@ -262,17 +254,20 @@ def revoke_token(db: Session, *, principal: Principal, token_id: int) -> ApiToke
         token = db.get(ApiToken, token_id)
         if token is None or token.org_id not in allowed:
             raise AdminNotFoundError(token_id)
-        if token.revoked_at is None:
+        already = token.revoked_at is not None
+        if not already:
             token.revoked_at = utcnow()
-            _audit(
-                db,
-                principal,
-                "token.revoked",
-                org_id=token.org_id,
-                obj="api_token",
-                oid=token.id,
-                name=token.name,
-            )
+        # Also a repeated revoke: every admin action leaves its event.
+        _audit(
+            db,
+            principal,
+            "token.revoked",
+            org_id=token.org_id,
+            obj="api_token",
+            oid=token.id,
+            name=token.name,
+            already_revoked=already,
+        )
         db.commit()
     return token
 

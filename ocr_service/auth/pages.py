@@ -25,6 +25,7 @@ NextParam = Annotated[str, Query(alias="next", max_length=300)]
 @router.get("/account/password", response_class=HTMLResponse)
 def password_page(request: Request, account: AccountCtx, next_url: NextParam = "/review") -> Response:
     ctx, stage = account
+    ctx.record_view("account.password_view")
     user = ctx.db.get_one(User, ctx.principal.user_id)
     policy = effective_policy(ctx.db, settings=ctx.runtime.settings, org_id=user.org_id)
     context = {
@@ -41,6 +42,7 @@ def password_page(request: Request, account: AccountCtx, next_url: NextParam = "
 @router.get("/account/mfa", response_class=HTMLResponse)
 def mfa_page(request: Request, account: AccountCtx, next_url: NextParam = "/review") -> Response:
     ctx, stage = account
+    ctx.record_view("account.mfa_view")
     user = ctx.db.get_one(User, ctx.principal.user_id)
     enrolment = accounts.begin_mfa_enrolment(ctx.db, settings=ctx.runtime.settings, user=user)
     context = {

@@ -163,6 +163,7 @@ class MfaEnrolOut(BaseModel):
 def mfa_enrol(account: AccountCtx) -> MfaEnrolOut:
     """Start (or restart) TOTP enrolment: a new secret and its QR code, drawn on this server."""
     ctx, _stage = account
+    ctx.record_view("auth.mfa_enrol_started")
     user = ctx.db.get_one(User, ctx.principal.user_id)
     enrolment = accounts.begin_mfa_enrolment(ctx.db, settings=ctx.runtime.settings, user=user)
     return MfaEnrolOut(secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg)

@@ -118,7 +118,16 @@ def _fail(
                 detail={"failures": user.failed_logins, "minutes": policy.lockout_minutes, "ip": terminal.ip},
             )
     # A known account's failures belong to its organisation's log; the actor is whoever tried (anonymous).
-    audit(db, None, "auth.login_failed", org_id=user.org_id if user else None, detail=detail)
+    # The failed account is the event's object (user_id stays the caller's: nobody signed in).
+    audit(
+        db,
+        None,
+        "auth.login_failed",
+        org_id=user.org_id if user else None,
+        obj_type="user" if user else "",
+        obj_id=str(user.id) if user else "",
+        detail=detail,
+    )
     db.commit()
     if reason == "bad_otp":
         return SignInError("bad_otp", "確認コードが正しくありません。", 401)

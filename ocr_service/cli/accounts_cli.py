@@ -130,6 +130,8 @@ def token_list(
             }
             for t, u in db.execute(query).all()
         ]
+        cli_audit(db, "token.list", org_id=None, obj="api_token", oid="", user=username or "", count=len(rows))
+        db.commit()
     typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
