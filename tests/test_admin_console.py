@@ -309,3 +309,33 @@ def test_console_home_lists_locked_users(client: TestClient, db: Session) -> Non
     db.commit()
     login(client, admin)
     assert "locked-user" in client.get("/admin").text
+
+
+def test_log_review_sits_in_the_shell_for_admins_and_auditors_with_the_tamper_banner(
+    client: TestClient, db: Session
+) -> None:
+    """GIVEN an admin and a 監査担当 of one organisation and a failed chain verification WHEN each opens
+    the console THEN ログ監査 is in the admin's menu beside the account screens, the auditor's menu holds
+    only ログ監査 (the other screens refuse it), and both see the red banner on the shell's screens."""
+    from ocr_service.audit.operations import VERIFY_FAILED
+    from ocr_service.audit.service import SYSTEM, audit
+
+    org = make_org(db, "監査ナビ課")
+    admin, auditor = make_user(db, org, role="admin"), make_user(db, org, role="auditor")
+    audit(db, SYSTEM, VERIFY_FAILED, detail={"first_bad_seq": 1, "reason": "hash mismatch"})
+    db.commit()
+
+    login(client, admin)
+    home = client.get("/admin")
+    assert home.status_code == 200
+    assert 'href="/admin/audit"' in home.text and 'href="/admin/users"' in home.text
+    assert 'id="tamper-banner"' in home.text
+
+    client.cookies.clear()
+    login(client, auditor)
+    page = client.get("/admin/audit")
+    assert page.status_code == 200
+    assert 'href="/admin/audit"' in page.text and 'href="/admin/users"' not in page.text
+    assert 'id="tamper-banner"' in page.text
+    assert client.get("/admin/users").status_code == 403
+    assert client.get("/admin").status_code == 403
