@@ -6,14 +6,13 @@ Every action is audited; every query goes through the organisation scope (a fore
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from ocr_service.admin.nav import register_nav
 from ocr_service.api.deps import AdminCtx, RequestContext
 from ocr_service.audit.service import audit
 from ocr_service.forms import editor
@@ -22,9 +21,9 @@ from ocr_service.forms.loader import LayoutError
 from ocr_service.forms.models import FormDraft
 from ocr_service.forms.service import FormNotFoundError, layout_of, list_latest_forms
 from ocr_service.forms.yaml_io import dump_layout_yaml, layout_to_mapping, load_layout_yaml
+from ocr_service.review.pages import templates  # the one template set: shared globals and filters
 
 # Its own template loader: the forms package does not import the review package.
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 api = APIRouter(prefix="/admin/form-drafts", tags=["form editor"])
 pages = APIRouter(include_in_schema=False)
 
@@ -294,6 +293,9 @@ def diff(
         "new": new,
         "changes": editor.box_diff(layout_of(rows[old]), layout_of(rows[new])),
     }
+
+
+register_nav("/admin/forms", "様式エディタ", role="admin", order=45)
 
 
 @pages.get("/admin/forms", response_class=HTMLResponse)

@@ -15,8 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import ReviewerCtx
 from ocr_service.api.errors import framework_http_error
+from ocr_service.api.security import safe_next
+from ocr_service.auth.models import ROLE_LABELS
 from ocr_service.db.base import utcnow
 from ocr_service.documents.status import DocumentStatus, status_label
+from ocr_service.forms.service import has_personal_data_forms
 from ocr_service.review import double_entry, service
 from ocr_service.review.service import QUEUE_GROUPS
 
@@ -28,6 +31,7 @@ templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 templates.env.filters["jst"] = lambda moment: (
     service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 )
+templates.env.globals["role_labels"] = ROLE_LABELS
 # Templates compare against the enum and show the one Japanese label, never their own copies.
 templates.env.globals["DocumentStatus"] = DocumentStatus
 templates.env.filters["status_ja"] = status_label
@@ -43,9 +47,8 @@ def home() -> RedirectResponse:
 def login_page(
     request: Request, next_url: Annotated[str, Query(alias="next", max_length=300)] = "/review"
 ) -> Response:
-    # Only same-site paths: an open redirect after login would help phishing.
-    safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/review"
-    return templates.TemplateResponse(request, "review/login.html", {"next_url": safe_next})
+    # Only same-origin paths: an open redirect after login would help phishing.
+    return templates.TemplateResponse(request, "review/login.html", {"next_url": safe_next(next_url)})
 
 
 @router.get("/review", response_class=HTMLResponse)
@@ -66,6 +69,8 @@ def queue_page(
         "groups": list(QUEUE_GROUPS),
         "group": group,
         "principal": ctx.principal,
+        # Say why documents may be missing instead of letting staff think they are lost.
+        "personal_hidden": not ctx.personal_data_network and has_personal_data_forms(ctx.db),
     }
     return templates.TemplateResponse(request, "review/queue.html", context)
 
@@ -120,8 +125,15 @@ def install_login_redirect(app: FastAPI) -> None:
 
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 401 and not request.url.path.startswith("/api/"):
-            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        if not request.url.path.startswith("/api/"):
+            here = quote(request.url.path)
+            if exc.status_code == 401:
+                return RedirectResponse(f"/login?next={here}", status_code=303)
+            code = exc.detail.get("code") if isinstance(exc.detail, dict) else None
+            if code == "password_change_required":
+                return RedirectResponse(f"/account/password?next={here}", status_code=303)
+            if code == "mfa_enrolment_required":
+                return RedirectResponse(f"/account/mfa?next={here}", status_code=303)
         return await framework_http_error(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, handler)

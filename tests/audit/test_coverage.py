@@ -20,14 +20,14 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from ocr_service.audit.models import AuditEvent
-from ocr_service.auth.models import User
+from ocr_service.auth.models import ApiToken, User
 from ocr_service.cli.main import app as cli_app
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import FieldResult
 from ocr_service.export.models import CharMapping
 from ocr_service.storage.blobs import BlobStore
 from tests.conftest import SAMPLE_FORM_DIR
-from tests.factories import PASSWORD, login, make_form, make_org, make_user, pdf_bytes
+from tests.factories import PASSWORD, _recovery_codes, login, make_form, make_org, make_user, pdf_bytes
 from tests.helpers import make_recognized_document
 
 # (method, path template) -> the action a successful call records.
@@ -57,6 +57,22 @@ API_ACTIONS = {
     ("GET", "/api/v1/retention/certificates/{certificate_id}.json"): "retention.certificate_download",
     ("GET", "/api/v1/retention/certificates/{certificate_id}.pdf"): "retention.certificate_download",
     ("GET", "/api/v1/retention/public-key"): "retention.public_key_view",
+    # Accounts and the admin console (issue 12).
+    ("POST", "/api/v1/auth/password"): "auth.password_changed",
+    ("POST", "/api/v1/auth/mfa/enrol"): "auth.mfa_enrol_started",
+    ("POST", "/api/v1/auth/mfa/confirm"): "auth.mfa_enrolled",
+    ("GET", "/api/v1/admin/orgs"): "admin.org_list",
+    ("POST", "/api/v1/admin/orgs"): "org.created",
+    ("GET", "/api/v1/admin/users"): "admin.user_list",
+    ("POST", "/api/v1/admin/users"): "user.created",
+    ("PUT", "/api/v1/admin/users/{user_id}/role"): "user.role_changed",
+    ("POST", "/api/v1/admin/users/{user_id}/{action}"): "user.unlocked",
+    ("GET", "/api/v1/admin/tokens"): "admin.token_list",
+    ("POST", "/api/v1/admin/tokens"): "token.issued",
+    ("POST", "/api/v1/admin/tokens/{token_id}/revoke"): "token.revoked",
+    ("GET", "/api/v1/admin/orgs/{org_id}/policy"): "admin.policy_view",
+    ("PUT", "/api/v1/admin/orgs/{org_id}/policy"): "org.policy_changed",
+    ("PUT", "/api/v1/admin/forms/{form_code}/personal-data"): "form.personal_data_changed",
 }
 SCREEN_ACTIONS = {
     "/review": "review.queue_view",
@@ -67,6 +83,13 @@ SCREEN_ACTIONS = {
     "/admin/audit.csv": "audit.csv_download",
     "/admin/audit/usage?month=2026-11": "report.usage",
     "/admin/retention": "retention.certificates_view",
+    "/admin": "admin.home_view",
+    "/admin/orgs": "admin.org_list",
+    "/admin/users": "admin.user_list",
+    "/admin/tokens": "admin.token_list",
+    "/admin/policies": "admin.policy_view",
+    "/account/password": "account.password_view",
+    "/account/mfa": "account.mfa_view",
 }
 # Merged from main at the end of issue 13 (layout editor, review outcomes): their writes are audited
 # through audit(), their reads are not walked yet. Listed so that nothing else can slip in unclassified.
@@ -100,7 +123,7 @@ PUBLIC_SCREENS = {
     "/api/v1/docs",
     "/api/v1/docs/oauth2-redirect",
 }
-ROLES = ("anonymous", "operator", "reviewer", "admin", "auditor", "foreign")
+ROLES = ("anonymous", "operator", "reviewer", "admin", "sysadmin", "auditor", "foreign")
 
 
 @dataclass
@@ -112,8 +135,15 @@ class World:
 @pytest.fixture()
 def world(db: Session, store: BlobStore) -> World:
     org_a, org_b = make_org(db, "監査A課"), make_org(db, "監査B課")
-    users = {role: make_user(db, org_a, role=role) for role in ("operator", "reviewer", "admin", "auditor")}
+    users = {
+        role: make_user(db, org_a, role=role)
+        for role in ("operator", "reviewer", "admin", "sysadmin", "auditor")
+    }
     users["foreign"] = make_user(db, org_b, role="admin")  # probes A's objects from B
+    # The target of the admin console's user and token actions (unlock, revoke: repeatable, harmless).
+    target = make_user(db, org_a, role="operator")
+    token = ApiToken(org_id=org_a.id, user_id=target.id, name="walk", token_sha256="0" * 64, expires_at=None)
+    db.add(token)
     form = make_form(db, org_a, store)
     document = make_recognized_document(
         db, user=users["reviewer"], form=form, store=store, values={"name": "山田", "agree": True}
@@ -131,6 +161,10 @@ def world(db: Session, store: BlobStore) -> World:
         "form_code": "simple",
         "mapping_id": str(mapping.id),
         "certificate_id": "0" * 32,
+        "user_id": str(target.id),
+        "action": "unlock",
+        "token_id": str(token.id),
+        "org_id": str(org_a.id),
     }
     return World(users, params)
 
@@ -158,7 +192,11 @@ def _new_events(db: Session, after: int) -> list[AuditEvent]:
 def _call(client: TestClient, method: str, url: str, path: str, user: User | None) -> Any:
     if path == "/api/v1/auth/login":
         name = user.username if user else "nobody"
-        return client.post(url, json={"username": name, "password": PASSWORD if user else "wrong"})
+        body = {"username": name, "password": PASSWORD if user else "wrong"}
+        codes = _recovery_codes.get(name)
+        if codes:  # an account the login helper enrolled in TOTP signs in with a recovery code
+            body["otp"] = codes.pop()
+        return client.post(url, json=body)
     if path == "/api/v1/documents" and method == "POST":
         return client.post(
             url, files={"file": ("s.pdf", pdf_bytes(), "application/pdf")}, data={"form_code": "simple"}
@@ -307,6 +345,16 @@ def test_every_cli_command_is_audited_with_the_os_user(cli_env: Path) -> None:
             "user.create",
         ),
         (["user", "token", "cli-user", "--name", "scanner"], "user.token_create"),
+        (
+            ["user", "passwd", "cli-user", "--password", "Kq7#vLm2-Tz9wPx!rB", "--no-force-change"],
+            "user.password_reset",
+        ),
+        (["user", "disable", "cli-user"], "user.disabled"),
+        (["user", "enable", "cli-user"], "user.enabled"),
+        (["user", "unlock", "cli-user"], "user.unlocked"),
+        (["user", "reset-mfa", "cli-user"], "user.mfa_reset"),
+        (["token", "list"], "token.list"),
+        (["token", "revoke", "1"], "token.revoked"),
         (["forms", "import", str(SAMPLE_FORM_DIR), "--org", "監査テスト課"], "form.publish"),
         (["forms", "load", str(SAMPLE_FORM_DIR.parent), "--org", "監査テスト課"], "form.publish"),
         (["forms", "list", "--org", "監査テスト課"], "form.list"),
@@ -336,7 +384,7 @@ def test_every_cli_command_is_audited_with_the_os_user(cli_env: Path) -> None:
     ]
     covered = {
         " ".join(args[:2])
-        if args[0] in ("db", "org", "user", "forms", "audit", "report", "retention", "keys")
+        if args[0] in ("db", "org", "user", "token", "forms", "audit", "report", "retention", "keys")
         else args[0]
         for args, _ in steps
     }
