@@ -58,7 +58,37 @@ class Settings(BaseSettings):
     api_port: int = 8000
     session_cookie_name: str = "ocr_session"
     session_ttl_minutes: int = Field(default=480, ge=5)
+    """Absolute lifetime of a login session, however active."""
+    session_idle_minutes: int = Field(default=30, ge=1)
+    """A session unused this long ends (the idle timeout)."""
     cookie_secure: bool = False
+    """Send cookies over HTTPS only; production refuses to start without it."""
+
+    # Account policy: installation defaults, each overridable per organisation (auth/policy.py).
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    """zxcvbn strength score (0-4) a new password must reach."""
+    password_history: int = Field(default=5, ge=0, le=24)
+    password_max_age_days: int = Field(default=90, ge=0)
+    """0 = passwords never expire."""
+    password_warn_days: int = Field(default=14, ge=0)
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    login_ip_max_failures: int = Field(default=20, ge=1)
+    """Failed logins from one client address within ``login_ip_window_minutes`` before it is throttled."""
+    login_ip_window_minutes: int = Field(default=10, ge=1)
+    mfa_required_roles: list[str] = Field(default_factory=lambda: ["admin", "sysadmin"])
+    allowed_networks: list[str] = Field(default_factory=list)
+    """CIDRs allowed to sign in; empty = any. Organisations may narrow it."""
+    personal_data_networks: list[str] = Field(default_factory=list)
+    """CIDRs of the 個人情報系 (e.g. 住民情報系) network; only they open personal_data forms."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Reverse proxies (CIDRs) whose X-Forwarded-For and client-certificate headers are believed."""
+    client_cert_header: str = "x-ssl-client-s-dn"
+    public_origins: list[str] = Field(default_factory=list)
+    """Origins the browser sees (e.g. ``https://ocr.city.example.lg.jp``) when a proxy rewrites the Host
+    header; writes from them pass the CSRF origin check as well as those matching the Host header."""
+    """Header in which a trusted TLS proxy passes the verified client-certificate subject."""
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     upload_time_budget_s: float = Field(default=30.0, gt=0)
@@ -162,6 +192,8 @@ class Settings(BaseSettings):
                 raise ValueError("production secrets must be at least 32 characters")
             if not self.database_url or self.database_url.startswith("sqlite"):
                 raise ValueError("production requires OCR_DATABASE_URL pointing at PostgreSQL")
+            if not self.cookie_secure:
+                raise ValueError("production requires OCR_COOKIE_SECURE=true (cookies only over HTTPS)")
         return self
 
     @property

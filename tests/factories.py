@@ -6,11 +6,14 @@ import io
 import itertools
 from pathlib import Path
 
+import httpx
+import pyotp
 from fastapi.testclient import TestClient
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from sqlalchemy.orm import Session
 
+from ocr_service.api.security import CSRF_COOKIE, CSRF_HEADER
 from ocr_service.auth.models import User
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.forms.layout import FormLayout
@@ -33,7 +36,12 @@ def make_org(db: Session, name: str | None = None) -> Organisation:
 def make_user(db: Session, org: Organisation, *, role: str = "reviewer", username: str | None = None) -> User:
     set_scope(db, SYSTEM_SCOPE)
     return create_user(
-        db, org=org, username=username or f"user{next(_counter)}", password=PASSWORD, role=role
+        db,
+        org=org,
+        username=username or f"user{next(_counter)}",
+        password=PASSWORD,
+        role=role,
+        must_change_password=False,
     )
 
 
@@ -72,6 +80,54 @@ def make_form(
     return publish_form_version(db, org_id=org.id, source=source or simple_layout(), store=store)
 
 
-def login(client: TestClient, user: User) -> None:
-    response = client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+# Recovery codes of accounts the login helper enrolled in MFA, for their later logins in the test
+# (a TOTP code cannot be used twice within its 30 s step).
+_recovery_codes: dict[str, list[str]] = {}
+
+
+def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
+    """Log ``client`` in as ``user``; later requests send the session's CSRF token like the screens do.
+
+    Accounts that must enrol an authenticator (admins, by default) are enrolled on the way, with
+    a code computed here, exactly as a person would; later logins use one of its recovery codes.
+    """
+    body = {"username": user.username, "password": password}
+    response = client.post("/api/v1/auth/login", json=body)
+    if response.status_code == 401 and response.json()["detail"]["code"] == "mfa_required":
+        codes = _recovery_codes.get(user.username)
+        assert codes, f"{user.username} has MFA but the login helper does not know its codes"
+        response = client.post("/api/v1/auth/login", json={**body, "otp": codes.pop()})
     assert response.status_code == 200, response.text
+    use_csrf_token(client)
+    if response.json()["stage"] == "mfa_enrol":
+        enrol_mfa(client, user)
+
+
+def enrol_mfa(client: TestClient, user: User) -> str:
+    """Enrol the logged-in ``client`` in TOTP; returns the secret (recovery codes kept for login)."""
+    secret = str(client.post("/api/v1/auth/mfa/enrol").json()["secret"])
+    confirmed = client.post("/api/v1/auth/mfa/confirm", json={"code": pyotp.TOTP(secret).now()})
+    assert confirmed.status_code == 200, confirmed.text
+    _recovery_codes[user.username] = list(confirmed.json()["secret"])
+    use_csrf_token(client)
+    return secret
+
+
+def use_csrf_token(client: TestClient | httpx.Client) -> None:
+    """Send the CSRF token of the client's current session with every request (as review.js does)."""
+    token = client.cookies.get(CSRF_COOKIE)
+    if token:
+        client.headers[CSRF_HEADER] = token
+    else:
+        client.headers.pop(CSRF_HEADER, None)
+
+
+def enrol_totp(db: Session, user: User, *, secret_key: str) -> pyotp.TOTP:
+    """Give ``user`` an authenticator directly in the database (for browser tests that sign an admin in:
+    type ``totp.now()`` into the login screen's 確認コード field after the password)."""
+    from ocr_service.auth import mfa
+
+    secret = pyotp.random_base32()
+    user.totp_secret = mfa.seal(secret_key=secret_key, plaintext=secret)
+    db.flush()
+    return pyotp.TOTP(secret)

@@ -44,7 +44,7 @@ from ocr_service.keys.service import Keys as KeyService
 from ocr_service.keys.service import session_info
 from ocr_service.review.service import is_flagged
 from ocr_service.storage.blobs import LocalBlobStore
-from tests.factories import PASSWORD, make_form, make_org, make_user
+from tests.factories import PASSWORD, make_form, make_org, make_user, use_csrf_token
 from tests.pipeline.conftest import (
     FIELDS,
     SECOND_FIELDS,
@@ -277,6 +277,7 @@ def test_mixed_batch_upload_split_keyboard_review_and_lossless_export(
         assert api.post(
             "/api/v1/auth/login", json={"username": live.reviewer, "password": PASSWORD}
         ).is_success
+        use_csrf_token(api)  # a cookie-authenticated POST carries the session's CSRF token
         exported: dict[str, dict[str, str]] = {}
         for code in ("juminhyo_test", "monshin_test"):
             response = api.post(f"/api/v1/forms/{code}/export.csv?encoding=utf-8&extra=pages")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ocr_service.orgs.demo import DEMO_PASSWORD
-from tests.factories import sample_source
+from tests.factories import sample_source, use_csrf_token
 from tests.support.render import render_filled_pdf, sample_values_for
 
 pytestmark = pytest.mark.slow
@@ -85,9 +85,11 @@ def test_up_serves_the_demo_and_recognises_an_upload(tmp_path: Path, up_server: 
             "/api/v1/auth/login", json={"username": "demo-operator", "password": DEMO_PASSWORD}
         )
         assert login.status_code == 200
+        use_csrf_token(client)
         upload = client.post("/api/v1/documents", files={"file": ("scan.pdf", pdf, "application/pdf")})
         assert upload.status_code == 201, upload.text
         client.post("/api/v1/auth/login", json={"username": "demo-reviewer", "password": DEMO_PASSWORD})
+        use_csrf_token(client)
         doc_id = upload.json()["id"]
         deadline = time.monotonic() + 90
         status = "queued"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -39,7 +40,15 @@ from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.forms.samples import random_values
 from ocr_service.forms.service import layout_of
 from ocr_service.storage.blobs import LocalBlobStore
-from tests.factories import PASSWORD, make_form, make_org, make_user, sample_source
+from tests.factories import (
+    PASSWORD,
+    enrol_totp,
+    make_form,
+    make_org,
+    make_user,
+    sample_source,
+    use_csrf_token,
+)
 from tests.support.blank_forms import tennyu_todoke
 from tests.support.render import render_filled_pdf
 from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot, browser  # noqa: F401
@@ -63,6 +72,7 @@ class Live:
     settings: Settings
     store: LocalBlobStore
     org_id: int
+    admin_totp: pyotp.TOTP
 
 
 @pytest.fixture()
@@ -78,11 +88,13 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     with factory() as db:
         org = make_org(db, "東山市 市民課")
-        make_user(db, org, role="admin", username="admin-editor")
+        admin = make_user(db, org, role="admin", username="admin-editor")
+        # Administrators sign in with TOTP (issue 12): the authenticator is set up here.
+        admin_totp = enrol_totp(db, admin, secret_key=settings.secret_key.get_secret_value())
         make_user(db, org, role="operator", username="operator-scan")
         make_form(db, org, store, sample_source())  # another published form: identification must choose
         db.commit()
-        live = Live("", factory, settings, store, org.id)
+        live = Live("", factory, settings, store, org.id, admin_totp)
     port = _free_port()
     app = create_app(settings, session_factory=factory, store=store, enqueue=lambda _id: None)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -130,6 +142,7 @@ def test_admin_builds_a_layout_in_the_editor_and_an_operator_upload_is_read_with
     wait.until(ec.presence_of_element_located((By.ID, "username")))
     driver.find_element(By.ID, "username").send_keys("admin-editor")
     driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    wait.until(ec.visibility_of_element_located((By.ID, "otp"))).send_keys(live.admin_totp.now() + Keys.ENTER)
     wait.until(ec.presence_of_element_located((By.ID, "template-file"))).send_keys(str(template))
     driver.find_element(By.ID, "upload").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#page .box.proposal")))
@@ -203,6 +216,7 @@ def test_admin_builds_a_layout_in_the_editor_and_an_operator_upload_is_read_with
             ).status_code
             == 200
         )
+        use_csrf_token(http)
         response = http.post("/api/v1/documents", files={"file": ("scan.pdf", filled, "application/pdf")})
         assert response.status_code == 201, response.text
         document_id = response.json()["id"]

@@ -239,6 +239,96 @@ def test_issue10_routes_are_per_organisation(client: TestClient, db: Session, st
     assert "a-secret.pdf" in client.get("/intake").text
 
 
+def test_admin_console_is_confined_to_the_admins_subtree(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN admins of A and B, B's users, token, policy and form WHEN A's admin lists or changes any of
+    them through every admin route THEN B's objects are absent from lists and every change is 404 like a
+    missing id, and nothing of B changed; reviewers get 403 on every admin route."""
+    from ocr_service.auth.models import ApiToken, User
+    from ocr_service.auth.service import create_api_token
+    from ocr_service.orgs.models import Organisation
+
+    org_a, org_b = make_org(db, "A課"), make_org(db, "B課")
+    admin_a = make_user(db, org_a, role="admin")
+    reviewer_a = make_user(db, org_a)
+    user_b = make_user(db, org_b, username="b-person")
+    make_form(db, org_b, store, simple_layout("only_b"))
+    token_b = create_api_token(db, user=user_b, name="b-scanner")
+    db.commit()
+    set_scope(db, SYSTEM_SCOPE)
+    token_id = db.scalars(select(ApiToken).where(ApiToken.name == "b-scanner")).one().id
+
+    writes = [
+        ("POST", f"/api/v1/admin/users/{user_b.id}/disable", None),
+        ("POST", f"/api/v1/admin/users/{user_b.id}/enable", None),
+        ("POST", f"/api/v1/admin/users/{user_b.id}/reset-password", None),
+        ("POST", f"/api/v1/admin/users/{user_b.id}/unlock", None),
+        ("POST", f"/api/v1/admin/users/{user_b.id}/reset-mfa", None),
+        ("PUT", f"/api/v1/admin/users/{user_b.id}/role", {"role": "admin"}),
+        ("POST", "/api/v1/admin/users", {"org_id": org_b.id, "username": "planted", "role": "admin"}),
+        ("POST", "/api/v1/admin/tokens", {"user_id": user_b.id, "name": "stolen", "expires_days": 30}),
+        ("POST", f"/api/v1/admin/tokens/{token_id}/revoke", None),
+        ("PUT", f"/api/v1/admin/orgs/{org_b.id}/policy", {"allowed_networks": ["192.0.2.0/24"]}),
+        ("PUT", "/api/v1/admin/forms/only_b/personal-data", {"personal_data": True}),
+    ]
+    reads = [
+        f"/api/v1/admin/orgs/{org_b.id}/policy",
+        f"/admin/policies?org={org_b.id}",
+    ]
+    login(client, reviewer_a)
+    for method, url, body in writes:
+        assert client.request(method, url, json=body).status_code == 403, url
+    for url in [
+        "/api/v1/admin/users",
+        "/api/v1/admin/tokens",
+        "/api/v1/admin/orgs",
+        "/admin/users",
+        "/admin/tokens",
+    ]:
+        assert client.get(url).status_code == 403, url
+
+    login(client, admin_a)
+    missing = client.post("/api/v1/admin/users/999999/disable").json()
+    for method, url, body in writes:
+        response = client.request(method, url, json=body)
+        assert response.status_code == 404 and response.json() == missing, (url, response.text)
+    for url in reads:
+        assert client.get(url).status_code == 404, url
+    assert "b-person" not in {u["username"] for u in client.get("/api/v1/admin/users").json()}
+    assert "b-scanner" not in {t["name"] for t in client.get("/api/v1/admin/tokens").json()}
+    assert "B課" not in {o["name"] for o in client.get("/api/v1/admin/orgs").json()}
+    for page in ("/admin/users", "/admin/tokens", "/admin/orgs", "/admin/policies"):
+        html = client.get(page).text
+        assert "b-person" not in html and "b-scanner" not in html and "B課" not in html, page
+
+    db.expire_all()
+    assert db.get_one(User, user_b.id).is_active
+    assert db.scalar(select(User).where(User.username == "planted")) is None
+    assert db.get_one(Organisation, org_b.id).policy == {}
+    assert db.get_one(ApiToken, token_id).revoked_at is None
+    assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token_b}"}).status_code == 200
+
+
+def test_group_admin_cannot_reach_its_parent_department(client: TestClient, db: Session) -> None:
+    """GIVEN a department with a group WHEN the group's admin acts on a department user THEN 404; the
+    department's admin reaches the group's user (its subtree)."""
+    from ocr_service.orgs.service import get_or_create_organisation
+
+    set_scope(db, SYSTEM_SCOPE)
+    dept = get_or_create_organisation(db, name="親部署")
+    group = get_or_create_organisation(db, name="親部署 子係", parent_name="親部署", kind="group")
+    dept_admin, dept_user = make_user(db, dept, role="admin"), make_user(db, dept)
+    group_admin, group_user = make_user(db, group, role="admin"), make_user(db, group)
+    db.commit()
+    login(client, group_admin)
+    assert client.post(f"/api/v1/admin/users/{dept_user.id}/unlock").status_code == 404
+    assert client.get(f"/api/v1/admin/orgs/{dept.id}/policy").status_code == 404
+    login(client, dept_admin)
+    assert client.post(f"/api/v1/admin/users/{group_user.id}/unlock").status_code == 200
+    assert client.get(f"/api/v1/admin/orgs/{group.id}/policy").status_code == 200
+
+
 def test_same_file_from_another_organisation_is_its_own_document(
     client: TestClient, db: Session, store: BlobStore
 ) -> None:

@@ -163,6 +163,29 @@ def test_verify_fails_on_a_changed_byte_a_removed_document_or_another_key(
         assert verify_certificate(db, settings=settings, document=junk) != []
 
 
+def test_certificate_signs_the_audit_chain_head_at_its_issue_event(
+    db: Session, store: BlobStore, settings: Settings
+) -> None:
+    """GIVEN an issued certificate WHEN verified THEN its signed audit head is the issue event's seq and
+    hash; a head with a forged signature, or an issue event changed in the log afterwards, is reported."""
+    signed = _signed_certificate(db, store, settings, documents=1)
+    head = signed["certificate"]["audit_head"]
+    set_scope(db, SYSTEM_SCOPE)
+    event = db.scalar(select(AuditEvent).where(AuditEvent.seq == head["seq"]))
+    assert event is not None and event.action == "retention.certificate_issued"
+    assert (event.hash, event.object_id) == (head["hash"], signed["certificate"]["certificate_id"])
+    assert verify_certificate(db, settings=settings, document=signed) == []
+
+    forged = json.loads(json.dumps(signed))
+    forged["certificate"]["audit_head"]["hash"] = "0" * 64
+    assert any("audit chain head" in p for p in verify_certificate(db, settings=settings, document=forged))
+
+    event.hash = "f" * 64  # the log rewritten after the certificate was handed out
+    db.flush()
+    problems = verify_certificate(db, settings=settings, document=signed)
+    assert any(f"audit event {head['seq']}" in p for p in problems), problems
+
+
 def test_erased_document_answers_410_and_a_reviewers_save_too(
     client: TestClient, db: Session, store: BlobStore, settings: Settings
 ) -> None:

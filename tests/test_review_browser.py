@@ -48,7 +48,15 @@ from ocr_service.keys.service import Keys as KeyService
 from ocr_service.keys.service import create_document_key, session_info
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
-from tests.factories import PASSWORD, make_form, make_org, make_user, pdf_bytes, sample_source
+from tests.factories import (
+    PASSWORD,
+    make_form,
+    make_org,
+    make_user,
+    pdf_bytes,
+    sample_source,
+    use_csrf_token,
+)
 from tests.helpers import plain_value
 from tests.support.render import render_filled_pdf, sample_values_for
 from workers.pipeline.types import FieldReading, PageReading
@@ -359,6 +367,7 @@ def test_stale_edit_in_the_browser_shows_the_other_reviewers_value(live: Live, b
         assert api.post(
             "/api/v1/auth/login", json={"username": other.username, "password": PASSWORD}
         ).is_success
+        use_csrf_token(api)
         saved = api.patch(
             f"/api/v1/review/documents/{live.document_id}/fields/{field.id}",
             json={"value": "山田次郎", "version": 1},

@@ -27,9 +27,21 @@ def test_production_accepts_real_secrets_and_postgres() -> None:
         secret_key=STRONG,
         storage_key=STRONG,
         database_url="postgresql+psycopg://db/ocr",
+        cookie_secure=True,
     )
     with pytest.raises(ValidationError, match="PostgreSQL"):
         Settings(environment="production", secret_key=STRONG, storage_key=STRONG)
+
+
+def test_production_requires_secure_cookies() -> None:
+    """GIVEN production WHEN cookies would also travel over plain HTTP THEN settings refuse to load."""
+    with pytest.raises(ValidationError, match="OCR_COOKIE_SECURE"):
+        Settings(
+            environment="production",
+            secret_key=STRONG,
+            storage_key=STRONG,
+            database_url="postgresql+psycopg://db/ocr",
+        )
 
 
 def test_visibility_timeout_is_short_but_longer_than_the_lease() -> None:

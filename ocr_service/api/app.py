@@ -10,11 +10,17 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from ocr_service.admin.pages import router as admin_pages_router
+from ocr_service.admin.routes import install_admin_error_handlers
+from ocr_service.admin.routes import router as admin_router
 from ocr_service.api.deps import Runtime
+from ocr_service.api.docs import install_offline_docs
 from ocr_service.api.health import default_probes, install_health_routes
 from ocr_service.api.refusals import install_request_auditing
+from ocr_service.api.security import SecurityMiddleware
 from ocr_service.audit.routes import csv_router as audit_csv_router
 from ocr_service.audit.routes import router as audit_router
+from ocr_service.auth.pages import router as account_pages_router
 from ocr_service.auth.routes import router as auth_router
 from ocr_service.bridges.routes import pages as bridge_pages_router
 from ocr_service.bridges.routes import router as bridges_router
@@ -140,7 +146,8 @@ def create_app(
         version="0.1.0",
         description="Japanese municipal form AI-OCR (offline). 自治体向け帳票 AI-OCR。",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # Swagger UI is served from the installed swagger-ui-py package (api/docs.py), never a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     session_factory = session_factory or make_session_factory(
@@ -164,6 +171,7 @@ def create_app(
         export_router,
         review_router,
         retention_router,
+        admin_router,
         bridges_router,
         form_drafts_router,
         admin_forms_router,
@@ -175,6 +183,9 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(audit_csv_router)
     app.include_router(retention_pages_router)
+    app.include_router(admin_pages_router)
+    app.include_router(account_pages_router)
+    install_offline_docs(app)
     app.include_router(bridge_pages_router)
     app.include_router(form_editor_pages)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
@@ -182,6 +193,14 @@ def create_app(
     install_health_routes(app)
     _install_error_handlers(app)
     install_review_error_handlers(app)
+    install_admin_error_handlers(app)
     install_login_redirect(app)
+    app.add_middleware(
+        SecurityMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie=settings.session_cookie_name,
+        public_origins=settings.public_origins,
+    )
+    # Outermost: a request the security middleware refuses (CSRF, foreign Origin) is recorded too.
     install_request_auditing(app)
     return app

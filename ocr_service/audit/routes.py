@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
+from ocr_service.admin.nav import register_nav
+from ocr_service.admin.pages import render_admin
 from ocr_service.api.deps import AuditorCtx, RequestContext
 from ocr_service.audit.labels import action_label
 from ocr_service.audit.models import AuditEvent
@@ -30,6 +32,7 @@ from ocr_service.reports.usage import ReportError, build_usage_report
 from ocr_service.review.pages import templates
 
 router = APIRouter(prefix="/admin/audit", include_in_schema=False)
+register_nav("/admin/audit", "ログ監査", role="auditor", order=60)
 templates.env.filters["action_ja"] = action_label
 
 
@@ -116,7 +119,6 @@ def audit_page(
         "audit.review_view", detail={"filters": query, "events": len(events), "flags": len(flags)}
     )
     context = {
-        "principal": ctx.principal,
         "events": events[:500],
         "total": len(events),
         "flags": flags,
@@ -135,7 +137,7 @@ def audit_page(
         "csv_url": "/admin/audit.csv" + ("?" + urlencode(query) if query else ""),
         "flag_link": lambda f: "/admin/audit?" + urlencode({"seqs": ",".join(str(s) for s in f.seqs)}),
     }
-    return templates.TemplateResponse(request, "admin/audit.html", context)
+    return render_admin(request, ctx, "admin/audit.html", context)
 
 
 csv_router = APIRouter(include_in_schema=False)

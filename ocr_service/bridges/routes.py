@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ocr_service.api.deps import AdminCtx, MachineCtx, RequestContext
-from ocr_service.audit.service import record_audit_event
 from ocr_service.bridges import service
 from ocr_service.bridges.schemas import BridgeOut, HeartbeatIn
 from ocr_service.review.pages import templates
@@ -23,10 +22,7 @@ def heartbeat(beat: HeartbeatIn, ctx: MachineCtx) -> BridgeOut:
 
 def _audited_list(ctx: RequestContext) -> list[BridgeOut]:
     rows = service.list_bridges(ctx.db)
-    record_audit_event(
-        ctx.db, action="bridge.list_view", org_id=ctx.principal.org_id, user_id=ctx.principal.user_id
-    )
-    ctx.db.commit()
+    ctx.record_view("bridge.list_view", detail={"count": len(rows)})
     return rows
 
 

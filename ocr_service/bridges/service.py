@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ocr_service.audit.service import record_audit_event
+from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.bridges.models import Bridge
 from ocr_service.bridges.schemas import BridgeOut, HeartbeatIn
@@ -35,29 +35,31 @@ def bridge_state(bridge: Bridge, *, now: datetime) -> str:
 
 
 def record_heartbeat(db: Session, *, principal: Principal, beat: HeartbeatIn) -> Bridge:
-    """Upsert the bridge's row; a new bridge and each new error message leave an audit event."""
+    """Upsert the bridge's row; a new bridge and each new error message leave an audit event.
+
+    A routine beat (every minute, day and night) is not an event: it would bury people's actions and
+    trip the off-hours flag; ``last_seen_at`` keeps it.
+    """
     bridge = db.scalar(select(Bridge).where(Bridge.name == beat.name))
     if bridge is None:
         bridge = Bridge(org_id=principal.org_id, name=beat.name, user_id=principal.user_id)
         db.add(bridge)
         db.flush()
-        record_audit_event(
+        audit(
             db,
-            action="bridge.register",
-            org_id=principal.org_id,
-            user_id=principal.user_id,
-            object_type="bridge",
-            object_id=bridge.id,
+            principal,
+            "bridge.register",
+            obj_type="bridge",
+            obj_id=bridge.id,
             detail={"name": beat.name, "hostname": beat.hostname, "version": beat.version},
         )
     elif beat.last_error and beat.last_error != bridge.last_error:
-        record_audit_event(
+        audit(
             db,
-            action="bridge.error",
-            org_id=principal.org_id,
-            user_id=principal.user_id,
-            object_type="bridge",
-            object_id=bridge.id,
+            principal,
+            "bridge.error",
+            obj_type="bridge",
+            obj_id=bridge.id,
             detail={"error": beat.last_error[:500]},
         )
     bridge.user_id = principal.user_id

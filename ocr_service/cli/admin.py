@@ -10,8 +10,9 @@ import typer
 
 from ocr_service.audit.service import audit, cli_principal
 from ocr_service.auth.models import User
+from ocr_service.auth.policy import effective_policy
 from ocr_service.auth.service import create_api_token
-from ocr_service.cli import forms_tools
+from ocr_service.cli import accounts_cli, forms_tools
 from ocr_service.cli.common import blob_store, fail, resolve_org, settings, system_session
 from ocr_service.db.migrate import upgrade_database
 from ocr_service.forms.loader import LayoutError, load_layout_file
@@ -25,6 +26,11 @@ user_app = typer.Typer(help="User accounts and API tokens.", no_args_is_help=Tru
 forms_app = typer.Typer(help="Form definitions (様式).", no_args_is_help=True)
 
 forms_app.command("check")(forms_tools.forms_check)
+user_app.command("passwd")(accounts_cli.user_passwd)
+user_app.command("disable")(accounts_cli.user_disable)
+user_app.command("enable")(accounts_cli.user_enable)
+user_app.command("unlock")(accounts_cli.user_unlock)
+user_app.command("reset-mfa")(accounts_cli.user_reset_mfa)
 forms_app.command("test")(forms_tools.forms_test)
 forms_app.command("propose")(forms_tools.forms_propose)
 
@@ -72,13 +78,26 @@ def org_create(
 def user_create(
     username: str,
     org: Annotated[str, typer.Option("--org", help="Organisation name")],
-    role: Annotated[str, typer.Option(help="operator, reviewer or admin")] = "reviewer",
+    role: Annotated[str, typer.Option(help="operator, reviewer, admin or sysadmin")] = "reviewer",
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    force_change: Annotated[
+        bool, typer.Option("--force-change/--no-force-change", help="Change the password at first login")
+    ] = True,
 ) -> None:
-    """Create a user account in an organisation."""
-    with system_session(settings()) as db:
+    """Create a user account in an organisation (the password must pass the policy)."""
+    cfg = settings()
+    with system_session(cfg) as db:
+        target = resolve_org(db, org)
         try:
-            user = create_user(db, org=resolve_org(db, org), username=username, password=password, role=role)
+            user = create_user(
+                db,
+                org=target,
+                username=username,
+                password=password,
+                role=role,
+                must_change_password=force_change,
+                policy=effective_policy(db, settings=cfg, org_id=target.id),
+            )
         except OrgError as exc:
             fail(str(exc))
             return
@@ -97,17 +116,23 @@ def user_create(
 
 @user_app.command("token")
 def user_token(
-    username: str, name: Annotated[str, typer.Option(help="What the token is for")] = "scanner"
+    username: str,
+    name: Annotated[str, typer.Option(help="What the token is for")] = "scanner",
+    days: Annotated[int, typer.Option(min=1, max=730, help="Days until the token expires")] = 365,
 ) -> None:
     """Issue a bearer API token for a (machine) user; printed once."""
+    from datetime import timedelta
+
     from sqlalchemy import select
+
+    from ocr_service.db.base import utcnow
 
     with system_session(settings()) as db:
         user = db.scalar(select(User).where(User.username == username))
         if user is None:
             fail(f"user '{username}' does not exist")
             return
-        raw = create_api_token(db, user=user, name=name)
+        raw = create_api_token(db, user=user, name=name, expires_at=utcnow() + timedelta(days=days))
         audit(
             db,
             cli_principal(),
@@ -115,7 +140,7 @@ def user_token(
             obj_type="user",
             obj_id=str(user.id),
             org_id=user.org_id,
-            detail={"username": user.username, "name": name},
+            detail={"username": user.username, "name": name, "days": days},
         )
         db.commit()
         typer.echo(raw)

@@ -77,6 +77,23 @@ def resolve_org(db: Session, name: str | None) -> Organisation:
     return orgs[0]
 
 
+def cli_audit(
+    db: Session, action: str, *, org_id: int | None, obj: str, oid: object, **detail: object
+) -> None:
+    """Audit an administrator's command-line action as the CLI principal (the OS user)."""
+    from ocr_service.audit.service import audit, cli_principal
+
+    audit(
+        db,
+        cli_principal(),
+        action,
+        obj_type=obj,
+        obj_id=str(oid),
+        org_id=org_id,
+        detail={"via": "cli", **detail},
+    )
+
+
 def fail(message: str) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ocr_service.cli import admin, audit_cmds, calibrate, models, ocr, retention, run
+from ocr_service.cli import accounts_cli, admin, audit_cmds, calibrate, models, ocr, retention, run
 
 app = typer.Typer(help="Offline AI-OCR for Japanese municipal forms.", no_args_is_help=True)
 app.command("up")(run.up)
@@ -19,6 +19,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.org_app, name="org")
 app.add_typer(admin.user_app, name="user")
 app.add_typer(admin.forms_app, name="forms")
+app.add_typer(accounts_cli.token_app, name="token")
 app.add_typer(ocr.eval_app, name="eval")
 app.add_typer(models.models_app, name="models")
 app.add_typer(audit_cmds.audit_app, name="audit")

@@ -70,9 +70,10 @@ def up(
             [
                 "",
                 f"OCR service is starting at {url}  (API docs: {url}/api/v1/docs)",
-                f"review screens (確認画面): {url}/review",
+                f"review screens (確認画面): {url}/review   admin console (管理画面): {url}/admin",
                 f"demo organisation: {seed.org_name}",
-                f"demo users: {', '.join(seed.usernames)}  password: {seed.password}",
+                f"demo users: {', '.join(seed.usernames)}  password: {seed.password}"
+                "  (demo-admin enrols an authenticator app at first login)",
                 f"forms: {', '.join(seed.forms) or 'none'}",
                 f"data: {cfg.data_dir.resolve()}  broker: {cfg.resolved_broker_url}",
                 "",

@@ -1,7 +1,7 @@
 """Import every model so metadata is complete (Alembic, create_all, mappers)."""
 
 from ocr_service.audit.models import AuditChainHead, AuditEvent
-from ocr_service.auth.models import ApiToken, LoginSession, User
+from ocr_service.auth.models import ApiToken, LoginFailure, LoginSession, PasswordHistory, User
 from ocr_service.bridges.models import Bridge
 from ocr_service.documents.models import Batch, Document, FieldResult, Page, UploadReceipt
 from ocr_service.export.models import CharMapping, ExportRecord
@@ -27,9 +27,14 @@ __all__ = [
     "FieldResult",
     "FormDefinition",
     "FormDraft",
+    "LoginFailure",
     "LoginSession",
     "Organisation",
     "Page",
+    "PasswordHistory",
     "UploadReceipt",
     "User",
 ]
+
+# Registers the personal-data filter with the scoping mechanism (needs every model above).
+import ocr_service.documents.personal_data  # noqa: F401

@@ -13,10 +13,11 @@ A session with no scope cannot read or write scoped rows at all: deny by default
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from ocr_service.db.base import OrgScoped
@@ -31,6 +32,22 @@ class ScopeError(PermissionError):
 @dataclass(frozen=True)
 class OrgScope:
     org_id: int
+    personal_data: bool = True
+    """False when the caller's terminal is not on a 個人情報系 network: rows registered with
+    :func:`guard_personal_data` (documents of ``personal_data`` forms) are then filtered out too."""
+
+
+# Entity -> builder of the condition that keeps only rows without personal data.
+_personal_data_guards: dict[type[Any], Callable[[], ColumnElement[bool]]] = {}
+
+
+def guard_personal_data(entity: type[Any], condition: Callable[[], ColumnElement[bool]]) -> None:
+    """Register ``entity``: an org scope with ``personal_data=False`` only sees rows matching ``condition``.
+
+    ``condition`` must use Core tables (``Model.__table__``) in its sub-selects, not ORM entities,
+    or the loader criteria would be applied inside the sub-select as well.
+    """
+    _personal_data_guards[entity] = condition
 
 
 @dataclass(frozen=True)
@@ -67,9 +84,13 @@ def _apply_org_criteria(state: ORMExecuteState) -> None:
     if isinstance(scope, SystemScope):
         return
     org_id = scope.org_id
-    state.statement = state.statement.options(
-        with_loader_criteria(OrgScoped, lambda cls: cls.org_id == org_id, include_aliases=True)
-    )
+    options = [with_loader_criteria(OrgScoped, lambda cls: cls.org_id == org_id, include_aliases=True)]
+    if not scope.personal_data:
+        options += [
+            with_loader_criteria(entity, condition(), include_aliases=True)
+            for entity, condition in _personal_data_guards.items()
+        ]
+    state.statement = state.statement.options(*options)
 
 
 @event.listens_for(Session, "before_flush")

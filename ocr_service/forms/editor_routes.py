@@ -6,14 +6,13 @@ Every action is audited; every query goes through the organisation scope (a fore
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from ocr_service.admin.nav import register_nav
 from ocr_service.api.deps import AdminCtx, RequestContext
 from ocr_service.audit.service import audit
 from ocr_service.forms import editor
@@ -22,15 +21,25 @@ from ocr_service.forms.loader import LayoutError
 from ocr_service.forms.models import FormDraft
 from ocr_service.forms.service import FormNotFoundError, layout_of, list_latest_forms
 from ocr_service.forms.yaml_io import dump_layout_yaml, layout_to_mapping, load_layout_yaml
+from ocr_service.review.pages import templates  # the one template set: shared globals and filters
 
 # Its own template loader: the forms package does not import the review package.
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 api = APIRouter(prefix="/admin/form-drafts", tags=["form editor"])
 pages = APIRouter(include_in_schema=False)
 
 
 def _audit(ctx: RequestContext, action: str, obj_id: str, **detail: Any) -> None:
     audit(ctx.db, ctx.principal, action, obj_type="form_draft", obj_id=obj_id, detail=detail)
+
+
+def _viewed(ctx: RequestContext, action: str, obj_id: str = "", **detail: Any) -> None:
+    """Audit a read (drafts and layouts are the organisation's data too) and commit it."""
+    ctx.record_view(
+        action,
+        obj_type="form_draft" if action.startswith("form_draft") else "form",
+        obj_id=obj_id,
+        detail=detail,
+    )
 
 
 def _not_found() -> HTTPException:
@@ -64,6 +73,8 @@ def _out(draft: FormDraft) -> dict[str, Any]:
 @api.get("")
 def list_drafts(ctx: AdminCtx) -> list[dict[str, Any]]:
     """The organisation's drafts, newest first (id, code, title, fields accepted, proposals left)."""
+    drafts = editor.list_drafts(ctx.db)
+    _viewed(ctx, "form_draft.list", count=len(drafts))
     return [
         {
             "id": d.id,
@@ -73,7 +84,7 @@ def list_drafts(ctx: AdminCtx) -> list[dict[str, Any]]:
             "proposals": len(d.proposals.get("fields", [])),
             "created_at": d.created_at.isoformat(),
         }
-        for d in editor.list_drafts(ctx.db)
+        for d in drafts
     ]
 
 
@@ -116,7 +127,9 @@ def draft_from_form(ctx: AdminCtx, code: Annotated[str, Form(max_length=64)]) ->
 
 @api.get("/{draft_id}")
 def get_draft(ctx: AdminCtx, draft_id: str) -> dict[str, Any]:
-    return _out(_draft(ctx, draft_id))
+    draft = _draft(ctx, draft_id)
+    _viewed(ctx, "form_draft.view", draft.id)
+    return _out(draft)
 
 
 @api.get("/{draft_id}/pages/{page}.png")
@@ -130,6 +143,7 @@ def page_image(ctx: AdminCtx, draft_id: str, page: int) -> Response:
     image = convert_from_bytes(pdf, dpi=100, first_page=page, last_page=page, timeout=60)[0]
     buffer = io.BytesIO()
     image.convert("L").save(buffer, format="PNG")
+    _viewed(ctx, "form_draft.page_view", draft.id, page=page)
     return Response(
         buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "private, max-age=300"}
     )
@@ -247,8 +261,15 @@ def publish(ctx: AdminCtx, draft_id: str) -> dict[str, Any]:
         )
     except DraftError as exc:
         raise _refused(exc) from None
-    if created:
-        _audit(ctx, "form.publish", form.id, code=form.code, version=form.version, draft=draft.id)
+    # An unchanged layout publishes no new version; the attempt is audited all the same.
+    _audit(
+        ctx,
+        "form.publish" if created else "form.publish_unchanged",
+        form.id,
+        code=form.code,
+        version=form.version,
+        draft=draft.id,
+    )
     ctx.db.commit()
     return {"code": form.code, "version": form.version, "created": created, "form_id": form.id}
 
@@ -258,7 +279,9 @@ forms_api = APIRouter(prefix="/admin/forms", tags=["form editor"])
 
 @forms_api.get("")
 def list_forms(ctx: AdminCtx) -> list[dict[str, Any]]:
-    return [{"code": f.code, "version": f.version, "title": f.title} for f in list_latest_forms(ctx.db)]
+    forms = list_latest_forms(ctx.db)
+    _viewed(ctx, "form.editor_list", count=len(forms))
+    return [{"code": f.code, "version": f.version, "title": f.title} for f in forms]
 
 
 @forms_api.get("/{code}/versions")
@@ -267,6 +290,7 @@ def versions(ctx: AdminCtx, code: str) -> list[dict[str, Any]]:
         rows = editor.list_versions(ctx.db, code=code)
     except FormNotFoundError:
         raise HTTPException(404, detail={"code": "not_found", "message": "様式が見つかりません。"}) from None
+    _viewed(ctx, "form.versions_view", code=code)
     return [
         {
             "version": f.version,
@@ -288,6 +312,7 @@ def diff(
         rows = {}
     if old not in rows or new not in rows:
         raise HTTPException(404, detail={"code": "not_found", "message": "指定の版が見つかりません。"})
+    _viewed(ctx, "form.diff_view", code=code, old=old, new=new)
     return {
         "code": code,
         "old": old,
@@ -296,8 +321,12 @@ def diff(
     }
 
 
+register_nav("/admin/forms", "様式エディタ", role="admin", order=45)
+
+
 @pages.get("/admin/forms", response_class=HTMLResponse)
 def editor_home(request: Request, ctx: AdminCtx) -> Response:
+    _viewed(ctx, "form_editor.view")
     return templates.TemplateResponse(
         request, "admin/form_editor.html", {"principal": ctx.principal, "draft_id": ""}
     )
@@ -306,6 +335,7 @@ def editor_home(request: Request, ctx: AdminCtx) -> Response:
 @pages.get("/admin/forms/drafts/{draft_id}", response_class=HTMLResponse)
 def editor_page(request: Request, ctx: AdminCtx, draft_id: str) -> Response:
     draft = _draft(ctx, draft_id)
+    _viewed(ctx, "form_draft.view", draft.id)
     return templates.TemplateResponse(
         request, "admin/form_editor.html", {"principal": ctx.principal, "draft_id": draft.id}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Boolean, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id
@@ -27,6 +27,8 @@ class FormDefinition(OrgScoped, TimestampMixin, Base):
     template_blob_key: Mapped[str] = mapped_column(String(80))
     template_sha256: Mapped[str] = mapped_column(String(64))
     layout_sha256: Mapped[str] = mapped_column(String(64))
+    personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Documents of this form open only from 個人情報系 networks (see auth/network.py)."""
 
 
 class FormDraft(OrgScoped, TimestampMixin, Base):

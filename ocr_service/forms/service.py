@@ -80,6 +80,8 @@ def publish_form_version(
         template_blob_key=store.put(source.template_pdf, dek=installation_key(db)),
         template_sha256=template_sha,
         layout_sha256=layout_sha,
+        # The personal-data flag belongs to the form, not to one version: a new version keeps it.
+        personal_data=latest.personal_data if latest is not None else False,
     )
     db.add(form)
     db.flush()
@@ -114,3 +116,11 @@ def list_latest_forms(db: Session) -> list[FormDefinition]:
 
 def layout_of(form: FormDefinition) -> FormLayout:
     return FormLayout.model_validate(form.layout)
+
+
+def has_personal_data_forms(db: Session) -> bool:
+    """Whether the organisation in scope has a form flagged as holding personal data."""
+    return (
+        db.scalar(select(FormDefinition.id).where(FormDefinition.personal_data.is_(True)).limit(1))
+        is not None
+    )

@@ -61,8 +61,16 @@ def seed_demo(db: Session, *, store: BlobStore, form_dir: Path) -> DemoSeed:
     org = get_or_create_organisation(db, name=DEMO_ORG, parent_name=parent.name, kind="group")
     for username, role, display in DEMO_USERS:
         if db.scalar(select(User).where(User.username == username)) is None:
+            # Demo accounts keep their documented password (no forced change); demo-admin still
+            # enrols an authenticator at first login, as every admin must.
             create_user(
-                db, org=org, username=username, password=DEMO_PASSWORD, role=role, display_name=display
+                db,
+                org=org,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                display_name=display,
+                must_change_password=False,
             )
     forms = (
         load_layouts_into_org(db, org_id=org.id, directory=form_dir, store=store) if form_dir.is_dir() else []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ocr_service.db.base import Base, TimestampMixin
@@ -18,3 +20,6 @@ class Organisation(TimestampMixin, Base):
     """``department`` (部署) or ``group`` (グループ)."""
     retention_days: Mapped[int | None] = mapped_column(default=None)
     """This organisation's retention period in days; None follows OCR_RETENTION_DAYS."""
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Overrides of the installation's account policy for this organisation and its subtree
+    (keys of :class:`ocr_service.auth.policy.AccountPolicy`)."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ocr_service.auth.models import ROLES, User
+from ocr_service.auth.passwords import password_problems
+from ocr_service.auth.policy import AccountPolicy
 from ocr_service.auth.service import hash_password
 from ocr_service.orgs.models import Organisation
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{2,99}")
 
 
 class OrgError(ValueError):
@@ -33,12 +39,28 @@ def get_or_create_organisation(
 
 
 def create_user(
-    db: Session, *, org: Organisation, username: str, password: str, role: str, display_name: str = ""
+    db: Session,
+    *,
+    org: Organisation,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    must_change_password: bool = True,
+    policy: AccountPolicy | None = None,
 ) -> User:
+    """Create an account. With ``policy`` the password must pass it (people choosing one); a new
+    account changes its password at first login unless ``must_change_password`` is False."""
     if role not in ROLES:
         raise OrgError(f"role must be one of {', '.join(ROLES)}")
+    if not USERNAME_RE.fullmatch(username):
+        raise OrgError("ユーザー名は英数字と . _ - @ の 3〜100 文字にしてください。")
     if len(password) < 12:
         raise OrgError("password must be at least 12 characters")
+    if policy is not None:
+        problems = password_problems(password, username=username, policy=policy, previous_hashes=[])
+        if problems:
+            raise OrgError(" ".join(problems))
     if db.scalar(select(User).where(User.username == username)) is not None:
         raise OrgError(f"user '{username}' already exists")
     user = User(
@@ -47,6 +69,8 @@ def create_user(
         display_name=display_name or username,
         password_hash=hash_password(password),
         role=role,
+        must_change_password=must_change_password,
+        recovery_codes=[],
     )
     db.add(user)
     db.flush()

@@ -80,6 +80,9 @@ def certificate_pdf(document_json: str) -> bytes:
             7,
         )
     line("", gap=4)
+    head = body.get("audit_head")
+    if head:
+        line(f"操作履歴の署名：通番 {head['seq']} まで（ハッシュ {head['hash'][:16]}…）", 8.5)
     line(f"署名：Ed25519（鍵ID {signed['key_id']}）。検証：ocr-service retention verify 証明書.json", 8.5)
     line("署名値（Base64）：", 8.5, 4.5)
     signature = signed["signature"]

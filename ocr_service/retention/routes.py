@@ -7,12 +7,13 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from ocr_service.admin.nav import register_nav
+from ocr_service.admin.pages import render_admin
 from ocr_service.api.deps import AdminCtx, ReviewerCtx
 from ocr_service.documents.service import DocumentNotFoundError
 from ocr_service.retention.models import DeletionCertificate
 from ocr_service.retention.pdf import certificate_pdf
 from ocr_service.retention.service import erase_document_now
-from ocr_service.review.pages import templates
 from ocr_service.signing import public_key_pem
 
 router = APIRouter(tags=["retention"])
@@ -108,12 +109,14 @@ def signing_public_key(ctx: AdminCtx) -> Response:
     return Response(public_key_pem(ctx.runtime.settings), media_type="application/x-pem-file")
 
 
+register_nav("/admin/retention", "削除証明書", role="admin", order=50)
+
+
 @pages_router.get("/admin/retention", response_class=HTMLResponse)
 def certificates_page(request: Request, ctx: AdminCtx) -> Response:
     ctx.record_view("retention.certificates_view")
     context = {
         "certificates": _certificates(ctx),
         "retention_days": ctx.runtime.settings.retention_days,
-        "principal": ctx.principal,
     }
-    return templates.TemplateResponse(request, "admin/retention.html", context)
+    return render_admin(request, ctx, "admin/retention.html", context)

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ocr_service.audit.checkpoints import signed_head, verify_checkpoint_detail
+from ocr_service.audit.models import AuditEvent
 from ocr_service.audit.service import record_audit_event
 from ocr_service.auth.service import Principal
 from ocr_service.config import Settings
@@ -93,6 +95,18 @@ def _issue(
         retention_days=retention_days_of(org, settings) if trigger != "manual" else None,
         erased=erased,
     )
+    event = record_audit_event(
+        db,
+        action="retention.certificate_issued",
+        org_id=org.id,
+        user_id=user_id,
+        object_type="deletion_certificate",
+        object_id=certificate_id,
+        detail={"trigger": trigger, "documents": [e.tombstone.document_id for e in erased]},
+    )
+    # The certificate signs the audit chain head at its own issue event: the log up to the deletion
+    # cannot later be rewritten without contradicting a certificate already handed out.
+    body["audit_head"] = signed_head(settings, seq=event.seq, head_hash=event.hash)
     certificate = DeletionCertificate(
         id=certificate_id,
         org_id=org.id,
@@ -102,15 +116,6 @@ def _issue(
         document_json=signed_document(settings, body),
     )
     db.add(certificate)
-    record_audit_event(
-        db,
-        action="retention.certificate_issued",
-        org_id=org.id,
-        user_id=user_id,
-        object_type="deletion_certificate",
-        object_id=certificate_id,
-        detail={"trigger": trigger, "documents": [e.tombstone.document_id for e in erased]},
-    )
     return certificate
 
 
@@ -259,6 +264,22 @@ def erase_document_now(
     return certificate
 
 
+def _audit_head_problems(db: Session, *, settings: Settings, head: Any, certificate_id: str) -> list[str]:
+    """The signed audit chain head must verify and still be the issue event's in the log.
+
+    A certificate issued before certificates signed the head has none; the certificate's own signature
+    covers the body, so a head cannot be stripped from a newer one.
+    """
+    if head is None:
+        return []
+    if not isinstance(head, dict) or not verify_checkpoint_detail(settings, head):
+        return ["audit chain head signature does not verify"]
+    event = db.scalar(select(AuditEvent).where(AuditEvent.seq == int(head["seq"])))
+    if event is None or event.hash != head["hash"] or event.object_id != certificate_id:
+        return [f"audit event {head['seq']} is not this certificate's issue event as signed"]
+    return []
+
+
 def verify_certificate(db: Session, *, settings: Settings, document: dict[str, Any]) -> list[str]:
     """Every mismatch between a certificate file, its signature and this installation's records."""
     problems = check_signature(document, trusted_public_pem=public_key_pem(settings))
@@ -271,6 +292,9 @@ def verify_certificate(db: Session, *, settings: Settings, document: dict[str, A
         problems.append(f"certificate {certificate_id} was not issued by this installation")
     elif json.loads(stored.document_json).get("certificate") != body:
         problems.append("certificate differs from the one issued")
+    problems += _audit_head_problems(
+        db, settings=settings, head=body.get("audit_head"), certificate_id=certificate_id
+    )
     listed = {str(d.get("document_id")): d for d in body.get("documents", [])}
     recorded = {
         t.document_id: t

@@ -15,13 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr_service.api.deps import RequestContext, ReviewerCtx, RuntimeDep, UnscopedDb
 from ocr_service.api.errors import framework_http_error
+from ocr_service.api.security import safe_next
+from ocr_service.auth.models import ROLE_LABELS
 from ocr_service.auth.service import resolve_login_session
 from ocr_service.db.base import utcnow
 from ocr_service.documents.sealing import open_document_names
 from ocr_service.documents.service import get_document, list_pages
 from ocr_service.documents.status import DocumentStatus, status_label
 from ocr_service.export.history import list_exports
-from ocr_service.forms.service import list_latest_forms
+from ocr_service.forms.service import has_personal_data_forms, list_latest_forms
 from ocr_service.review import double_entry, queue, service
 from ocr_service.review.queue import QUEUE_GROUPS
 from ocr_service.review.schemas import QueueFilterIn
@@ -35,6 +37,7 @@ templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 templates.env.filters["jst"] = lambda moment: (
     service.as_aware(moment).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 )
+templates.env.globals["role_labels"] = ROLE_LABELS
 # Templates compare against the enum and show the one Japanese label, never their own copies.
 templates.env.globals["DocumentStatus"] = DocumentStatus
 templates.env.filters["status_ja"] = status_label
@@ -51,7 +54,9 @@ def screen_error(request: Request, message: str, status_code: int) -> Response:
 def home(request: Request, runtime: RuntimeDep, db: UnscopedDb) -> RedirectResponse:
     """Each role lands on its own work: operators on the upload screen, reviewers on the queue."""
     cookie = request.cookies.get(runtime.settings.session_cookie_name)
-    principal = resolve_login_session(db, raw_session_id=cookie) if cookie else None
+    idle = timedelta(minutes=runtime.settings.session_idle_minutes)
+    info = resolve_login_session(db, raw_session_id=cookie, idle=idle) if cookie else None
+    principal = info.principal if info is not None else None
     if principal is not None and principal.role == "auditor":
         return RedirectResponse("/admin/audit", status_code=303)
     if principal is not None and not principal.has_role("reviewer"):
@@ -63,9 +68,10 @@ def home(request: Request, runtime: RuntimeDep, db: UnscopedDb) -> RedirectRespo
 def login_page(
     request: Request, next_url: Annotated[str, Query(alias="next", max_length=300)] = "/"
 ) -> Response:
-    # Only same-site paths: an open redirect after login would help phishing.
-    safe_next = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
-    return templates.TemplateResponse(request, "review/login.html", {"next_url": safe_next})
+    # Only same-origin paths: an open redirect after login would help phishing.
+    return templates.TemplateResponse(
+        request, "review/login.html", {"next_url": safe_next(next_url, default="/")}
+    )
 
 
 def _query_string(query_filter: QueueFilterIn, **changes: object) -> str:
@@ -94,6 +100,8 @@ def queue_page(
         "f": query_filter,
         "qs": lambda **changes: _query_string(query_filter, **changes),
         "principal": ctx.principal,
+        # Say why documents may be missing instead of letting staff think they are lost.
+        "personal_hidden": not ctx.personal_data_network and has_personal_data_forms(ctx.db),
     }
     return templates.TemplateResponse(request, "review/queue.html", context)
 
@@ -199,10 +207,18 @@ def install_login_redirect(app: FastAPI) -> None:
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if not request.url.path.startswith("/api/"):
+            here = quote(request.url.path)
             if exc.status_code == 401:
-                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+                return RedirectResponse(f"/login?next={here}", status_code=303)
+            code = exc.detail.get("code") if isinstance(exc.detail, dict) else None
+            if code == "password_change_required":
+                return RedirectResponse(f"/account/password?next={here}", status_code=303)
+            if code == "mfa_enrolment_required":
+                return RedirectResponse(f"/account/mfa?next={here}", status_code=303)
             if exc.status_code in (403, 404):
                 message = "この画面を開く権限がありません。" if exc.status_code == 403 else "見つかりません。"
+                if isinstance(exc.detail, dict) and exc.status_code == 403 and code != "forbidden":
+                    message = str(exc.detail.get("message") or message)  # e.g. a network restriction
                 return screen_error(request, message, exc.status_code)
         return await framework_http_error(request, exc)
 

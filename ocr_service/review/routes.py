@@ -38,10 +38,9 @@ def _status(document: Document, next_url: str | None = None) -> DocumentStatusOu
 def outcomes(ctx: AdminCtx) -> dict[str, object]:
     """Measured residual error per form of this organisation (from confirmed fields; no values)."""
     threshold = ctx.runtime.settings.confidence_threshold
-    return {
-        "threshold": threshold,
-        "forms": residual_error_by_form(outcome_rows(ctx.db), threshold=threshold),
-    }
+    forms = residual_error_by_form(outcome_rows(ctx.db), threshold=threshold)
+    ctx.record_view("review.outcomes_view", detail={"forms": len(forms)})
+    return {"threshold": threshold, "forms": forms}
 
 
 @router.get("/queue", response_model=list[QueueItemOut])

@@ -13,8 +13,15 @@
     toast.timer = setTimeout(() => { box.textContent = ""; }, 5000);
   }
 
-  // Extra headers every state-changing request sends (one place, so a CSRF token can be added here).
-  function requestHeaders() { return {}; }
+  // The CSRF token the server bound to this login session (see api/security.py).
+  const csrfToken = () => {
+    const match = document.cookie.match(/(?:^|;\s*)ocr_csrf=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  };
+  window.ocrCsrfToken = csrfToken;
+
+  // Headers every state-changing request sends (fetch and the upload XHR): the CSRF token.
+  function requestHeaders() { return { "x-csrf-token": csrfToken() }; }
 
   async function api(method, url, body) {
     const init = { method, credentials: "same-origin", headers: requestHeaders() };
@@ -41,15 +48,33 @@
   if (loginForm) {
     loginForm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const { res, data } = await api("POST", "/api/v1/auth/login", {
-        username: $("#username").value, password: $("#password").value,
-      });
+      const otpBox = $("#otp-box");
+      const body = { username: $("#username").value, password: $("#password").value };
+      if (!otpBox.hidden && $("#otp").value) body.otp = $("#otp").value;
+      const { res, data } = await api("POST", "/api/v1/auth/login", body);
       // 監査担当 reads the log only: the default landing page (the review queue) is not theirs.
-      const next = loginForm.dataset.next;
-      if (res.ok) location.href = data.role === "auditor" && next === "/review" ? "/admin/audit" : next;
-      else $("#login-error").textContent = messageOf(data, "ログインできませんでした。");
+      const requested = loginForm.dataset.next;
+      const next = data && data.role === "auditor" && requested === "/review" ? "/admin/audit" : requested;
+      if (res.ok) {
+        if (data.password_warning) sessionStorage.setItem("ocrNotice", data.password_warning);
+        if (data.stage === "password_change") location.href = `/account/password?next=${encodeURIComponent(next)}`;
+        else if (data.stage === "mfa_enrol") location.href = `/account/mfa?next=${encodeURIComponent(next)}`;
+        else location.href = next;
+        return;
+      }
+      if (data && data.detail && data.detail.code === "mfa_required") {
+        otpBox.hidden = false;
+        $("#login-error").textContent = messageOf(data, "");
+        $("#otp").focus();
+        return;
+      }
+      $("#login-error").textContent = messageOf(data, "ログインできませんでした。");
+      if (!otpBox.hidden) { $("#otp").value = ""; $("#otp").focus(); }
     });
   }
+
+  const notice = sessionStorage.getItem("ocrNotice");
+  if (notice && !loginForm) { sessionStorage.removeItem("ocrNotice"); toast(notice); }
 
   // ---- queue --------------------------------------------------------------------------------
   const firstOpen = $("[data-autofocus]");
@@ -62,7 +87,7 @@
     const extra = ["batch", "pages", "received"].filter((k) => { const box = $(`#opt-${k}`); return box && box.checked; });
     const query = extra.length ? `?extra=${extra.join(",")}` : "";
     const res = await fetch(`/api/v1/forms/${encodeURIComponent(button.dataset.form)}/export.csv${query}`,
-      { method: "POST", credentials: "same-origin" });
+      { method: "POST", credentials: "same-origin", headers: requestHeaders() });
     if (!res.ok) {
       const data = await res.json().catch(() => null);
       errors.textContent = messageOf(data, "出力できませんでした。");
@@ -308,7 +333,7 @@
         if (value === row.dataset.saved) continue;
         fetch(`/api/v1/review/documents/${docId}/fields/${row.dataset.id}`, {
           method: "PATCH", keepalive: true, credentials: "same-origin",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
           body: JSON.stringify({ value, version: Number(row.dataset.version) }),
         });
       }

@@ -33,7 +33,7 @@ from ocr_service.db.base import Base
 from ocr_service.keys.service import Keys as KeyService
 from ocr_service.keys.service import session_info
 from ocr_service.storage.blobs import LocalBlobStore
-from tests.factories import PASSWORD, make_form, make_org, make_user
+from tests.factories import PASSWORD, make_form, make_org, make_user, use_csrf_token
 from tests.helpers import make_confirmed_document, make_recognized_document
 from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot
 from tests.test_review_browser import browser as browser
@@ -114,6 +114,7 @@ def _night_work(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
             ).status_code
             == 200
         )
+        use_csrf_token(http)  # as the screens do: cookie-authenticated writes carry the CSRF token
         for document_id in live.documents:
             assert http.get(f"/api/v1/documents/{document_id}").status_code == 200
         export = http.post("/api/v1/forms/simple/export.csv")

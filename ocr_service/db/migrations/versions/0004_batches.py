@@ -1,7 +1,7 @@
 """scanner batches, 様式不明 documents, aligned page images, soft claims, past exports (issue 10)
 
 Revision ID: 0004
-Revises: 0007
+Revises: 0005
 
 An upload is a batch; ingest splits it into one document per filled-in form (or per
 unidentified page), each pointing back to the batch with its page range. Pages keep
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""管理画面 (admin console): one shell whose navigation other features register into."""
