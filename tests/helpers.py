@@ -10,9 +10,9 @@ from ocr_service.auth.models import User
 from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
-from ocr_service.documents.processing import ensure_pages, mark_recognized, save_page_reading
+from ocr_service.documents.processing import ensure_pages, finish_reading, save_page_reading
 from ocr_service.documents.sealing import open_field_results, seal_document_name
-from ocr_service.documents.status import DocumentStatus
+from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.forms.models import FormDefinition
 from ocr_service.keys.service import create_document_key
 from ocr_service.storage.blobs import BlobStore
@@ -24,6 +24,24 @@ def png(width: int = 40, height: int = 20) -> bytes:
     ok, buf = cv2.imencode(".png", np.full((height, width), 255, dtype=np.uint8))
     assert ok
     return bytes(buf.tobytes())
+
+
+def new_document(db: Session, *, store: BlobStore, name: str, data: bytes, **columns: object) -> Document:
+    """A document row as upload makes it: its own data key, the PDF stored and the name sealed with it."""
+    set_scope(db, SYSTEM_SCOPE)
+    document_id = new_id()
+    dek = create_document_key(db, document_id=document_id)
+    document = Document(
+        id=document_id,
+        original_filename_sealed=seal_document_name(db, document_id=document_id, name=name),
+        sha256="0" * 64,
+        size_bytes=len(data),
+        blob_key=store.put(data, dek=dek),
+        **columns,
+    )
+    db.add(document)
+    db.flush()
+    return document
 
 
 def make_recognized_document(
@@ -76,7 +94,7 @@ def make_recognized_document(
         ],
     )
     save_page_reading(db, page=page, reading=reading, page_png=png(200, 280), store=store)
-    mark_recognized(db, document_id=document.id)
+    finish_reading(db, document_id=document.id, store=store)
     db.refresh(document)
     return document
 
@@ -87,9 +105,15 @@ def make_confirmed_document(
     """A recognised document a reviewer has confirmed (ready for CSV export)."""
     document = make_recognized_document(db, user=user, form=form, store=store, values=values)
     set_scope(db, SYSTEM_SCOPE)
-    document.status = "confirmed"
-    document.confirmed_by = user.id
+    transition_document(
+        db,
+        document_id=document.id,
+        from_statuses=(DocumentStatus.RECOGNIZED,),
+        to_status=DocumentStatus.CONFIRMED,
+        confirmed_by=user.id,
+    )
     db.flush()
+    db.refresh(document)
     return document
 
 

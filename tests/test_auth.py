@@ -69,8 +69,12 @@ def test_bearer_token_authenticates_a_machine(client: TestClient, db: Session) -
 
 
 def test_operator_cannot_read_results(client: TestClient, db: Session) -> None:
-    """GIVEN an operator (scanning only) WHEN listing documents THEN 403."""
+    """GIVEN an operator (scanning only) WHEN listing documents THEN the list (statuses) answers, but reading
+    a document's field values, the review queue or an export is 403."""
     user: User = make_user(db, make_org(db), role="operator")
     db.commit()
     login(client, user)
-    assert client.get("/api/v1/documents").status_code == 403
+    assert client.get("/api/v1/documents").status_code == 200
+    assert client.get("/api/v1/documents/" + "f" * 32).status_code == 403
+    assert client.get("/api/v1/review/queue").status_code == 403
+    assert client.post("/api/v1/forms/x/export.csv").status_code == 403

@@ -56,6 +56,16 @@ def _setup(db: Session, store: BlobStore) -> tuple[Document, dict[str, FieldResu
     return document, results, [first, second, third, admin]
 
 
+def _first_review(client: TestClient, document: Document, results: dict[str, FieldResult]) -> None:
+    """The first reviewer looks at (accepts with Enter) both flagged fields, as confirm requires."""
+    for name, value in (("name", "山田"), ("amount", "1200")):
+        accepted = client.patch(
+            f"/api/v1/review/documents/{document.id}/fields/{results[name].id}",
+            json={"value": value, "version": results[name].version},
+        )
+        assert accepted.status_code == 200, accepted.text
+
+
 def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store: BlobStore) -> None:
     """GIVEN a form with double entry and two flagged fields, confirmed by reviewer 1
     WHEN reviewer 1 tries the blind entry THEN refused; reviewer 2 sees only the flagged fields without values,
@@ -64,6 +74,7 @@ def test_disagreement_goes_to_an_arbiter(client: TestClient, db: Session, store:
     document, results, (first, second, _third, admin) = _setup(db, store)
     base = f"/api/v1/review/documents/{document.id}"
     login(client, first)  # type: ignore[arg-type]
+    _first_review(client, document, results)
     assert client.post(f"{base}/confirm").json()["status"] == "double_entry"
     same = client.get(f"{base}/blind-entry")
     assert same.status_code == 409 and same.json()["detail"]["code"] == "same_reviewer"
@@ -113,6 +124,7 @@ def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(
     document, results, (first, second, third, _admin) = _setup(db, store)
     base = f"/api/v1/review/documents/{document.id}"
     login(client, first)  # type: ignore[arg-type]
+    _first_review(client, document, results)
     client.post(f"{base}/confirm")
     login(client, second)  # type: ignore[arg-type]
     typed = {results["name"].id: "山田", results["amount"].id: "１２００"}
@@ -121,6 +133,7 @@ def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(
     other, other_results, (first, second, third, _admin) = _setup(db, store)
     base = f"/api/v1/review/documents/{other.id}"
     login(client, first)  # type: ignore[arg-type]
+    _first_review(client, other, other_results)
     client.post(f"{base}/confirm")
     login(client, second)  # type: ignore[arg-type]
     client.post(
@@ -130,3 +143,42 @@ def test_agreement_confirms_and_a_third_reviewer_may_arbitrate(
     login(client, third)  # type: ignore[arg-type]
     decided = client.post(f"{base}/arbitration", json={"values": {other_results["name"].id: "山口"}})
     assert decided.status_code == 200 and decided.json()["status"] == "confirmed"
+
+
+def test_blind_reviewer_cannot_read_the_first_entry_on_any_route(
+    client: TestClient, db: Session, store: BlobStore
+) -> None:
+    """GIVEN a document waiting for its blind entry, the first reviewer having corrected 山田 → 山本
+    WHEN the second reviewer asks the document API, the document screen, the blind-entry API and screen,
+    the queue API and the batch list THEN neither the machine reading nor the first entry appears anywhere;
+    the first reviewer still sees the values (so the check is real)."""
+    document, results, (first, second, _third, _admin) = _setup(db, store)
+    base = f"/api/v1/review/documents/{document.id}"
+    login(client, first)  # type: ignore[arg-type]
+    _first_review(client, document, results)
+    corrected = client.patch(
+        f"{base}/fields/{results['name'].id}", json={"value": "山本", "version": results["name"].version + 1}
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert client.post(f"{base}/confirm").json()["status"] == "double_entry"
+    own = client.get(f"/api/v1/documents/{document.id}").text
+    assert "山本" in own and "1200" in own
+
+    login(client, second)  # type: ignore[arg-type]
+    secrets = ("山田", "山本", "1200")
+    detail = client.get(f"/api/v1/documents/{document.id}")
+    assert detail.status_code == 200 and {f["value"] for f in detail.json()["fields"]} == {""}
+    screen = client.get(f"/review/documents/{document.id}")  # redirected to the blind entry screen
+    assert screen.status_code == 200 and "blind-form" in screen.text
+    for response in (
+        detail,
+        screen,
+        client.get(f"{base}/blind-entry"),
+        client.get(f"/review/documents/{document.id}/blind-entry"),
+        client.get("/api/v1/review/queue"),
+        client.get("/review"),
+        client.get("/api/v1/batches"),
+    ):
+        assert response.status_code == 200, response.url
+        for secret in secrets:
+            assert secret not in response.text, (response.url, secret)

@@ -20,6 +20,7 @@ from ocr_service.config import Settings
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import open_field_results
+from ocr_service.documents.status import DocumentStatus, transition_document
 from ocr_service.export.service import export_confirmed_documents
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.loader import LayoutSource
@@ -69,7 +70,8 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
     WHEN the worker ingests it
     THEN the upload is accepted with no document form, each page stores the exact form version it was
     read with and its score, the back is blank, the unknown page is unidentified with a Japanese reason
-    and no field results, and the CSV export of form A finds the document."""
+    and no field results; the batch is split into B (with its back), A and a 様式不明 document,
+    and the CSV export of form A finds A's document only."""
     source_a, source_b = _sources()
     org = make_org(db)
     form_a = make_form(db, org, store, source_a)
@@ -98,7 +100,8 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
     response = client.post("/api/v1/documents", files={"file": ("mixed.pdf", pdf, "application/pdf")})
     assert response.status_code == 201, response.text
     document_id = response.json()["id"]
-    assert response.json()["form_id"] is None and enqueued == [document_id]
+    batch_id = response.json()["batch_id"]
+    assert response.json()["form_id"] is None and enqueued == [document_id] and batch_id
 
     runtime = WorkerRuntime(
         # A long lease: its heartbeat thread must not share this test's single connection mid-ingest.
@@ -111,24 +114,48 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
 
     set_scope(db, SYSTEM_SCOPE)
     db.expire_all()
-    pages = list(db.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.page_no)))
+    pages = list(
+        db.scalars(select(Page).join(Document).where(Document.batch_id == batch_id).order_by(Page.page_no))
+    )
     assert [p.status for p in pages] == ["ok", "blank", "ok", "unidentified"]
     assert [p.form_id for p in pages] == [form_b.id, None, form_a.id, None]
     assert pages[0].identify_score is not None and pages[0].identify_score > 0.8
     assert pages[3].reason and "様式" in pages[3].reason
+    # Aligned pages keep the upright warped image the pipeline read; the unread page has none.
+    assert pages[2].aligned_blob_key and pages[0].aligned_blob_key and pages[3].aligned_blob_key is None
     results = {(r.page_id, r.field_name): r.value for r in open_field_results(db, db.scalars(select(FieldResult)))}
     assert results[(pages[0].id, "era")] == "昭和"
     assert results[(pages[2].id, "agree")] == "1" and results[(pages[2].id, "postal")] == "1234567"
     assert not any(page_id == pages[3].id for page_id, _ in results)
-    document = db.get(Document, document_id)
-    assert document is not None and document.form_id is None
+    # One document per form instance: B with its blank back, A, and the unknown page as 様式不明.
+    documents = list(
+        db.scalars(select(Document).where(Document.batch_id == batch_id).order_by(Document.page_from))
+    )
+    assert [(d.page_from, d.page_to, d.form_id, d.status) for d in documents] == [
+        (1, 2, form_b.id, DocumentStatus.RECOGNIZED),
+        (3, 3, form_a.id, DocumentStatus.RECOGNIZED),
+        (4, 4, None, DocumentStatus.UNIDENTIFIED),
+    ]
+    assert documents[0].id == document_id
+    assert {d.created_at for d in documents} == {documents[0].created_at}  # 受付日時 is the upload's
+    assert {p.document_id for p in pages[:2]} == {document_id}
+    assert all(
+        r.document_id == p.document_id
+        for p in pages
+        for r in db.scalars(select(FieldResult).where(FieldResult.page_id == p.id))
+    )
 
     set_scope(db, OrgScope(org.id))
-    document.status = "confirmed"  # as a reviewer would after checking the pages
+    transition_document(
+        db,
+        document_id=documents[1].id,
+        from_statuses=(DocumentStatus.RECOGNIZED,),
+        to_status=DocumentStatus.CONFIRMED,
+    )
     db.flush()
     reviewer = Principal(user_id=operator.id, org_id=org.id, role="reviewer", username=operator.username)
     export = export_confirmed_documents(db, principal=reviewer, form_code="juminhyo_test", encoding="utf-8")
-    assert export.rows == 1 and export.document_ids == [document_id]
+    assert export.rows == 1 and export.document_ids == [documents[1].id]
     content = export.content.decode("utf-8")
     # Only form A's page feeds form A's row: form B's 昭和 is not in it.
     assert "1234567" in content and "昭和" not in content

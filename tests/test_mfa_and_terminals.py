@@ -183,6 +183,35 @@ def test_personal_data_documents_open_only_from_the_personal_data_network(
     assert "個人情報系ネットワークにない" not in proxied.get("/review").text
 
 
+def test_kept_exports_of_personal_data_forms_open_only_from_the_personal_data_network(
+    proxied: TestClient, db: Session, store: LocalBlobStore
+) -> None:
+    """GIVEN a kept export of a personal_data form and 個人情報系 = 172.20.0.0/16 WHEN the reviewer lists or
+    downloads past exports from the SA network THEN the export is not there (404 like a missing id); from
+    172.20.3.4 it is listed and downloads."""
+    from ocr_service.documents.status import DocumentStatus
+
+    org: Organisation = make_org(db)
+    org.policy = {"personal_data_networks": ["172.20.0.0/16"]}
+    user = make_user(db, org)
+    form = make_form(db, org, store)
+    form.personal_data = True
+    document = make_recognized_document(db, user=user, form=form, store=store, values={"name": "山田"})
+    document.status = DocumentStatus.CONFIRMED
+    db.commit()
+    proxied.headers["X-Forwarded-For"] = "172.20.3.4"
+    login(proxied, user)
+    assert proxied.post("/api/v1/forms/simple/export.csv").status_code == 200
+    (kept,) = proxied.get("/api/v1/exports").json()
+    proxied.headers["X-Forwarded-For"] = "172.30.1.5"
+    assert proxied.get("/api/v1/exports").json() == []
+    assert proxied.get(f"/api/v1/exports/{kept['id']}/download").status_code == 404
+    assert kept["filename"] not in proxied.get("/exports").text
+    proxied.headers["X-Forwarded-For"] = "172.20.3.4"
+    assert proxied.get(f"/api/v1/exports/{kept['id']}/download").status_code == 200
+    assert kept["filename"] in proxied.get("/exports").text
+
+
 def test_machine_tokens_are_held_to_the_networks_but_not_to_client_certificates(
     proxied: TestClient, db: Session
 ) -> None:

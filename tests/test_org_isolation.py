@@ -153,7 +153,9 @@ def test_review_queue_screens_and_actions_are_per_organisation(
     assert client.get("/api/v1/review/queue").json() == []
     queue_html = client.get("/review").text
     assert document.id not in queue_html and "文書はまだありません" in queue_html
-    missing = client.get("/review/documents/" + "f" * 32).json()
+    missing_screen = client.get("/review/documents/" + "f" * 32)
+    assert missing_screen.status_code == 404 and "見つかりません" in missing_screen.text  # a page, not JSON
+    missing_api = client.get("/api/v1/documents/" + "f" * 32).json()
     for url in (
         f"/review/documents/{document.id}",
         f"/review/documents/{document.id}/blind-entry",
@@ -161,7 +163,12 @@ def test_review_queue_screens_and_actions_are_per_organisation(
         f"/api/v1/documents/{document.id}/fields/{field.id}/crop",
     ):
         response = client.get(url)
-        assert response.status_code == 404 and response.json() == missing, url
+        expected = missing_api if url.startswith("/api/") else None
+        assert response.status_code == 404, url
+        if expected is not None:
+            assert response.json() == expected, url
+        else:
+            assert response.text == missing_screen.text, url
     edit = client.patch(
         f"/api/v1/review/documents/{document.id}/fields/{field.id}", json={"value": "乗っ取り", "version": 1}
     )
@@ -174,6 +181,62 @@ def test_review_queue_screens_and_actions_are_per_organisation(
     login(client, user_a)  # type: ignore[arg-type]
     assert [q["id"] for q in client.get("/api/v1/review/queue").json()] == [document.id]
     assert client.get(f"/review/documents/{document.id}").status_code == 200
+
+
+def test_issue10_routes_are_per_organisation(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN A's batch, A's 様式不明 document, A's recognised document and A's kept export
+    WHEN B uses every route added for batches, 次の文書, 様式不明 decisions, past exports and the operator
+    screens THEN B sees and changes nothing of A's (404 like a missing id, empty lists); A sees them all."""
+    from ocr_service.documents.status import DocumentStatus
+    from tests.test_batches import _unidentified_document
+
+    document, _field, user_a, user_b = _setup(db, store)
+    set_scope(db, SYSTEM_SCOPE)
+    unknown = _unidentified_document(db, user=user_a, store=store)  # type: ignore[arg-type]
+    db.commit()
+    login(client, user_a)  # type: ignore[arg-type]
+    upload = client.post(
+        "/api/v1/documents", files={"file": ("a-secret.pdf", pdf_bytes(), "application/pdf")}
+    )
+    batch_id = upload.json()["batch_id"]
+    set_scope(db, SYSTEM_SCOPE)
+    own = db.get_one(Document, document.id)
+    own.status = DocumentStatus.CONFIRMED  # as after review, so A can export
+    db.commit()
+    assert client.post("/api/v1/forms/simple/export.csv").status_code == 200
+    export_id = client.get("/api/v1/exports").json()[0]["id"]
+    set_scope(db, SYSTEM_SCOPE)
+    own.status = DocumentStatus.RECOGNIZED  # waiting again, so 次の文書 has something to hand out
+    db.commit()
+
+    login(client, user_b)  # type: ignore[arg-type]
+    assert client.get("/api/v1/batches").json() == []
+    assert client.get(f"/api/v1/batches/{batch_id}").status_code == 404
+    assert client.get("/api/v1/exports").json() == []
+    assert client.get(f"/api/v1/exports/{export_id}/download").status_code == 404
+    assert client.post("/api/v1/review/next").json() is None
+    assert client.get(f"/api/v1/documents/{unknown.id}/pages/1/image?view=raw").status_code == 404
+    base = f"/api/v1/review/documents/{unknown.id}"
+    assert client.post(f"{base}/assign-form", json={"form_code": "simple"}).status_code == 404
+    assert client.post(f"{base}/exclude", json={"reason": "x"}).status_code == 404
+    assert client.post(f"{base}/delete", json={"reason": "x"}).status_code == 404
+    for screen in ("/intake", "/exports", "/upload", "/review?group=様式不明"):
+        page = client.get(screen)
+        assert page.status_code == 200 and "a-secret.pdf" not in page.text and unknown.id not in page.text, (
+            screen
+        )
+    assert client.get(f"/review/documents/{unknown.id}").status_code == 404
+    db.expire_all()
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.get_one(Document, unknown.id).status == DocumentStatus.UNIDENTIFIED
+    assert db.get_one(Document, document.id).claimed_by is None
+
+    login(client, user_a)  # type: ignore[arg-type]
+    assert client.get("/api/v1/batches").json()[0]["id"] == batch_id
+    assert client.get(f"/api/v1/batches/{batch_id}").status_code == 200
+    assert client.get(f"/api/v1/exports/{export_id}/download").status_code == 200
+    assert client.post("/api/v1/review/next").json()["id"] == document.id
+    assert "a-secret.pdf" in client.get("/intake").text
 
 
 def test_admin_console_is_confined_to_the_admins_subtree(

@@ -19,19 +19,21 @@ from sqlalchemy.orm import Session
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import LoginSession
 from ocr_service.config import Settings
-from ocr_service.db.base import utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import open_audit_values
+from ocr_service.export.models import ExportRecord
+from ocr_service.export.service import export_key_owner
 from ocr_service.forms.models import FormDefinition
-from ocr_service.keys.service import KeyErasedError, Keys, create_document_key
+from ocr_service.keys.service import KeyErasedError, Keys, create_document_key, document_key
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.certificate import canonical
 from ocr_service.retention.erase import erase_document
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
 from ocr_service.retention.pdf import certificate_pdf
 from ocr_service.retention.service import retention_job, run_retention, verify_certificate
-from ocr_service.review.service import build_queue
+from ocr_service.review.queue import build_queue
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user
 from tests.helpers import make_recognized_document, png
@@ -404,3 +406,63 @@ def test_an_interrupted_erase_is_finished_and_certified_by_the_next_run(
         signed = json.loads(certificate.document_json)
         assert verify_certificate(db, settings=settings, document=signed) == []
     assert db.get(Document, half.id) is None and db.get(DocumentTombstone, half.id) is not None
+
+
+def _kept_export(db: Session, store: BlobStore, *, user: Any, age_days: float) -> ExportRecord:
+    export_id = new_id()
+    dek = create_document_key(db, document_id=export_key_owner(export_id))
+    record = ExportRecord(
+        id=export_id,
+        org_id=user.org_id,
+        form_code="simple",
+        filename="simple.csv",
+        media_type="text/csv",
+        blob_key=store.put("氏名\r\n山田太郎\r\n".encode(), dek=dek),
+        rows=1,
+        created_by=user.id,
+        detail={},
+    )
+    db.add(record)
+    db.flush()
+    record.created_at = utcnow() - timedelta(days=age_days)
+    db.commit()
+    return record
+
+
+def test_kept_exports_expire_with_the_retention_period(
+    db: Session, store: BlobStore, settings: Settings, keys: Keys
+) -> None:
+    """GIVEN a kept export older than the retention period and a fresh one (files and keys older than the
+    orphan grace) WHEN the job runs THEN the old export's key and file are destroyed, its record stays
+    without a file and the expiry is audited; the fresh export stays readable (not taken for an orphan)."""
+    document, user = _recognized(db, store, age_days=0)
+    set_scope(db, SYSTEM_SCOPE)
+    old = _kept_export(db, store, user=user, age_days=settings.retention_days + 1)
+    fresh = _kept_export(db, store, user=user, age_days=0)
+    old_blob, fresh_blob = old.blob_key, fresh.blob_key
+    assert old_blob is not None and fresh_blob is not None
+    past = time.time() - 3600
+    for record in (old, fresh):
+        owner = export_key_owner(record.id)
+        assert record.blob_key is not None
+        for path in (
+            keys.store.root / owner[:2] / f"{owner}.key",
+            settings.resolved_storage_dir / record.blob_key[:2] / record.blob_key,
+        ):
+            assert path.is_file(), path
+            os.utime(path, (past, past))
+    result = retention_job(
+        db, settings=settings.model_copy(update={"orphan_grace_s": 600}), store=store, trigger="cli"
+    )
+    assert result.expired_exports == 1
+    db.expire_all()
+    assert db.get_one(ExportRecord, old.id).blob_key is None
+    assert not keys.exists(export_key_owner(old.id)) and not store.exists(old_blob)
+    assert db.get_one(ExportRecord, fresh.id).blob_key == fresh_blob
+    assert keys.exists(export_key_owner(fresh.id)) and store.exists(fresh_blob)
+    assert store.get(fresh_blob, dek=document_key(db, document_id=export_key_owner(fresh.id))).startswith(
+        "氏名".encode()
+    )
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "export.expire")).all()
+    assert [(e.object_id, e.actor) for e in events] == [(old.id, "system")]
+    assert store.exists(document.blob_key)

@@ -281,7 +281,7 @@ def test_keyboard_review_confirm_and_cp932_export(live: Live, browser: WebDriver
     driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
     wait.until(ec.title_contains("確認キュー"))
     assert "あと 5 日" in driver.page_source
-    _screenshot(driver, tmp_path, "review-queue.png")
+    _screenshot(driver, tmp_path, "review-queue-kenshin.png")
     # The oldest document to review has focus: Enter opens it (not counted: navigation, not review).
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     wait.until(ec.presence_of_element_located((By.ID, "review")))
@@ -313,7 +313,7 @@ def test_keyboard_review_confirm_and_cp932_export(live: Live, browser: WebDriver
     press(Keys.ENTER)  # 記入日 is right
     wait.until(lambda _d: active_id() == f"f-{ids['child_name']}")
     press(*"山田太郎")  # the misread name is selected on focus, so typing replaces it
-    _screenshot(driver, tmp_path, "review-document.png")
+    _screenshot(driver, tmp_path, "review-document-kenshin.png")
     press(Keys.ENTER)
     wait.until(lambda _d: active_id() == f"f-{ids['phone']}")
     press(Keys.ENTER)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -17,9 +18,13 @@ from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user
 from tests.helpers import make_confirmed_document
 
+INLINE_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
 SCREENS = [
     "/login",
     "/review",
+    "/upload",
+    "/intake",
+    "/exports",
     "/admin",
     "/admin/orgs",
     "/admin/users",
@@ -50,6 +55,48 @@ def test_every_screen_carries_the_security_headers(client: TestClient, db: Sessi
         assert response.headers["referrer-policy"] == "same-origin", url
         assert response.headers["cache-control"] == "no-store", url
         assert "<script>" not in response.text and " on" + "click=" not in response.text, url
+        # No inline script or event handler of any kind: every <script> loads a file.
+        assert not INLINE_HANDLER.search(response.text), (url, INLINE_HANDLER.search(response.text))
+        assert all("src=" in tag for tag in re.findall(r"<script\b[^>]*>", response.text)), url
+
+
+def test_batch_writes_need_the_csrf_token(client: TestClient, db: Session, store: BlobStore) -> None:
+    """GIVEN an admin (TOTP enrolled by the login helper), a 様式不明 document and a recognised one WHEN the
+    issue-10 writes (次の文書, assign/exclude/delete, 一括確定) arrive without the CSRF token THEN 403 and
+    nothing changes; with the token they run (the screens themselves are in SCREENS above)."""
+    from ocr_service.documents.status import DocumentStatus
+    from tests.helpers import make_recognized_document
+    from tests.test_batches import _unidentified_document
+
+    org = make_org(db)
+    admin = make_user(db, org, role="admin")
+    form = make_form(db, org, store)
+    recognized = make_recognized_document(db, user=admin, form=form, store=store, values={"name": "山田"})
+    unknown = _unidentified_document(db, user=admin, store=store)
+    db.commit()
+    login(client, admin)
+    token = client.headers.pop("x-csrf-token")
+    base = f"/api/v1/review/documents/{unknown.id}"
+    writes = [
+        ("/api/v1/review/next", None),
+        (f"{base}/assign-form", {"form_code": "simple"}),
+        (f"{base}/exclude", {"reason": "白紙"}),
+        (f"{base}/delete", {"reason": "白紙"}),
+        (f"/api/v1/review/documents/{recognized.id}/confirm", {"bulk": True}),
+    ]
+    for url, body in writes:
+        response = client.post(url, json=body)
+        assert response.status_code == 403 and response.json()["detail"]["code"] == "csrf_failed", url
+    db.expire_all()
+    set_scope(db, SYSTEM_SCOPE)
+    assert db.get_one(Document, unknown.id).status == DocumentStatus.UNIDENTIFIED
+    assert db.get_one(Document, recognized.id).status == DocumentStatus.RECOGNIZED
+    client.headers["x-csrf-token"] = token
+    assert client.post(f"{base}/exclude", json={"reason": "白紙"}).status_code == 200
+    assert (
+        client.post(f"/api/v1/review/documents/{recognized.id}/confirm", json={"bulk": True}).status_code
+        == 200
+    )
 
 
 def _exportable(db: Session, store: BlobStore) -> tuple[object, Document]:

@@ -168,14 +168,15 @@ def test_upload_is_recognised_by_a_real_worker_and_exported(live: tuple[Settings
     for spec in source.layout.fields:
         if spec.type == "checkbox":
             assert read[spec.name] == ("1" if values[spec.name] else "0"), spec.name
-    # A reviewer corrects what the OCR misread and confirms; only confirmed documents are exported.
+    # A reviewer corrects what the OCR misread, accepts every flagged field (confirm requires it)
+    # and confirms; only confirmed documents are exported.
     for field in detail["fields"]:
         truth = values[field["field_name"]]
         expected = ("1" if truth else "0") if isinstance(truth, bool) else truth
-        if field["value"] != expected:
-            edit = client.patch(f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
-                                json={"value": expected, "version": field["version"]})
-            assert edit.status_code == 200, edit.text
+        # Every field is accepted or corrected, flagged or not.
+        edit = client.patch(f"/api/v1/review/documents/{doc_id}/fields/{field['id']}",
+                            json={"value": expected, "version": field["version"]})
+        assert edit.status_code == 200, edit.text
     assert client.post(f"/api/v1/review/documents/{doc_id}/confirm").status_code == 200
     csv_text = client.post("/api/v1/forms/nyuyoji_kenshin/export.csv").content.decode("cp932")
     _header, row = csv_text.split("\r\n")[:2]
@@ -193,7 +194,7 @@ def _ready(log: Path) -> bool:
 def test_killed_worker_is_taken_over_by_another_within_30_s(live: tuple[Settings, sessionmaker[Session]], tmp_path: Path) -> None:
     """GIVEN two running workers and a 4-page upload WHEN the worker reading it is SIGKILLed (its whole
     process group, like a machine dying) after page 1 is stored THEN the other worker claims the document
-    within 30 s of the kill and finishes it: every page read once, page 1 not again, no duplicate results."""
+    within 30 s of the kill and finishes it: every page read once, page 1 not again, no duplicate results; the batch ends as four one-page documents."""
     settings, factory = live
     client, _store, user = _setup_org(settings, factory)
     source = sample_source()
@@ -238,8 +239,12 @@ def test_killed_worker_is_taken_over_by_another_within_30_s(live: tuple[Settings
     assert document.attempts == 2
     with factory() as db:
         set_scope(db, SYSTEM_SCOPE)
-        pages = list(db.scalars(select(Page).where(Page.document_id == doc_id).order_by(Page.page_no)))
-        results = list(db.scalars(select(FieldResult).where(FieldResult.document_id == doc_id)))
+        # The four filled forms of the batch became four documents, one page each.
+        batch_docs = select(Document.id).where(Document.batch_id == document.batch_id)
+        pages = list(db.scalars(select(Page).where(Page.document_id.in_(batch_docs)).order_by(Page.page_no)))
+        results = list(db.scalars(select(FieldResult).where(FieldResult.document_id.in_(batch_docs))))
+        split = list(db.scalars(select(Document).where(Document.batch_id == document.batch_id)))
+    assert sorted((d.page_from, d.page_to, d.status) for d in split) == [(n, n, "recognized") for n in range(1, 5)]
     assert [p.status for p in pages] == ["ok"] * 4
     for p in pages:
         if p.page_no in done_before:
@@ -282,7 +287,13 @@ def test_killed_pool_process_is_redelivered_at_once_and_waits_out_the_lease(
         def pages_done() -> dict[int, object]:
             with factory() as db:
                 set_scope(db, SYSTEM_SCOPE)
-                rows = db.scalars(select(Page).where(Page.document_id == doc_id, Page.status != "pending"))
+                # Every page of the upload's batch: once read, the 4 forms are 4 documents.
+                batch = select(Document.batch_id).where(Document.id == doc_id).scalar_subquery()
+                rows = db.scalars(
+                    select(Page)
+                    .join(Document, Document.id == Page.document_id)
+                    .where(Document.batch_id == batch, Page.status != "pending")
+                )
                 return {p.page_no: p.processed_at for p in rows}
 
         _wait_for(lambda: len(pages_done()) >= 1, timeout=120, what="first page", log=log)

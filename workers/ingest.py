@@ -22,9 +22,9 @@ from ocr_service.documents.models import Document, Page
 from ocr_service.documents.processing import (
     claim_document,
     ensure_pages,
+    finish_reading,
     forms_for_identification,
     mark_failed,
-    mark_recognized,
     renew_lease,
     save_page_reading,
 )
@@ -163,11 +163,13 @@ def _process_claimed(
     try:
         document = db.get(Document, document_id)
         assert document is not None
+        layout_pages = 1
         if document.form_id is not None:
             form = db.get(FormDefinition, document.form_id)
             assert form is not None
             read = _named_form_reader(runtime, form, installation_key(db))
-            pages = ensure_pages(db, document=document, layout_pages=layout_of(form).pages)
+            layout_pages = layout_of(form).pages
+            pages = ensure_pages(db, document=document, layout_pages=layout_pages)
         else:
             read = _identifying_reader(
                 runtime, forms_for_identification(db, org_id=document.org_id), installation_key(db)
@@ -182,16 +184,29 @@ def _process_claimed(
                 max_pages=settings.max_pages,
                 max_pixels=settings.max_page_pixels,
             )
-            for page in todo:
-                heartbeat.check()
-                image = images[page.page_no - 1]
-                reading = read(image, page)
-                heartbeat.check()
-                save_page_reading(db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store)
-                logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
+            # A named multi-page form: a blank back does not use up a layout page, so the sheet
+            # after it is read as the next page of the form (pages done on an earlier try count too).
+            expected = 1
+            for page in pages:
+                if page.status == "pending":
+                    if layout_pages > 1:
+                        page.layout_page = expected
+                    heartbeat.check()
+                    # A split-off document's PDF holds only its pages, from page_from on.
+                    image = images[page.page_no - (document.page_from or 1)]
+                    reading = read(image, page)
+                    heartbeat.check()
+                    save_page_reading(
+                        db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
+                    )
+                    logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
+                if page.status != "blank":
+                    expected = page.layout_page % layout_pages + 1
         heartbeat.check()
-        if not mark_recognized(db, document_id=document_id, token=token):
+        documents = finish_reading(db, document_id=document_id, store=runtime.store, token=token)
+        if documents is None:
             raise LeaseLostError(document_id)
+        logger.info("ingest %s split into %d document(s)", document_id, len(documents))
         return "recognized"
     except LeaseLostError:
         db.rollback()

@@ -27,7 +27,9 @@ from ocr_service.bridges.routes import router as bridges_router
 from ocr_service.config import Settings, get_settings
 from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.db.scoping import ScopeError
+from ocr_service.documents.pages import router as operator_pages_router
 from ocr_service.documents.pdfcheck import PdfRejectedError
+from ocr_service.documents.routes import batches_router
 from ocr_service.documents.routes import router as documents_router
 from ocr_service.documents.service import DocumentErasedError, DocumentNotFoundError, Enqueue, UploadError
 from ocr_service.documents.uploads import UploadGate
@@ -43,7 +45,7 @@ from ocr_service.retention.routes import pages_router as retention_pages_router
 from ocr_service.retention.routes import router as retention_router
 from ocr_service.retention.service import erased_message
 from ocr_service.review.errors import install_review_error_handlers
-from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect, templates
+from ocr_service.review.pages import PACKAGE_DIR, install_login_redirect, screen_error, templates
 from ocr_service.review.pages import router as review_pages_router
 from ocr_service.review.routes import router as review_router
 from ocr_service.storage.blobs import BlobNotFoundError, BlobStore, blob_store_from_settings
@@ -57,7 +59,10 @@ def _error(status_code: int, code: str, message: str) -> JSONResponse:
 
 def _install_error_handlers(app: FastAPI) -> None:
     # Missing and foreign look the same on purpose: a 404 never says "exists, but not yours".
-    async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
+    async def not_found(request: Request, _exc: Exception) -> Response:
+        if not request.url.path.startswith("/api/"):
+            # A screen answers with a page a person can read, never raw JSON.
+            return screen_error(request, "見つかりません。", status.HTTP_404_NOT_FOUND)
         return _error(status.HTTP_404_NOT_FOUND, "not_found", "見つかりません。")
 
     async def pdf_rejected(_request: Request, exc: Exception) -> JSONResponse:
@@ -161,6 +166,7 @@ def create_app(
     for router in (
         auth_router,
         documents_router,
+        batches_router,
         forms_router,
         export_router,
         review_router,
@@ -173,6 +179,7 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(review_pages_router)
+    app.include_router(operator_pages_router)
     app.include_router(audit_router)
     app.include_router(audit_csv_router)
     app.include_router(retention_pages_router)

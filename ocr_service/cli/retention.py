@@ -76,6 +76,7 @@ def retention_run(
             {"id": c.id, "org_id": c.org_id, "documents": c.document_count} for c in result.run.certificates
         ],
         "housekeeping": vars(result.housekeeping),
+        "expired_exports": result.expired_exports,
     }
     if result.run.certificates:
         out_dir = cfg.data_dir / "certificates"

@@ -3,8 +3,8 @@
 from ocr_service.audit.models import AuditChainHead, AuditEvent
 from ocr_service.auth.models import ApiToken, LoginFailure, LoginSession, PasswordHistory, User
 from ocr_service.bridges.models import Bridge
-from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
-from ocr_service.export.models import CharMapping
+from ocr_service.documents.models import Batch, Document, FieldResult, Page, UploadReceipt
+from ocr_service.export.models import CharMapping, ExportRecord
 from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.orgs.models import Organisation
 from ocr_service.retention.models import DeletionCertificate, DocumentTombstone
@@ -15,12 +15,14 @@ __all__ = [
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
+    "Batch",
     "BlindEntry",
     "Bridge",
     "CharMapping",
     "DeletionCertificate",
     "Document",
     "DocumentTombstone",
+    "ExportRecord",
     "FieldOutcome",
     "FieldResult",
     "FormDefinition",

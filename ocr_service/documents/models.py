@@ -11,6 +11,25 @@ from ocr_service.db.base import Base, OrgScoped, TimestampMixin, new_id, opened_
 from ocr_service.documents.status import DocumentStatus
 
 
+class Batch(OrgScoped, TimestampMixin, Base):
+    """One upload as the scanner produced it: a PDF that may hold many filled-in forms.
+
+    Ingest splits it into documents (one per form instance, or per unidentified page);
+    every document of the batch points back here with the page range it came from, so
+    the batch record accounts for every page of the scan.
+    """
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # No file name here: a name can name a person, so it is sealed on each document with its key.
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column()
+    page_count: Mapped[int] = mapped_column()
+    form_id: Mapped[str | None] = mapped_column(ForeignKey("form_definitions.id"), default=None)
+
+
 class Document(OrgScoped, TimestampMixin, Base):
     __tablename__ = "documents"
 
@@ -39,6 +58,16 @@ class Document(OrgScoped, TimestampMixin, Base):
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Batches (migration 0004): where in the uploaded scan this form instance was.
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), default=None, index=True)
+    page_from: Mapped[int | None] = mapped_column(default=None)
+    """First page of the batch PDF in this document (1-based); pages keep their batch numbers."""
+    page_to: Mapped[int | None] = mapped_column(default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why a person excluded (対象外) or deleted a 様式不明 document."""
+    # Soft claim of 次の文書: one reviewer at a time until it expires.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     @property
     def original_filename(self) -> str:
@@ -61,6 +90,8 @@ class Page(OrgScoped, Base):
     """pending → ok | unaligned | blank | unidentified | failed."""
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     image_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
+    aligned_blob_key: Mapped[str | None] = mapped_column(String(80), default=None)
+    """The page upright and warped onto its template: what the pipeline read, boxes sit on it."""
     inliers: Mapped[int] = mapped_column(default=0)
     residual_px: Mapped[float | None] = mapped_column(Float, default=None)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

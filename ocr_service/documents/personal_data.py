@@ -2,7 +2,7 @@
 個人情報系 network (吹田市: personal-data work only from the 住民情報系 network).
 
 Registered with the org-scoping mechanism (db/scoping.py), so every query on documents, pages,
-field results and blind entries is filtered the same way, present routes and future ones alike.
+field results, blind entries and kept exports is filtered the same way, present routes and future ones alike.
 Sub-selects use Core tables so the loader criteria do not filter them too.
 """
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from ocr_service.db.scoping import guard_personal_data
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.export.models import ExportRecord
 from ocr_service.forms.models import FormDefinition
 from ocr_service.review.models import BlindEntry
 
@@ -32,3 +33,14 @@ guard_personal_data(Document, lambda: _visible(Document.id))
 guard_personal_data(Page, lambda: _visible(Page.document_id))
 guard_personal_data(FieldResult, lambda: _visible(FieldResult.document_id))
 guard_personal_data(BlindEntry, lambda: _visible(BlindEntry.document_id))
+
+
+def _export_visible() -> ColumnElement[bool]:
+    # A kept CSV of a personal_data form holds the same values as its documents.
+    personal_codes = select(_forms.c.code).where(
+        _forms.c.personal_data.is_(True), _forms.c.org_id == ExportRecord.org_id
+    )
+    return ExportRecord.form_code.not_in(personal_codes)
+
+
+guard_personal_data(ExportRecord, _export_visible)

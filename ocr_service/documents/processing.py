@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from ocr_service.db.base import new_id, utcnow
+from ocr_service.documents.batches import split_batch
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import seal_field_value, seal_read_value
 from ocr_service.documents.status import IN_PROGRESS, DocumentStatus, transition_document
@@ -97,6 +98,9 @@ def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[
     without (identified page by page) leaves ``form_id`` to :func:`save_page_reading`.
     """
     existing = {p.page_no: p for p in db.scalars(select(Page).where(Page.document_id == document.id))}
+    if existing:
+        # A split-off document (pages keep their batch numbers) or a retry: the rows are there.
+        return [existing[n] for n in sorted(existing)]
     for page_no in range(1, document.page_count + 1):
         if page_no not in existing:
             page = Page(
@@ -115,12 +119,14 @@ def ensure_pages(db: Session, *, document: Document, layout_pages: int) -> list[
 def save_page_reading(
     db: Session, *, page: Page, reading: PageReading, page_png: bytes, store: BlobStore
 ) -> None:
-    """Store one page's image, crops and field results in a single commit.
+    """Store one page's images (raw scan and, when aligned, the upright warped page), crops and
+    field results in a single commit.
 
-    Image, crops and values are encrypted with the document's data key; a document erased
+    Images, crops and values are encrypted with the document's data key; a document erased
     while it was being read has no key, so KeyErasedError stops the worker here."""
     dek = document_key(db, document_id=page.document_id)
     page.image_blob_key = store.put(page_png, dek=dek)
+    page.aligned_blob_key = store.put(reading.aligned_png, dek=dek) if reading.aligned_png else None
     db.execute(delete(FieldResult).where(FieldResult.page_id == page.id))
     for field in reading.fields:
         value = ("1" if field.value else "0") if isinstance(field.value, bool) else field.value
@@ -233,6 +239,25 @@ def mark_recognized(db: Session, *, document_id: str, token: str | None = None) 
         _audit_outcome(db, document_id=document_id, action="document.recognized", detail={})
     db.commit()
     return done
+
+
+def finish_reading(db: Session, *, document_id: str, store: BlobStore, token: str | None = None) -> list[str] | None:
+    """Split the read batch into one document per form instance (要確認) or unread page (様式不明).
+
+    One commit: the split and the status change land together, so a redelivered task finds
+    the document no longer processing and cannot split it twice. None (nothing changed) when
+    this worker's lease ``token`` no longer holds the document. The files the split re-encrypted
+    under the new documents' keys are deleted only after that commit.
+    """
+    split = split_batch(db, document_id=document_id, store=store, held=_held_by(token))
+    if split is None:
+        db.rollback()
+        return None
+    ids, superseded = split
+    db.commit()
+    for key in superseded:
+        store.delete(key)
+    return ids
 
 
 def mark_failed(db: Session, *, document_id: str, reason: str, token: str | None = None) -> None:

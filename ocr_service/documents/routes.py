@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
@@ -11,8 +11,15 @@ from starlette.formparsers import MultiPartException
 
 from ocr_service.api.deps import OperatorCtx, ReviewerCtx
 from ocr_service.db.scoping import OrgScope, set_scope
-from ocr_service.documents import service
-from ocr_service.documents.schemas import DocumentDetailOut, DocumentOut, FieldResultOut, PageOut, UploadOut
+from ocr_service.documents import batches, service
+from ocr_service.documents.schemas import (
+    BatchOut,
+    DocumentDetailOut,
+    DocumentOut,
+    FieldResultOut,
+    PageOut,
+    UploadOut,
+)
 from ocr_service.documents.service import UploadLimits
 from ocr_service.documents.uploads import (
     UploadDeadline,
@@ -114,7 +121,7 @@ async def upload(request: Request, response: Response, ctx: OperatorCtx) -> Uplo
 
 @router.get("", response_model=list[DocumentOut])
 def list_documents(
-    ctx: ReviewerCtx,
+    ctx: OperatorCtx,
     status_filter: Annotated[str | None, Query(alias="status", max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -130,18 +137,35 @@ def get_document(document_id: str, ctx: ReviewerCtx) -> DocumentDetailOut:
     pages = service.list_pages(ctx.db, document_id=document.id)
     fields = service.list_field_results(ctx.db, document_id=document.id)
     ctx.record_view("document.view", obj_type="document", obj_id=document.id, document_id=document.id)
+    field_out = [FieldResultOut.model_validate(f) for f in fields]
+    if service.values_withheld(document, principal=ctx.principal):
+        # 読み合わせ is blind: neither the first entry nor the machine reading reaches the second reviewer.
+        field_out = [f.model_copy(update={"value": "", "char_confidences": []}) for f in field_out]
     return DocumentDetailOut(
         **DocumentOut.model_validate(document).model_dump(),
         pages=[PageOut.model_validate(p) for p in pages],
-        fields=[FieldResultOut.model_validate(f) for f in fields],
+        fields=field_out,
     )
 
 
 @router.get("/{document_id}/pages/{page_no}/image", response_class=Response)
-def page_image(document_id: str, page_no: int, ctx: ReviewerCtx) -> Response:
-    data = service.read_page_image(ctx.db, document_id=document_id, page_no=page_no, store=ctx.runtime.store)
+def page_image(
+    document_id: str,
+    page_no: int,
+    ctx: ReviewerCtx,
+    view: Annotated[Literal["aligned", "raw"], Query()] = "aligned",
+) -> Response:
+    """The page upright and aligned to its template (what was read), or the raw scan; a page that
+    was never aligned has only the raw scan."""
+    data = service.read_page_image(
+        ctx.db, document_id=document_id, page_no=page_no, store=ctx.runtime.store, aligned=view == "aligned"
+    )
     ctx.record_view(
-        "document.page_view", obj_type="page", obj_id=f"{document_id}/{page_no}", document_id=document_id
+        "document.page_view",
+        obj_type="page",
+        obj_id=f"{document_id}/{page_no}",
+        document_id=document_id,
+        detail={"view": view},
     )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)
 
@@ -155,3 +179,25 @@ def field_crop(document_id: str, field_result_id: str, ctx: ReviewerCtx) -> Resp
         "document.crop_view", obj_type="field_result", obj_id=field_result_id, document_id=document_id
     )
     return Response(content=data, media_type="image/png", headers=_PNG_HEADERS)
+
+
+batches_router = APIRouter(prefix="/batches", tags=["batches"])
+
+
+@batches_router.get("", response_model=list[BatchOut])
+def list_batches(
+    ctx: OperatorCtx,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[BatchOut]:
+    """受付状況: the organisation's uploads and the documents each became (statuses, no field values)."""
+    views = batches.list_batches(ctx.db, limit=limit, offset=offset)
+    ctx.record_view("batch.list", detail={"count": len(views), "offset": offset})
+    return [BatchOut.of(view) for view in views]
+
+
+@batches_router.get("/{batch_id}", response_model=BatchOut)
+def get_batch(batch_id: str, ctx: OperatorCtx) -> BatchOut:
+    view = batches.get_batch(ctx.db, batch_id=batch_id)
+    ctx.record_view("batch.view", obj_type="batch", obj_id=batch_id)
+    return BatchOut.of(view)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from ocr_service.documents.batches import BatchView
+from ocr_service.documents.status import status_label
 
 
 class FieldResultOut(BaseModel):
@@ -47,6 +50,15 @@ class DocumentOut(BaseModel):
     failure_reason: str | None
     created_at: datetime
     processed_at: datetime | None
+    batch_id: str | None = None
+    page_from: int | None = None
+    page_to: int | None = None
+    status_label: str = ""
+
+    @model_validator(mode="after")
+    def _label(self) -> DocumentOut:
+        self.status_label = status_label(self.status)
+        return self
 
 
 class UploadOut(DocumentOut):
@@ -59,3 +71,45 @@ class UploadOut(DocumentOut):
 class DocumentDetailOut(DocumentOut):
     pages: list[PageOut]
     fields: list[FieldResultOut]
+
+
+class BatchDocumentOut(BaseModel):
+    """A document as the uploader sees it: where in the scan, what became of it, never field values."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    form_id: str | None
+    page_from: int | None
+    page_to: int | None
+    status: str
+    failure_reason: str | None
+    resolution_note: str | None = None
+    status_label: str = ""
+
+    @model_validator(mode="after")
+    def _label(self) -> BatchDocumentOut:
+        self.status_label = status_label(self.status)
+        return self
+
+
+class BatchOut(BaseModel):
+    id: str
+    original_filename: str
+    page_count: int
+    form_id: str | None
+    created_at: datetime
+    documents: list[BatchDocumentOut]
+
+    @classmethod
+    def of(cls, view: BatchView) -> BatchOut:
+        batch = view.batch
+        return cls(
+            id=batch.id,
+            # Names are sealed per document; the batch shows its first document's (opened) name.
+            original_filename=view.documents[0].original_filename if view.documents else "",
+            page_count=batch.page_count,
+            form_id=batch.form_id,
+            created_at=batch.created_at,
+            documents=[BatchDocumentOut.model_validate(d) for d in view.documents],
+        )

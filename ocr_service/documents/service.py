@@ -17,7 +17,7 @@ from ocr_service.audit.service import audit
 from ocr_service.auth.service import Principal
 from ocr_service.db.base import new_id, utcnow
 from ocr_service.documents.images import image_format, image_to_pdf
-from ocr_service.documents.models import Document, FieldResult, Page, UploadReceipt
+from ocr_service.documents.models import Batch, Document, FieldResult, Page, UploadReceipt
 from ocr_service.documents.pdfcheck import PdfRejectedError, inspect_pdf
 from ocr_service.documents.sealing import open_document_names, open_field_results, seal_document_name
 from ocr_service.documents.status import DocumentStatus
@@ -186,8 +186,23 @@ def upload_document(
     document_id = new_id()
     blob_key = store.put(pdf, dek=create_document_key(db, document_id=document_id))
     try:
+        # The batch keeps no file name: names are personal data, sealed per document.
+        batch = Batch(
+            org_id=principal.org_id,
+            uploaded_by=principal.user_id,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            page_count=page_count,
+            form_id=form.id if form is not None else None,
+        )
+        db.add(batch)
+        db.flush()
+        # The whole scan is one document until ingest splits it into its form instances.
         document = Document(
             id=document_id,
+            batch_id=batch.id,
+            page_from=1,
+            page_to=page_count,
             org_id=principal.org_id,
             form_id=form.id if form is not None else None,
             uploaded_by=principal.user_id,
@@ -219,6 +234,7 @@ def upload_document(
             document_id=document.id,
             form_code=form.code if form is not None else "",
             detail={
+                "batch": batch.id,
                 "sha256": document.sha256,
                 "pages": page_count,
                 "form": f"{form.code}@v{form.version}" if form is not None else None,
@@ -293,6 +309,11 @@ def list_documents(
     return open_document_names(db, db.scalars(query))
 
 
+def values_withheld(document: Document, *, principal: Principal) -> bool:
+    """While a document waits for its blind second entry, only the first reviewer may see its values."""
+    return document.status == DocumentStatus.DOUBLE_ENTRY and document.confirmed_by != principal.user_id
+
+
 def list_pages(db: Session, *, document_id: str) -> list[Page]:
     return list(db.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.page_no)))
 
@@ -303,12 +324,16 @@ def list_field_results(db: Session, *, document_id: str) -> list[FieldResult]:
     )
 
 
-def read_page_image(db: Session, *, document_id: str, page_no: int, store: BlobStore) -> bytes:
+def read_page_image(
+    db: Session, *, document_id: str, page_no: int, store: BlobStore, aligned: bool = False
+) -> bytes:
+    """The raw scan of a page, or with ``aligned`` its aligned image (the raw scan if it has none)."""
     get_document(db, document_id=document_id)  # an erased document answers 410, not 404
     page = db.scalar(select(Page).where(Page.document_id == document_id, Page.page_no == page_no))
-    if page is None or page.image_blob_key is None:
+    key = page and ((aligned and page.aligned_blob_key) or page.image_blob_key)
+    if not key:
         raise DocumentNotFoundError(f"{document_id}/page/{page_no}")
-    return store.get(page.image_blob_key, dek=document_key(db, document_id=document_id))
+    return store.get(key, dek=document_key(db, document_id=document_id))
 
 
 def read_field_crop(db: Session, *, document_id: str, field_result_id: str, store: BlobStore) -> bytes:

@@ -45,6 +45,10 @@ class ExportProfile(BaseModel):
     """Pad month and day (and the 和暦 year) to two digits."""
     width: WidthRule = "keep"
     """half: 全角英数・カナ → 半角; full: 半角 → 全角; keep: unchanged."""
+    formula_guard: Literal["prefix", "off"] = "prefix"
+    """CSV injection (OWASP): a cell starting with = + - @ tab or CR (or their full-width forms) gets a
+    leading ' so a spreadsheet shows it as text; headers too. "off" only for a core system that needs
+    such values verbatim and never opens the file in a spreadsheet."""
     unrepresentable: Literal["refuse", "replace"] = "refuse"
     """A character the encoding cannot hold: refuse the export, or use the organisation's mapping table."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -9,30 +10,85 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ocr_service.api.deps import AdminCtx, ReviewerCtx
-from ocr_service.export import mappings
+from ocr_service.export import history, mappings
 from ocr_service.export.profile import ExportEncoding
 from ocr_service.export.service import export_confirmed_documents
 
 router = APIRouter(tags=["export"])
 
 
-@router.post("/forms/{form_code}/export.csv", response_class=Response)
-def export_csv(
-    form_code: str, ctx: ReviewerCtx, encoding: Annotated[ExportEncoding | None, Query()] = None
-) -> Response:
-    """Confirmed documents of the form as CSV (the form's export profile); they become 出力済."""
-    export = export_confirmed_documents(
-        ctx.db, principal=ctx.principal, form_code=form_code, encoding=encoding
-    )
+def _csv_response(content: bytes, *, media_type: str, filename: str, rows: int) -> Response:
     return Response(
-        content=export.content,
-        media_type=export.media_type,
+        content=content,
+        media_type=media_type,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(export.filename)}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
             "Cache-Control": "no-store",
-            "X-Export-Rows": str(export.rows),
+            "X-Export-Rows": str(rows),
         },
     )
+
+
+@router.post("/forms/{form_code}/export.csv", response_class=Response)
+def export_csv(
+    form_code: str,
+    ctx: ReviewerCtx,
+    encoding: Annotated[ExportEncoding | None, Query()] = None,
+    extra: Annotated[str, Query(max_length=40, description="batch,pages,received")] = "",
+) -> Response:
+    """Confirmed documents of the form as CSV (the form's export profile); they become 出力済.
+
+    ``extra`` adds columns after the profile's: batch filename, page range, 受付日時 (JST)."""
+    export = export_confirmed_documents(
+        ctx.db,
+        principal=ctx.principal,
+        form_code=form_code,
+        encoding=encoding,
+        extra=[key for key in extra.split(",") if key],
+        store=ctx.runtime.store,
+    )
+    return _csv_response(
+        export.content, media_type=export.media_type, filename=export.filename, rows=export.rows
+    )
+
+
+class ExportRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    form_code: str
+    filename: str
+    rows: int
+    created_at: datetime
+    available: bool
+
+
+@router.get("/exports", response_model=list[ExportRecordOut])
+def list_exports(
+    ctx: ReviewerCtx, form: Annotated[str | None, Query(max_length=64)] = None
+) -> list[ExportRecordOut]:
+    records = history.list_exports(ctx.db, form_code=form)
+    ctx.record_view("export.list", detail={"form": form, "count": len(records)})
+    return [
+        ExportRecordOut(
+            id=r.id,
+            form_code=r.form_code,
+            filename=r.filename,
+            rows=r.rows,
+            created_at=r.created_at,
+            available=r.blob_key is not None,
+        )
+        for r in records
+    ]
+
+
+@router.get("/exports/{export_id}/download", response_class=Response)
+def download_export(export_id: str, ctx: ReviewerCtx) -> Response:
+    """A past export's file again (audited)."""
+    record, content = history.download_export(
+        ctx.db, principal=ctx.principal, export_id=export_id, store=ctx.runtime.store
+    )
+    return _csv_response(content, media_type=record.media_type, filename=record.filename, rows=record.rows)
 
 
 class CharMappingIn(BaseModel):

@@ -129,20 +129,27 @@ class FormLayout(BaseModel):
 
     @model_validator(mode="after")
     def _fields_fit(self) -> FormLayout:
+        # Every problem at once: an administrator fixing a layout should not find them one per run.
+        problems: list[str] = []
         seen: set[str] = set()
         width, height = self.page_size_pt
         for spec in self.fields:
             if spec.name in seen:
-                raise ValueError(f"field '{spec.name}' is defined twice")
+                problems.append(f"field '{spec.name}' is defined twice")
             seen.add(spec.name)
             if spec.page > self.pages:
-                raise ValueError(f"field '{spec.name}' is on page {spec.page} but the form has {self.pages}")
+                problems.append(f"field '{spec.name}' is on page {spec.page} but the form has {self.pages}")
             _x0, _y0, x1, y1 = spec.box
             if x1 > width + 1 or y1 > height + 1:
-                raise ValueError(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
-        check_layout_rules(self.fields, self.cross_field_rules)
+                problems.append(f"field '{spec.name}' box {list(spec.box)} lies outside the page")
+        try:
+            check_layout_rules(self.fields, self.cross_field_rules)
+        except ValueError as exc:
+            problems.append(str(exc))
         if unknown := self.export.unknown_fields(seen):
-            raise ValueError(f"export columns name unknown fields: {unknown}")
+            problems.append(f"export columns name unknown fields: {unknown}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def fields_on_page(self, page: int) -> list[FieldSpec]:

@@ -56,6 +56,18 @@ def _format_validation_error(origin: Path, exc: ValidationError, data: Any = Non
     return f"{origin}: invalid layout: " + "; ".join(problems)
 
 
+def _read_text(path: Path, kind: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LayoutError(
+            f"{path}: not valid UTF-8 at byte {exc.start} (the file may be cut off or saved in another "
+            "encoding; save it as UTF-8)"
+        ) from exc
+    except OSError as exc:
+        raise LayoutError(f"{path}: cannot read {kind}: {exc.strerror or exc}") from exc
+
+
 def _read_template(origin: Path, template_name: str) -> bytes:
     # The template name comes from the layout file, so keep it inside the layout's folder.
     template_path = (origin.parent / template_name).resolve()
@@ -82,9 +94,10 @@ def parse_layout_mapping(data: Any, *, origin: Path) -> FormLayout:
 
 def load_yaml_layout(path: Path) -> LayoutSource:
     """Load ``form.yaml`` (product schema) and its template PDF."""
+    text = _read_text(path, "YAML")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise LayoutError(f"{path}: cannot read YAML: {exc}") from exc
     layout = parse_layout_mapping(data, origin=path)
     template_name = data.get("template", "template.pdf")
@@ -104,14 +117,15 @@ def layout_from_eval_fields(data: Any, *, origin: Path) -> FormLayout:
     raw_code = str(data.get("layout") or origin.parent.name).lower()
     code = "".join(ch if ch in _CODE_CHARS else "_" for ch in raw_code)
     fields = []
+    problems = []
     for index, raw in enumerate(data["fields"]):
         if not isinstance(raw, dict):
-            raise LayoutError(f"{origin}: fields[{index}] must be an object")
+            problems.append(f"fields[{index}] must be an object")
+            continue
         field_type = raw.get("type", "text")
         if field_type not in FIELD_TYPES:
-            raise LayoutError(
-                f"{origin}: fields[{index}] ('{raw.get('name')}') has unknown type '{field_type}'"
-            )
+            problems.append(f"fields[{index}] ('{raw.get('name')}') has unknown type '{field_type}'")
+            continue
         fields.append(
             {
                 "name": raw.get("name"),
@@ -123,6 +137,8 @@ def layout_from_eval_fields(data: Any, *, origin: Path) -> FormLayout:
                 "multiline": bool(raw.get("multiline", False)),
             }
         )
+    if problems:
+        raise LayoutError(f"{origin}: invalid layout: " + "; ".join(problems))
     mapping = {
         "code": code,
         "title": data.get("title") or code,
@@ -136,9 +152,10 @@ def layout_from_eval_fields(data: Any, *, origin: Path) -> FormLayout:
 
 def load_eval_layout(fields_json: Path) -> LayoutSource:
     """Load an eval-format ``fields.json`` with the ``template.pdf`` beside it."""
+    text = _read_text(fields_json, "JSON")
     try:
-        data = json.loads(fields_json.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise LayoutError(f"{fields_json}: cannot read JSON: {exc}") from exc
     layout = layout_from_eval_fields(data, origin=fields_json)
     return LayoutSource(

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from ocr_service.auth.models import LoginSession
 from ocr_service.documents.models import Document, FieldResult, Page
+from ocr_service.export.models import ExportRecord
 from ocr_service.forms.models import FormDefinition, FormDraft
 from ocr_service.keys.service import INSTALLATION_OWNER, keys_of
+from ocr_service.retention.exports import kept_export_owners
 from ocr_service.storage.backends import ObjectNotFoundError
 from ocr_service.storage.blobs import BlobStore
 
@@ -33,6 +35,7 @@ def _referenced_blobs(db: Session) -> set[str]:
     keys |= {k for k in db.scalars(select(FieldResult.crop_blob_key)) if k}
     keys |= set(db.scalars(select(FormDefinition.template_blob_key)))
     keys |= set(db.scalars(select(FormDraft.template_blob_key)))  # templates in the layout editor
+    keys |= {k for k in db.scalars(select(ExportRecord.blob_key)) if k}  # kept exports (retention/exports.py)
     return keys
 
 
@@ -69,7 +72,7 @@ def expire_everything_else(
                 continue  # removed meanwhile
         store.delete(key)
         orphan_blobs += 1
-    live_documents = set(db.scalars(select(Document.id)))
+    live_documents = set(db.scalars(select(Document.id))) | kept_export_owners(db)
     orphan_keys = 0
     for owner in list(keys.store.owners()):
         if owner == INSTALLATION_OWNER or owner in live_documents:

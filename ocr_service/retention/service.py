@@ -325,6 +325,7 @@ def verify_certificate(db: Session, *, settings: Settings, document: dict[str, A
 class JobResult:
     run: RunResult
     housekeeping: Any
+    expired_exports: int = 0
 
 
 def retention_job(
@@ -336,9 +337,11 @@ def retention_job(
     trigger: str = "schedule",
 ) -> JobResult:
     """What beat runs and ``ocr-service retention run`` runs: erase due documents, then expire the rest."""
+    from ocr_service.retention.exports import expire_kept_exports
     from ocr_service.retention.housekeeping import expire_everything_else
 
     run = run_retention(db, settings=settings, store=store, now=now, trigger=trigger)
+    expired_exports = expire_kept_exports(db, settings=settings, store=store, now=now or utcnow())
     housekeeping = expire_everything_else(
         db,
         store=store,
@@ -347,4 +350,4 @@ def retention_job(
         # --now only decides which documents are due; sessions and orphans expire by the real clock.
         now=utcnow(),
     )
-    return JobResult(run=run, housekeeping=housekeeping)
+    return JobResult(run=run, housekeeping=housekeeping, expired_exports=expired_exports)

@@ -8,7 +8,12 @@ from fastapi.responses import JSONResponse, Response
 from ocr_service.export.mappings import MappingError
 from ocr_service.export.service import ExportError
 from ocr_service.review.pages import templates
-from ocr_service.review.service import ConfirmBlockedError, ReviewConflictError, ReviewStateError
+from ocr_service.review.service import (
+    ConfirmBlockedError,
+    ReviewConflictError,
+    ReviewStateError,
+    UnseenFieldsError,
+)
 
 
 async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
@@ -39,6 +44,16 @@ async def _blocked(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+async def _unseen(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnseenFieldsError)
+    fields = [
+        {"id": r.id, "field": r.field_name, "label": label}
+        for r, label in zip(exc.unseen, exc.labels, strict=True)
+    ]
+    detail = {"code": "unseen_fields", "message": str(exc), "fields": fields}
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
 async def _export(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ExportError)
     problems = [
@@ -62,5 +77,6 @@ def install_review_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReviewConflictError, _conflict)
     app.add_exception_handler(ReviewStateError, _state)
     app.add_exception_handler(ConfirmBlockedError, _blocked)
+    app.add_exception_handler(UnseenFieldsError, _unseen)
     app.add_exception_handler(ExportError, _export)
     app.add_exception_handler(MappingError, _mapping)

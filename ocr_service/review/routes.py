@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from ocr_service.api.deps import AdminCtx, ReviewerCtx
 from ocr_service.documents.models import Document
-from ocr_service.documents.status import status_label
-from ocr_service.review import double_entry, service
+from ocr_service.documents.status import DocumentStatus, status_label
+from ocr_service.review import double_entry, service, unidentified
+from ocr_service.review import queue as queue_service
 from ocr_service.review.outcomes import outcome_rows, residual_error_by_form
 from ocr_service.review.schemas import (
+    AssignFormIn,
     BlindFieldOut,
+    ConfirmIn,
     DisagreementOut,
     DocumentStatusOut,
     FieldEditIn,
     FieldEditOut,
+    QueueFilterIn,
     QueueItemOut,
+    ReasonIn,
     ValuesIn,
 )
 
@@ -37,12 +44,14 @@ def outcomes(ctx: AdminCtx) -> dict[str, object]:
 
 
 @router.get("/queue", response_model=list[QueueItemOut])
-def queue(ctx: ReviewerCtx) -> list[QueueItemOut]:
-    view = service.build_queue(
+def queue(ctx: ReviewerCtx, query_filter: Annotated[QueueFilterIn, Query()]) -> list[QueueItemOut]:
+    view = queue_service.build_queue(
         ctx.db,
         retention_days=service.retention_days_for(
             ctx.db, org_id=ctx.principal.org_id, default=ctx.runtime.settings.retention_days
         ),
+        query_filter=query_filter.to_filter(),
+        viewer_id=ctx.principal.user_id,
     )
     ctx.record_view("review.queue_view", detail={"count": len(view.rows)})
     return [
@@ -55,9 +64,30 @@ def queue(ctx: ReviewerCtx) -> list[QueueItemOut]:
             group=r.group,
             days_left=r.days_left,
             original_filename=r.document.original_filename,
+            batch_id=r.document.batch_id,
+            page_from=r.document.page_from,
+            page_to=r.document.page_to,
+            claimed_by_other=r.claimed_by_other,
         )
         for r in view.rows
     ]
+
+
+@router.post("/next", response_model=DocumentStatusOut | None)
+def next_document(
+    ctx: ReviewerCtx, query_filter: Annotated[QueueFilterIn, Query()]
+) -> DocumentStatusOut | None:
+    """次の文書: soft-claims the oldest unclaimed document waiting for review (null when none is left)."""
+    document = queue_service.claim_next_document(
+        ctx.db, principal=ctx.principal, query_filter=query_filter.to_filter()
+    )
+    ctx.record_view(
+        "review.next",
+        obj_type="document",
+        obj_id=document.id if document is not None else "",
+        document_id=document.id if document is not None else None,
+    )
+    return _status(document, f"/review/documents/{document.id}") if document else None
 
 
 @router.patch("/documents/{document_id}/fields/{field_result_id}", response_model=FieldEditOut)
@@ -76,13 +106,55 @@ def edit_field(document_id: str, field_result_id: str, body: FieldEditIn, ctx: R
 
 
 @router.post("/documents/{document_id}/confirm", response_model=DocumentStatusOut)
-def confirm(document_id: str, ctx: ReviewerCtx) -> DocumentStatusOut:
+def confirm(document_id: str, ctx: ReviewerCtx, body: ConfirmIn | None = None) -> DocumentStatusOut:
     threshold = ctx.runtime.settings.confidence_threshold
     document = service.confirm_document(
-        ctx.db, principal=ctx.principal, threshold=threshold, document_id=document_id
+        ctx.db,
+        principal=ctx.principal,
+        threshold=threshold,
+        document_id=document_id,
+        bulk=bool(body and body.bulk),
     )
-    following = service.next_document_to_review(ctx.db, after=document)
-    return _status(document, f"/review/documents/{following.id}" if following else "/review")
+    return _status(document, "/review/next")
+
+
+@router.post("/documents/{document_id}/assign-form", response_model=DocumentStatusOut)
+def assign_form(document_id: str, body: AssignFormIn, ctx: ReviewerCtx) -> DocumentStatusOut:
+    document = unidentified.assign_form(
+        ctx.db,
+        principal=ctx.principal,
+        document_id=document_id,
+        form_code=body.form_code,
+        enqueue=ctx.runtime.enqueue,
+    )
+    return _status(document, "/review")
+
+
+@router.post("/documents/{document_id}/exclude", response_model=DocumentStatusOut)
+def exclude(document_id: str, body: ReasonIn, ctx: ReviewerCtx) -> DocumentStatusOut:
+    document = unidentified.exclude_document(
+        ctx.db, principal=ctx.principal, document_id=document_id, reason=body.reason
+    )
+    return _status(document, "/review")
+
+
+@router.post("/documents/{document_id}/delete", response_model=DocumentStatusOut)
+def delete(document_id: str, body: ReasonIn, ctx: ReviewerCtx) -> DocumentStatusOut:
+    certificate_id = unidentified.delete_document(
+        ctx.db,
+        principal=ctx.principal,
+        document_id=document_id,
+        reason=body.reason,
+        store=ctx.runtime.store,
+        settings=ctx.runtime.settings,
+    )
+    return DocumentStatusOut(
+        id=document_id,
+        status=DocumentStatus.DELETED,
+        status_label=status_label(DocumentStatus.DELETED),
+        next_url="/review",
+        certificate_id=certificate_id,
+    )
 
 
 @router.get("/documents/{document_id}/blind-entry", response_model=list[BlindFieldOut])

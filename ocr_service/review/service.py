@@ -5,11 +5,10 @@ Every function runs in the caller's org-scoped session; a foreign id is simply n
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -19,14 +18,11 @@ from ocr_service.auth.service import Principal
 from ocr_service.db.base import utcnow
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import (
-    open_document_names,
     open_field_results,
     seal_field_value,
 )
 from ocr_service.documents.service import DocumentNotFoundError, get_document
 from ocr_service.documents.status import (
-    AWAITING_REVIEW,
-    IN_PROGRESS,
     DocumentStatus,
     status_label,
     transition_document,
@@ -37,18 +33,6 @@ from ocr_service.forms.service import layout_of
 from ocr_service.review.checks import FieldProblem, check_document, check_field_value
 from ocr_service.review.outcomes import record_field_outcomes
 
-QUEUE_GROUPS: dict[str, tuple[DocumentStatus, ...]] = {
-    "読取中": IN_PROGRESS,
-    "要確認": AWAITING_REVIEW,
-    "様式不明": (DocumentStatus.UNIDENTIFIED,),
-    "確認済": (DocumentStatus.CONFIRMED,),
-    "出力済": (DocumentStatus.EXPORTED,),
-    "読取失敗": (DocumentStatus.FAILED,),
-    "対象外": (DocumentStatus.EXCLUDED,),
-}
-GROUP_OF_STATUS: dict[str, str] = {
-    status.value: group for group, statuses in QUEUE_GROUPS.items() for status in statuses
-}
 ATTENTION_STATUSES = ("low_confidence", "invalid", "unreadable")
 
 
@@ -73,6 +57,19 @@ class ReviewConflictError(ValueError):
         self.current_version = current_version
 
 
+class UnseenFieldsError(ValueError):
+    """Confirm refused: flagged fields nobody accepted or corrected yet."""
+
+    def __init__(self, unseen: list[FieldResult], labels: list[str]) -> None:
+        super().__init__("未確認の要確認項目があります：" + "、".join(labels))
+        self.unseen = unseen
+        self.labels = labels
+
+
+BULK_CONFIRM_ROLE = "admin"
+"""一括確定 (confirm with flagged fields unseen) is a supervisor's explicit, audited decision."""
+
+
 class ConfirmBlockedError(ValueError):
     def __init__(self, problems: list[FieldProblem]) -> None:
         super().__init__("確認できない項目があります。")
@@ -84,87 +81,12 @@ def as_aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
-def days_left(*, created_at: datetime, retention_days: int, now: datetime) -> int:
-    """Whole days (rounded up) until automatic deletion; 0 once it is due.
-
-    The retention job (ocr_service/retention) erases a document on its first run at or after
-    ``created_at + retention_days``, so this is the same rule the job applies."""
-    remaining = as_aware(created_at) + timedelta(days=retention_days) - now
-    return max(0, math.ceil(remaining / timedelta(days=1)))
-
-
 def retention_days_for(db: Session, *, org_id: int, default: int) -> int:
     """The organisation's own retention period, else the installation's (OCR_RETENTION_DAYS)."""
     from ocr_service.orgs.models import Organisation
 
     org = db.get(Organisation, org_id)
     return (org.retention_days if org is not None else None) or default
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    document: Document
-    form_code: str
-    form_title: str
-    group: str
-    status_label: str
-    days_left: int
-    erase_at: datetime
-    """When the retention job erases the document (its first run at or after this moment)."""
-    erase_soon: bool
-    """Within a day of erase: the queue marks it."""
-
-
-@dataclass
-class QueueView:
-    rows: list[QueueRow]
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    """(form code, group) → number of documents."""
-    forms: dict[str, str] = field(default_factory=dict)
-    """form code → title, in code order."""
-
-
-def build_queue(
-    db: Session,
-    *,
-    retention_days: int,
-    group: str | None = None,
-    limit: int = 500,
-    now: datetime | None = None,
-) -> QueueView:
-    """Counts per form and status group, and up to ``limit`` documents (of ``group``), oldest first."""
-    now = now or utcnow()
-    forms = {f.id: f for f in db.scalars(select(FormDefinition))}
-    view = QueueView(rows=[])
-    counted = db.execute(
-        select(Document.form_id, Document.status, func.count()).group_by(Document.form_id, Document.status)
-    )
-    for form_id, status, count in counted:
-        form = forms.get(form_id or "")
-        code, title = (form.code, form.title) if form else ("", "（様式なし）")
-        key = (code, GROUP_OF_STATUS.get(status, "読取中"))
-        view.counts[key] = view.counts.get(key, 0) + int(count)
-        view.forms.setdefault(code, title)
-    view.forms = dict(sorted(view.forms.items()))
-    query = select(Document).order_by(Document.created_at, Document.id).limit(limit)
-    if group is not None:
-        query = query.where(Document.status.in_(QUEUE_GROUPS.get(group, ())))
-    for document in open_document_names(db, db.scalars(query)):
-        form = forms.get(document.form_id or "")
-        view.rows.append(
-            QueueRow(
-                document=document,
-                form_code=form.code if form else "",
-                form_title=form.title if form else "（様式なし）",
-                group=GROUP_OF_STATUS.get(document.status, "読取中"),
-                status_label=status_label(document.status),
-                days_left=days_left(created_at=document.created_at, retention_days=retention_days, now=now),
-                erase_at=as_aware(document.created_at) + timedelta(days=retention_days),
-                erase_soon=as_aware(document.created_at) + timedelta(days=retention_days) - now
-                <= timedelta(days=1),
-            )
-        )
-    return view
 
 
 @dataclass(frozen=True)
@@ -185,6 +107,11 @@ class DocumentReview:
     pages: list[Page]
     rows: list[FieldRow]
     """Flagged fields first (in layout order), then the auto-accepted ones."""
+
+    @property
+    def page_no_of(self) -> dict[str, int]:
+        """page id → its page number in the batch scan (shown next to each field)."""
+        return {page.id: page.page_no for page in self.pages}
 
 
 def is_flagged(result: FieldResult, *, threshold: float) -> bool:
@@ -328,15 +255,33 @@ def normalized(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def confirm_document(db: Session, *, principal: Principal, threshold: float, document_id: str) -> Document:
-    """Check every field again and confirm; under double entry the document waits for the blind second entry."""
+def unseen_flagged(db: Session, *, document: Document, threshold: float) -> list[FieldRow]:
+    """Flagged fields (low confidence, problem at reading, or failing a check now) no person has
+    accepted or corrected yet."""
+    review = load_document_review(db, document_id=document.id, threshold=threshold)
+    return [row for row in review.rows if row.flagged and row.result.reviewed_by is None]
+
+
+def confirm_document(
+    db: Session, *, principal: Principal, threshold: float, document_id: str, bulk: bool = False
+) -> Document:
+    """Confirm once every flagged field was seen (accepted or corrected by a person); then check every
+    field again. Under double entry the document waits for the blind second entry.
+
+    ``bulk`` is 一括確定: a supervisor confirms with flagged fields unseen; the audit event lists them.
+    """
     document = get_document(db, document_id=document_id)
     require_status(document, DocumentStatus.RECOGNIZED)
     _form, layout = form_of(db, document)
+    if bulk and not principal.has_role(BULK_CONFIRM_ROLE):
+        raise ReviewStateError("一括確定は管理者だけが行えます。", code="bulk_forbidden")
     results = results_in_page_order(db, document_id=document.id)
     problems = check_document(layout, merged_values(results))
     if problems:
         raise ConfirmBlockedError(problems)
+    unseen = unseen_flagged(db, document=document, threshold=threshold)
+    if unseen and not bulk:
+        raise UnseenFieldsError([r.result for r in unseen], [r.spec.label for r in unseen])
     needs_second = layout.review.double_entry and any(is_flagged(r, threshold=threshold) for r in results)
     next_status = DocumentStatus.DOUBLE_ENTRY if needs_second else DocumentStatus.CONFIRMED
     moved = transition_document(
@@ -346,20 +291,29 @@ def confirm_document(db: Session, *, principal: Principal, threshold: float, doc
         to_status=next_status,
         confirmed_by=principal.user_id,
         confirmed_at=utcnow(),
+        claimed_by=None,
+        claim_expires_at=None,
     )
     if not moved:
         db.rollback()
         raise ReviewStateError("この文書は他の担当者が先に確認しました。", code="already_confirmed")
+    detail: dict[str, object] = {"status": next_status.value, "fields": len(results)}
+    personal: dict[str, object] | None = None
+    if bulk:
+        detail["unseen"] = [{"id": r.result.id, "field": r.result.field_name} for r in unseen]
+        # The unseen values themselves are personal data: audit() seals them with the document's key.
+        personal = {r.result.field_name: r.result.value for r in unseen}
     if next_status == DocumentStatus.CONFIRMED:
         record_review_outcomes(db, document=document)
     audit(
         db,
         principal,
-        "review.confirm",
+        "review.bulk_confirm" if bulk else "review.confirm",
         obj_type="document",
         obj_id=document.id,
         document_id=document.id,
-        detail={"status": next_status, "fields": len(results)},
+        detail=detail,
+        personal=personal or None,
     )
     db.commit()
     db.refresh(document)

@@ -20,8 +20,11 @@
   };
   window.ocrCsrfToken = csrfToken;
 
+  // Headers every state-changing request sends (fetch and the upload XHR): the CSRF token.
+  function requestHeaders() { return { "x-csrf-token": csrfToken() }; }
+
   async function api(method, url, body) {
-    const init = { method, credentials: "same-origin", headers: { "x-csrf-token": csrfToken() } };
+    const init = { method, credentials: "same-origin", headers: requestHeaders() };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -81,8 +84,10 @@
     button.disabled = true;
     const errors = $("#export-errors");
     errors.textContent = "";
-    const res = await fetch(`/api/v1/forms/${encodeURIComponent(button.dataset.form)}/export.csv`,
-      { method: "POST", credentials: "same-origin", headers: { "x-csrf-token": csrfToken() } });
+    const extra = ["batch", "pages", "received"].filter((k) => { const box = $(`#opt-${k}`); return box && box.checked; });
+    const query = extra.length ? `?extra=${extra.join(",")}` : "";
+    const res = await fetch(`/api/v1/forms/${encodeURIComponent(button.dataset.form)}/export.csv${query}`,
+      { method: "POST", credentials: "same-origin", headers: requestHeaders() });
     if (!res.ok) {
       const data = await res.json().catch(() => null);
       errors.textContent = messageOf(data, "出力できませんでした。");
@@ -184,9 +189,10 @@
       else if (confirm) confirm.focus();
     }
 
-    async function confirmDocument() {
+    async function confirmDocument(bulk = false) {
       const confirm = $("#confirm");
       if (!confirm) return;
+      if (bulk && !window.confirm("未確認の要確認項目が残っていても確定します。監査記録に未確認の項目が残ります。よろしいですか。")) return;
       confirm.disabled = true;
       const saved = await Promise.all([...pending.values()]);
       const problems = $("#problems");
@@ -196,7 +202,7 @@
         problems.focus();
         return;
       }
-      const { res, data } = await api("POST", `/api/v1/review/documents/${docId}/confirm`);
+      const { res, data } = await api("POST", `/api/v1/review/documents/${docId}/confirm`, bulk ? { bulk: true } : undefined);
       if (res.ok) {
         toast("確認済にしました。");
         location.href = data.next_url || "/review";
@@ -204,6 +210,13 @@
       }
       confirm.disabled = false;
       problems.textContent = messageOf(data, "確認できませんでした。");
+      if (data && data.detail && data.detail.fields) {
+        // Flagged fields nobody accepted yet: mark them and go to the first one.
+        const unseen = new Set(data.detail.fields.map((f) => f.id));
+        for (const row of rows()) if (unseen.has(row.dataset.id)) row.classList.remove("done");
+        const firstUnseen = rows().find((r) => unseen.has(r.dataset.id));
+        if (firstUnseen) { focusRow(firstUnseen); return; }
+      }
       const first = data && data.detail.problems ? data.detail.problems[0] : null;
       for (const problem of (data && data.detail.problems) || []) {
         const row = rows().find((r) => r.dataset.field === problem.field);
@@ -263,6 +276,12 @@
       rows().forEach((r) => r.classList.toggle("current", r.contains(input)));
       const row = input.closest(".row");
       showBox(row.dataset.id);
+      const crop = $(".crop", row);
+      const zoomImg = $("#zoom-img");
+      if (zoomImg && crop) {
+        zoomImg.src = crop.src;
+        $("#zoom-caption").textContent = `${row.dataset.label}（${row.dataset.page} ページ目）`;
+      }
       if (input.type === "text") input.select();
     });
     root.addEventListener("change", (event) => {
@@ -291,7 +310,7 @@
       }
     });
     document.addEventListener("keydown", (event) => {
-      if ((event.ctrlKey || event.metaKey) && event.key === "Enter") { event.preventDefault(); confirmDocument(); }
+      if ((event.ctrlKey || event.metaKey) && event.key === "Enter") { event.preventDefault(); confirmDocument(false); }
       else if (event.altKey && event.code === "KeyA") {
         event.preventDefault();
         autoRows.open = !autoRows.open;
@@ -303,6 +322,8 @@
           if (next) focusRow(next); else if ($("#confirm")) $("#confirm").focus();
         }
       } else if (event.altKey && event.code === "KeyI") { event.preventDefault(); viewer.focus(); }
+      else if (event.altKey && event.code === "KeyR") { event.preventDefault(); toggleRaw(); }
+      else if (event.altKey && event.code === "KeyZ") { event.preventDefault(); $("#zoom").classList.toggle("zoomed"); }
     });
     window.addEventListener("pagehide", () => {
       // A closed tab still delivers what was typed last (keepalive outlives the page).
@@ -317,8 +338,17 @@
         });
       }
     });
+    function toggleRaw() {
+      // The aligned page (boxes sit on the handwriting) is the default; the raw scan is one key away.
+      const raw = canvas.dataset.view !== "raw";
+      canvas.dataset.view = raw ? "raw" : "aligned";
+      for (const img of $$("img[data-raw]", canvas)) img.src = raw ? img.dataset.raw : img.dataset.aligned;
+      $("#view-mode").textContent = raw ? "表示：元のスキャン（Alt+R で位置合わせ後の画像）" : "表示：位置合わせ後の画像（Alt+R で元のスキャン）";
+    }
     const confirm = $("#confirm");
-    if (confirm) confirm.addEventListener("click", confirmDocument);
+    if (confirm) confirm.addEventListener("click", () => confirmDocument(false));
+    const bulk = $("#bulk-confirm");
+    if (bulk) bulk.addEventListener("click", () => confirmDocument(true));
     const eraseButton = $("#erase-button");
     if (eraseButton) {
       eraseButton.addEventListener("click", async () => {
@@ -358,5 +388,67 @@
       if (res.ok) { location.href = data.next_url || "/review"; return; }
       $("#form-error").textContent = messageOf(data, "送信できませんでした。");
     });
+  }
+
+  // ---- 様式不明: assign a form, exclude, delete ----------------------------------------------
+  const resolve = $("#resolve");
+  if (resolve) {
+    const docId = resolve.dataset.document;
+    const fail = (data, fallback) => { const box = $("#resolve-error"); box.textContent = messageOf(data, fallback); box.focus(); };
+    const act = async (event, path, body, fallback) => {
+      event.preventDefault();
+      const { res, data } = await api("POST", `/api/v1/review/documents/${docId}/${path}`, body);
+      if (res.ok) { toast(`「${data.status_label}」にしました。`); location.href = data.next_url || "/review"; }
+      else fail(data, fallback);
+    };
+    const assign = $("#assign-form");
+    if (assign) {
+      assign.addEventListener("submit", (e) => act(e, "assign-form", { form_code: $("#form-code").value }, "読み直しを受け付けられませんでした。"));
+      $("#exclude-form").addEventListener("submit", (e) => act(e, "exclude", { reason: $("#exclude-reason").value }, "対象外にできませんでした。"));
+      $("#delete-form").addEventListener("submit", (e) => {
+        if (!window.confirm("この文書のページ画像を削除します。よろしいですか。")) { e.preventDefault(); return; }
+        act(e, "delete", { reason: $("#delete-reason").value }, "削除できませんでした。");
+      });
+      $("#form-code").focus();
+    }
+  }
+
+  // ---- upload screen -----------------------------------------------------------------------
+  const drop = $("#drop");
+  if (drop) {
+    const input = $("#upload-files");
+    const list = $("#upload-list");
+    const uploadOne = (file) => new Promise((resolve) => {
+      const row = document.createElement("tr");
+      const name = document.createElement("td"); name.textContent = file.name;
+      const bar = document.createElement("progress"); bar.max = 100; bar.value = 0;
+      const barCell = document.createElement("td"); barCell.append(bar);
+      const result = document.createElement("td"); result.textContent = "送信中";
+      row.append(name, barCell, result); list.append(row);
+      const body = new FormData();
+      body.append("file", file);
+      const code = $("#upload-form-code").value;
+      if (code) body.append("form_code", code);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/v1/documents");
+      xhr.withCredentials = true;
+      for (const [name, value] of Object.entries(requestHeaders())) xhr.setRequestHeader(name, value);
+      xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) bar.value = Math.round(e.loaded / e.total * 100); });
+      xhr.addEventListener("load", () => {
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (err) { data = null; }
+        if (xhr.status === 201) { bar.value = 100; result.textContent = "受け付けました（読取待ち）"; }
+        else { result.textContent = messageOf(data, `受け付けられませんでした（${xhr.status}）`); result.className = "refused"; }
+        resolve();
+      });
+      xhr.addEventListener("error", () => { result.textContent = "通信できませんでした。"; result.className = "refused"; resolve(); });
+      xhr.send(body);
+    });
+    const uploadAll = async (files) => { for (const file of files) await uploadOne(file); toast("アップロードが終わりました。"); };
+    input.addEventListener("change", () => uploadAll(Array.from(input.files)));
+    drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
+    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(Array.from(e.dataTransfer.files)); });
   }
 })();

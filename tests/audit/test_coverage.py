@@ -23,16 +23,20 @@ from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.models import ApiToken, User
 from ocr_service.auth.service import create_api_token
 from ocr_service.cli.main import app as cli_app
+from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
-from ocr_service.documents.models import FieldResult
-from ocr_service.export.models import CharMapping
+from ocr_service.documents.models import Batch, FieldResult
+from ocr_service.export.models import CharMapping, ExportRecord
+from ocr_service.export.service import export_key_owner
 from ocr_service.forms.editor import create_draft_from_form
 from ocr_service.forms.service import layout_of
 from ocr_service.forms.yaml_io import dump_layout_yaml
+from ocr_service.keys.service import create_document_key
 from ocr_service.storage.blobs import BlobStore
 from tests.conftest import SAMPLE_FORM_DIR
 from tests.factories import PASSWORD, _recovery_codes, login, make_form, make_org, make_user, pdf_bytes
 from tests.helpers import make_recognized_document
+from tests.test_batches import _unidentified_document
 
 # (method, path template) -> the action a successful call records.
 API_ACTIONS = {
@@ -97,6 +101,15 @@ API_ACTIONS = {
     # a new bridge name each time: a new bridge is registered; routine beats are not events).
     ("GET", "/api/v1/bridges"): "bridge.list_view",
     ("POST", "/api/v1/bridges/heartbeat"): "bridge.register",
+    # Issue 10: batches, 次の文書, 様式不明 decisions, past exports.
+    ("GET", "/api/v1/batches"): "batch.list",
+    ("GET", "/api/v1/batches/{batch_id}"): "batch.view",
+    ("POST", "/api/v1/review/next"): "review.next",
+    ("POST", "/api/v1/review/documents/{document_id}/assign-form"): "document.assign_form",
+    ("POST", "/api/v1/review/documents/{document_id}/exclude"): "document.exclude",
+    ("POST", "/api/v1/review/documents/{document_id}/delete"): "document.delete",
+    ("GET", "/api/v1/exports"): "export.list",
+    ("GET", "/api/v1/exports/{export_id}/download"): "export.download",
 }
 # Query strings some operations need (a missing one is a refused 422, walked as such elsewhere).
 QUERIES = {
@@ -122,6 +135,17 @@ SCREEN_ACTIONS = {
     "/admin/forms": "form_editor.view",
     "/admin/forms/drafts/{draft_id}": "form_draft.view",
     "/admin/bridges": "bridge.list_view",
+    "/upload": "document.upload_view",
+    "/intake": "batch.list",
+    "/exports": "export.list",
+    "/review/next": "review.next",
+}
+# Each 様式不明 decision gets its own 様式不明 document, so the first allowed role really decides it
+# (later roles meet a document already decided: a refused 409/404, audited as such).
+DECISION_DOCUMENT = {
+    "/api/v1/review/documents/{document_id}/assign-form": "assign_id",
+    "/api/v1/review/documents/{document_id}/exclude": "exclude_id",
+    "/api/v1/review/documents/{document_id}/delete": "delete_id",
 }
 # Pages anyone may load and that show no data: not audited (they would only record noise).
 PUBLIC_SCREENS = {
@@ -143,6 +167,12 @@ class World:
     tokens: dict[str, str]
     layout: dict[str, Any]
     layout_yaml: str
+
+    def url(self, path: str) -> str:
+        params = dict(self.params)
+        if path in DECISION_DOCUMENT:
+            params["document_id"] = self.params[DECISION_DOCUMENT[path]]
+        return path.format(**params) + QUERIES.get(path, "")
 
 
 @pytest.fixture()
@@ -168,6 +198,30 @@ def world(db: Session, store: BlobStore) -> World:
     db.add(mapping)
     draft = create_draft_from_form(db, org_id=org_a.id, user_id=users["admin"].id, code="simple", store=store)
     tokens = {role: create_api_token(db, user=user, name=f"scanner-{role}") for role, user in users.items()}
+    batch = Batch(
+        org_id=org_a.id, uploaded_by=users["operator"].id, sha256="0" * 64, size_bytes=1, page_count=1
+    )
+    db.add(batch)
+    export_id = new_id()
+    export_key = create_document_key(db, document_id=export_key_owner(export_id))
+    db.add(
+        ExportRecord(
+            id=export_id,
+            org_id=org_a.id,
+            form_code="simple",
+            filename="simple.csv",
+            media_type="text/csv",
+            blob_key=store.put("氏名\r\n".encode(), dek=export_key),
+            rows=0,
+            created_by=users["reviewer"].id,
+            detail={},
+        )
+    )
+    decisions = {
+        key: _unidentified_document(db, user=users["operator"], store=store).id
+        for key in DECISION_DOCUMENT.values()
+    }
+    set_scope(db, SYSTEM_SCOPE)
     db.commit()
     params = {
         "document_id": document.id,
@@ -183,6 +237,9 @@ def world(db: Session, store: BlobStore) -> World:
         "draft_id": draft.id,
         "page": "1",
         "code": "simple",
+        "batch_id": batch.id,
+        "export_id": export_id,
+        **decisions,
     }
     layout_yaml = dump_layout_yaml(layout_of(form))
     return World(users, params, tokens, dict(draft.layout), layout_yaml)
@@ -239,13 +296,19 @@ def _call(client: TestClient, method: str, url: str, path: str, user: User | Non
         return client.patch(url, json={"value": "山田太郎", "version": 1})
     if method == "POST" and path.endswith(("blind-entry", "arbitration")):
         return client.post(url, json={"values": {}})
+    if method == "POST" and path.endswith("assign-form"):
+        return client.post(url, json={"form_code": "simple"})
+    if method == "POST" and path.endswith(("exclude", "delete")):
+        return client.post(url, json={"reason": "白紙の裏面"})
     return client.request(method, url, follow_redirects=False)
 
 
 def _check(events: list[AuditEvent], *, response: Any, expected: str, user: User | None, what: str) -> None:
     actor = user.username if user else "anonymous"
     mine = [e for e in events if e.actor == actor or (user is None and e.action == "auth.login_failed")]
-    if response.status_code < 300:
+    # A screen that redirects to its work (次の文書 → the document) succeeded; to the login page, refused.
+    location = response.headers.get("location", "")
+    if response.status_code < 300 or (response.status_code == 303 and not location.startswith("/login")):
         # A repeated identical upload is recognised as such (idempotent uploads) and audited so.
         # So is publishing a layout identical to the latest version (no new version).
         variants = (expected, f"{expected}_duplicate", f"{expected}_unchanged")
@@ -281,7 +344,7 @@ def test_every_api_route_and_screen_is_audited_for_every_role(
         for (method, path), expected in [*[((("GET", p), a)) for p, a in SCREEN_ACTIONS.items()], *calls]:
             if path == "/api/v1/auth/login":
                 continue  # exercised below, it would replace the session
-            url = path.format(**world.params) + QUERIES.get(path, "")
+            url = world.url(path)
             before = _last_seq(db)
             response = _call(client, method, url, path, user, world)
             _check(
@@ -300,6 +363,16 @@ def test_every_api_route_and_screen_is_audited_for_every_role(
     codes = {code for _role, code in seen_statuses}
     assert {200, 401, 403, 404} <= codes, codes
     assert ("foreign", 404) in seen_statuses and ("auditor", 403) in seen_statuses
+    # Issue 10's decisions and downloads really happened (not only their refusals).
+    done = set(db.scalars(select(AuditEvent.action).where(AuditEvent.action != "request.refused")))
+    assert {
+        "document.assign_form",
+        "document.exclude",
+        "document.delete",
+        "export.download",
+        "batch.view",
+        "review.next",
+    } <= done, done
 
 
 # CLI commands that touch no organisation data (they start services, read local files or models).

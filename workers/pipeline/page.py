@@ -194,6 +194,7 @@ class PagePipeline:
             layout_page=layout_page,
             orientation=aligned.orientation,
             alignment_doubtful=aligned.doubtful,
+            aligned_png=encode_png(aligned.warped),
         )
 
     # -- cropping ---------------------------------------------------------------------------

@@ -52,3 +52,5 @@ class PageReading:
     """Quarter turn (0/90/180/270) undone before alignment."""
     alignment_doubtful: bool = False
     """Aligned, but the residual is high: the reason tells the reviewer to check the positions."""
+    aligned_png: bytes | None = None
+    """PNG of the page upright and warped onto its template (what was read); None when not aligned."""
