@@ -102,19 +102,17 @@ def audit_page(
     filters, errors = _filters(user, org, action, form, date_from, date_to, seqs)
     org_ids, _orgless, events, flags = _load(ctx, filters)
     orgs = [ctx.db.get(Organisation, i) for i in org_ids]
-    query = {
-        k: v
-        for k, v in {
-            "user": user,
-            "org": org,
-            "action": action,
-            "form": form,
-            "from": date_from,
-            "to": date_to,
-            "seqs": seqs,
-        }.items()
-        if v
+    values = {
+        "user": user,
+        "org": org,
+        "action": action,
+        "form": form,
+        "from": date_from,
+        "to": date_to,
+        "seqs": seqs,
     }
+    # The CSV link and the audit detail carry only the filters actually set.
+    query = {k: v for k, v in values.items() if v}
     ctx.record_view(
         "audit.review_view", detail={"filters": query, "events": len(events), "flags": len(flags)}
     )
@@ -124,15 +122,7 @@ def audit_page(
         "flags": flags,
         "flag_labels": FLAG_LABELS,
         "orgs": [o for o in orgs if o is not None],
-        "values": {
-            "user": user,
-            "org": org,
-            "action": action,
-            "form": form,
-            "from": date_from,
-            "to": date_to,
-            "seqs": seqs,
-        },
+        "values": values,
         "errors": errors,
         "csv_url": "/admin/audit.csv" + ("?" + urlencode(query) if query else ""),
         "flag_link": lambda f: "/admin/audit?" + urlencode({"seqs": ",".join(str(s) for s in f.seqs)}),
