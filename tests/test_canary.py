@@ -24,8 +24,10 @@ from typing import Any
 
 import pytest
 import redis
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
@@ -122,6 +124,23 @@ def _scan_redis(url: str, needles: dict[str, list[bytes]]) -> set[str]:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 found |= _found(base64.b64decode(json.loads(item)["body"]), needles)
     return found
+
+
+def _canary_app(settings: Settings) -> tuple[Engine, sessionmaker[Session], LocalBlobStore, FastAPI]:
+    """The API on the settings' database and blob dir, enqueueing to a real Celery broker."""
+    engine = make_engine(settings.resolved_database_url)
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info=session_info(Keys.from_settings(settings))
+    )
+    store = LocalBlobStore(settings.resolved_storage_dir)
+    celery = make_celery(settings)
+    app = create_app(
+        settings,
+        session_factory=factory,
+        store=store,
+        enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]),
+    )
+    return engine, factory, store, app
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -241,19 +260,8 @@ def test_canary_embedded_sqlite(tmp_path: Path) -> None:
     of the database from before the run opens nothing."""
     settings = Settings(environment="test", data_dir=tmp_path / "var", storage_key="canary-storage-key")
     upgrade_database(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    factory = sessionmaker(
-        bind=engine, expire_on_commit=False, info=session_info(Keys.from_settings(settings))
-    )
-    store = LocalBlobStore(settings.resolved_storage_dir)
     # The embedded broker (kombu's SQLAlchemy transport on SQLite in the data dir) and a real worker.
-    celery = make_celery(settings)
-    app = create_app(
-        settings,
-        session_factory=factory,
-        store=store,
-        enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]),
-    )
+    engine, factory, store, app = _canary_app(settings)
     log = tmp_path / "worker.log"
     worker = _start_worker(settings, log)
     try:
@@ -338,18 +346,7 @@ def test_canary_postgresql_redis_real_worker(tmp_path: Path, canary_pg: str) -> 
         task_time_limit_s=70,
         broker_visibility_timeout_s=90,
     )
-    engine = make_engine(canary_pg)
-    factory = sessionmaker(
-        bind=engine, expire_on_commit=False, info=session_info(Keys.from_settings(settings))
-    )
-    store = LocalBlobStore(settings.resolved_storage_dir)
-    celery = make_celery(settings)
-    app = create_app(
-        settings,
-        session_factory=factory,
-        store=store,
-        enqueue=lambda doc_id: celery.send_task(INGEST_TASK, args=[doc_id]),
-    )
+    engine, factory, store, app = _canary_app(settings)
     log = tmp_path / "worker.log"
     worker = _start_worker(settings, log)
     try:
