@@ -109,21 +109,23 @@ def change_own_password(
     check_new_password(db, user=user, password=new, policy=policy)
     store_password(db, user=user, password=new, policy=policy, now=now)
     user.must_change_password = False
-    end_user_sessions(db, user_id=user.id)
     stage = next_stage(user, policy=policy, now=now)
+    raw = _rotate_own_session(db, settings=settings, user=user, stage=stage, action="auth.password_changed")
+    return raw, stage
+
+
+def _rotate_own_session(db: Session, *, settings: Settings, user: User, stage: str, action: str) -> str:
+    """After a credential change: end every session of the user, open a fresh one (the session id
+    rotates on privilege change), audit the change and commit. Returns the new raw session id."""
+    end_user_sessions(db, user_id=user.id)
     raw = create_login_session(
         db, user_id=user.id, ttl=timedelta(minutes=settings.session_ttl_minutes), stage=stage
     )
     record_audit_event(
-        db,
-        action="auth.password_changed",
-        org_id=user.org_id,
-        user_id=user.id,
-        object_type="user",
-        object_id=str(user.id),
+        db, action=action, org_id=user.org_id, user_id=user.id, object_type="user", object_id=str(user.id)
     )
     db.commit()
-    return raw, stage
+    return raw
 
 
 @dataclass(frozen=True)
@@ -157,19 +159,7 @@ def finish_mfa_enrolment(db: Session, *, settings: Settings, user: User, code: s
     user.totp_secret, user.totp_pending = user.totp_pending, None
     user.totp_last_step = step
     user.recovery_codes = hashes
-    end_user_sessions(db, user_id=user.id)
-    raw = create_login_session(
-        db, user_id=user.id, ttl=timedelta(minutes=settings.session_ttl_minutes), stage=STAGE_FULL
-    )
-    record_audit_event(
-        db,
-        action="auth.mfa_enrolled",
-        org_id=user.org_id,
-        user_id=user.id,
-        object_type="user",
-        object_id=str(user.id),
-    )
-    db.commit()
+    raw = _rotate_own_session(db, settings=settings, user=user, stage=STAGE_FULL, action="auth.mfa_enrolled")
     return codes, raw
 
 
