@@ -345,6 +345,9 @@ def test_unidentified_document_is_shown_and_resolved_only_by_a_person(
 class _BlankSecondSheet:
     """Stands in for the page pipeline: sheet 2 of the scan is a blank back, every other sheet aligns."""
 
+    dpi = 50
+    """The document loop rasterises at the pipeline's dpi."""
+
     def __init__(self) -> None:
         self.asked: list[tuple[int, int]] = []
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -18,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
-from ocr_service.documents.models import Document, Page
+from ocr_service.documents.models import Document
 from ocr_service.documents.processing import (
     claim_document,
     ensure_pages,
@@ -30,11 +29,11 @@ from ocr_service.documents.processing import (
 )
 from ocr_service.forms.models import FormDefinition
 from ocr_service.forms.service import layout_of
-from ocr_service.keys.datakey import DataKey
 from ocr_service.keys.service import KeyErasedError, document_key, installation_key
-from workers.pipeline.identify import LayoutCandidate, candidates_for, read_unknown_page
+from workers.pipeline.document import NamedLayout, PriorPage, ReadAgainst, read_pdf
+from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.imaging import encode_png
-from workers.pipeline.raster import RasterError, rasterize_pdf, render_template
+from workers.pipeline.raster import RasterError
 from workers.pipeline.types import PageReading
 from workers.runtime import WorkerRuntime
 
@@ -44,41 +43,28 @@ INTERNAL_ERROR_JA = "内部エラーのため読み取れませんでした。�
 TIMEOUT_JA = "処理時間の上限を超えたため読み取りを中止しました。ページ数を減らして再度取り込んでください。"
 
 
-PageReader = Callable[[np.ndarray, Page], PageReading]
+def _read_against(db: Session, runtime: WorkerRuntime, document: Document) -> tuple[ReadAgainst, int]:
+    """What the document's pages are read against, and how many layout pages new page rows cycle through.
 
-
-def _named_form_reader(runtime: WorkerRuntime, form: FormDefinition, dek: DataKey) -> PageReader:
-    """Pages of an upload for a named form: page i shows layout page ((i - 1) % pages) + 1."""
-    layout = layout_of(form)
-    templates = render_template(runtime.store.get(form.template_blob_key, dek=dek), dpi=runtime.settings.raster_dpi)
-
-    def read(image: np.ndarray, page: Page) -> PageReading:
-        return runtime.pipeline.process_page(
-            image,
-            layout=layout,
-            layout_page=page.layout_page,
-            page_no=page.page_no,
-            template_image=templates[page.layout_page - 1],
-        )
-
-    return read
-
-
-def _identifying_reader(runtime: WorkerRuntime, forms: list[FormDefinition], dek: DataKey) -> PageReader:
-    """Pages of an upload that named no form: each is identified among the org's published forms."""
+    An upload for a named form is read against that form version; one that named no form has
+    each page identified among the organisation's published forms."""
+    dek = installation_key(db)
+    dpi = runtime.settings.raster_dpi
+    if document.form_id is not None:
+        form = db.get(FormDefinition, document.form_id)
+        assert form is not None
+        layout = layout_of(form)
+        template_pdf = runtime.store.get(form.template_blob_key, dek=dek)
+        return NamedLayout.from_template(layout, template_pdf, dpi=dpi), layout.pages
     candidates: list[LayoutCandidate] = []
-    for form in forms:
+    for form in forms_for_identification(db, org_id=document.org_id):
         candidates += candidates_for(
             key=form.id,
             layout=layout_of(form),
             template_pdf=runtime.store.get(form.template_blob_key, dek=dek),
-            dpi=runtime.settings.raster_dpi,
+            dpi=dpi,
         )
-
-    def read(image: np.ndarray, page: Page) -> PageReading:
-        return read_unknown_page(runtime.pipeline, image, candidates=candidates, page_no=page.page_no)
-
-    return read
+    return candidates, 1
 
 
 class LeaseLostError(RuntimeError):
@@ -163,45 +149,31 @@ def _process_claimed(
     try:
         document = db.get(Document, document_id)
         assert document is not None
-        layout_pages = 1
-        if document.form_id is not None:
-            form = db.get(FormDefinition, document.form_id)
-            assert form is not None
-            read = _named_form_reader(runtime, form, installation_key(db))
-            layout_pages = layout_of(form).pages
-            pages = ensure_pages(db, document=document, layout_pages=layout_pages)
-        else:
-            read = _identifying_reader(
-                runtime, forms_for_identification(db, org_id=document.org_id), installation_key(db)
-            )
-            pages = ensure_pages(db, document=document, layout_pages=1)
-        todo = [p for p in pages if p.status == "pending"]
-        if todo:
-            images = rasterize_pdf(
+        against, layout_pages = _read_against(db, runtime, document)
+        pages = {p.page_no: p for p in ensure_pages(db, document=document, layout_pages=layout_pages)}
+        if any(p.status == "pending" for p in pages.values()):
+
+            def save(image: np.ndarray, reading: PageReading) -> None:
+                # A worker that lost its lease while reading must not store over the new holder's work.
+                heartbeat.check()
+                page = pages[reading.page_no]
+                save_page_reading(db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store)
+                logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
+
+            read_pdf(
                 runtime.store.get(document.blob_key, dek=document_key(db, document_id=document_id)),
-                dpi=settings.raster_dpi,
+                against,
+                pipeline=runtime.pipeline,
                 timeout_s=settings.raster_timeout_s,
                 max_pages=settings.max_pages,
                 max_pixels=settings.max_page_pixels,
+                # A split-off document's PDF holds only its pages, which keep their batch numbers.
+                first_page_no=document.page_from or 1,
+                # Pages stored by an earlier try are not read again (they still count for layout pages).
+                prior={n: PriorPage(p.status, p.layout_page) for n, p in pages.items() if p.status != "pending"},
+                before_page=lambda _page_no: heartbeat.check(),
+                on_page=save,
             )
-            # A named multi-page form: a blank back does not use up a layout page, so the sheet
-            # after it is read as the next page of the form (pages done on an earlier try count too).
-            expected = 1
-            for page in pages:
-                if page.status == "pending":
-                    if layout_pages > 1:
-                        page.layout_page = expected
-                    heartbeat.check()
-                    # A split-off document's PDF holds only its pages, from page_from on.
-                    image = images[page.page_no - (document.page_from or 1)]
-                    reading = read(image, page)
-                    heartbeat.check()
-                    save_page_reading(
-                        db, page=page, reading=reading, page_png=encode_png(image), store=runtime.store
-                    )
-                    logger.info("ingest %s page %d: %s", document_id, page.page_no, reading.status)
-                if page.status != "blank":
-                    expected = page.layout_page % layout_pages + 1
         heartbeat.check()
         documents = finish_reading(db, document_id=document_id, store=runtime.store, token=token)
         if documents is None:

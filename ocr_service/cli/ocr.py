@@ -61,8 +61,8 @@ def process(
     org: Annotated[str | None, typer.Option("--org", help="Organisation whose forms to use")] = None,
 ) -> None:
     """Run the recognition pipeline on FILE locally and print the field values as JSON."""
-    from workers.pipeline.document import process_pdf
-    from workers.pipeline.identify import candidates_for, process_pdf_identified
+    from workers.pipeline.document import NamedLayout, ReadAgainst, read_pdf
+    from workers.pipeline.identify import candidates_for
     from workers.pipeline.page import PagePipeline
     from workers.pipeline.raster import RasterError
     from workers.runtime import recognizer_from_settings
@@ -84,33 +84,23 @@ def process(
         if not choices:
             fail("no form is imported (see 'ocr-service forms import')")
             return
-    recognizer = recognizer_from_settings(cfg)
+    pipeline = PagePipeline(
+        recognizer_from_settings(cfg), dpi=cfg.raster_dpi, low_confidence_threshold=cfg.confidence_threshold
+    )
     bar, progress = _progress_bar("pages")
     try:
+        against: ReadAgainst
         if len(choices) == 1:
-            readings = process_pdf(
-                file.read_bytes(),
-                layout=choices[0][0],
-                template_pdf=choices[0][1],
-                recognizer=recognizer,
-                dpi=cfg.raster_dpi,
-                progress=progress,
-                low_confidence_threshold=cfg.confidence_threshold,
-            )
+            against = NamedLayout.from_template(choices[0][0], choices[0][1], dpi=cfg.raster_dpi)
         else:
-            candidates = [
+            against = [
                 c
                 for lay, pdf in choices
                 for c in candidates_for(
                     key=f"{lay.code}@v{lay.version}", layout=lay, template_pdf=pdf, dpi=cfg.raster_dpi
                 )
             ]
-            pipeline = PagePipeline(
-                recognizer, dpi=cfg.raster_dpi, low_confidence_threshold=cfg.confidence_threshold
-            )
-            readings = process_pdf_identified(
-                file.read_bytes(), candidates=candidates, pipeline=pipeline, progress=progress
-            )
+        readings = read_pdf(file.read_bytes(), against, pipeline=pipeline, progress=progress)
     except RasterError as exc:
         bar.close()
         fail(str(exc))

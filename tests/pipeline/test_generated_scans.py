@@ -21,7 +21,8 @@ from tests.support.backs import render_blank_back_pdf
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.pipeline.align import align_page
 from workers.pipeline.blank import is_blank_page
-from workers.pipeline.identify import LayoutCandidate, candidates_for, process_pdf_identified
+from workers.pipeline.document import read_pdf
+from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import TextResult, load_recognizer
@@ -59,7 +60,7 @@ def _read(
     pdf: bytes, candidates: list[LayoutCandidate], recorder: _Recorder | None = None
 ) -> list[PageReading]:
     pipeline = PagePipeline(recorder or _Recorder(), dpi=DPI)
-    return process_pdf_identified(pdf, candidates=candidates, pipeline=pipeline)
+    return read_pdf(pdf, candidates, pipeline=pipeline)
 
 
 def _fields(reading: PageReading) -> dict[str, str | bool]:

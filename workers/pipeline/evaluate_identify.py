@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workers.pipeline.document import read_pdf
 from workers.pipeline.evaluate import FormScore, load_form_set
-from workers.pipeline.identify import LayoutCandidate, candidates_for, process_pdf_identified
+from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import Recognizer
 
@@ -51,7 +52,7 @@ def evaluate_form_set_identified(
     residuals: list[float] = []
     started = time.perf_counter()
     for done, (scan, scan_rows) in enumerate(by_scan.items(), start=1):
-        readings = process_pdf_identified((set_dir / scan).read_bytes(), candidates=candidates, pipeline=pipeline)
+        readings = read_pdf((set_dir / scan).read_bytes(), candidates, pipeline=pipeline)
         pages_done += len(readings)
         for reading in readings:
             if reading.status == "ok" and reading.residual_px is not None:

@@ -13,11 +13,14 @@ confident garbage.
 Template features are cached per template content (see
 :func:`workers.pipeline.align.template_features`), and the scan's features
 are computed once and reused for the alignment of the chosen layout.
+
+This module reads one page; the loop over a document's pages is
+:func:`workers.pipeline.document.read_pages`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,7 +29,7 @@ from ocr_service.forms.layout import FormLayout
 from workers.pipeline.align import PageFeatures, match_features, page_features, template_features
 from workers.pipeline.blank import is_blank_page
 from workers.pipeline.page import BLANK_REASON, PagePipeline
-from workers.pipeline.raster import rasterize_pdf, render_template
+from workers.pipeline.raster import render_template
 from workers.pipeline.types import PageReading
 
 __all__ = [
@@ -34,7 +37,6 @@ __all__ = [
     "LayoutCandidate",
     "candidates_for",
     "identify_page",
-    "process_pdf_identified",
     "read_unknown_page",
 ]
 
@@ -162,28 +164,3 @@ def read_unknown_page(
         reading, form_key=chosen.key, layout_page=chosen.page, identify_score=round(found.score, 4)
     )
 
-
-def process_pdf_identified(
-    pdf: bytes,
-    *,
-    candidates: Sequence[LayoutCandidate],
-    pipeline: PagePipeline,
-    timeout_s: float = 120.0,
-    max_pages: int = 50,
-    max_pixels: int = 60_000_000,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[PageReading]:
-    """Read an uploaded PDF whose form is not named: every page is identified on its own.
-
-    Raises:
-        RasterError: the upload is not a usable PDF.
-    """
-    pages = rasterize_pdf(
-        pdf, dpi=pipeline.dpi, timeout_s=timeout_s, max_pages=max_pages, max_pixels=max_pixels
-    )
-    readings = []
-    for index, image in enumerate(pages, start=1):
-        readings.append(read_unknown_page(pipeline, image, candidates=candidates, page_no=index))
-        if progress is not None:
-            progress(index, len(pages))
-    return readings

@@ -1,7 +1,7 @@
 """``forms test``: fill a layout with random valid values, scan it synthetically, read it back.
 
 Tells an administrator whether a new layout works before it goes live: per
-field, how often the real pipeline (:func:`workers.pipeline.page.process_pdf`)
+field, how often the real pipeline (:func:`workers.pipeline.document.process_pdf`)
 reads the value that was written, how often it would be auto-accepted, and
 how often an auto-accepted value would be wrong.
 """

@@ -45,7 +45,7 @@ class PageReading:
     form_key: str | None = None
     """Which candidate layout the page was read with (set when the form was identified)."""
     layout_page: int | None = None
-    """1-based page of that layout."""
+    """1-based page of the layout the scan was read as (None: identification chose no layout)."""
     identify_score: float | None = None
     """Identification score in [0, 1] (None when the upload named its form)."""
     orientation: int = 0
