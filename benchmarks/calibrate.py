@@ -23,6 +23,7 @@ from typing import Any
 from workers.pipeline.calibration import Calibrator, build_report
 from workers.pipeline.evaluate import evaluate_form_set
 from workers.pipeline.recognizer import load_recognizer
+from workers.pipeline.second_opinion import load_second_opinion
 
 
 def main() -> None:
@@ -39,7 +40,15 @@ def main() -> None:
     else:
         recognizer = load_recognizer(None, intra_op_threads=2)
         rows = []
-        evaluate_form_set(args.set_dir, recognizer=recognizer, details=rows, calibrator=Calibrator())
+        # Raw scores, and the second opinion asked about every text field: the fit decides the band.
+        evaluate_form_set(
+            args.set_dir,
+            recognizer=recognizer,
+            details=rows,
+            calibrator=Calibrator(),
+            second_opinion=load_second_opinion(recognizer),
+            second_opinion_everywhere=True,
+        )
         if args.details:
             args.details.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     rows = [r for r in rows if r["confidence"] is not None]

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workers.pipeline.evaluate import evaluate_form_set
 from workers.pipeline.recognizer import load_recognizer
+from workers.pipeline.second_opinion import load_second_opinion
 
 
 def main() -> None:
@@ -22,12 +23,14 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--details", default=None, help="write one JSON line per field here")
+    parser.add_argument("--second-opinion", action="store_true", help="read doubtful fields twice (OCR_OCR_SECOND_OPINION)")
     args = parser.parse_args()
     recognizer = load_recognizer(None, intra_op_threads=args.threads)
     details: list[dict[str, Any]] = []
     result = evaluate_form_set(
         Path(args.set_dir),
         recognizer=recognizer,
+        second_opinion=load_second_opinion(recognizer, intra_op_threads=args.threads) if args.second_opinion else None,
         dpi=args.dpi,
         details=details,
         progress=lambda done, total: print(f"{done}/{total}", file=sys.stderr, end="\r"),

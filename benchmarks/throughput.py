@@ -42,15 +42,19 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[..., Any]) -> Calla
     return wrapper
 
 
-def _worker(jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str, queue: Any) -> None:
+def _worker(
+    jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str, second: bool, queue: Any
+) -> None:
     import workers.pipeline.document as document
     import workers.pipeline.page as page
     from ocr_service.forms.loader import load_layout_file
     from workers.pipeline.recognizer import load_recognizer
+    from workers.pipeline.second_opinion import load_second_opinion
 
     stages: dict[str, float] = {}
     started = time.perf_counter()
     recognizer = load_recognizer(None, intra_op_threads=threads, device=device)
+    opinion = load_second_opinion(recognizer, intra_op_threads=threads, device=device) if second else None
     stages["model_load"] = time.perf_counter() - started
     # Time the pipeline's own stage functions where document.py and page.py look them up.
     for module, name, stage in (
@@ -60,6 +64,9 @@ def _worker(jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str
     ):
         setattr(module, name, _timed(stages, stage, getattr(module, name)))
     recognizer.recognize = _timed(stages, "recognise", recognizer.recognize)  # type: ignore[method-assign]
+    if opinion is not None:
+        # The widened re-read goes through recognizer.recognize too: it is counted in both stages.
+        object.__setattr__(opinion, "agreements", _timed(stages, "second_opinion", opinion.agreements))
     layouts = {code: load_layout_file(Path(set_dir) / code / "fields.json") for _, code in jobs}
     pages = 0
     begin = time.perf_counter()
@@ -70,6 +77,7 @@ def _worker(jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str
             layout=source.layout,
             template_pdf=source.template_pdf,
             recognizer=recognizer,
+            second_opinion=opinion,
         )
         pages += len(readings)
     elapsed = time.perf_counter() - begin
@@ -118,6 +126,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N scans")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--note", default="")
+    parser.add_argument("--second-opinion", action="store_true", help="read doubtful fields twice (A/B)")
     args = parser.parse_args()
     machine = _machine()
     rows = [json.loads(x) for x in (args.set_dir / "truth.jsonl").read_text(encoding="utf-8").splitlines() if x]
@@ -128,7 +137,11 @@ def main() -> None:
     queue = ctx.Queue()
     procs = [
         ctx.Process(
-            target=_worker, args=(scans[i :: args.workers], str(args.set_dir), args.threads, args.device, queue)
+            target=_worker,
+            args=(
+                scans[i :: args.workers], str(args.set_dir), args.threads, args.device,
+                args.second_opinion, queue,
+            ),
         )
         for i in range(args.workers)
     ]
@@ -151,6 +164,7 @@ def main() -> None:
         "device": args.device,
         "workers": args.workers,
         "threads_per_worker": args.threads,
+        "second_opinion": args.second_opinion,
         "pages": pages,
         "pages_per_min": 60.0 * pages / slowest if slowest else 0.0,
         "pages_per_min_incl_startup": 60.0 * pages / wall if wall else 0.0,

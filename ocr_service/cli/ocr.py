@@ -63,9 +63,8 @@ def process(
     """Run the recognition pipeline on FILE locally and print the field values as JSON."""
     from workers.pipeline.document import NamedLayout, ReadAgainst, read_pdf
     from workers.pipeline.identify import candidates_for
-    from workers.pipeline.page import PagePipeline
     from workers.pipeline.raster import RasterError
-    from workers.runtime import recognizer_from_settings
+    from workers.runtime import pipeline_from_settings
 
     cfg = settings()
     choices: list[tuple[FormLayout, bytes]] = []
@@ -84,9 +83,7 @@ def process(
         if not choices:
             fail("no form is imported (see 'ocr-service forms import')")
             return
-    pipeline = PagePipeline(
-        recognizer_from_settings(cfg), dpi=cfg.raster_dpi, low_confidence_threshold=cfg.confidence_threshold
-    )
+    pipeline = pipeline_from_settings(cfg)
     bar, progress = _progress_bar("pages")
     try:
         against: ReadAgainst
@@ -189,7 +186,7 @@ def eval_forms(
     """Field accuracy, character accuracy and auto-accept rate on a form set, end to end."""
     from workers.pipeline.evaluate import evaluate_form_set
     from workers.pipeline.evaluate_identify import evaluate_form_set_identified
-    from workers.runtime import recognizer_from_settings
+    from workers.runtime import recognizer_from_settings, second_opinion_from_settings
 
     cfg = settings()
     recognizer = recognizer_from_settings(cfg)
@@ -197,6 +194,7 @@ def eval_forms(
     result = (evaluate_form_set_identified if identify else evaluate_form_set)(
         directory,
         recognizer=recognizer,
+        second_opinion=second_opinion_from_settings(cfg, recognizer),
         dpi=cfg.raster_dpi,
         progress=progress,
         threshold=cfg.confidence_threshold,

@@ -219,7 +219,7 @@ def check_picture(ctx: AdminCtx, draft_id: str) -> Response:
 def trial(ctx: AdminCtx, draft_id: str, n: Annotated[int, Query(ge=1, le=20)] = 2) -> dict[str, Any]:
     """試し読み: fill the layout with random values in handwriting fonts, read it back, per-field accuracy."""
     from workers.pipeline.trial import run_synthetic_trial
-    from workers.runtime import recognizer_from_settings
+    from workers.runtime import recognizer_from_settings, second_opinion_from_settings
 
     draft = _draft(ctx, draft_id)
     try:
@@ -231,7 +231,8 @@ def trial(ctx: AdminCtx, draft_id: str, n: Annotated[int, Query(ge=1, le=20)] = 
         result = run_synthetic_trial(
             layout,
             editor.draft_template(ctx.db, draft=draft, store=ctx.runtime.store),
-            recognizer=recognizer_from_settings(cfg),
+            recognizer=(recognizer := recognizer_from_settings(cfg)),
+            second_opinion=second_opinion_from_settings(cfg, recognizer),
             n=n,
             seed=0,
             dpi=cfg.raster_dpi,

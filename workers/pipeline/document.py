@@ -27,6 +27,7 @@ from workers.pipeline.identify import LayoutCandidate, read_unknown_page
 from workers.pipeline.page import BLANK_REASON, PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import Recognizer
+from workers.pipeline.second_opinion import SecondOpinion
 from workers.pipeline.types import PageReading
 
 __all__ = [
@@ -200,6 +201,8 @@ def process_pdf(
     max_pixels: int = 60_000_000,
     low_confidence_threshold: float = 0.95,
     calibrator: Calibrator | None = None,
+    second_opinion: SecondOpinion | None = None,
+    second_opinion_everywhere: bool = False,
 ) -> list[PageReading]:
     """Read an uploaded PDF against one layout with a pipeline built for ``recognizer``.
 
@@ -211,6 +214,8 @@ def process_pdf(
         dpi: rendering resolution for scan and template.
         low_confidence_threshold: see :class:`PagePipeline`.
         calibrator: see :class:`PagePipeline`.
+        second_opinion: see :class:`PagePipeline`.
+        second_opinion_everywhere: see :class:`PagePipeline`.
         others: see :func:`read_pdf`.
 
     Returns:
@@ -220,7 +225,12 @@ def process_pdf(
         RasterError: the upload is not a usable PDF.
     """
     pipeline = PagePipeline(
-        recognizer, dpi=dpi, low_confidence_threshold=low_confidence_threshold, calibrator=calibrator
+        recognizer,
+        dpi=dpi,
+        low_confidence_threshold=low_confidence_threshold,
+        calibrator=calibrator,
+        second_opinion=second_opinion,
+        second_opinion_everywhere=second_opinion_everywhere,
     )
     return read_pdf(
         pdf,

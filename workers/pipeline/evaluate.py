@@ -21,6 +21,7 @@ from ocr_service.forms.loader import LayoutSource, load_layout_file
 from workers.pipeline.calibration import Calibrator
 from workers.pipeline.document import process_pdf
 from workers.pipeline.recognizer import Recognizer
+from workers.pipeline.second_opinion import SecondOpinion
 from workers.pipeline.types import FieldReading, PageReading
 
 __all__ = [
@@ -133,6 +134,7 @@ class FormScore:
                         "value": value,
                         "confidence": reading.confidence if reading else None,
                         "status": reading.status if reading else (page.status if page else "missing"),
+                        "agreed": reading.agreed if reading else None,
                         "right": right,
                         **(extra or {}),
                     }
@@ -171,6 +173,8 @@ def evaluate_form_set(
     threshold: float = 0.95,
     details: list[dict[str, Any]] | None = None,
     calibrator: Calibrator | None = None,
+    second_opinion: SecondOpinion | None = None,
+    second_opinion_everywhere: bool = False,
 ) -> dict[str, Any]:
     """Score the full pipeline (PDF bytes in, field values out) on a form set.
 
@@ -183,6 +187,8 @@ def evaluate_form_set(
         details: if given, receives one dict per scored field (for error analysis).
         calibrator: confidence calibration (default: the packaged one, as in production;
             ``Calibrator()`` reports raw scores, for fitting).
+        second_opinion: the production second opinion (None: every field read once).
+        second_opinion_everywhere: ask it about every text field (calibration fitting).
 
     Returns:
         ``{"set", "n_scans", "n_fields", "field_acc", "char_acc", "by_type",
@@ -207,6 +213,8 @@ def evaluate_form_set(
                 dpi=dpi,
                 low_confidence_threshold=threshold,
                 calibrator=calibrator,
+                second_opinion=second_opinion,
+                second_opinion_everywhere=second_opinion_everywhere,
             )
         pages_done += len(next(iter(runs.values())))
         for row in scan_rows:

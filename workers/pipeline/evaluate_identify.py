@@ -20,6 +20,7 @@ from workers.pipeline.evaluate import FormScore, load_form_set
 from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import Recognizer
+from workers.pipeline.second_opinion import SecondOpinion
 
 __all__ = ["evaluate_form_set_identified"]
 
@@ -32,6 +33,7 @@ def evaluate_form_set_identified(
     progress: Callable[[int, int], None] | None = None,
     threshold: float = 0.95,
     details: list[dict[str, Any]] | None = None,
+    second_opinion: SecondOpinion | None = None,
 ) -> dict[str, Any]:
     """Identify, align and read every page of a form set; score identification and fields.
 
@@ -46,7 +48,9 @@ def evaluate_form_set_identified(
     for code, source in layouts.items():
         candidates += candidates_for(key=code, layout=source.layout, template_pdf=source.template_pdf, dpi=dpi)
     types = {code: {f.name: f.type for f in source.layout.fields} for code, source in layouts.items()}
-    pipeline = PagePipeline(recognizer, dpi=dpi, low_confidence_threshold=threshold)
+    pipeline = PagePipeline(
+        recognizer, dpi=dpi, low_confidence_threshold=threshold, second_opinion=second_opinion
+    )
     score = FormScore(threshold=threshold, details=details)
     pages_done = n_rows = identified_right = unidentified = misidentified = doubtful = 0
     residuals: list[float] = []

@@ -36,6 +36,7 @@ from workers.pipeline.marks import (
     strip_mask,
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
+from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
 from workers.pipeline.validate import validate_page_fields
 
@@ -85,6 +86,10 @@ class PagePipeline:
         margin_pt: extra border around every field box (handwriting overflows).
         calibrator: maps raw scores to calibrated confidences (default: the packaged fit;
             ``Calibrator()`` keeps raw scores, which is what fitting needs).
+        second_opinion: reads doubtful text fields again (see :mod:`workers.pipeline.second_opinion`);
+            None reads every field once.
+        second_opinion_everywhere: ask about every text field, not only doubtful ones
+            (calibration fitting needs the agreement of all of them).
 
     Comb fields are read as one line: template dropout removes the cell walls,
     which leaves an ordinary digit line (97.9 % exact on dev digit fields).
@@ -98,8 +103,12 @@ class PagePipeline:
         low_confidence_threshold: float = 0.95,
         margin_pt: float = 3.0,
         calibrator: Calibrator | None = None,
+        second_opinion: SecondOpinion | None = None,
+        second_opinion_everywhere: bool = False,
     ) -> None:
         self.recognizer = recognizer
+        self.second_opinion = second_opinion
+        self.second_opinion_everywhere = second_opinion_everywhere
         self.calibrate = calibrator if calibrator is not None else load_calibration()
         self.dpi = dpi
         self.threshold = low_confidence_threshold
@@ -178,6 +187,26 @@ class PagePipeline:
         results = self.recognizer.recognize(crops, types) if crops else []
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
+        if self.second_opinion is not None:
+            asks = [
+                Ask(
+                    item.spec.name,
+                    crops[item.first : item.first + item.count],
+                    item.spec.type,
+                    item.joiner,
+                    item.joiner.join(r.text for r in results[item.first : item.first + item.count]),
+                    item.sealed,
+                )
+                for item in pending
+            ]
+            self.second_opinion.settle(
+                asks,
+                readings,
+                calibrator=self.calibrate,
+                threshold=self.threshold,
+                everywhere=self.second_opinion_everywhere,
+                low_reason=_REASON_LOW,
+            )
         ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)
         ordered = with_hints(ordered, layout=layout, page=layout_page, threshold=self.threshold)

@@ -24,6 +24,7 @@ from ocr_service.forms.synthetic import (
 from workers.pipeline.document import process_pdf
 from workers.pipeline.evaluate import normalize_for_scoring
 from workers.pipeline.recognizer import Recognizer
+from workers.pipeline.second_opinion import SecondOpinion
 
 __all__ = ["run_synthetic_trial"]
 
@@ -105,6 +106,7 @@ def run_synthetic_trial(
     dpi: int = 200,
     threshold: float = 0.8,
     progress: Callable[[int, int], None] | None = None,
+    second_opinion: SecondOpinion | None = None,
 ) -> dict[str, Any]:
     """Generate ``n`` filled sheets, read them with the pipeline and score every field.
 
@@ -137,6 +139,7 @@ def run_synthetic_trial(
             recognizer=recognizer,
             dpi=dpi,
             low_confidence_threshold=threshold,
+            second_opinion=second_opinion,
         )
         found = {f.name: f for page in readings for f in page.fields}
         for name, truth in values.items():

@@ -29,6 +29,9 @@ class FieldReading:
     status: FieldStatus = "ok"
     reason: str | None = None
     """Human-readable reason (Japanese) when status is not ``ok``."""
+    agreed: bool | None = None
+    """Second opinion (:mod:`workers.pipeline.second_opinion`): did the second reads agree?
+    None when the field was not read again."""
 
 
 @dataclass(frozen=True)
