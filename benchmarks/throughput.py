@@ -49,7 +49,7 @@ def _worker(
     import workers.pipeline.page as page
     from ocr_service.forms.loader import load_layout_file
     from workers.pipeline.recognizer import load_recognizer
-    from workers.pipeline.second_opinion import load_second_opinion
+    from workers.pipeline.second_opinion import SecondOpinion, load_second_opinion
 
     stages: dict[str, float] = {}
     started = time.perf_counter()
@@ -64,9 +64,8 @@ def _worker(
     ):
         setattr(module, name, _timed(stages, stage, getattr(module, name)))
     recognizer.recognize = _timed(stages, "recognise", recognizer.recognize)  # type: ignore[method-assign]
-    if opinion is not None:
-        # The widened re-read goes through recognizer.recognize too: it is counted in both stages.
-        object.__setattr__(opinion, "agreements", _timed(stages, "second_opinion", opinion.agreements))
+    # The widened re-read goes through recognizer.recognize too: it is counted in both stages.
+    SecondOpinion.agreements = _timed(stages, "second_opinion", SecondOpinion.agreements)  # type: ignore[method-assign]
     layouts = {code: load_layout_file(Path(set_dir) / code / "fields.json") for _, code in jobs}
     pages = 0
     begin = time.perf_counter()

@@ -11,10 +11,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocr_service.config import Settings
 from tests.pipeline.conftest import FONT_PATH
-from workers.pipeline.calibration import AGREED, Calibrator, build_report, fit_with_agreement
+from workers.pipeline.calibration import (
+    AGREED,
+    SECOND_OPINION_FLOOR,
+    Calibrator,
+    build_report,
+    fit_with_agreement,
+)
 from workers.pipeline.recognizer import TextResult, load_recognizer
 from workers.pipeline.second_opinion import (
-    FLOOR,
     Ask,
     SecondOpinion,
     load_second_opinion,
@@ -71,7 +76,7 @@ def test_only_doubtful_unsealed_fields_above_the_floor_are_read_again() -> None:
     readings = {
         "sure": _reading("sure", 0.99, "ok"),
         "doubt": _reading("doubt", 0.8),
-        "low": _reading("low", FLOOR - 0.1),
+        "low": _reading("low", SECOND_OPINION_FLOOR - 0.1),
         "seal": _reading("seal", 0.8),
         "none": FieldReading("none", "", 0.0, [], None, "unreadable", "x"),
     }
@@ -120,12 +125,26 @@ def _rows() -> list[dict[str, Any]]:
     for scan in range(20):
         for i, agreed in enumerate((True, True, True, False)):
             rows.append(
-                {"scan": f"s{scan}", "field": f"f{i}", "type": "digits", "status": "low_confidence",
-                 "confidence": 0.7 + 0.01 * i, "right": agreed, "agreed": agreed}
+                {
+                    "scan": f"s{scan}",
+                    "field": f"f{i}",
+                    "type": "digits",
+                    "status": "low_confidence",
+                    "confidence": 0.7 + 0.01 * i,
+                    "right": agreed,
+                    "agreed": agreed,
+                }
             )
             rows.append(
-                {"scan": f"s{scan}", "field": f"g{i}", "type": "digits", "status": "ok",
-                 "confidence": 0.999, "right": True, "agreed": True}
+                {
+                    "scan": f"s{scan}",
+                    "field": f"g{i}",
+                    "type": "digits",
+                    "status": "ok",
+                    "confidence": 0.999,
+                    "right": True,
+                    "agreed": True,
+                }
             )
     return rows
 
@@ -136,7 +155,7 @@ def test_the_agreed_map_is_fitted_on_the_band_and_reported_with_and_without() ->
     rows = _rows()
     calibrator = fit_with_agreement(rows, threshold=0.95)
     assert AGREED in calibrator.maps
-    assert all(FLOOR <= x < 0.95 for x in calibrator.maps[AGREED][0])
+    assert all(SECOND_OPINION_FLOOR <= x < 0.95 for x in calibrator.maps[AGREED][0])
     report = build_report(rows, folds=2, threshold=0.95, set_name="synthetic")
     with_it = report["by_threshold"]["0.95"]
     without = report["without_second_opinion"]["0.95"]

@@ -243,7 +243,8 @@ def group_of(row: dict[str, Any]) -> str:
 
 
 SECOND_OPINION_FLOOR = 0.5
-"""Keep equal to :data:`workers.pipeline.second_opinion.FLOOR` (the band the pipeline reads again)."""
+"""Doubtful fields below this first confidence are not read again (agreement cannot lift them
+over the threshold); the second opinion and its fit share this one band."""
 
 
 def fit_with_agreement(
