@@ -228,10 +228,11 @@ def trial(ctx: AdminCtx, draft_id: str, n: Annotated[int, Query(ge=1, le=20)] = 
         raise _refused(exc) from None
     cfg = ctx.runtime.settings
     try:
+        recognizer = recognizer_from_settings(cfg)
         result = run_synthetic_trial(
             layout,
             editor.draft_template(ctx.db, draft=draft, store=ctx.runtime.store),
-            recognizer=(recognizer := recognizer_from_settings(cfg)),
+            recognizer=recognizer,
             second_opinion=second_opinion_from_settings(cfg, recognizer),
             n=n,
             seed=0,
