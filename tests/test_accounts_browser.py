@@ -4,7 +4,6 @@ code, lockout and unlock by an admin in the console, issuing and revoking a mach
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,27 +15,25 @@ import httpx
 import numpy as np
 import pyotp
 import pytest
-import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.auth import mfa
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.keys.service import Keys as KeyService
 from ocr_service.keys.service import session_info
 from ocr_service.orgs.models import Organisation
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_org, make_user
-from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot, browser  # noqa: F401
+from tests.support.live_server import serve_in_thread, truncate_all
+from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _screenshot, browser  # noqa: F401
 
 pytestmark = [
     pytest.mark.slow,
@@ -69,22 +66,12 @@ def server(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Server]:
         org = make_org(db, "東山市 市民課")
         db.commit()
         org_id = org.id
-    port = _free_port()
     app = create_app(settings, session_factory=factory, store=store, enqueue=lambda _id: None)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield Server(f"http://127.0.0.1:{port}", factory, settings, org_id)
+        with serve_in_thread(app) as url:
+            yield Server(url, factory, settings, org_id)
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 def _user(server: Server, role: str, username: str, *, must_change: bool = False, totp: bool = False) -> None:

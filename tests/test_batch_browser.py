@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,20 +19,18 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.documents.sealing import open_field_results
@@ -53,8 +50,9 @@ from tests.pipeline.conftest import (
     make_unknown_template_pdf,
 )
 from tests.support.backs import render_blank_back_pdf
+from tests.support.live_server import serve_in_thread, truncate_all
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
-from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot, browser  # noqa: F401
+from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _screenshot, browser  # noqa: F401
 from workers.ingest import run_ingest
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
@@ -152,24 +150,13 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         settings=settings, session_factory=factory, store=store, pipeline=PagePipeline(_StandIn(), dpi=DPI)
     )
     app = create_app(settings, session_factory=factory, store=store, enqueue=live.queued.append)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    # Started inside the try: whatever fails below, the finally stops the server.
-    thread = threading.Thread(target=server.run, daemon=True)
     try:
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        live.url = f"http://127.0.0.1:{port}"
-        live.runtime = runtime
-        yield live
+        with serve_in_thread(app) as url:
+            live.url = url
+            live.runtime = runtime
+            yield live
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 def _login(driver: WebDriver, wait: WebDriverWait[WebDriver], url: str, username: str, title: str) -> None:

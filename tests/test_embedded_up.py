@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,22 +15,17 @@ import pytest
 
 from ocr_service.orgs.demo import DEMO_PASSWORD
 from tests.factories import sample_source, use_csrf_token
+from tests.support.live_server import free_port
 from tests.support.render import render_filled_pdf, sample_values_for
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()
 def up_server(tmp_path: Path) -> Iterator[str]:
     """`ocr-service up` (API, worker and beat) in its own process group, started inside the try so the
     finally always stops the whole group, whatever fails in the test or in this fixture."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
     env.update({"OCR_DATA_DIR": str(tmp_path / "var"), "OCR_API_PORT": str(port)})
     proc: subprocess.Popen[bytes] | None = None

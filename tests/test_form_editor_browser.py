@@ -10,8 +10,6 @@ to refresh docs/form-editor.png.
 from __future__ import annotations
 
 import random
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,20 +17,18 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
-import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import FieldResult, Page
 from ocr_service.documents.sealing import open_field_results
@@ -50,8 +46,9 @@ from tests.factories import (
     use_csrf_token,
 )
 from tests.support.blank_forms import tennyu_todoke
+from tests.support.live_server import serve_in_thread, truncate_all
 from tests.support.render import render_filled_pdf
-from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot, browser  # noqa: F401
+from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _screenshot, browser  # noqa: F401
 from workers.ingest import run_ingest
 from workers.pipeline.page import PagePipeline
 from workers.runtime import WorkerRuntime, recognizer_from_settings
@@ -95,23 +92,13 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         make_form(db, org, store, sample_source())  # another published form: identification must choose
         db.commit()
         live = Live("", factory, settings, store, org.id, admin_totp)
-    port = _free_port()
     app = create_app(settings, session_factory=factory, store=store, enqueue=lambda _id: None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    live.url = f"http://127.0.0.1:{port}"
     try:
-        yield live
+        with serve_in_thread(app) as url:
+            live.url = url
+            yield live
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 def _box_of(driver: WebDriver, name: str) -> list[float]:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ocr_service.db.base import Base, new_id, utcnow
+from ocr_service.db.base import new_id, utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document
 from ocr_service.documents.processing import (
@@ -28,6 +28,7 @@ from ocr_service.documents.sealing import seal_document_name
 from ocr_service.keys.service import Keys, create_document_key, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import make_org, make_user, pdf_bytes
+from tests.support.live_server import truncate_all
 from workers.ingest import DocumentHeldError, LeaseHeartbeat, LeaseLostError, run_ingest
 from workers.tasks import retry_countdown
 
@@ -122,9 +123,7 @@ class _NoClose:
 def committed(engine: Engine, keys: Keys) -> Iterator[sessionmaker[Session]]:
     """Real commits (the heartbeat runs in its own thread and session); every table emptied afterwards."""
     yield sessionmaker(bind=engine, expire_on_commit=False, info=session_info(keys))
-    with engine.begin() as conn:
-        names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
 
 
 def test_heartbeat_renews_while_alive_and_reports_a_takeover(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,29 +19,22 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ocr_service.auth.service import create_api_token
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
 from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.conftest import REDIS_URL
 from tests.factories import make_form, make_org, make_user
 from tests.support.hostile_pdfs import broken_xref, large_valid, many_objects, object_stream_bomb
+from tests.support.live_server import free_port, truncate_all
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_UPLOAD = 50 * 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()
@@ -70,7 +62,7 @@ def live_api(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[tuple[str,
         user = make_user(db, org, role="operator")
         token = create_api_token(db, user=user, name="live-test")
         db.commit()
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "api.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ocr_service.cli.main", "api", "--host", "127.0.0.1", "--port", str(port)],
@@ -99,9 +91,7 @@ def live_api(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[tuple[str,
                 proc.wait()
         log.close()
         redis.Redis.from_url(REDIS_URL).delete(queue)
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 _POLLER = """

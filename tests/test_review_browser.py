@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from pdf2image import convert_from_bytes
 from PIL import Image
 from selenium import webdriver
@@ -30,13 +27,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.config import Settings
-from ocr_service.db.base import Base, new_id
+from ocr_service.db.base import new_id
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, save_page_reading
@@ -58,6 +55,7 @@ from tests.factories import (
     use_csrf_token,
 )
 from tests.helpers import plain_value
+from tests.support.live_server import serve_in_thread, truncate_all
 from tests.support.render import render_filled_pdf, sample_values_for
 from workers.pipeline.types import FieldReading, PageReading
 
@@ -73,12 +71,6 @@ DPI = 100
 # Flagged fields (confidence below 0.8) and what the recogniser "read"; child_name is misread.
 FLAGGED = {"entry_date": 0.62, "child_name": 0.41, "phone": 0.7, "q1_yes": 0.55}
 MISREAD = {"child_name": "山田太朗"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def twenty_field_source() -> LayoutSource:
@@ -203,23 +195,13 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[Live]:
         )
         db.commit()
         live = Live("", factory, document.id, user.username, org.id)
-    port = _free_port()
     app = create_app(settings, session_factory=factory, store=store, enqueue=lambda _id: None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    live.url = f"http://127.0.0.1:{port}"
     try:
-        yield live
+        with serve_in_thread(app) as url:
+            live.url = url
+            yield live
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 @pytest.fixture()

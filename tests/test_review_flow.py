@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.audit.models import AuditEvent
 from ocr_service.auth.service import Principal
-from ocr_service.db.base import Base, utcnow
+from ocr_service.db.base import utcnow
 from ocr_service.db.scoping import SYSTEM_SCOPE, OrgScope, set_scope
 from ocr_service.documents.models import Document, FieldResult
 from ocr_service.documents.processing import ensure_pages, save_page_reading
@@ -27,6 +27,7 @@ from ocr_service.review.queue import claim_next_document
 from ocr_service.storage.blobs import BlobStore
 from tests.factories import login, make_form, make_org, make_user, pdf_bytes
 from tests.helpers import make_recognized_document, png
+from tests.support.live_server import truncate_all
 from workers.pipeline.types import FieldReading, PageReading
 
 
@@ -175,9 +176,7 @@ def test_next_document_under_a_real_race_never_hands_one_document_to_two(
         assert len(results) == 6 and len(taken) == 3 and len(set(taken)) == 3
     finally:
         # The rows were committed for real (each thread needs its own connection): empty the tables again.
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 def test_operator_sees_uploads_and_statuses_but_no_field_values(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from ocr_service.keys.service import document_key
 from ocr_service.storage.backends import ObjectNotFoundError, S3ObjectStore, make_object_store
 from ocr_service.storage.blobs import BlobCorruptError, BlobNotFoundError, blob_store_from_settings
 from tests.factories import login, make_form, make_org, make_user, sample_source
+from tests.support.live_server import free_port
 from tests.support.render import render_filled_pdf, sample_values_for
 from tests.test_worker_e2e import _ready, _stop, _wait_for, _worker_env, live  # noqa: F401
 from workers.celery_app import INGEST_TASK, make_celery
@@ -47,16 +47,10 @@ from workers.celery_app import INGEST_TASK, make_celery
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture()
 def s3_endpoint(tmp_path: Path) -> Iterator[str]:
     """An S3 server process (moto) on a free port; always stopped."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "moto.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

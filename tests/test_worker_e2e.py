@@ -18,19 +18,19 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
 from ocr_service.db.scoping import SYSTEM_SCOPE, set_scope
 from ocr_service.documents.models import Document, FieldResult, Page
 from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.conftest import REDIS_URL
 from tests.factories import login, make_form, make_org, make_user, sample_source
+from tests.support.live_server import truncate_all
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf, sample_values_for
 from workers.celery_app import INGEST_TASK, make_celery
 
@@ -59,9 +59,7 @@ def live(tmp_path: Path, pg_url: str, engine: Engine) -> Iterator[tuple[Settings
     factory = sessionmaker(bind=engine, expire_on_commit=False, info=session_info(Keys.from_settings(settings)))
     yield settings, factory
     redis.Redis.from_url(REDIS_URL).delete(queue)
-    with engine.begin() as conn:
-        names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:

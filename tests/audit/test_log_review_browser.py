@@ -7,7 +7,6 @@ A live uvicorn server runs in a thread against the test PostgreSQL database with
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,26 +15,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ocr_service.api.app import create_app
 from ocr_service.audit import service as audit_service
 from ocr_service.config import Settings
-from ocr_service.db.base import Base
 from ocr_service.keys.service import Keys as KeyService
 from ocr_service.keys.service import session_info
 from ocr_service.storage.blobs import LocalBlobStore
 from tests.factories import PASSWORD, make_form, make_org, make_user, use_csrf_token
 from tests.helpers import make_confirmed_document, make_recognized_document
-from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _free_port, _screenshot
+from tests.support.live_server import serve_in_thread, truncate_all
+from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _screenshot
 from tests.test_review_browser import browser as browser
 
 pytestmark = [
@@ -85,22 +82,12 @@ def live(tmp_path: Path, pg_url: str, engine: Engine, monkeypatch: pytest.Monkey
             db, user=reviewer, form=form, store=store, values={"name": "佐藤", "agree": False}
         )
         db.commit()
-    port = _free_port()
     app = create_app(settings, session_factory=factory, store=store, enqueue=lambda _id: None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield Live(f"http://127.0.0.1:{port}", reviewer.username, auditor.username, documents)
+        with serve_in_thread(app) as url:
+            yield Live(url, reviewer.username, auditor.username, documents)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        with engine.begin() as conn:
-            names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
 
 
 def _night_work(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
