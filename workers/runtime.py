@@ -13,7 +13,7 @@ from ocr_service.db.base import make_engine, make_session_factory
 from ocr_service.keys.service import Keys, session_info
 from ocr_service.storage.blobs import BlobStore, blob_store_from_settings
 from workers.pipeline.calibration import Calibrator, load_calibration
-from workers.pipeline.models import resolve_model_dir
+from workers.pipeline.models import PACKAGED_SET, resolve_model_dir
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
 from workers.pipeline.second_opinion import PACKAGED_SECOND_SET, SecondOpinion, load_second_opinion
@@ -37,12 +37,16 @@ def recognizer_from_settings(settings: Settings) -> OnnxCtcRecognizer:
 
 def second_opinion_from_settings(settings: Settings, primary: OnnxCtcRecognizer) -> SecondOpinion | None:
     """The second opinion the settings select (None when ``OCR_OCR_SECOND_OPINION=off``)."""
-    if settings.ocr_second_opinion == "off":
+    name = settings.ocr_second_opinion
+    if name == "off":
         return None
+    if name == PACKAGED_SET:
+        # resolve_model_dir answers None for it, which load_second_opinion reads as PP-OCRv5 mobile.
+        raise ValueError(f"OCR_OCR_SECOND_OPINION={name} is the first model itself; name another model set")
     model_dir = (
         None
-        if settings.ocr_second_opinion == PACKAGED_SECOND_SET
-        else resolve_model_dir(model_dir=None, model_set=settings.ocr_second_opinion, data_dir=settings.data_dir)
+        if name == PACKAGED_SECOND_SET
+        else resolve_model_dir(model_dir=None, model_set=name, data_dir=settings.data_dir)
     )
     return load_second_opinion(
         primary, model_dir=model_dir, intra_op_threads=settings.ocr_threads, device=settings.ocr_device

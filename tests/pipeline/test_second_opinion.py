@@ -175,6 +175,10 @@ def test_second_opinion_is_off_unless_settings_name_a_model_set(tmp_path: Any) -
     assert pipeline.second_opinion is not None
     assert len(pipeline.second_opinion.readers) == 2
     assert pipeline.second_opinion.readers[1] == (pipeline.recognizer, widen)
+    with pytest.raises(ValueError, match="first model"):
+        pipeline_from_settings(Settings(data_dir=tmp_path, ocr_second_opinion="ppocrv6-small"))
+    with pytest.raises(FileNotFoundError):
+        pipeline_from_settings(Settings(data_dir=tmp_path, ocr_second_opinion="not-installed"))
 
 
 def test_packaged_second_model_reads_a_printed_line() -> None:
