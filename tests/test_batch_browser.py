@@ -56,6 +56,7 @@ from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _screenshot, brows
 from workers.ingest import run_ingest
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
+from workers.pipeline.roles import FieldRole
 from workers.runtime import WorkerRuntime
 
 pytestmark = [
@@ -71,7 +72,12 @@ READ = {"text": "山田花子", "katakana": "ヤマダハナコ", "postal": "123
 class _StandIn:
     """Reads every text crop as the value written for its type; names come back unsure (to review)."""
 
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         out = []
         for charset in charsets:
             value = READ.get(charset or "text", "1")

@@ -38,13 +38,19 @@ from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.ingest import run_ingest
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
+from workers.pipeline.roles import FieldRole
 from workers.runtime import WorkerRuntime
 
 DPI = 150
 
 
 class _Recorder:
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         return [TextResult("1234567", [0.99] * 7, 0.99) for _ in crops]
 
 

@@ -31,6 +31,7 @@ from workers.pipeline.document import MISSING_TEMPLATE_REASON, ReadAgainst, proc
 from workers.pipeline.identify import candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
+from workers.pipeline.roles import FieldRole
 from workers.pipeline.types import FieldReading, PageReading
 from workers.runtime import WorkerRuntime
 
@@ -38,7 +39,12 @@ DPI = 150
 
 
 class _StubRecognizer:
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         return [TextResult("1", [0.99], 0.99) for _ in crops]
 
 

@@ -25,6 +25,7 @@ from workers.pipeline.identify import UNIDENTIFIED_REASON, LayoutCandidate
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import render_template
 from workers.pipeline.recognizer import TextResult
+from workers.pipeline.roles import FieldRole
 from workers.pipeline.types import PageReading
 
 DPI = 100
@@ -32,7 +33,12 @@ TWO_PAGES = FormLayout.model_validate({"code": "two", "title": "二枚様式", "
 
 
 class _StubRecognizer:
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         return [TextResult("1", [0.99], 0.99) for _ in crops]
 
 

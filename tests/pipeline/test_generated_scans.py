@@ -26,6 +26,7 @@ from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import TextResult, load_recognizer
+from workers.pipeline.roles import FieldRole
 from workers.pipeline.types import PageReading
 
 DPI = 150
@@ -38,7 +39,12 @@ class _Recorder:
     def __init__(self) -> None:
         self.crops = 0
 
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         self.crops += len(crops)
         return [TextResult("7", [0.99], 0.99) for _ in crops]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from workers.pipeline.linecrop import prepare_line
+from workers.pipeline.linecrop import close_gaps, prepare_line
+from workers.pipeline.recognizer import TextResult, prefer_restored
 
 
 def _boxed_digits(*, cells: int = 0) -> np.ndarray:
@@ -39,3 +40,43 @@ def test_single_stroke_character_is_not_taken_for_a_rule() -> None:
     cv2.line(stand, (200, 20), (200, 88), 0, 5)
     out = prepare_line(stand)
     assert (out < 128).sum() > 250
+
+
+def _blocks(spans: list[tuple[int, int]], *, width: int, rows: tuple[int, int] = (5, 43)) -> np.ndarray:
+    """A 48-px line with solid ink blocks in the given column spans (each ``rows`` tall)."""
+    image = np.full((48, width), 255, dtype=np.uint8)
+    for start, end in spans:
+        image[rows[0] : rows[1], start:end] = 0
+    return image
+
+
+def test_a_name_gap_is_narrowed_to_a_letter_spacing() -> None:
+    """GIVEN イイダ　コトネ as blocks 4 px apart with a 24 px gap between the names (ink 38 px tall)
+    WHEN gaps are closed THEN only that gap shrinks, to about 0.3 of the ink height."""
+    names = [(0, 20), (24, 44), (48, 68), (92, 112), (116, 136), (140, 160)]
+    line = _blocks(names, width=160)
+    closed = close_gaps(line)
+    assert closed.shape[1] == 160 - 24 + int(0.3 * 38)
+    ink = (closed < 128).any(axis=0)
+    runs = np.diff(np.flatnonzero(ink)) - 1
+    assert sorted(runs[runs > 0].tolist()) == [4, 4, 4, 4, int(0.3 * 38)]
+
+
+def test_evenly_spaced_writing_and_frame_remnants_are_left_alone() -> None:
+    """GIVEN handwriting with wide but even spacing (アイウエオ), and a word followed far away by a
+    flat remnant of the box WHEN gaps are closed THEN both lines come back unchanged (same object)."""
+    even = _blocks([(0, 30), (50, 80), (100, 130), (150, 180), (200, 230)], width=230)
+    assert close_gaps(even) is even
+    remnant = _blocks([(0, 30), (34, 64)], width=200)
+    remnant[40:43, 180:200] = 0
+    assert close_gaps(remnant) is remnant
+
+
+def test_the_narrowed_reading_wins_only_when_it_restores_characters() -> None:
+    """GIVEN the readings of a line as written and with its gap narrowed
+    WHEN one is chosen THEN the narrowed one only if it is longer (characters came back)."""
+    written = TextResult("イイダネ", [0.9] * 4, 0.9)
+    restored = TextResult("イイダコトネ", [0.9] * 6, 0.9)
+    moved = TextResult("イイグネ", [0.95] * 4, 0.95)
+    assert prefer_restored(written, restored) is restored
+    assert prefer_restored(written, moved) is written

@@ -16,6 +16,7 @@ from workers.pipeline.document import process_pdf
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import TextResult, load_recognizer
+from workers.pipeline.roles import FieldRole
 
 
 def _line(text: str, font_path: str = FONT_PATH) -> np.ndarray:
@@ -50,7 +51,12 @@ class _StubRecognizer:
     def __init__(self) -> None:
         self.calls: list[tuple[int, list[str | None]]] = []
 
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         self.calls.append((len(crops), list(charsets)))
         return [TextResult("12", [0.99, 0.6], 0.6) for _ in crops]
 

@@ -19,6 +19,7 @@ from workers.pipeline.calibration import (
     fit_with_agreement,
 )
 from workers.pipeline.recognizer import TextResult, load_recognizer
+from workers.pipeline.roles import FieldRole
 from workers.pipeline.second_opinion import (
     Ask,
     SecondOpinion,
@@ -36,7 +37,12 @@ class _Fixed:
         self.by_width = by_width
         self.calls: list[int] = []
 
-    def recognize(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[TextResult]:
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        roles: Sequence[FieldRole | None] | None = None,
+    ) -> list[TextResult]:
         self.calls.append(len(crops))
         return [TextResult(self.by_width.get(c.shape[1], "?"), [0.9], 0.9) for c in crops]
 

@@ -23,6 +23,7 @@ import numpy as np
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.japanese import japanese_mask, variant_index
 from workers.pipeline.priors import prior_for
+from workers.pipeline.roles import FieldRole, role_prior
 
 __all__ = ["decode_field", "gap_frames", "greedy", "restrict"]
 
@@ -205,6 +206,7 @@ def decode_field(
     gaps: np.ndarray | None = None,
     reference: dt.date | None = None,
     use_priors: bool = True,
+    role: FieldRole | None = None,
 ) -> tuple[str, list[float]]:
     """Decode one crop's ``(T, C)`` probabilities for a field type.
 
@@ -216,6 +218,8 @@ def decode_field(
         gaps: frames that must emit nothing (see :func:`gap_frames`).
         reference: processing date for date plausibility (default today).
         use_priors: False decodes without grammar or dictionary (for comparison).
+        role: what a date-like field holds (:func:`~workers.pipeline.roles.field_role`):
+            its plausible values become the prior.
 
     Returns:
         raw text and one confidence per character.
@@ -225,7 +229,10 @@ def decode_field(
         japanese = japanese_mask(characters)
         allowed = japanese if allowed is None else allowed & japanese
     raw, confs = _fast_greedy(probs, characters, allowed, gaps, text_like)
-    prior = prior_for(field_type, reference=reference) if use_priors else None
+    prior = None
+    if use_priors:
+        day = reference or dt.date.today()
+        prior = role_prior(role, day, prior_for(field_type, reference=day))
     if prior is None or (min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0):
         return raw, confs
     cols = _candidate_columns(probs, characters, allowed, text_like)

@@ -36,6 +36,7 @@ from workers.pipeline.marks import (
     strip_mask,
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
+from workers.pipeline.roles import FieldRole, field_role
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
 from workers.pipeline.validate import validate_page_fields
@@ -160,6 +161,7 @@ class PagePipeline:
         pending: list[_Pending] = []
         crops: list[np.ndarray] = []
         types: list[str | None] = []
+        roles: list[FieldRole | None] = []
         for spec in layout.fields_on_page(layout_page):
             if spec.type == "checkbox":
                 readings[spec.name] = self._checkbox(spec, padded, template_image, dropout)
@@ -184,7 +186,8 @@ class PagePipeline:
             pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
             types.extend([spec.type] * len(pieces))
-        results = self.recognizer.recognize(crops, types) if crops else []
+            roles.extend([field_role(name=spec.name, label=spec.label, field_type=spec.type)] * len(pieces))
+        results = self.recognizer.recognize(crops, types, roles) if crops else []
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         if self.second_opinion is not None:

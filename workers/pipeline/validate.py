@@ -13,6 +13,7 @@ from datetime import date
 
 from ocr_service.forms.layout import FormLayout
 from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
+from workers.pipeline.roles import field_role, implausible_reason
 from workers.pipeline.types import FieldReading
 
 __all__ = ["INVALID_CONFIDENCE_FACTOR", "validate_page_fields"]
@@ -33,6 +34,16 @@ def _invalid(reading: FieldReading, reason: str, threshold: float) -> FieldReadi
     )
 
 
+def _doubtful(reading: FieldReading, reason: str, threshold: float) -> FieldReading:
+    """Valid but implausible (an application dated years ago): review, not rejection."""
+    return replace(
+        reading,
+        status="low_confidence",
+        reason=reason,
+        confidence=min(reading.confidence, threshold * INVALID_CONFIDENCE_FACTOR),
+    )
+
+
 def validate_page_fields(
     readings: list[FieldReading], *, layout: FormLayout, threshold: float, today: date | None = None
 ) -> list[FieldReading]:
@@ -42,8 +53,10 @@ def validate_page_fields(
         readings: the page's field readings, as the pipeline made them.
         layout: the layout they were read with (field types, rules, cross-field rules).
         threshold: the auto-accept confidence threshold of the pipeline.
-        today: the day of reading, for ``not_future`` date rules.
+        today: the day of reading, for ``not_future`` date rules and the plausibility of
+            fill-in dates (:mod:`workers.pipeline.roles`); default the system date.
     """
+    day = today or date.today()
     specs = {spec.name: spec for spec in layout.fields}
     checked: dict[str, FieldReading] = {}
     for reading in readings:
@@ -52,6 +65,11 @@ def validate_page_fields(
             verdict = check_spec_value(spec, reading.value, today=today)
             if not verdict.ok and verdict.reason is not None:
                 reading = _invalid(reading, verdict.reason, threshold)
+            elif isinstance(reading.value, str):
+                role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
+                doubt = implausible_reason(role, reading.value, day)
+                if doubt is not None:
+                    reading = _doubtful(reading, doubt, threshold)
         checked[reading.name] = reading
     values = {name: r.value for name, r in checked.items()}
     for violation in check_cross_field_rules(layout, values):

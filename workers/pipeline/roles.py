@@ -1,0 +1,202 @@
+"""What a date field is for, read off its label, and what that makes plausible.
+
+A form prints 「記入日 令和　年　月　日」 or 「生年月日（年）」: the label says whether the
+date is the day the form was filled in (an application, request or fill-in date: it lies
+in the last few years before the upload) or a birth date (never in the future), and, for
+a date split into boxes, which part a box holds. The role gives the beam decoder a prior
+(:func:`role_prior`) and the validator a review reason (:func:`implausible_reason`):
+「請求日（年）」 read as ``1`` on a form uploaded in 令和8年 is a misread 7 far more often
+than an application kept for seven years.
+
+Only plausibility is judged, never truth: an implausible value is kept as read and sent
+to review with the reason; nothing is rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+from enum import StrEnum
+
+__all__ = [
+    "RECENT_YEARS",
+    "FieldRole",
+    "field_role",
+    "implausible_reason",
+    "recent_era_years",
+    "role_prior",
+]
+
+Prior = Callable[[str, bool], float]
+
+RECENT_YEARS = 3
+"""A fill-in date lies at most this many years before the upload (a form is rarely kept longer)."""
+
+_BAD = 2.5
+"""The same penalty as a grammar violation in :mod:`workers.pipeline.priors`."""
+
+_REIWA_START = 2019
+_RECENT_WORDS = re.compile(r"記入|申請|請求|届出|提出|受付|作成|依頼|申込")
+_BIRTH_WORDS = re.compile(r"生年月日|誕生日|出生日")
+_RECENT_NAMES = re.compile(r"(^|_)(fill|request|apply|application|submit|submission|receipt|entry)(_|$)")
+_BIRTH_NAMES = re.compile(r"(^|_)(birth|birthday|dob)(_|$)")
+_PART_LABEL = re.compile(r"[（(]\s*(年|月|日)\s*[）)]\s*$")
+_PART_NAME = re.compile(r"_(year|month|day)$")
+
+
+class FieldRole(StrEnum):
+    """What a date-like field holds; None (no role) for every other field."""
+
+    RECENT_DATE = "recent_date"
+    """A whole fill-in / application date (type ``date``)."""
+    BIRTH_DATE = "birth_date"
+    RECENT_YEAR = "recent_year"
+    """The year box of a fill-in / application date (type ``digits``)."""
+    BIRTH_YEAR = "birth_year"
+    MONTH = "month"
+    DAY = "day"
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
+
+
+def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | None:
+    """The role of a field from its label (Japanese) and machine name, or None.
+
+    Args:
+        name: the layout's machine name (``request_year``).
+        label: the label reviewers see (``請求日（年）``).
+        field_type: the layout field type; only ``date`` and ``digits`` fields take a role.
+    """
+    label = _nfkc(label)
+    recent = bool(
+        _RECENT_WORDS.search(label) or (not _BIRTH_WORDS.search(label) and _RECENT_NAMES.search(name))
+    )
+    birth = bool(_BIRTH_WORDS.search(label) or (not recent and _BIRTH_NAMES.search(name)))
+    if field_type == "date":
+        if birth:
+            return FieldRole.BIRTH_DATE
+        return FieldRole.RECENT_DATE if recent else None
+    if field_type != "digits" or not (recent or birth):
+        return None
+    label_part = _PART_LABEL.search(label)
+    name_part = _PART_NAME.search(name)
+    part = (
+        label_part.group(1)
+        if label_part
+        else {"year": "年", "month": "月", "day": "日"}.get(name_part.group(1) if name_part else "", "")
+    )
+    if part == "月":
+        return FieldRole.MONTH
+    if part == "日":
+        return FieldRole.DAY
+    if part == "年":
+        return FieldRole.BIRTH_YEAR if birth else FieldRole.RECENT_YEAR
+    return None
+
+
+def recent_era_years(reference: dt.date) -> frozenset[int]:
+    """令和 years of the last :data:`RECENT_YEARS` years up to ``reference``."""
+    now = reference.year - _REIWA_START + 1
+    return frozenset(y for y in range(now - RECENT_YEARS, now + 1) if y >= 1)
+
+
+def _valid_values(role: FieldRole, reference: dt.date) -> frozenset[str]:
+    """Every text a digits box of ``role`` may plausibly hold (with and without a leading zero)."""
+    numbers: set[int]
+    if role is FieldRole.MONTH:
+        numbers = set(range(1, 13))
+    elif role is FieldRole.DAY:
+        numbers = set(range(1, 32))
+    elif role is FieldRole.RECENT_YEAR:
+        # The printed era is 令和 on current forms; a writer may also put the western year.
+        numbers = set(recent_era_years(reference)) | set(
+            range(reference.year - RECENT_YEARS, reference.year + 1)
+        )
+    elif role is FieldRole.BIRTH_YEAR:
+        numbers = set(range(1, 65)) | set(range(1900, reference.year + 1))
+    else:
+        return frozenset()
+    texts = {str(n) for n in numbers} | {f"{n:02d}" for n in numbers if n < 10}
+    return frozenset(texts)
+
+
+def _number_prior(valid: frozenset[str]) -> Prior:
+    prefixes = frozenset(v[:i] for v in valid for i in range(len(v) + 1))
+
+    def score(text: str, final: bool) -> float:
+        t = _nfkc(text)
+        if final:
+            return 0.0 if t in valid else -_BAD
+        return 0.0 if t in prefixes else -_BAD
+
+    return score
+
+
+_DATE = re.compile(r"(令和|平成|昭和|大正)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日")
+_ERA_START = {"令和": 2019, "平成": 1989, "昭和": 1926, "大正": 1912}
+
+
+def _western(text: str) -> dt.date | None:
+    match = _DATE.fullmatch(_nfkc(text))
+    if match is None:
+        return None
+    era, year, month, day = match.groups()
+    try:
+        return dt.date(_ERA_START[era] + (1 if year == "元" else int(year)) - 1, int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _too_old(when: dt.date, reference: dt.date) -> bool:
+    return when < reference.replace(year=reference.year - RECENT_YEARS, day=min(reference.day, 28))
+
+
+def role_prior(role: FieldRole | None, reference: dt.date, base: Prior | None) -> Prior | None:
+    """The decoding prior of a field with ``role``; ``base`` is its type's own prior.
+
+    A digits box gets the set of plausible numbers; a whole fill-in date gets its type's
+    date grammar plus a penalty for a date older than :data:`RECENT_YEARS` years.
+    """
+    if role is None:
+        return base
+    if role is FieldRole.RECENT_DATE and base is not None:
+        date_grammar = base
+
+        def recent(text: str, final: bool) -> float:
+            score = date_grammar(text, final)
+            when = _western(text) if final else None
+            return score - _BAD if when is not None and _too_old(when, reference) else score
+
+        return recent
+    valid = _valid_values(role, reference)
+    return _number_prior(valid) if valid else base
+
+
+def implausible_reason(role: FieldRole | None, value: str, reference: dt.date) -> str | None:
+    """Why a read value of a field with ``role`` needs a look (Japanese), or None.
+
+    Empty values and values the type's own validation rejects are not judged here.
+    """
+    text = _nfkc(value)
+    if role is None or not text:
+        return None
+    if role is FieldRole.RECENT_DATE:
+        when = _western(text)
+        if when is not None and _too_old(when, reference):
+            return f"記入日・申請日が{RECENT_YEARS}年以上前です。読み取りを確認してください"
+        return None
+    if role is FieldRole.BIRTH_DATE or not text.isdigit():
+        return None
+    if text in _valid_values(role, reference):
+        return None
+    if role is FieldRole.MONTH:
+        return "月が1〜12ではありません"
+    if role is FieldRole.DAY:
+        return "日が1〜31ではありません"
+    if role is FieldRole.RECENT_YEAR:
+        return f"記入日・申請日の年が処理日から{RECENT_YEARS}年以上離れています。読み取りを確認してください"
+    return "生年の年が不自然です"
