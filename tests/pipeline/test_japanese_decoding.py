@@ -205,6 +205,16 @@ def test_phone_prior_counts_digits() -> None:
     assert phone_prior("090-1234-56789", True) < 0 and phone_prior("090-1436-22-72", True) < 0
 
 
+def test_phone_prior_follows_the_numbering_plan() -> None:
+    """GIVEN a Tokyo number with one digit too many (03 numbers have 10 digits) and a mobile one
+    WHEN scored THEN the 11-digit 03 number is penalised while being read and at the end, the
+    mobile number with 11 digits is not, and a middle group of five digits is refused early."""
+    assert phone_prior("03-2093-91903", True) < 0 and phone_prior("0320939190", False) == 0.0
+    assert phone_prior("03209391903", False) < 0
+    assert phone_prior("090-1436-2272", True) == 0.0 and phone_prior("0901436227", False) == 0.0
+    assert phone_prior("03-20939-", False) < 0
+
+
 def test_unknown_place_names_are_not_damaged() -> None:
     """GIVEN an invented town after a real municipality WHEN scored THEN no penalty for the town itself."""
     assert text_prior("宮城県仙台市青葉区架空町3丁目", True) == text_prior("宮城県仙台市青葉区", True)

@@ -24,6 +24,8 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
+
 __all__ = [
     "address_lexicon",
     "date_prior",
@@ -83,12 +85,26 @@ def date_prior(reference: dt.date) -> Prior:
 
 
 def phone_prior(text: str, final: bool) -> float:
-    """Japanese phone numbers: 10 or 11 digits starting with 0, at most two hyphens, never doubled."""
+    """Japanese phone numbers by the numbering plan (:mod:`ocr_service.validation.phone`).
+
+    While reading: starts with 0, at most two single hyphens, no more digits than the kind of
+    number its leading digits make it has (11 for 090…, 10 for 03…). At the end: exactly what
+    the validator accepts (digit count of the kind, a four-digit last group).
+    """
     t = _nfkc(text)
-    digits = sum(ch.isdigit() for ch in t)
-    bad = digits > 11 or t.count("-") > 2 or "--" in t or t.startswith("-") or (t[:1].isdigit() and t[0] != "0")
     if final:
-        bad = bad or digits not in (10, 11) or t.endswith("-")
+        try:
+            normalize_phone(t)
+        except PhoneError:
+            return -_BAD
+        return 0.0
+    digits = "".join(ch for ch in t if ch.isdigit())
+    bad = t.count("-") > 2 or "--" in t or t.startswith("-") or (t[:1].isdigit() and t[0] != "0")
+    if len(digits) >= 4:
+        bad = bad or len(digits) > phone_kind(digits)[1]
+    groups = t.split("-")
+    # Only the last group can still grow; a closed group after the first never has over 4 digits.
+    bad = bad or any(len(g) > 4 for g in groups[1:-1])
     return -_BAD if bad else 0.0
 
 
