@@ -54,9 +54,9 @@ from tests.support.live_server import serve_in_thread, truncate_all
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from tests.test_review_browser import CHROMEDRIVER, CHROMIUM, _screenshot, browser  # noqa: F401
 from workers.ingest import run_ingest
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.roles import FieldRole
 from workers.runtime import WorkerRuntime
 
 pytestmark = [
@@ -76,7 +76,7 @@ class _StandIn:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         out = []
         for charset in charsets:

@@ -36,9 +36,9 @@ from tests.pipeline.conftest import (
 from tests.support.backs import render_blank_back_pdf
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.ingest import run_ingest
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.roles import FieldRole
 from workers.runtime import WorkerRuntime
 
 DPI = 150
@@ -49,7 +49,7 @@ class _Recorder:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         return [TextResult("1234567", [0.99] * 7, 0.99) for _ in crops]
 

@@ -27,11 +27,11 @@ from tests.pipeline.conftest import FIELDS, make_template_pdf
 from tests.support.backs import render_blank_back_pdf
 from tests.support.render import render_filled_multi_pdf
 from workers.ingest import run_ingest
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import MISSING_TEMPLATE_REASON, ReadAgainst, process_pdf, read_pdf
 from workers.pipeline.identify import candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.roles import FieldRole
 from workers.pipeline.types import FieldReading, PageReading
 from workers.runtime import WorkerRuntime
 
@@ -43,7 +43,7 @@ class _StubRecognizer:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         return [TextResult("1", [0.99], 0.99) for _ in crops]
 

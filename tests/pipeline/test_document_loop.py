@@ -14,6 +14,7 @@ from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import FIELDS, make_template_pdf
 from tests.support.backs import render_blank_back_pdf
 from tests.support.render import render_filled_multi_pdf
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import (
     MISSING_TEMPLATE_REASON,
     NamedLayout,
@@ -25,7 +26,6 @@ from workers.pipeline.identify import UNIDENTIFIED_REASON, LayoutCandidate
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import render_template
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.roles import FieldRole
 from workers.pipeline.types import PageReading
 
 DPI = 100
@@ -37,7 +37,7 @@ class _StubRecognizer:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         return [TextResult("1", [0.99], 0.99) for _ in crops]
 

@@ -21,12 +21,12 @@ from tests.support.backs import render_blank_back_pdf
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.pipeline.align import align_page
 from workers.pipeline.blank import is_blank_page
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import read_pdf
 from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import TextResult, load_recognizer
-from workers.pipeline.roles import FieldRole
 from workers.pipeline.types import PageReading
 
 DPI = 150
@@ -43,7 +43,7 @@ class _Recorder:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         self.crops += len(crops)
         return [TextResult("7", [0.99], 0.99) for _ in crops]

@@ -12,11 +12,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import FONT_PATH, make_template_pdf
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import process_pdf
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
 from workers.pipeline.recognizer import TextResult, load_recognizer
-from workers.pipeline.roles import FieldRole
 
 
 def _line(text: str, font_path: str = FONT_PATH) -> np.ndarray:
@@ -55,7 +55,7 @@ class _StubRecognizer:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         self.calls.append((len(crops), list(charsets)))
         return [TextResult("12", [0.99, 0.6], 0.6) for _ in crops]

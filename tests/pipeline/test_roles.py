@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
-from workers.pipeline.decoding import decode_field
+from workers.pipeline.decoding import DecodeContext, decode_field
 from workers.pipeline.roles import FieldRole, field_role, implausible_reason, recent_era_years, role_prior
 from workers.pipeline.types import FieldReading
 from workers.pipeline.validate import validate_page_fields
@@ -59,7 +59,7 @@ def test_a_close_runner_up_year_that_is_plausible_wins() -> None:
     WHEN decoded with the fill-in year role THEN 7; without the role THEN 1."""
     probs, chars = _digits_frames([{}, {"1": 0.55, "7": 0.40}, {}])
     mask = np.ones(len(chars), dtype=bool)
-    with_role, _ = decode_field(probs, chars, "digits", mask, reference=UPLOAD, role=FieldRole.RECENT_YEAR)
+    with_role, _ = decode_field(probs, chars, "digits", mask, reference=UPLOAD, context=DecodeContext(role=FieldRole.RECENT_YEAR))
     without, _ = decode_field(probs, chars, "digits", mask, reference=UPLOAD)
     assert (with_role, without) == ("7", "1")
 
@@ -69,7 +69,7 @@ def test_a_confident_implausible_reading_is_kept() -> None:
     a confident reading); the validator, not the decoder, sends it to review."""
     probs, chars = _digits_frames([{}, {"1": 0.97, "7": 0.02}, {}])
     mask = np.ones(len(chars), dtype=bool)
-    assert decode_field(probs, chars, "digits", mask, reference=UPLOAD, role=FieldRole.RECENT_YEAR)[0] == "1"
+    assert decode_field(probs, chars, "digits", mask, reference=UPLOAD, context=DecodeContext(role=FieldRole.RECENT_YEAR))[0] == "1"
 
 
 def test_day_and_month_priors_prefer_real_calendar_numbers() -> None:

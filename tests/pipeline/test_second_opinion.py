@@ -18,8 +18,8 @@ from workers.pipeline.calibration import (
     build_report,
     fit_with_agreement,
 )
+from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.recognizer import TextResult, load_recognizer
-from workers.pipeline.roles import FieldRole
 from workers.pipeline.second_opinion import (
     Ask,
     SecondOpinion,
@@ -41,7 +41,7 @@ class _Fixed:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         self.calls.append(len(crops))
         return [TextResult(self.by_width.get(c.shape[1], "?"), [0.9], 0.9) for c in crops]

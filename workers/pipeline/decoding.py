@@ -16,16 +16,18 @@ Order of the steps, per field:
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.japanese import japanese_mask, variant_index
-from workers.pipeline.priors import prior_for
+from workers.pipeline.priors import prior_for, reading_prior
 from workers.pipeline.roles import FieldRole, role_prior
 
-__all__ = ["decode_field", "gap_frames", "greedy", "restrict"]
+__all__ = ["DecodeContext", "decode_field", "gap_frames", "greedy", "restrict"]
 
 CONFIDENT = 0.9
 """Greedy characters all at least this sure, and no grammar objection: the beam is skipped
@@ -33,6 +35,16 @@ CONFIDENT = 0.9
 
 _GAP_RATIO = 0.75
 """An empty column run at least this fraction of the line height separates words."""
+
+
+@dataclass(frozen=True)
+class DecodeContext:
+    """What the form knows about one field beyond its type, as priors for its decoding."""
+
+    role: FieldRole | None = None
+    """What a date-like field holds (:func:`~workers.pipeline.roles.field_role`)."""
+    readings: tuple[str, ...] = ()
+    """Kana fields: the readings the name written beside them starts with (furigana ↔ name)."""
 
 
 def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
@@ -206,7 +218,7 @@ def decode_field(
     gaps: np.ndarray | None = None,
     reference: dt.date | None = None,
     use_priors: bool = True,
-    role: FieldRole | None = None,
+    context: DecodeContext | None = None,
 ) -> tuple[str, list[float]]:
     """Decode one crop's ``(T, C)`` probabilities for a field type.
 
@@ -218,8 +230,8 @@ def decode_field(
         gaps: frames that must emit nothing (see :func:`gap_frames`).
         reference: processing date for date plausibility (default today).
         use_priors: False decodes without grammar or dictionary (for comparison).
-        role: what a date-like field holds (:func:`~workers.pipeline.roles.field_role`):
-            its plausible values become the prior.
+        context: what the form knows beyond the type: a date role's plausible values and the
+            readings a name implies become priors.
 
     Returns:
         raw text and one confidence per character.
@@ -230,10 +242,15 @@ def decode_field(
         allowed = japanese if allowed is None else allowed & japanese
     raw, confs = _fast_greedy(probs, characters, allowed, gaps, text_like)
     prior = None
+    expected = context.readings if context is not None and use_priors else ()
     if use_priors:
         day = reference or dt.date.today()
-        prior = role_prior(role, day, prior_for(field_type, reference=day))
-    if prior is None or (min(confs, default=1.0) >= CONFIDENT and prior(raw, True) >= 0.0):
+        prior = role_prior(context.role if context else None, day, prior_for(field_type, reference=day))
+        if expected:
+            prior = reading_prior(expected, prior)
+    # A name beside the field that the greedy text contradicts is an objection too.
+    objection = bool(expected) and not unicodedata.normalize("NFKC", raw).replace(" ", "").startswith(expected)
+    if prior is None or (min(confs, default=1.0) >= CONFIDENT and not objection and prior(raw, True) >= 0.0):
         return raw, confs
     cols = _candidate_columns(probs, characters, allowed, text_like)
     sub = probs[:, cols]

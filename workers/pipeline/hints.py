@@ -17,7 +17,8 @@ import unicodedata
 from dataclasses import replace
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
-from workers.pipeline.priors import postal_places, surname_readings
+from workers.pipeline.furigana import kana_base_field
+from workers.pipeline.priors import name_readings, postal_places
 from workers.pipeline.types import FieldReading
 
 __all__ = ["POSTAL_MISMATCH", "READING_MISMATCH", "consistency_hints", "with_hints"]
@@ -38,18 +39,13 @@ def _hiragana(text: str) -> str:
 
 
 def _reading_mismatch(name: str, kana: str) -> bool:
-    table = surname_readings()
-    t = unicodedata.normalize("NFKC", name).replace(" ", "")
-    surname = next((t[:j] for j in range(min(len(t), 4), 0, -1) if t[:j] in table), None)
-    if surname is None or not kana:
-        return False
-    return not any(_hiragana(kana).startswith(r) for r in table[surname])
+    readings = name_readings(name)
+    return bool(readings) and bool(kana) and not any(_hiragana(kana).startswith(r) for r in readings)
 
 
 def consistency_hints(values: dict[str, str], layout: FormLayout, page: int) -> list[tuple[tuple[str, ...], str]]:
     """``(fields, reason)`` for every pair of fields on ``page`` that disagree."""
     specs = [s for s in layout.fields if s.page == page]
-    names = {s.name: s for s in specs}
     hints: list[tuple[tuple[str, ...], str]] = []
     postal = [s for s in specs if s.type == "postal" and values.get(s.name)]
     if len(postal) == 1:
@@ -64,10 +60,8 @@ def consistency_hints(values: dict[str, str], layout: FormLayout, page: int) -> 
             ):
                 hints.append(((postal[0].name, spec.name), POSTAL_MISMATCH))
     for spec in specs:
-        if spec.type not in ("hiragana", "katakana") or not spec.name.endswith("_kana"):
-            continue
-        base = names.get(spec.name[: -len("_kana")])
-        if base is None or base.type != "text":
+        base = kana_base_field(spec, specs)
+        if base is None:
             continue
         if _reading_mismatch(values.get(base.name, ""), values.get(spec.name, "")):
             hints.append(((base.name, spec.name), READING_MISMATCH))

@@ -22,6 +22,8 @@ from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
 from workers.pipeline.calibration import Calibrator, field_group, load_calibration
 from workers.pipeline.checkbox import ink_mask, read_checkbox
+from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.furigana import ReadField, reread_against_names
 from workers.pipeline.hints import with_hints
 from workers.pipeline.imaging import encode_png, normalize_contrast, row_bands
 from workers.pipeline.marks import (
@@ -36,7 +38,7 @@ from workers.pipeline.marks import (
     strip_mask,
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
-from workers.pipeline.roles import FieldRole, field_role
+from workers.pipeline.roles import field_role
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
 from workers.pipeline.validate import validate_page_fields
@@ -161,7 +163,7 @@ class PagePipeline:
         pending: list[_Pending] = []
         crops: list[np.ndarray] = []
         types: list[str | None] = []
-        roles: list[FieldRole | None] = []
+        contexts: list[DecodeContext | None] = []
         for spec in layout.fields_on_page(layout_page):
             if spec.type == "checkbox":
                 readings[spec.name] = self._checkbox(spec, padded, template_image, dropout)
@@ -186,8 +188,18 @@ class PagePipeline:
             pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
             types.extend([spec.type] * len(pieces))
-            roles.extend([field_role(name=spec.name, label=spec.label, field_type=spec.type)] * len(pieces))
-        results = self.recognizer.recognize(crops, types, roles) if crops else []
+            role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
+            contexts.extend([DecodeContext(role=role) if role else None] * len(pieces))
+        results = self.recognizer.recognize(crops, types, contexts) if crops else []
+        if results:
+            results = reread_against_names(
+                recognizer=self.recognizer,
+                crops=crops,
+                types=types,
+                contexts=contexts,
+                results=results,
+                fields=[ReadField(p.spec, p.first, p.count) for p in pending],
+            )
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         if self.second_opinion is not None:

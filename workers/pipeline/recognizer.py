@@ -36,10 +36,9 @@ import onnxruntime as ort
 import yaml
 
 from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
-from workers.pipeline.decoding import decode_field, gap_frames
+from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
 from workers.pipeline.priors import warm_priors
-from workers.pipeline.roles import FieldRole
 
 __all__ = [
     "OnnxCtcRecognizer",
@@ -82,10 +81,10 @@ class Recognizer(Protocol):
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         """Read each crop; ``charsets[i]`` is the field type of crop ``i`` (None = free text),
-        ``roles[i]`` what a date-like field holds (a prior; None = none)."""
+        ``contexts[i]`` what the form knows beyond it (priors; None = nothing)."""
         ...
 
 
@@ -275,7 +274,7 @@ class OnnxCtcRecognizer:
         self,
         crops: Sequence[np.ndarray],
         charsets: Sequence[str | None],
-        roles: Sequence[FieldRole | None] | None = None,
+        contexts: Sequence[DecodeContext | None] | None = None,
     ) -> list[TextResult]:
         """Read every crop, constrained by its field type.
 
@@ -283,16 +282,16 @@ class OnnxCtcRecognizer:
             crops: grayscale (or BGR) line images, dark text on light ground.
             charsets: a field type per crop (``digits``, ``hiragana``...; see
                 :mod:`workers.pipeline.charsets`), or None for free text.
-            roles: per crop, what a date-like field holds (:mod:`workers.pipeline.roles`);
-                None = no roles.
+            contexts: per crop, what the form knows beyond the type (a date role, the
+                readings a name implies; see :class:`DecodeContext`); None = nothing.
 
         Returns:
             one :class:`TextResult` per crop, in input order.
         """
         from workers.pipeline.charsets import EXCLUDED, charset_for_type
 
-        if len(crops) != len(charsets) or (roles is not None and len(roles) != len(crops)):
-            raise ValueError("crops, charsets and roles must have the same length")
+        if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
+            raise ValueError("crops, charsets and contexts must have the same length")
         lines = [self._resize(prepare_line(c)) for c in crops]
         # A text line with a wide gap (surname | given name) is read twice: as written and with
         # the gap narrowed (see close_gaps); the variant index points back to its crop.
@@ -320,7 +319,7 @@ class OnnxCtcRecognizer:
                     mask,
                     gaps=gaps,
                     use_priors=self.use_priors,
-                    role=None if roles is None else roles[index],
+                    context=None if contexts is None else contexts[index],
                 )
                 read[vi] = _finish(raw, confs, field_type)
         results: list[TextResult | None] = [None] * len(crops)

@@ -1,0 +1,117 @@
+"""Furigana ↔ name as a prior: a kana field is read again with its name's surname reading (no model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ocr_service.forms.layout import FieldSpec
+from workers.pipeline.decoding import DecodeContext, decode_field
+from workers.pipeline.furigana import ReadField, kana_base_field, reread_against_names
+from workers.pipeline.priors import kana_prior, name_readings, reading_prior
+from workers.pipeline.recognizer import TextResult
+
+CHARS = ["", "オ", "ク", "ボ", "ポ", "ア", "ス", "カ", " "]
+
+
+def _frames(rows: list[dict[str, float]]) -> np.ndarray:
+    probs = np.zeros((len(rows), len(CHARS)), dtype=np.float32)
+    for t, row in enumerate(rows):
+        for ch, p in row.items():
+            probs[t, CHARS.index(ch)] = p
+        probs[t, 0] += 1.0 - probs[t].sum()
+    return probs
+
+
+def _okubo(p_po: float, p_bo: float) -> np.ndarray:
+    return _frames([{"オ": 0.99}, {}, {"オ": 0.98}, {}, {"ク": 0.97}, {}, {"ポ": p_po, "ボ": p_bo}, {}, {"ア": 0.99}])
+
+
+def test_the_name_gives_its_surname_readings() -> None:
+    """GIVEN written names WHEN their readings are asked THEN the listed surname's, in the field's script."""
+    assert name_readings("大久保明日香", katakana=True) == ("オオクボ",)
+    assert "やまざき" in name_readings("山崎健一") and name_readings("架空野太郎") == ()
+
+
+def test_reading_prior_rewards_only_the_expected_reading() -> None:
+    """GIVEN the reading prior of 大久保 WHEN texts are scored THEN オオクボ… earns more than オオクポ…,
+    a text that left the reading keeps nothing of it at the end."""
+    prior = reading_prior(("オオクボ",), None)
+    assert prior("オオクボア", True) > prior("オオクポア", True) == 0.0
+    assert prior("オオク", False) > 0.0 and prior("オオク", True) == 0.0
+
+
+def test_a_close_misread_follows_the_name_and_a_confident_one_stays() -> None:
+    """GIVEN ポ read at 93 % over ボ at 6.5 % WHEN decoded with the name's reading オオクボ THEN ボ
+    (without it ポ); GIVEN ポ at 99.5 % THEN ポ even with the reading (a dictionary never overrides
+    a confident different reading)."""
+    context = DecodeContext(readings=("オオクボ",))
+    close = _okubo(0.93, 0.065)
+    assert decode_field(close, CHARS, "katakana", None)[0] == "オオクポア"
+    assert decode_field(close, CHARS, "katakana", None, context=context)[0] == "オオクボア"
+    sure = _okubo(0.995, 0.004)
+    assert decode_field(sure, CHARS, "katakana", None, context=context)[0] == "オオクポア"
+    assert kana_prior("オオクボア", True) > 0.0  # the common-surname bonus alone was not enough
+
+
+class _Reader:
+    """Reads the kana crop as オオクポアスカ, and as what ``fix`` says when a reading is expected."""
+
+    def __init__(self, fix: str) -> None:
+        self.fix = fix
+        self.calls: list[list[DecodeContext | None]] = []
+
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        contexts: Sequence[DecodeContext | None] | None = None,
+    ) -> list[TextResult]:
+        self.calls.append(list(contexts or [None] * len(crops)))
+        return [TextResult(self.fix, [0.5] * len(self.fix), 0.5) for _ in crops]
+
+
+def _page() -> tuple[list[ReadField], list[TextResult]]:
+    kana = FieldSpec(name="subject_name_kana", label="フリガナ", box=(10, 10, 200, 30), type="katakana")
+    name = FieldSpec(name="subject_name", label="氏名", box=(10, 40, 200, 60), type="text")
+    fields = [ReadField(kana, 0, 1), ReadField(name, 1, 1)]
+    results = [TextResult("オオクポアスカ", [0.95] * 7, 0.95), TextResult("大久保明日香", [0.99] * 6, 0.99)]
+    return fields, results
+
+
+def test_a_kana_field_contradicting_its_name_is_read_again_against_it() -> None:
+    """GIVEN フリガナ read オオクポアスカ under 氏名 大久保明日香 WHEN checked against the name THEN the kana
+    crop alone is read again with the reading オオクボ expected, and the agreeing reading replaces it."""
+    fields, results = _page()
+    reader = _Reader("オオクボアスカ")
+    crops = [np.zeros((8, 8), np.uint8)] * 2
+    out = reread_against_names(
+        recognizer=reader, crops=crops, types=["katakana", None], contexts=[None, None], results=results, fields=fields
+    )
+    assert [r.text for r in out] == ["オオクボアスカ", "大久保明日香"]
+    assert reader.calls == [[DecodeContext(readings=("オオクボ",))]]
+
+
+def test_a_second_reading_that_still_disagrees_is_not_taken() -> None:
+    """GIVEN the second reading still disagrees with the name WHEN checked THEN the first reading stays
+    (the review hint will show the disagreement)."""
+    fields, results = _page()
+    out = reread_against_names(
+        recognizer=_Reader("オオクラアスカ"),
+        crops=[np.zeros((8, 8), np.uint8)] * 2,
+        types=["katakana", None],
+        contexts=[None, None],
+        results=results,
+        fields=fields,
+    )
+    assert out[0].text == "オオクポアスカ"
+
+
+def test_only_a_kana_field_beside_its_text_name_has_a_base() -> None:
+    """GIVEN fields WHEN the name a kana field reads out is asked THEN <name>_kana ↔ <name> (text) only."""
+    kana = FieldSpec(name="child_name_kana", label="ふりがな", box=(1, 1, 9, 9), type="hiragana")
+    name = FieldSpec(name="child_name", label="氏名", box=(1, 11, 9, 19), type="text")
+    digits = FieldSpec(name="child_name", label="番号", box=(1, 11, 9, 19), type="digits")
+    assert kana_base_field(kana, [kana, name]) is name
+    assert kana_base_field(kana, [kana, digits]) is None and kana_base_field(name, [kana, name]) is None

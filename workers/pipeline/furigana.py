@@ -1,0 +1,92 @@
+"""Furigana ↔ name: a kana field is read again with the reading its name field implies.
+
+Forms put フリガナ right above 氏名. When the name starts with a common surname
+(``data/surnames.tsv``: 大久保 → おおくぼ) and the kana field does not start with one of its
+readings (オオクポアスカ), the kana crop is decoded again with those readings as a prior
+(:func:`workers.pipeline.priors.reading_prior`). The new reading is taken only when it then
+agrees with the name; the bonus is a few nats, so a confident different reading stays (a
+person may use an unusual reading, and the review hint still shows the disagreement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ocr_service.forms.layout import FieldSpec
+from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.priors import name_readings
+from workers.pipeline.recognizer import Recognizer, TextResult
+
+__all__ = ["KANA_TYPES", "ReadField", "kana_base_field", "reread_against_names"]
+
+KANA_TYPES = frozenset({"hiragana", "katakana"})
+
+
+@dataclass(frozen=True)
+class ReadField:
+    """One field of a page in the batched recogniser call: its crops are ``first .. first + count``."""
+
+    spec: FieldSpec
+    first: int
+    count: int
+
+
+def kana_base_field(kana: FieldSpec, specs: Sequence[FieldSpec]) -> FieldSpec | None:
+    """The name field a kana field reads out: ``<name>_kana`` beside a text field ``<name>``."""
+    if kana.type not in KANA_TYPES or not kana.name.endswith("_kana"):
+        return None
+    base = next((s for s in specs if s.name == kana.name[: -len("_kana")]), None)
+    return base if base is not None and base.type == "text" else None
+
+
+def _starts_with(text: str, readings: tuple[str, ...]) -> bool:
+    return any(text.startswith(r) for r in readings)
+
+
+def reread_against_names(
+    *,
+    recognizer: Recognizer,
+    crops: Sequence[np.ndarray],
+    types: Sequence[str | None],
+    contexts: Sequence[DecodeContext | None],
+    results: list[TextResult],
+    fields: Sequence[ReadField],
+) -> list[TextResult]:
+    """``results`` with each kana field that contradicts its name read again against it.
+
+    Args:
+        recognizer: the page's recogniser.
+        crops, types, contexts: what the first call read (one entry per crop).
+        results: what it returned.
+        fields: the text fields of the page and their crops.
+
+    Returns:
+        a new list; a kana field's result is replaced only when the second reading starts
+        with a reading of the name's surname.
+    """
+    out = list(results)
+    by_name = {f.spec.name: f for f in fields}
+    todo: list[tuple[int, tuple[str, ...]]] = []
+    for field in fields:
+        base_spec = kana_base_field(field.spec, [f.spec for f in fields])
+        base = by_name.get(base_spec.name) if base_spec is not None else None
+        if base is None or field.count != 1 or base.count != 1:
+            continue
+        expected = name_readings(results[base.first].text, katakana=field.spec.type == "katakana")
+        kana = results[field.first].text
+        if expected and kana and not _starts_with(kana, expected):
+            todo.append((field.first, expected))
+    if not todo:
+        return out
+    again = recognizer.recognize(
+        [crops[i] for i, _ in todo],
+        [types[i] for i, _ in todo],
+        [replace(contexts[i] or DecodeContext(), readings=expected) for i, expected in todo],
+    )
+    for (index, expected), result in zip(todo, again, strict=True):
+        if _starts_with(result.text, expected):
+            out[index] = result
+    return out
