@@ -37,7 +37,8 @@ from workers.pipeline.marks import (
     seal_mask,
     strip_mask,
 )
-from workers.pipeline.recognizer import Recognizer, TextResult
+from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
+from workers.pipeline.repeated import REASON_REPEATED, read_repeated_together
 from workers.pipeline.roles import field_role
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -191,6 +192,8 @@ class PagePipeline:
             role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
             contexts.extend([DecodeContext(role=role) if role else None] * len(pieces))
         results = self.recognizer.recognize(crops, types, contexts) if crops else []
+        read_fields = [ReadField(p.spec, p.first, p.count) for p in pending]
+        repeated: set[str] = set()
         if results:
             results = reread_against_names(
                 recognizer=self.recognizer,
@@ -198,8 +201,12 @@ class PagePipeline:
                 types=types,
                 contexts=contexts,
                 results=results,
-                fields=[ReadField(p.spec, p.first, p.count) for p in pending],
+                fields=read_fields,
             )
+            if isinstance(self.recognizer, TextScorer):
+                results, repeated = read_repeated_together(
+                    scorer=self.recognizer, fields=read_fields, crops=crops, results=results
+                )
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         if self.second_opinion is not None:
@@ -222,7 +229,10 @@ class PagePipeline:
                 everywhere=self.second_opinion_everywhere,
                 low_reason=_REASON_LOW,
             )
-        ordered = [readings[s.name] for s in layout.fields_on_page(layout_page)]
+        ordered = [
+            needs_review(readings[s.name], REASON_REPEATED) if s.name in repeated else readings[s.name]
+            for s in layout.fields_on_page(layout_page)
+        ]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)
         ordered = with_hints(ordered, layout=layout, page=layout_page, threshold=self.threshold)
         if aligned.doubtful:

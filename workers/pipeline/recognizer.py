@@ -28,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -36,6 +36,7 @@ import onnxruntime as ort
 import yaml
 
 from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
+from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
 from workers.pipeline.priors import warm_priors
@@ -44,6 +45,7 @@ __all__ = [
     "OnnxCtcRecognizer",
     "Recognizer",
     "TextResult",
+    "TextScorer",
     "ctc_greedy_decode",
     "load_recognizer",
     "packaged_model_path",
@@ -86,6 +88,15 @@ class Recognizer(Protocol):
     ) -> list[TextResult]:
         """Read each crop; ``charsets[i]`` is the field type of crop ``i`` (None = free text),
         ``contexts[i]`` what the form knows beyond it (priors; None = nothing)."""
+        ...
+
+
+@runtime_checkable
+class TextScorer(Protocol):
+    """A recogniser that can also say how likely given texts are for a crop."""
+
+    def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        """``log P(text | crop)`` of each candidate text of each crop (as written, no field constraint)."""
         ...
 
 
@@ -328,6 +339,18 @@ class OnnxCtcRecognizer:
             earlier = results[index]
             results[index] = result if earlier is None or result is None else prefer_restored(earlier, result)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
+
+
+    def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        """``log P(text | crop)`` of each candidate text of each crop (:mod:`workers.pipeline.ctcscore`)."""
+        lines = [self._resize(prepare_line(c)) for c in crops]
+        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
+        scores: list[list[float]] = [[] for _ in lines]
+        for chunk in self._batches(order, [line.shape[1] for line in lines]):
+            probs = self._infer([lines[i] for i in chunk])
+            for row, index in enumerate(chunk):
+                scores[index] = [ctc_log_likelihood(probs[row], self.characters, t) for t in candidates[index]]
+        return scores
 
 
 def prefer_restored(as_written: TextResult, narrowed: TextResult) -> TextResult:
