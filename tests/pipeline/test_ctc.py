@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workers.pipeline.charsets import CHARSETS, normalize_text
-from workers.pipeline.recognizer import ctc_greedy_decode
+from workers.pipeline.decoding import greedy, restrict
 
 CHARS = ["", "A", "1", "B", "7", "-", " "]
 """index 0 = blank, last = space, like PaddleOCR's dictionary layout."""
@@ -28,7 +28,7 @@ def test_disallowed_winner_is_replaced_by_best_allowed_not_blank() -> None:
             [0.05, 0.02, 0.01, 0.02, 0.88, 0.01, 0.01],  # "7"
         ]
     )
-    text, confs = ctc_greedy_decode(probs, CHARS, _mask("0123456789"))
+    text, confs = greedy(restrict(probs, _mask("0123456789")), CHARS)
     assert text == "17"
     assert len(confs) == 2 and abs(confs[0] - 0.15) < 1e-6
 
@@ -37,7 +37,7 @@ def test_unconstrained_decoding_collapses_repeats_and_blanks() -> None:
     """GIVEN A,A,blank,A,B frames WHEN decoded without a mask THEN repeats collapse only across no blank: 'AAB'."""
     eye = np.eye(len(CHARS))
     probs = eye[[1, 1, 0, 1, 3]]
-    text, confs = ctc_greedy_decode(probs, CHARS, None)
+    text, confs = greedy(restrict(probs, None), CHARS)
     assert text == "AAB" and confs == [1.0, 1.0, 1.0]
 
 
@@ -46,7 +46,7 @@ def test_digits_field_never_yields_a_letter() -> None:
     rng = np.random.default_rng(0)
     for _ in range(200):
         probs = rng.dirichlet(np.ones(len(CHARS)) * 0.3, size=12)
-        text, confs = ctc_greedy_decode(probs, CHARS, _mask(CHARSETS["digits"]))
+        text, confs = greedy(restrict(probs, _mask(CHARSETS["digits"])), CHARS)
         assert set(text) <= set("0123456789 ")
         assert len(confs) == len(text)
 
@@ -84,7 +84,7 @@ def test_text_field_never_emits_excluded_symbols_and_keeps_the_character() -> No
     chars = ["", "/", "1", "A", " "]
     mask = np.array([c not in EXCLUDED["text"] or i == 0 for i, c in enumerate(chars)])
     probs = np.array([[0.9, 0.05, 0.03, 0.01, 0.01], [0.3, 0.5, 0.15, 0.04, 0.01], [0.9, 0.05, 0.03, 0.01, 0.01]])
-    text, _ = ctc_greedy_decode(probs, chars, mask)
+    text, _ = greedy(restrict(probs, mask), chars)
     assert text == "1"
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["CHARSETS", "EXCLUDED", "apply_kana_grammar", "apply_text_grammar", "charset_for_type", "normalize_text"]
+__all__ = [
+    "CHARSETS",
+    "EXCLUDED",
+    "apply_kana_grammar",
+    "apply_text_grammar",
+    "charset_for_type",
+    "finish_text",
+    "normalize_text",
+]
 
 _DIGITS = "0123456789０１２３４５６７８９"
 _HYPHENS = "-‐‑‒–—―−－ーｰ一"
@@ -199,3 +207,30 @@ def apply_text_grammar(
             elif ch in _DASHES and ch != "-" and _numeric(prev) and _numeric(nxt):
                 out[i] = "-"
     return out, list(confidences)
+
+
+def finish_text(raw: str, confs: list[float], field_type: str | None) -> tuple[str, list[float]]:
+    """Decoded characters as stored: normalised, voicing marks merged, kana and text grammar applied.
+
+    Returns:
+        the text and one confidence per character of it.
+    """
+    pieces: list[str] = []
+    out_confs: list[float] = []
+    for ch, conf in zip(raw, confs, strict=True):
+        if ch.isspace():
+            continue
+        norm = normalize_text(ch, field_type)
+        if norm in ("\u3099", "\u309a", "") and pieces:
+            # A stand-alone voicing mark merges into the previous kana; keep the weaker confidence.
+            merged = normalize_text(pieces[-1] + ch, field_type)
+            if len(merged) == 1:
+                pieces[-1] = merged
+                out_confs[-1] = min(out_confs[-1], conf)
+            continue
+        for piece in norm:
+            pieces.append(piece)
+            out_confs.append(conf)
+    pieces, out_confs = apply_kana_grammar(pieces, out_confs, field_type)
+    pieces, out_confs = apply_text_grammar(pieces, out_confs, field_type)
+    return "".join(pieces), out_confs

@@ -23,7 +23,7 @@ from workers.pipeline.blank import is_blank_page
 from workers.pipeline.calibration import Calibrator, field_group, load_calibration
 from workers.pipeline.checkbox import ink_mask, read_checkbox
 from workers.pipeline.decoding import DecodeContext
-from workers.pipeline.furigana import ReadField, reread_against_names
+from workers.pipeline.furigana import ReadField
 from workers.pipeline.hints import with_hints
 from workers.pipeline.imaging import encode_png, normalize_contrast, row_bands
 from workers.pipeline.marks import (
@@ -37,8 +37,8 @@ from workers.pipeline.marks import (
     seal_mask,
     strip_mask,
 )
-from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
-from workers.pipeline.repeated import REASON_REPEATED, read_repeated_together
+from workers.pipeline.recognizer import Recognizer, TextResult
+from workers.pipeline.repeated import REASON_REPEATED, read_across_fields
 from workers.pipeline.roles import field_role
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -192,21 +192,14 @@ class PagePipeline:
             role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
             contexts.extend([DecodeContext(role=role) if role else None] * len(pieces))
         results = self.recognizer.recognize(crops, types, contexts) if crops else []
-        read_fields = [ReadField(p.spec, p.first, p.count) for p in pending]
-        repeated: set[str] = set()
-        if results:
-            results = reread_against_names(
-                recognizer=self.recognizer,
-                crops=crops,
-                types=types,
-                contexts=contexts,
-                results=results,
-                fields=read_fields,
-            )
-            if isinstance(self.recognizer, TextScorer):
-                results, repeated = read_repeated_together(
-                    scorer=self.recognizer, fields=read_fields, crops=crops, results=results
-                )
+        results, repeated = read_across_fields(
+            recognizer=self.recognizer,
+            fields=[ReadField(p.spec, p.first, p.count) for p in pending],
+            crops=crops,
+            types=types,
+            contexts=contexts,
+            results=results,
+        )
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
         if self.second_opinion is not None:

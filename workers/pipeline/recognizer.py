@@ -35,7 +35,7 @@ import numpy as np
 import onnxruntime as ort
 import yaml
 
-from workers.pipeline.charsets import apply_kana_grammar, apply_text_grammar, normalize_text
+from workers.pipeline.charsets import finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
@@ -46,7 +46,6 @@ __all__ = [
     "Recognizer",
     "TextResult",
     "TextScorer",
-    "ctc_greedy_decode",
     "load_recognizer",
     "packaged_model_path",
     "prefer_restored",
@@ -117,52 +116,6 @@ def packaged_model_path() -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"{_PACKAGED_MODEL} not found in the rapidocr package")
-
-
-def ctc_greedy_decode(
-    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None
-) -> tuple[str, list[float]]:
-    """Greedy CTC decoding with an optional class restriction.
-
-    Args:
-        probs: ``(T, C)`` per-frame class probabilities; class 0 is the CTC blank.
-        characters: class index → character (index 0 = blank).
-        allowed: boolean ``(C,)`` mask of permitted classes, or None for all.
-            Blank is always treated as allowed.
-
-    Returns:
-        the decoded string and, per character, the maximum probability of its
-        class over the frames that emitted it.
-    """
-    best = probs.argmax(axis=1)
-    if allowed is not None:
-        mask = allowed.copy()
-        mask[0] = True
-        bad = ~mask[best]
-        if bad.any():
-            # A forbidden winner means the model saw *a character* there: re-pick the best
-            # permitted character, excluding blank (and the space class), which would otherwise
-            # usually be runner-up and silently delete the character.
-            letters = mask.copy()
-            letters[0] = False
-            letters[-1] = False
-            if letters.any():
-                restricted = np.where(letters[None, :], probs[bad], -1.0)
-                best[bad] = restricted.argmax(axis=1)
-    chars: list[str] = []
-    confs: list[float] = []
-    previous = -1
-    for t, cls in enumerate(best.tolist()):
-        p = float(probs[t, cls])
-        if cls == previous:
-            if cls != 0 and confs:
-                confs[-1] = max(confs[-1], p)
-            continue
-        previous = cls
-        if cls != 0:
-            chars.append(characters[cls])
-            confs.append(p)
-    return "".join(chars), confs
 
 
 def execution_providers(device: str) -> list[str]:
@@ -365,26 +318,7 @@ def prefer_restored(as_written: TextResult, narrowed: TextResult) -> TextResult:
 
 
 def _finish(raw: str, confs: list[float], field_type: str | None) -> TextResult:
-    """Normalise text and keep one confidence per output character."""
-    pieces: list[str] = []
-    out_confs: list[float] = []
-    for ch, conf in zip(raw, confs, strict=True):
-        if ch.isspace():
-            continue
-        norm = normalize_text(ch, field_type)
-        if norm in ("\u3099", "\u309a", "") and pieces:
-            # A stand-alone voicing mark merges into the previous kana; keep the weaker confidence.
-            merged = normalize_text(pieces[-1] + ch, field_type)
-            if len(merged) == 1:
-                pieces[-1] = merged
-                out_confs[-1] = min(out_confs[-1], conf)
-            continue
-        for piece in norm:
-            pieces.append(piece)
-            out_confs.append(conf)
-    pieces, out_confs = apply_kana_grammar(pieces, out_confs, field_type)
-    pieces, out_confs = apply_text_grammar(pieces, out_confs, field_type)
-    text = "".join(pieces)
+    text, out_confs = finish_text(raw, confs, field_type)
     return TextResult(text, out_confs, min(out_confs) if out_confs else 1.0)
 
 

@@ -21,10 +21,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
-from workers.pipeline.furigana import ReadField
-from workers.pipeline.recognizer import TextResult, TextScorer
+from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.furigana import ReadField, reread_against_names
+from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
 
-__all__ = ["REASON_REPEATED", "SAME_ADDRESS_NATS", "SAME_TEXT_NATS", "Fused", "fuse_repeated", "mixes", "read_repeated_together"]
+__all__ = [
+    "REASON_REPEATED",
+    "SAME_ADDRESS_NATS",
+    "SAME_TEXT_NATS",
+    "Fused",
+    "fuse_repeated",
+    "mixes",
+    "read_across_fields",
+    "read_repeated_together",
+]
 
 REASON_REPEATED = "同じ内容と思われる欄を突き合わせて読み直しました。確認してください"
 
@@ -177,3 +187,30 @@ def read_repeated_together(
                 out[index] = TextResult(pair.text, [confidence] * len(pair.text), confidence)
                 changed.add(name)
     return out, changed
+
+
+def read_across_fields(
+    *,
+    recognizer: Recognizer,
+    fields: Sequence[ReadField],
+    crops: Sequence[np.ndarray],
+    types: Sequence[str | None],
+    contexts: Sequence[DecodeContext | None],
+    results: list[TextResult],
+) -> tuple[list[TextResult], set[str]]:
+    """What the page's fields know of each other, after each was read alone.
+
+    Furigana are read again against their name (:mod:`workers.pipeline.furigana`), then texts
+    written twice are read together (when the recogniser can score texts).
+
+    Returns:
+        the page's results, and the fields read together whose text changed (for review).
+    """
+    if not results:
+        return results, set()
+    results = reread_against_names(
+        recognizer=recognizer, crops=crops, types=types, contexts=contexts, results=results, fields=fields
+    )
+    if not isinstance(recognizer, TextScorer):
+        return results, set()
+    return read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
