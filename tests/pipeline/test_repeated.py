@@ -118,3 +118,21 @@ def test_only_fields_of_one_type_with_nearly_equal_readings_are_compared() -> No
         (_spec("address2", "住所"), _crop(4), TextResult("大阪府大阪市北区9-9", [0.9] * 11, 0.9)),
     ]
     assert fuse_repeated(scorer=_Refuses(), fields=fields) == []
+
+
+def test_a_page_of_similar_fields_costs_at_most_one_more_read_per_field() -> None:
+    """GIVEN six address fields all read nearly alike WHEN read together THEN at most six crops are
+    scored again (three disjoint pairs), not one pair per combination."""
+    seen: list[int] = []
+
+    class _Counting:
+        def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+            seen.append(len(crops))
+            return [[-1.0] * len(texts) for texts in candidates]
+
+    fields = [
+        (_spec(f"address_{k}", "住所"), _crop(k), TextResult(f"宮城県仙台市青葉区上杉4-18-1{k}", [0.9] * 20, 0.9))
+        for k in range(6)
+    ]
+    fuse_repeated(scorer=_Counting(), fields=fields)
+    assert sum(seen) <= 6

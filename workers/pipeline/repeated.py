@@ -15,6 +15,7 @@ A text changed this way is never accepted unseen: the caller sends it to review.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -110,8 +111,17 @@ def _is_address(spec: FieldSpec) -> bool:
 
 
 def _close(a: str, b: str) -> bool:
+    """At most a fifth of the shorter reading differs (and something does)."""
+    limit = max(1, min(len(a), len(b)) // 5)
+    # Cheap refusals first: a page may hold dozens of long fields, and the alignment is quadratic.
+    if a == b or abs(len(a) - len(b)) > limit:
+        return False
+    surplus = Counter(a)
+    surplus.subtract(b)
+    if max(sum(v for v in surplus.values() if v > 0), sum(-v for v in surplus.values() if v < 0)) > limit:
+        return False
     differing = sum(max(len(x), len(y)) for x, y in _diff(a, b) if x != y)
-    return 0 < differing <= max(1, min(len(a), len(b)) // 5)
+    return 0 < differing <= limit
 
 
 def fuse_repeated(
@@ -129,14 +139,18 @@ def fuse_repeated(
         the pairs to replace by one common text (each field in at most one pair).
     """
     pairs: list[tuple[int, int, list[str]]] = []
+    paired: set[int] = set()
+    # Each field joins at most one pair, chosen before anything is read again: a page full of
+    # similar fields costs at most one more read per field.
     for i, j in itertools.combinations(range(len(fields)), 2):
         (a_spec, _, a), (b_spec, _, b) = fields[i], fields[j]
-        if a_spec.type != b_spec.type or a_spec.type not in _TYPES or not a.text or not b.text:
+        if i in paired or j in paired or a_spec.type != b_spec.type or a_spec.type not in _TYPES:
             continue
-        if _close(a.text, b.text):
+        if a.text and b.text and _close(a.text, b.text):
             candidates = mixes(a.text, b.text)
             if candidates:
                 pairs.append((i, j, candidates))
+                paired |= {i, j}
     if not pairs:
         return []
     crops: list[np.ndarray] = []
@@ -146,10 +160,7 @@ def fuse_repeated(
         lists += [candidates, candidates]
     scores = scorer.log_likelihoods(crops, lists)
     fused: list[Fused] = []
-    used: set[int] = set()
     for k, (i, j, candidates) in enumerate(pairs):
-        if i in used or j in used:
-            continue
         on_a, on_b = scores[2 * k], scores[2 * k + 1]
         a_text, b_text = fields[i][2].text, fields[j][2].text
         apart = on_a[candidates.index(a_text)] + on_b[candidates.index(b_text)]
@@ -158,7 +169,6 @@ def fuse_repeated(
         allowed = SAME_ADDRESS_NATS if _is_address(fields[i][0]) and _is_address(fields[j][0]) else SAME_TEXT_NATS
         if joint[best] >= apart - allowed:
             fused.append(Fused((fields[i][0].name, fields[j][0].name), candidates[best]))
-            used |= {i, j}
     return fused
 
 
