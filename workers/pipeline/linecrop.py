@@ -15,7 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["prepare_line", "rule_mask"]
+from workers.pipeline.imaging import row_bands
+
+__all__ = ["close_gaps", "line_pieces", "prepare_line", "rule_mask"]
 
 _PAD_LINE = 0.15
 _PAD_CHAR = 0.2
@@ -162,3 +164,34 @@ def close_gaps(resized: np.ndarray) -> np.ndarray:
             continue
         keep[start + keep_px // 2 : end - (keep_px - keep_px // 2)] = False
     return resized if keep.all() else np.ascontiguousarray(resized[:, keep])
+
+
+def line_pieces(ink: np.ndarray, clean: np.ndarray, *, multiline: bool) -> list[np.ndarray]:
+    """Line images to recognise for one text field: the cleaned crop cut to its ink, a little padded.
+
+    Args:
+        ink: 0/1 handwriting mask of the field crop (template removed).
+        clean: the contrast-normalised crop with the template painted white.
+        multiline: one piece per written row band instead of one piece.
+    """
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return []
+    if multiline:
+        return [_tight(ink, clean, band) for band in row_bands(ink)]
+    return [_tight(ink, clean, (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1))]
+
+
+def _tight(
+    ink: np.ndarray, clean: np.ndarray, rows: tuple[int, int], cols: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Cut ``clean`` to the ink with a little padding (the recogniser expects some)."""
+    r0, r1 = rows
+    if cols is None:
+        nz = np.flatnonzero(ink[r0:r1].any(axis=0))
+        cols = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, ink.shape[1])
+    c0, c1 = cols
+    pad = max(4, (r1 - r0) // 5)
+    piece = clean[r0:r1, c0:c1]
+    return np.asarray(cv2.copyMakeBorder(piece, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255), dtype=np.uint8)

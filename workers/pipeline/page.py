@@ -25,7 +25,8 @@ from workers.pipeline.checkbox import ink_mask, read_checkbox
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.hints import with_hints
-from workers.pipeline.imaging import encode_png, normalize_contrast, row_bands
+from workers.pipeline.imaging import encode_png, normalize_contrast
+from workers.pipeline.linecrop import line_pieces
 from workers.pipeline.marks import (
     REASON_SEAL,
     bridge_crossings,
@@ -180,7 +181,7 @@ class PagePipeline:
                     spec.name, png, self.calibrate("empty", 0.95), sealed=sealed
                 )
                 continue
-            pieces = self._text_pieces(spec, crop)
+            pieces = line_pieces(crop.ink, crop.clean, multiline=spec.multiline)
             if not pieces:
                 readings[spec.name] = empty_reading(
                     spec.name, png, self.calibrate("empty", 0.9), sealed=sealed
@@ -343,28 +344,6 @@ class PagePipeline:
         stripped = strip_mask(crop.ink, crop.clean, local)
         return replace(crop, ink=stripped.ink, clean=stripped.clean, extent=stripped.extent), True
 
-    def _text_pieces(self, spec: FieldSpec, crop: _Crop) -> list[np.ndarray]:
-        """Line images to recognise for one text field (several for multi-line fields)."""
-        rows = np.flatnonzero(crop.ink.any(axis=1))
-        cols = np.flatnonzero(crop.ink.any(axis=0))
-        if rows.size == 0:
-            return []
-        if spec.multiline:
-            return [self._tight(crop, band) for band in row_bands(crop.ink)]
-        return [self._tight(crop, (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1))]
-
-    def _tight(self, crop: _Crop, rows: tuple[int, int], cols: tuple[int, int] | None = None) -> np.ndarray:
-        """Cut the cleaned crop to the ink with a little padding (the recogniser expects some)."""
-        r0, r1 = rows
-        if cols is None:
-            band = crop.ink[r0:r1]
-            nz = np.flatnonzero(band.any(axis=0))
-            cols = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, crop.ink.shape[1])
-        c0, c1 = cols
-        pad = max(4, (r1 - r0) // 5)
-        piece = crop.clean[r0:r1, c0:c1]
-        return cv2.copyMakeBorder(piece, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
-
     # -- readings ---------------------------------------------------------------------------
 
     def _checkbox(
@@ -400,29 +379,17 @@ class PagePipeline:
         return choice_reading(spec, crop.ink, local, encode_png(crop.raw), threshold=self.threshold)
 
     def _text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
-        reading = self._plain_text_reading(item, results)
-        if item.sealed and reading.status != "unreadable":
-            return replace(reading, status="low_confidence", reason=REASON_SEAL)
-        return reading
-
-    def _plain_text_reading(self, item: _Pending, results: Sequence[TextResult]) -> FieldReading:
         text = item.joiner.join(r.text for r in results)
-        group = field_group(item.spec.type)
-        # The map is monotone, so the weakest character stays the field's confidence.
-        confs = [self.calibrate(group, c) for r in results for c in r.char_confidences]
         if not text:
             return FieldReading(
                 item.spec.name, "", 0.0, [], item.crop_png, "unreadable", "文字を読み取れませんでした"
             )
+        # The map is monotone, so the weakest character stays the field's confidence.
+        group = field_group(item.spec.type)
+        confs = [self.calibrate(group, c) for r in results for c in r.char_confidences]
         confidence = min(confs) if confs else 0.0
-        if confidence < self.threshold:
-            return FieldReading(
-                item.spec.name,
-                text,
-                confidence,
-                confs,
-                item.crop_png,
-                "low_confidence",
-                _REASON_LOW.format(confidence),
-            )
-        return FieldReading(item.spec.name, text, confidence, confs, item.crop_png, "ok", None)
+        status: FieldStatus = "ok" if confidence >= self.threshold else "low_confidence"
+        reason = None if status == "ok" else _REASON_LOW.format(confidence)
+        if item.sealed:
+            status, reason = "low_confidence", REASON_SEAL
+        return FieldReading(item.spec.name, text, confidence, confs, item.crop_png, status, reason)
