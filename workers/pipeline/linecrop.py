@@ -17,7 +17,7 @@ import numpy as np
 
 from workers.pipeline.imaging import row_bands
 
-__all__ = ["GAP_KEEPS", "close_gaps", "line_pieces", "prepare_line", "rule_mask"]
+__all__ = ["close_gaps", "line_pieces", "prepare_line", "rule_mask"]
 
 _PAD_LINE = 0.15
 _PAD_CHAR = 0.2
@@ -115,15 +115,13 @@ _GAP_MIN = 0.35
 """An empty column run narrower than this fraction of the ink height is never a word gap."""
 _GAP_FACTOR = 2.0
 """...nor one at most this many times the line's own typical letter spacing (evenly spaced writing)."""
-GAP_KEEPS = (0.3, 0.5)
-"""Fractions of the ink height a word gap is narrowed to: two normal letter spacings, because
-writers space letters differently (on dev the second one restored two more given names, ゆみ and
-まゆみ, and changed no line of composed_hw_fields_dev)."""
+_GAP_KEEP = 0.3
+"""A word gap is narrowed to this fraction of the ink height (a normal letter spacing)."""
 _GAP_SIDE = 0.5
 """Ink on each side of a word gap must be at least this tall: a frame remnant or a speck is no word."""
 
 
-def close_gaps(resized: np.ndarray, narrow_to: float = GAP_KEEPS[0]) -> np.ndarray:
+def close_gaps(resized: np.ndarray) -> np.ndarray:
     """The line with its word gaps narrowed to a normal letter spacing, or ``resized`` itself.
 
     PP-OCR reads printed lines with even spacing; after the wide gap people leave between
@@ -134,7 +132,6 @@ def close_gaps(resized: np.ndarray, narrow_to: float = GAP_KEEPS[0]) -> np.ndarr
 
     Args:
         resized: the line as fed to the model (dark ink on white, model height).
-        narrow_to: the width a word gap keeps, as a fraction of the ink height.
 
     Returns:
         a narrower copy, or the same array object when the line has no word gap.
@@ -156,7 +153,7 @@ def close_gaps(resized: np.ndarray, narrow_to: float = GAP_KEEPS[0]) -> np.ndarr
         return ink_rows.size > 0 and int(ink_rows[-1] - ink_rows[0] + 1) >= _GAP_SIDE * height
 
     keep = np.ones(resized.shape[1], dtype=bool)
-    keep_px = max(1, int(narrow_to * height))
+    keep_px = max(1, int(_GAP_KEEP * height))
     for k, g in enumerate(wide.tolist()):
         width = int(widths[g])
         same = np.flatnonzero(spacing == width)

@@ -38,7 +38,7 @@ import yaml
 from workers.pipeline.charsets import finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
-from workers.pipeline.linecrop import GAP_KEEPS, close_gaps, prepare_line
+from workers.pipeline.linecrop import close_gaps, prepare_line
 from workers.pipeline.priors import warm_priors
 
 __all__ = [
@@ -258,13 +258,15 @@ class OnnxCtcRecognizer:
         if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
             raise ValueError("crops, charsets and contexts must have the same length")
         lines = [self._resize(prepare_line(c)) for c in crops]
-        # A kana line with a wide gap (surname | given name) is also read with the gap narrowed
-        # to each of GAP_KEEPS (see close_gaps); the variant index points back to its crop.
+        # A text line with a wide gap (surname | given name) is read twice: as written and with
+        # the gap narrowed (see close_gaps); the variant index points back to its crop.
         variants: list[tuple[int, np.ndarray]] = []
         for index, (line, field_type) in enumerate(zip(lines, charsets, strict=True)):
             variants.append((index, line))
-            if field_type in _GAP_TYPES and close_gaps(line) is not line:
-                variants.extend((index, close_gaps(line, keep)) for keep in GAP_KEEPS)
+            if field_type in _GAP_TYPES:
+                closed = close_gaps(line)
+                if closed is not line:
+                    variants.append((index, closed))
         # Sorting by width groups similar crops so a batch wastes little padding.
         order = sorted(range(len(variants)), key=lambda i: variants[i][1].shape[1])
         read: list[TextResult | None] = [None] * len(variants)
@@ -310,7 +312,7 @@ def prefer_restored(as_written: TextResult, narrowed: TextResult) -> TextResult:
     The model drops characters after a wide gap, so a *longer* reading of the narrowed line
     is the better one; otherwise narrowing only moved the writing and the line as written wins
     (on composed_hw_fields_dev, taking the narrowed reading always cost 2 characters net, this
-    rule gains 1). With several narrowed readings the longest wins, the earliest on a tie.
+    rule gains 1).
     """
     return narrowed if len(narrowed.text) > len(as_written.text) else as_written
 
