@@ -13,7 +13,14 @@ from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.repeated import fuse_repeated, mixes, read_repeated_together
+from workers.pipeline.repeated import (
+    REASON_REPEATED,
+    flag_read_together,
+    fuse_repeated,
+    mixes,
+    read_repeated_together,
+)
+from workers.pipeline.types import FieldReading
 
 
 def _brute_force(probs: np.ndarray, chars: list[str], text: str) -> float:
@@ -136,3 +143,16 @@ def test_a_page_of_similar_fields_costs_at_most_one_more_read_per_field() -> Non
     ]
     fuse_repeated(scorer=_Counting(), fields=fields)
     assert sum(seen) <= 6
+
+
+def test_a_field_read_together_goes_to_review_saying_why() -> None:
+    """GIVEN readings changed by reading two fields together, one confident and one already doubtful
+    WHEN flagged THEN both are under review with the Japanese reason and at most 0.5 confidence;
+    an unreadable field is left as it is."""
+    sure = FieldReading(name="a", value="高砂5-20-23", confidence=0.99, status="ok")
+    doubtful = FieldReading(name="b", value="高砂5-20-23", confidence=0.8, status="low_confidence", reason="信頼度が低い")
+    unreadable = FieldReading(name="c", value="", confidence=0.0, status="unreadable", reason="読めません")
+    for reading in (flag_read_together(sure), flag_read_together(doubtful)):
+        assert (reading.status, reading.reason, reading.value) == ("low_confidence", REASON_REPEATED, "高砂5-20-23")
+        assert reading.confidence <= 0.5
+    assert flag_read_together(unreadable) == unreadable

@@ -39,7 +39,7 @@ from workers.pipeline.marks import (
     strip_mask,
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
-from workers.pipeline.repeated import REASON_REPEATED, read_across_fields
+from workers.pipeline.repeated import flag_read_together, read_across_fields
 from workers.pipeline.roles import field_role
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -224,7 +224,7 @@ class PagePipeline:
                 low_reason=_REASON_LOW,
             )
         ordered = [
-            needs_review(readings[s.name], REASON_REPEATED) if s.name in repeated else readings[s.name]
+            flag_read_together(readings[s.name]) if s.name in repeated else readings[s.name]
             for s in layout.fields_on_page(layout_page)
         ]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)

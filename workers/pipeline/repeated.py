@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,12 +25,14 @@ from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField, reread_against_names
 from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
+from workers.pipeline.types import FieldReading
 
 __all__ = [
     "REASON_REPEATED",
     "SAME_ADDRESS_NATS",
     "SAME_TEXT_NATS",
     "Fused",
+    "flag_read_together",
     "fuse_repeated",
     "mixes",
     "read_across_fields",
@@ -224,3 +226,14 @@ def read_across_fields(
     if not isinstance(recognizer, TextScorer):
         return results, set()
     return read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
+
+
+def flag_read_together(reading: FieldReading) -> FieldReading:
+    """A field whose text was changed by reading it together with another: to review, saying why.
+
+    Also when it was already doubtful: the reviewer should know the value is not this crop's
+    own best reading.
+    """
+    if reading.status not in ("ok", "empty", "low_confidence"):
+        return reading
+    return replace(reading, status="low_confidence", reason=REASON_REPEATED, confidence=min(reading.confidence, 0.5))
