@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
+from tests.support.ctc import frames
 from workers.pipeline.decoding import DecodeContext, decode_field
-from workers.pipeline.roles import FieldRole, field_role, implausible_reason, recent_era_years, role_prior
+from workers.pipeline.priors import prior_for
+from workers.pipeline.roles import FieldRole, field_role, implausible_reason, recent_era_years
 from workers.pipeline.types import FieldReading
 from workers.pipeline.validate import validate_page_fields
 
@@ -44,20 +46,14 @@ def test_recent_years_are_the_last_few_reiwa_years() -> None:
     assert recent_era_years(UPLOAD) == frozenset({5, 6, 7, 8})
 
 
-def _digits_frames(rows: list[dict[str, float]]) -> tuple[np.ndarray, list[str]]:
-    chars = ["", *"0123456789", " "]
-    probs = np.zeros((len(rows), len(chars)), dtype=np.float32)
-    for t, row in enumerate(rows):
-        for ch, p in row.items():
-            probs[t, chars.index(ch)] = p
-        probs[t, 0] += 1.0 - probs[t].sum()
-    return probs, chars
+DIGITS = ["", *"0123456789", " "]
 
 
 def test_a_close_runner_up_year_that_is_plausible_wins() -> None:
     """GIVEN a year box read 1 (55 %) or 7 (40 %) on a form uploaded in 令和8年
     WHEN decoded with the fill-in year role THEN 7; without the role THEN 1."""
-    probs, chars = _digits_frames([{}, {"1": 0.55, "7": 0.40}, {}])
+    chars = DIGITS
+    probs = frames(chars, [{}, {"1": 0.55, "7": 0.40}, {}])
     mask = np.ones(len(chars), dtype=bool)
     with_role, _ = decode_field(probs, chars, "digits", mask, reference=UPLOAD, context=DecodeContext(role=FieldRole.RECENT_YEAR))
     without, _ = decode_field(probs, chars, "digits", mask, reference=UPLOAD)
@@ -67,15 +63,16 @@ def test_a_close_runner_up_year_that_is_plausible_wins() -> None:
 def test_a_confident_implausible_reading_is_kept() -> None:
     """GIVEN a year box read 1 at 97 % WHEN decoded with the role THEN still 1 (a prior never overrides
     a confident reading); the validator, not the decoder, sends it to review."""
-    probs, chars = _digits_frames([{}, {"1": 0.97, "7": 0.02}, {}])
+    chars = DIGITS
+    probs = frames(chars, [{}, {"1": 0.97, "7": 0.02}, {}])
     mask = np.ones(len(chars), dtype=bool)
     assert decode_field(probs, chars, "digits", mask, reference=UPLOAD, context=DecodeContext(role=FieldRole.RECENT_YEAR))[0] == "1"
 
 
 def test_day_and_month_priors_prefer_real_calendar_numbers() -> None:
     """GIVEN priors for month and day boxes WHEN scored THEN real numbers pass, others are penalised."""
-    month = role_prior(FieldRole.MONTH, UPLOAD, None)
-    day = role_prior(FieldRole.DAY, UPLOAD, None)
+    month = prior_for("digits", reference=UPLOAD, role=FieldRole.MONTH)
+    day = prior_for("digits", reference=UPLOAD, role=FieldRole.DAY)
     assert month is not None and day is not None
     assert month("12", True) == 0.0 and month("1", False) == 0.0 and month("13", True) < 0
     assert day("25", True) == 0.0 and day("45", True) < 0 and day("4", False) == 0.0 and day("45", False) < 0
@@ -84,7 +81,7 @@ def test_day_and_month_priors_prefer_real_calendar_numbers() -> None:
 def test_an_old_fill_in_date_costs_in_the_beam() -> None:
     """GIVEN the 記入日 prior WHEN a date of two months ago and one of six years ago are scored THEN only
     the old one is penalised; the date grammar of the type still applies."""
-    prior = role_prior(FieldRole.RECENT_DATE, UPLOAD, lambda text, final: 0.0)
+    prior = prior_for("date", reference=UPLOAD, role=FieldRole.RECENT_DATE)
     assert prior is not None
     assert prior("令和8年10月1日", True) == 0.0
     assert prior("令和2年10月1日", True) < 0

@@ -25,7 +25,7 @@ import numpy as np
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.japanese import japanese_mask, variant_index
 from workers.pipeline.priors import prior_for, reading_prior
-from workers.pipeline.roles import FieldRole, role_prior
+from workers.pipeline.roles import FieldRole
 
 __all__ = ["DecodeContext", "decode_field", "gap_frames", "greedy", "restrict"]
 
@@ -244,8 +244,7 @@ def decode_field(
     prior = None
     expected = context.readings if context is not None and use_priors else ()
     if use_priors:
-        day = reference or dt.date.today()
-        prior = role_prior(context.role if context else None, day, prior_for(field_type, reference=day))
+        prior = prior_for(field_type, reference=reference, role=context.role if context else None)
         if expected:
             prior = reading_prior(expected, prior)
     # A name beside the field that the greedy text contradicts is an objection too.

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
+from workers.pipeline.roles import FieldRole, plausible_values, too_old, written_date
 
 __all__ = [
     "address_lexicon",
@@ -307,12 +308,45 @@ def warm_priors() -> None:
     _given_lexicon()
 
 
-def prior_for(field_type: str | None, *, reference: dt.date | None = None) -> Prior | None:
-    """The prior of a field type, or None (digits, kana: no prior)."""
+def _number_prior(valid: frozenset[str]) -> Prior:
+    """A digits box that can only hold one of ``valid`` (a month, a day, a plausible year)."""
+    prefixes = frozenset(v[:i] for v in valid for i in range(len(v) + 1))
+
+    def score(text: str, final: bool) -> float:
+        return 0.0 if _nfkc(text) in (valid if final else prefixes) else -_BAD
+
+    return score
+
+
+def _recent_date_prior(grammar: Prior, reference: dt.date) -> Prior:
+    """A fill-in date: the date grammar, and a penalty for a day years before the upload."""
+
+    def score(text: str, final: bool) -> float:
+        when = written_date(text) if final else None
+        return grammar(text, final) - (_BAD if when is not None and too_old(when, reference) else 0.0)
+
+    return score
+
+
+def prior_for(
+    field_type: str | None, *, reference: dt.date | None = None, role: FieldRole | None = None
+) -> Prior | None:
+    """The prior of a field type, or None (digits: no prior).
+
+    ``role`` (:mod:`workers.pipeline.roles`) narrows a date-like field: a digits box to its
+    plausible numbers, a whole fill-in date to the last few years before ``reference``.
+    """
+    day = reference or dt.date.today()
+    if role is not None:
+        valid = plausible_values(role, day)
+        if valid:
+            return _number_prior(valid)
+        if role is FieldRole.RECENT_DATE and field_type == "date":
+            return _recent_date_prior(date_prior(day), day)
     if field_type in (None, "text"):
         return text_prior
     if field_type == "date":
-        return date_prior(reference or dt.date.today())
+        return date_prior(day)
     if field_type == "phone":
         return phone_prior
     if field_type == "postal":

@@ -4,7 +4,8 @@ A form prints 「記入日 令和　年　月　日」 or 「生年月日（年�
 date is the day the form was filled in (an application, request or fill-in date: it lies
 in the last few years before the upload) or a birth date (never in the future), and, for
 a date split into boxes, which part a box holds. The role gives the beam decoder a prior
-(:func:`role_prior`) and the validator a review reason (:func:`implausible_reason`):
+(:func:`workers.pipeline.priors.prior_for`, from :func:`plausible_values` and
+:func:`too_old`) and the validator a review reason (:func:`implausible_reason`):
 「請求日（年）」 read as ``1`` on a form uploaded in 令和8年 is a misread 7 far more often
 than an application kept for seven years.
 
@@ -17,27 +18,24 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
 from enum import StrEnum
+
+from ocr_service.validation.wareki import ERAS, DateError, parse_date
 
 __all__ = [
     "RECENT_YEARS",
     "FieldRole",
     "field_role",
     "implausible_reason",
+    "plausible_values",
     "recent_era_years",
-    "role_prior",
+    "too_old",
+    "written_date",
 ]
-
-Prior = Callable[[str, bool], float]
 
 RECENT_YEARS = 3
 """A fill-in date lies at most this many years before the upload (a form is rarely kept longer)."""
 
-_BAD = 2.5
-"""The same penalty as a grammar violation in :mod:`workers.pipeline.priors`."""
-
-_REIWA_START = 2019
 _RECENT_WORDS = re.compile(r"記入|申請|請求|届出|提出|受付|作成|依頼|申込")
 _BIRTH_WORDS = re.compile(r"生年月日|誕生日|出生日")
 _RECENT_NAMES = re.compile(r"(^|_)(fill|request|apply|application|submit|submission|receipt|entry)(_|$)")
@@ -100,11 +98,11 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
 
 def recent_era_years(reference: dt.date) -> frozenset[int]:
     """令和 years of the last :data:`RECENT_YEARS` years up to ``reference``."""
-    now = reference.year - _REIWA_START + 1
+    now = reference.year - ERAS[-1].first_day.year + 1
     return frozenset(y for y in range(now - RECENT_YEARS, now + 1) if y >= 1)
 
 
-def _valid_values(role: FieldRole, reference: dt.date) -> frozenset[str]:
+def plausible_values(role: FieldRole, reference: dt.date) -> frozenset[str]:
     """Every text a digits box of ``role`` may plausibly hold (with and without a leading zero)."""
     numbers: set[int]
     if role is FieldRole.MONTH:
@@ -124,56 +122,17 @@ def _valid_values(role: FieldRole, reference: dt.date) -> frozenset[str]:
     return frozenset(texts)
 
 
-def _number_prior(valid: frozenset[str]) -> Prior:
-    prefixes = frozenset(v[:i] for v in valid for i in range(len(v) + 1))
-
-    def score(text: str, final: bool) -> float:
-        t = _nfkc(text)
-        if final:
-            return 0.0 if t in valid else -_BAD
-        return 0.0 if t in prefixes else -_BAD
-
-    return score
-
-
-_DATE = re.compile(r"(令和|平成|昭和|大正)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日")
-_ERA_START = {"令和": 2019, "平成": 1989, "昭和": 1926, "大正": 1912}
-
-
-def _western(text: str) -> dt.date | None:
-    match = _DATE.fullmatch(_nfkc(text))
-    if match is None:
-        return None
-    era, year, month, day = match.groups()
+def written_date(text: str) -> dt.date | None:
+    """The day a written date names (和暦 or 西暦, :func:`~ocr_service.validation.wareki.parse_date`), or None."""
     try:
-        return dt.date(_ERA_START[era] + (1 if year == "元" else int(year)) - 1, int(month), int(day))
-    except ValueError:
+        return parse_date(text)
+    except DateError:
         return None
 
 
-def _too_old(when: dt.date, reference: dt.date) -> bool:
+def too_old(when: dt.date, reference: dt.date) -> bool:
+    """A fill-in date more than :data:`RECENT_YEARS` years before ``reference``."""
     return when < reference.replace(year=reference.year - RECENT_YEARS, day=min(reference.day, 28))
-
-
-def role_prior(role: FieldRole | None, reference: dt.date, base: Prior | None) -> Prior | None:
-    """The decoding prior of a field with ``role``; ``base`` is its type's own prior.
-
-    A digits box gets the set of plausible numbers; a whole fill-in date gets its type's
-    date grammar plus a penalty for a date older than :data:`RECENT_YEARS` years.
-    """
-    if role is None:
-        return base
-    if role is FieldRole.RECENT_DATE and base is not None:
-        date_grammar = base
-
-        def recent(text: str, final: bool) -> float:
-            score = date_grammar(text, final)
-            when = _western(text) if final else None
-            return score - _BAD if when is not None and _too_old(when, reference) else score
-
-        return recent
-    valid = _valid_values(role, reference)
-    return _number_prior(valid) if valid else base
 
 
 def implausible_reason(role: FieldRole | None, value: str, reference: dt.date) -> str | None:
@@ -185,13 +144,13 @@ def implausible_reason(role: FieldRole | None, value: str, reference: dt.date) -
     if role is None or not text:
         return None
     if role is FieldRole.RECENT_DATE:
-        when = _western(text)
-        if when is not None and _too_old(when, reference):
+        when = written_date(text)
+        if when is not None and too_old(when, reference):
             return f"記入日・申請日が{RECENT_YEARS}年以上前です。読み取りを確認してください"
         return None
     if role is FieldRole.BIRTH_DATE or not text.isdigit():
         return None
-    if text in _valid_values(role, reference):
+    if text in plausible_values(role, reference):
         return None
     if role is FieldRole.MONTH:
         return "月が1〜12ではありません"
