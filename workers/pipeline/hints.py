@@ -21,7 +21,7 @@ from workers.pipeline.furigana import kana_base_field
 from workers.pipeline.priors import name_readings, postal_places
 from workers.pipeline.types import FieldReading
 
-__all__ = ["POSTAL_MISMATCH", "READING_MISMATCH", "consistency_hints", "with_hints"]
+__all__ = ["POSTAL_MISMATCH", "READING_MISMATCH", "consistency_hints", "is_address", "with_hints"]
 
 POSTAL_MISMATCH = "郵便番号と住所が一致しません"
 READING_MISMATCH = "氏名とふりがなが一致しません"
@@ -29,7 +29,8 @@ _HINT_CAP = 0.9
 """A hinted field's confidence is at most this fraction of the threshold."""
 
 
-def _is_address(spec: FieldSpec) -> bool:
+def is_address(spec: FieldSpec) -> bool:
+    """A free-text field holding an address (by its name or its label 住所)."""
     return spec.type == "text" and ("address" in spec.name or "住所" in spec.label)
 
 
@@ -52,7 +53,7 @@ def consistency_hints(values: dict[str, str], layout: FormLayout, page: int) -> 
         code = values[postal[0].name]
         for spec in specs:
             address = values.get(spec.name, "")
-            if not _is_address(spec) or not address:
+            if not is_address(spec) or not address:
                 continue
             served, start = postal_places(code)[0], postal_places(address)[1]
             if served and start is not None and not any(

@@ -24,6 +24,7 @@ import numpy as np
 from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField, reread_against_names
+from workers.pipeline.hints import is_address
 from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
 from workers.pipeline.types import FieldReading
 
@@ -108,10 +109,6 @@ def mixes(a: str, b: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _is_address(spec: FieldSpec) -> bool:
-    return spec.type == "text" and ("address" in spec.name or "住所" in spec.label)
-
-
 def _close(a: str, b: str) -> bool:
     """At most a fifth of the shorter reading differs (and something does)."""
     limit = max(1, min(len(a), len(b)) // 5)
@@ -168,7 +165,7 @@ def fuse_repeated(
         apart = on_a[candidates.index(a_text)] + on_b[candidates.index(b_text)]
         joint = [x + y for x, y in zip(on_a, on_b, strict=True)]
         best = int(np.argmax(joint))
-        allowed = SAME_ADDRESS_NATS if _is_address(fields[i][0]) and _is_address(fields[j][0]) else SAME_TEXT_NATS
+        allowed = SAME_ADDRESS_NATS if is_address(fields[i][0]) and is_address(fields[j][0]) else SAME_TEXT_NATS
         if joint[best] >= apart - allowed:
             fused.append(Fused((fields[i][0].name, fields[j][0].name), candidates[best]))
     return fused
