@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -235,6 +235,15 @@ class OnnxCtcRecognizer:
                 batches.append([index])
         return batches
 
+    def _outputs(self, lines: Sequence[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, (T, C) probabilities)`` of every resized line, inferred in width-sorted batches."""
+        # Sorting by width groups similar crops so a batch wastes little padding.
+        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
+        for chunk in self._batches(order, [line.shape[1] for line in lines]):
+            probs = self._infer([lines[i] for i in chunk])
+            for row, index in enumerate(chunk):
+                yield index, probs[row]
+
     def recognize(
         self,
         crops: Sequence[np.ndarray],
@@ -267,26 +276,22 @@ class OnnxCtcRecognizer:
                 closed = close_gaps(line)
                 if closed is not line:
                     variants.append((index, closed))
-        # Sorting by width groups similar crops so a batch wastes little padding.
-        order = sorted(range(len(variants)), key=lambda i: variants[i][1].shape[1])
         read: list[TextResult | None] = [None] * len(variants)
-        for chunk in self._batches(order, [v[1].shape[1] for v in variants]):
-            probs = self._infer([variants[i][1] for i in chunk])
-            for row, vi in enumerate(chunk):
-                index, image = variants[vi]
-                field_type = charsets[index]
-                mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
-                gaps = gap_frames(image, probs.shape[1], max(image.shape[1], self.height * 4))
-                raw, confs = decode_field(
-                    probs[row],
-                    self.characters,
-                    field_type,
-                    mask,
-                    gaps=gaps,
-                    use_priors=self.use_priors,
-                    context=None if contexts is None else contexts[index],
-                )
-                read[vi] = _finish(raw, confs, field_type)
+        for vi, probs in self._outputs([image for _, image in variants]):
+            index, image = variants[vi]
+            field_type = charsets[index]
+            mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
+            gaps = gap_frames(image, probs.shape[0], max(image.shape[1], self.height * 4))
+            raw, confs = decode_field(
+                probs,
+                self.characters,
+                field_type,
+                mask,
+                gaps=gaps,
+                use_priors=self.use_priors,
+                context=None if contexts is None else contexts[index],
+            )
+            read[vi] = _finish(raw, confs, field_type)
         results: list[TextResult | None] = [None] * len(crops)
         for (index, _), result in zip(variants, read, strict=True):
             earlier = results[index]
@@ -296,13 +301,9 @@ class OnnxCtcRecognizer:
 
     def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         """``log P(text | crop)`` of each candidate text of each crop (:mod:`workers.pipeline.ctcscore`)."""
-        lines = [self._resize(prepare_line(c)) for c in crops]
-        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-        scores: list[list[float]] = [[] for _ in lines]
-        for chunk in self._batches(order, [line.shape[1] for line in lines]):
-            probs = self._infer([lines[i] for i in chunk])
-            for row, index in enumerate(chunk):
-                scores[index] = [ctc_log_likelihood(probs[row], self.characters, t) for t in candidates[index]]
+        scores: list[list[float]] = [[] for _ in crops]
+        for index, probs in self._outputs([self._resize(prepare_line(c)) for c in crops]):
+            scores[index] = [ctc_log_likelihood(probs, self.characters, t) for t in candidates[index]]
         return scores
 
 
