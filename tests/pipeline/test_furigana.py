@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
+from tests.support.ctc import frames
 from workers.pipeline.decoding import DecodeContext, decode_field
 from workers.pipeline.furigana import ReadField, kana_base_field, reread_against_names
 from workers.pipeline.priors import kana_prior, name_readings, reading_prior
@@ -15,17 +16,8 @@ from workers.pipeline.recognizer import TextResult
 CHARS = ["", "オ", "ク", "ボ", "ポ", "ア", "ス", "カ", " "]
 
 
-def _frames(rows: list[dict[str, float]]) -> np.ndarray:
-    probs = np.zeros((len(rows), len(CHARS)), dtype=np.float32)
-    for t, row in enumerate(rows):
-        for ch, p in row.items():
-            probs[t, CHARS.index(ch)] = p
-        probs[t, 0] += 1.0 - probs[t].sum()
-    return probs
-
-
 def _okubo(p_po: float, p_bo: float) -> np.ndarray:
-    return _frames([{"オ": 0.99}, {}, {"オ": 0.98}, {}, {"ク": 0.97}, {}, {"ポ": p_po, "ボ": p_bo}, {}, {"ア": 0.99}])
+    return frames(CHARS, [{"オ": 0.99}, {}, {"オ": 0.98}, {}, {"ク": 0.97}, {}, {"ポ": p_po, "ボ": p_bo}, {}, {"ア": 0.99}])
 
 
 def test_the_name_gives_its_surname_readings() -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 
+from tests.support.ctc import frames as _frames
 from workers.pipeline.charsets import apply_kana_grammar
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.decoding import decode_field, gap_frames, greedy
@@ -17,16 +18,6 @@ def _kana(text: str, field_type: str | None) -> str:
     chars, confs = apply_kana_grammar(list(text), [0.9] * len(text), field_type)
     assert len(chars) == len(confs)
     return "".join(chars)
-
-
-def _frames(chars: list[str], rows: list[dict[str, float]]) -> np.ndarray:
-    """``(T, C)`` probabilities: each row names its classes; the rest of the mass is blank."""
-    probs = np.zeros((len(rows), len(chars)), dtype=np.float32)
-    for t, row in enumerate(rows):
-        for ch, p in row.items():
-            probs[t, chars.index(ch)] = p
-        probs[t, 0] += 1.0 - probs[t].sum()
-    return probs
 
 
 # -- variant table ---------------------------------------------------------------------------
