@@ -40,6 +40,7 @@ from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
 from workers.pipeline.priors import warm_priors
+from workers.pipeline.views import extra_views, pick_by_views
 
 __all__ = [
     "OnnxCtcRecognizer",
@@ -55,6 +56,8 @@ _PACKAGED_MODEL = "PP-OCRv6_rec_small.onnx"
 _GAP_TYPES = frozenset({"hiragana", "katakana"})
 """Field types whose lines are read again with their word gap narrowed: kana names. Free text
 gained one address on dev for +30 % recognition time (addresses are long), so it is not."""
+_VIEW_BELOW = 0.9
+"""A lone constrained character read with less confidence than this is read again in other views."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,8 @@ class OnnxCtcRecognizer:
         self._input = self._session.get_inputs()[0].name
         shape = self._session.get_inputs()[0].shape
         self.height = int(shape[2]) if isinstance(shape[2], int) else 48
+        self.min_width = self.height * 4
+        """Narrower lines are padded to this width (mid grey, as PaddleOCR trains)."""
         self.characters: list[str] = ["", *characters, " "]
         self._index = {ch: i for i, ch in enumerate(self.characters) if i > 0}
         self.batch_size = batch_size
@@ -207,7 +212,7 @@ class OnnxCtcRecognizer:
         return cv2.resize(gray, (width, self.height), interpolation=interpolation)
 
     def _infer(self, resized: list[np.ndarray]) -> np.ndarray:
-        width = max(max(img.shape[1] for img in resized), self.height * 4)
+        width = max(max(img.shape[1] for img in resized), self.min_width)
         # Zero after normalisation (mid grey) is the padding PaddleOCR trains with.
         batch = np.zeros((len(resized), 3, self.height, width), dtype=np.float32)
         for i, img in enumerate(resized):
@@ -239,7 +244,10 @@ class OnnxCtcRecognizer:
         """``(index, (T, C) probabilities)`` of every resized line, inferred in width-sorted batches."""
         # Sorting by width groups similar crops so a batch wastes little padding.
         order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-        for chunk in self._batches(order, [line.shape[1] for line in lines]):
+        # Every line narrower than the minimum input width is padded to it: to the model they
+        # are all the same width, so they share batches (single characters and their views).
+        widths = [max(line.shape[1], self.min_width) for line in lines]
+        for chunk in self._batches(order, widths):
             probs = self._infer([lines[i] for i in chunk])
             for row, index in enumerate(chunk):
                 yield index, probs[row]
@@ -262,13 +270,14 @@ class OnnxCtcRecognizer:
         Returns:
             one :class:`TextResult` per crop, in input order.
         """
-        from workers.pipeline.charsets import EXCLUDED, charset_for_type
+        from workers.pipeline.charsets import charset_for_type
 
         if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
             raise ValueError("crops, charsets and contexts must have the same length")
         lines = [self._resize(prepare_line(c)) for c in crops]
-        # A text line with a wide gap (surname | given name) is read twice: as written and with
-        # the gap narrowed (see close_gaps); the variant index points back to its crop.
+        context_of = (lambda i: None) if contexts is None else contexts.__getitem__
+        # A kana line with a wide gap (surname | given name) is also read with the gap narrowed
+        # (see close_gaps); each variant points back to its crop.
         variants: list[tuple[int, np.ndarray]] = []
         for index, (line, field_type) in enumerate(zip(lines, charsets, strict=True)):
             variants.append((index, line))
@@ -276,28 +285,59 @@ class OnnxCtcRecognizer:
                 closed = close_gaps(line)
                 if closed is not line:
                     variants.append((index, closed))
-        read: list[TextResult | None] = [None] * len(variants)
+        read: list[TextResult] = [TextResult("", [], 0.0)] * len(variants)
+        as_is: dict[int, tuple[TextResult, np.ndarray]] = {}
         for vi, probs in self._outputs([image for _, image in variants]):
             index, image = variants[vi]
-            field_type = charsets[index]
-            mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
-            gaps = gap_frames(image, probs.shape[0], max(image.shape[1], self.height * 4))
-            raw, confs = decode_field(
-                probs,
-                self.characters,
-                field_type,
-                mask,
-                gaps=gaps,
-                use_priors=self.use_priors,
-                context=None if contexts is None else contexts[index],
-            )
-            read[vi] = _finish(raw, confs, field_type)
+            read[vi] = self._decode(image, probs, charsets[index], context_of(index))
+            if image is lines[index]:
+                as_is[index] = (read[vi], probs)
+        # In variant order: the line as written first, then its narrowed copy.
         results: list[TextResult | None] = [None] * len(crops)
         for (index, _), result in zip(variants, read, strict=True):
             earlier = results[index]
-            results[index] = result if earlier is None or result is None else prefer_restored(earlier, result)
+            results[index] = result if earlier is None else prefer_restored(earlier, result)
+        # A doubtful lone character of a constrained field is read again in other views and
+        # the views decide together (see views); a confident one costs nothing more.
+        doubtful = [
+            index
+            for index, (result, _) in sorted(as_is.items())
+            if result.confidence < _VIEW_BELOW and charset_for_type(charsets[index]) is not None
+        ]
+        seen = [(index, view) for index in doubtful for view in extra_views(lines[index])]
+        looks: dict[int, list[tuple[TextResult, np.ndarray]]] = {index: [as_is[index]] for index in doubtful}
+        for vi, probs in self._outputs([image for _, image in seen]):
+            index, image = seen[vi]
+            looks[index].append((self._decode(image, probs, charsets[index], context_of(index)), probs))
+        for index, views in looks.items():
+            if len(views) > 1:
+                results[index] = self._read_together(views)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
 
+    def _decode(
+        self, image: np.ndarray, probs: np.ndarray, field_type: str | None, context: DecodeContext | None
+    ) -> TextResult:
+        """Decode one line's frame probabilities under its field type and context."""
+        from workers.pipeline.charsets import EXCLUDED, charset_for_type
+
+        mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
+        gaps = gap_frames(image, probs.shape[0], max(image.shape[1], self.min_width))
+        raw, confs = decode_field(
+            probs, self.characters, field_type, mask, gaps=gaps, use_priors=self.use_priors, context=context
+        )
+        return _finish(raw, confs, field_type)
+
+    def _read_together(self, views: Sequence[tuple[TextResult, np.ndarray]]) -> TextResult:
+        """One crop's reading from its views (``(reading, probabilities)``, the crop as is first)."""
+        candidates = list(dict.fromkeys(result.text for result, _ in views))
+        if len(candidates) == 1:
+            return views[0][0]
+        scores = np.array([[ctc_log_likelihood(probs, self.characters, t) for t in candidates] for _, probs in views])
+        best, share = pick_by_views(scores)
+        # The first view that read the winner supplies its confidences, capped by the views' doubt.
+        chosen = next(result for result, _ in views if result.text == candidates[best])
+        confs = [min(c, share) for c in chosen.char_confidences]
+        return TextResult(chosen.text, confs, min(confs) if confs else min(chosen.confidence, share))
 
     def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         """``log P(text | crop)`` of each candidate text of each crop (:mod:`workers.pipeline.ctcscore`)."""

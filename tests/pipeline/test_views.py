@@ -1,0 +1,112 @@
+"""Several views of a lone character, read together (workers.pipeline.views + the recogniser)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.support.ctc import frames
+from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
+from workers.pipeline.views import NARROW, extra_views, pick_by_views
+
+
+def _glyph(width: int, height: int = 48) -> np.ndarray:
+    line = np.full((height, width), 255, dtype=np.uint8)
+    cv2.rectangle(line, (4, 6), (width - 5, height - 7), 0, 3)
+    return line
+
+
+def _ink_height(image: np.ndarray) -> int:
+    rows = np.flatnonzero((image < 128).any(axis=1))
+    return int(rows[-1] - rows[0] + 1)
+
+
+def test_a_lone_character_gets_a_wider_and_two_smaller_views() -> None:
+    """GIVEN a line narrower than twice its height WHEN views are made
+    THEN each is at model height: one widened with paper, two with the character drawn smaller."""
+    line = _glyph(40)
+    views = extra_views(line)
+    assert len(views) == 3
+    assert all(v.shape[0] == 48 and v.dtype == np.uint8 for v in views)
+    widened, smaller, smallest = views
+    assert widened.shape[1] == int(NARROW * 48)
+    assert np.array_equal(widened[:, :40], line) and (widened[:, 40:] == 255).all()
+    assert _ink_height(line) > _ink_height(smaller) > _ink_height(smallest) >= 0.5 * _ink_height(line)
+
+
+def test_a_real_line_gets_no_extra_views() -> None:
+    """GIVEN a line at least twice as wide as high WHEN views are asked for THEN there are none."""
+    assert extra_views(_glyph(int(NARROW * 48))) == []
+    assert extra_views(_glyph(300)) == []
+
+
+def test_the_text_every_view_finds_plausible_beats_one_view_s_favourite() -> None:
+    """GIVEN the crop as is prefers "1" strongly but the other views all prefer "7"
+    WHEN picked THEN "7" wins, with a share below 1 (the views disagree)."""
+    scores = np.array([[-0.1, -2.5], [-3.0, -0.3], [-4.0, -0.2], [-2.0, -0.4]])
+    best, share = pick_by_views(scores)
+    assert best == 1
+    assert 0.5 < share < 1.0
+    mean = scores.mean(axis=0)
+    assert share == pytest.approx(1.0 / (1.0 + math.exp(mean[0] - mean[1])))
+
+
+def test_a_text_one_view_cannot_produce_never_wins_and_one_candidate_is_certain() -> None:
+    """GIVEN a candidate impossible under one view WHEN picked THEN the other wins;
+    a single candidate has share 1; nothing possible gives share 0."""
+    assert pick_by_views(np.array([[-0.1, -1.0], [-math.inf, -1.2]])) == (1, 1.0)
+    assert pick_by_views(np.array([[-3.0], [-5.0]])) == (0, 1.0)
+    assert pick_by_views(np.array([[-math.inf], [-math.inf]])) == (0, 0.0)
+    with pytest.raises(ValueError):
+        pick_by_views(np.zeros((2, 0)))
+
+
+class _FakeSession:
+    """Stands in for the onnxruntime session: the first call is the crop as is, later ones the views."""
+
+    def __init__(self, chars: list[str], first: list[dict[str, float]], later: list[dict[str, float]]) -> None:
+        self.chars = chars
+        self.first = first
+        self.later = later
+        self.calls: list[int] = []
+
+    def run(self, _outputs: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        batch = next(iter(feed.values()))
+        rows = self.first if not self.calls else self.later
+        self.calls.append(batch.shape[0])
+        probs = frames(self.chars, [{}, *rows, {}] + [{}] * (batch.shape[3] // 8 - len(rows) - 2))
+        return [np.repeat(probs[None], batch.shape[0], axis=0)]
+
+
+def _with_session(first: list[dict[str, float]], later: list[dict[str, float]]) -> tuple[OnnxCtcRecognizer, _FakeSession]:
+    recognizer = copy.copy(load_recognizer(None, intra_op_threads=1))
+    session = _FakeSession(recognizer.characters, first, later)
+    recognizer._session = session
+    return recognizer, session
+
+
+def test_a_doubtful_lone_digit_is_read_in_every_view_and_they_decide() -> None:
+    """GIVEN a digit box the crop as is reads "1" at 0.55 and every other view reads "7"
+    WHEN recognised THEN the three views are read in one more call, "7" wins and its
+    confidence is capped by the views' doubt."""
+    recognizer, session = _with_session([{"1": 0.55, "7": 0.4}], [{"7": 0.9, "1": 0.08}])
+    (result,) = recognizer.recognize([_glyph(30)], ["digits"])
+    assert session.calls == [1, 3]
+    assert result.text == "7"
+    assert result.confidence < 0.9
+
+
+def test_a_confident_digit_and_free_text_are_read_once() -> None:
+    """GIVEN a confident lone digit and a doubtful free-text character WHEN recognised
+    THEN both are read once (the views are for doubtful constrained characters only)."""
+    recognizer, session = _with_session([{"7": 0.97}], [{"1": 0.99}])
+    assert [r.text for r in recognizer.recognize([_glyph(30)], ["digits"])] == ["7"]
+    assert session.calls == [1]
+    recognizer, session = _with_session([{"人": 0.5, "入": 0.45}], [{"入": 0.99}])
+    assert [r.text for r in recognizer.recognize([_glyph(30)], [None])] == ["人"]
+    assert session.calls == [1]
