@@ -1,4 +1,4 @@
-"""Furigana ↔ name as a prior: a kana field is read again with its name's surname reading (no model)."""
+"""Furigana ↔ name as a prior: a kana field is read again with its name's reading (no OCR model)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ocr_service.forms.layout import FieldSpec
 from tests.support.ctc import frames
 from workers.pipeline.decoding import DecodeContext, decode_field
 from workers.pipeline.furigana import ReadField, kana_base_field, reread_against_names
+from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.priors import kana_prior, name_readings, reading_prior
 from workers.pipeline.recognizer import TextResult
 
@@ -20,10 +21,24 @@ def _okubo(p_po: float, p_bo: float) -> np.ndarray:
     return frames(CHARS, [{"オ": 0.99}, {}, {"オ": 0.98}, {}, {"ク": 0.97}, {}, {"ポ": p_po, "ボ": p_bo}, {}, {"ア": 0.99}])
 
 
-def test_the_name_gives_its_surname_readings() -> None:
-    """GIVEN written names WHEN their readings are asked THEN the listed surname's, in the field's script."""
-    assert name_readings("大久保明日香", katakana=True) == ("オオクボ",)
-    assert "やまざき" in name_readings("山崎健一") and name_readings("架空野太郎") == ()
+def test_the_name_gives_its_surname_readings_and_the_given_name_s_usual_one() -> None:
+    """GIVEN written names WHEN their readings are asked THEN each listed surname reading followed by
+    the dictionary's reading of the given name, in the field's script; the surname's alone on request."""
+    assert name_readings("大久保明日香", katakana=True) == ("オオクボアスカ",)
+    assert name_readings("大久保明日香", katakana=True, given=False) == ("オオクボ",)
+    assert set(name_readings("山崎健一")) == {"やまざきけんいち", "やまさきけんいち"}
+    assert name_readings("小林　由美") == ("こばやしゆみ",)
+    assert name_readings("架空野太郎") == ()
+
+
+def test_the_given_name_is_read_in_its_place_and_a_misread_name_gives_no_reading() -> None:
+    """GIVEN a full name WHEN its given name's reading is asked THEN the name reading (星野学: まなぶ, not
+    the word がく); GIVEN a digit or Latin letter in the name (a misread) THEN no reading."""
+    assert given_name_reading("星野学", 2) == "まなぶ"
+    assert given_name_reading("野村真由美", 2) == "まゆみ"
+    assert given_name_reading("渡部さく5", 2) is None and given_name_reading("渡部A子", 2) is None
+    assert given_name_reading("山下", 2) is None
+    assert name_readings("渡部さく5") == name_readings("渡部さく5", given=False)
 
 
 def test_reading_prior_rewards_only_the_expected_reading() -> None:
@@ -74,7 +89,8 @@ def _page() -> tuple[list[ReadField], list[TextResult]]:
 
 def test_a_kana_field_contradicting_its_name_is_read_again_against_it() -> None:
     """GIVEN フリガナ read オオクポアスカ under 氏名 大久保明日香 WHEN checked against the name THEN the kana
-    crop alone is read again with the reading オオクボ expected, and the agreeing reading replaces it."""
+    crop alone is read again with the name's reading (and its surname's) favoured, and the agreeing
+    reading replaces it."""
     fields, results = _page()
     reader = _Reader("オオクボアスカ")
     crops = [np.zeros((8, 8), np.uint8)] * 2
@@ -82,7 +98,7 @@ def test_a_kana_field_contradicting_its_name_is_read_again_against_it() -> None:
         recognizer=reader, crops=crops, types=["katakana", None], contexts=[None, None], results=results, fields=fields
     )
     assert [r.text for r in out] == ["オオクボアスカ", "大久保明日香"]
-    assert reader.calls == [[DecodeContext(readings=("オオクボ",))]]
+    assert reader.calls == [[DecodeContext(readings=("オオクボアスカ", "オオクボ"))]]
 
 
 def test_a_second_reading_that_still_disagrees_is_not_taken() -> None:
@@ -98,6 +114,33 @@ def test_a_second_reading_that_still_disagrees_is_not_taken() -> None:
         fields=fields,
     )
     assert out[0].text == "オオクポアスカ"
+
+
+def _given_name_page(kana: str) -> tuple[list[ReadField], list[TextResult]]:
+    kana_spec = FieldSpec(name="guardian_name_kana", label="ふりがな", box=(10, 10, 200, 30), type="hiragana")
+    name_spec = FieldSpec(name="guardian_name", label="氏名", box=(10, 40, 200, 60), type="text")
+    results = [TextResult(kana, [0.7] * len(kana), 0.7), TextResult("小林由美", [0.99] * 4, 0.99)]
+    return [ReadField(kana_spec, 0, 1), ReadField(name_spec, 1, 1)], results
+
+
+def test_a_given_name_read_short_is_restored_only_by_a_reading_that_follows_the_name_further() -> None:
+    """GIVEN ふりがな こばやしゆ under 小林由美 (the surname agrees, the given name is cut short)
+    WHEN checked THEN it is read again; こばやしゆみ replaces it, こばやしゆ or こばやしゆか does not."""
+    crops = [np.zeros((8, 8), np.uint8)] * 2
+    for second, kept in (("こばやしゆみ", "こばやしゆみ"), ("こばやしゆか", "こばやしゆ"), ("こはやしゆみ", "こばやしゆ")):
+        fields, results = _given_name_page("こばやしゆ")
+        reader = _Reader(second)
+        out = reread_against_names(
+            recognizer=reader, crops=crops, types=["hiragana", None], contexts=[None, None], results=results, fields=fields
+        )
+        assert out[0].text == kept
+        assert reader.calls == [[DecodeContext(readings=("こばやしゆみ", "こばやし"))]]
+    fields, results = _given_name_page("こばやしゆみ")
+    reader = _Reader("こばやしゆ")
+    reread_against_names(
+        recognizer=reader, crops=crops, types=["hiragana", None], contexts=[None, None], results=results, fields=fields
+    )
+    assert reader.calls == []  # agreeing furigana cost nothing
 
 
 def test_only_a_kana_field_beside_its_text_name_has_a_base() -> None:

@@ -1,11 +1,14 @@
 """Furigana ↔ name: a kana field is read again with the reading its name field implies.
 
 Forms put フリガナ right above 氏名. When the name starts with a common surname
-(``data/surnames.tsv``: 大久保 → おおくぼ) and the kana field does not start with one of its
-readings (オオクポアスカ), the kana crop is decoded again with those readings as a prior
-(:func:`workers.pipeline.priors.reading_prior`). The new reading is taken only when it then
-agrees with the name; the bonus is a few nats, so a confident different reading stays (a
-person may use an unusual reading, and the review hint still shows the disagreement).
+(``data/surnames.tsv``: 大久保 → おおくぼ), its expected readings are the surname's readings
+followed by the given name's usual reading from the dictionary
+(:mod:`workers.pipeline.namereading`: 明日香 → あすか). When the kana field does not start with
+one of them (オオクポアスカ, こばやしゆ under 小林由美), the kana crop is decoded again with those
+readings as a prior (:func:`workers.pipeline.priors.reading_prior`). The new reading is taken
+only when it follows the name further than the first one did; the bonus is a few nats, so a
+confident different reading stays (a person may use an unusual reading, and the review hint
+still shows the disagreement).
 """
 
 from __future__ import annotations
@@ -46,6 +49,17 @@ def _starts_with(text: str, readings: tuple[str, ...]) -> bool:
     return any(text.startswith(r) for r in readings)
 
 
+def _agreement(text: str, readings: tuple[str, ...]) -> int:
+    """Characters at the start of ``text`` that follow one of ``readings``."""
+    best = 0
+    for reading in readings:
+        n = 0
+        while n < min(len(text), len(reading)) and text[n] == reading[n]:
+            n += 1
+        best = max(best, n)
+    return best
+
+
 def reread_against_names(
     *,
     recognizer: Recognizer,
@@ -64,29 +78,33 @@ def reread_against_names(
         fields: the text fields of the page and their crops.
 
     Returns:
-        a new list; a kana field's result is replaced only when the second reading starts
-        with a reading of the name's surname.
+        a new list; a kana field's result is replaced only when the second reading follows a
+        reading of the name further than the first did.
     """
     out = list(results)
     by_name = {f.spec.name: f for f in fields}
-    todo: list[tuple[int, tuple[str, ...]]] = []
+    # (crop index, the name's full readings, the readings the prior favours)
+    todo: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
     for field in fields:
         base_spec = kana_base_field(field.spec, [f.spec for f in fields])
         base = by_name.get(base_spec.name) if base_spec is not None else None
         if base is None or field.count != 1 or base.count != 1:
             continue
-        expected = name_readings(results[base.first].text, katakana=field.spec.type == "katakana")
+        name, katakana = results[base.first].text, field.spec.type == "katakana"
+        expected = name_readings(name, katakana=katakana)
         kana = results[field.first].text
         if expected and kana and not _starts_with(kana, expected):
-            todo.append((field.first, expected))
+            # The surname alone is a reading too: a given name read short keeps the surname's bonus.
+            favoured = tuple(dict.fromkeys((*expected, *name_readings(name, katakana=katakana, given=False))))
+            todo.append((field.first, expected, favoured))
     if not todo:
         return out
     again = recognizer.recognize(
-        [crops[i] for i, _ in todo],
-        [types[i] for i, _ in todo],
-        [replace(contexts[i] or DecodeContext(), readings=expected) for i, expected in todo],
+        [crops[i] for i, _, _ in todo],
+        [types[i] for i, _, _ in todo],
+        [replace(contexts[i] or DecodeContext(), readings=favoured) for i, _, favoured in todo],
     )
-    for (index, expected), result in zip(todo, again, strict=True):
-        if _starts_with(result.text, expected):
+    for (index, expected, _), result in zip(todo, again, strict=True):
+        if _agreement(result.text, expected) > _agreement(results[index].text, expected):
             out[index] = result
     return out

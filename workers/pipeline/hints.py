@@ -40,7 +40,7 @@ def _hiragana(text: str) -> str:
 
 
 def _reading_mismatch(name: str, kana: str) -> bool:
-    readings = name_readings(name)
+    readings = name_readings(name, given=False)
     return bool(readings) and bool(kana) and not any(_hiragana(kana).startswith(r) for r in readings)
 
 

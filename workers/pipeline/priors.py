@@ -260,17 +260,25 @@ def text_prior(text: str, final: bool) -> float:
     return score
 
 
-def name_readings(name: str, *, katakana: bool = False) -> tuple[str, ...]:
-    """Readings of the common surname a written (kanji) name starts with; () when none is listed.
+def name_readings(name: str, *, katakana: bool = False, given: bool = True) -> tuple[str, ...]:
+    """Readings of a written (kanji) name that starts with a common surname; () when none is listed.
 
+    Each listed reading of the surname, followed by the given name's usual reading when the
+    dictionary knows it (:func:`workers.pipeline.namereading.given_name_reading`: 小林由美 →
+    こばやしゆみ); only the surname's readings when it does not.
     ``katakana``: the readings in katakana (for a フリガナ field) instead of hiragana.
+    ``given``: False gives the surname's readings only (a listed reading is certain enough to
+    flag a mismatch; the dictionary's one usual given-name reading is not).
     """
+    from workers.pipeline.namereading import given_name_reading
+
     table = surname_readings()
-    t = _nfkc(name).replace("\u3000", "")
+    t = _nfkc(name).replace("\u3000", "").replace(" ", "")
     surname = next((t[:j] for j in range(min(len(t), 4), 0, -1) if t[:j] in table), None)
     if surname is None:
         return ()
-    readings = table[surname]
+    rest = (given_name_reading(t, len(surname)) or "") if given else ""
+    readings = tuple(r + rest for r in table[surname])
     return tuple(_to_katakana(r) for r in readings) if katakana else readings
 
 
