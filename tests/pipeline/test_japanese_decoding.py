@@ -89,6 +89,19 @@ def test_small_kana_rules() -> None:
     assert _kana("ファミリー", "katakana") == "ファミリー"
 
 
+def test_a_small_tsu_before_a_kana_no_doubled_consonant_precedes_is_full_size() -> None:
+    """GIVEN a small ッ/っ at the end or before an m-, y-, n-, r-row kana or a vowel in a kana field
+    WHEN the grammar runs THEN full size; before k/s/t/p-row kana it stays small; free text is untouched."""
+    assert _kana("マッモトヨウタ", "katakana") == "マツモトヨウタ"
+    assert _kana("モリタタッヤ", "katakana") == "モリタタツヤ"
+    assert _kana("なっみ", "hiragana") == "なつみ"
+    assert _kana("みっ", "hiragana") == "みつ"
+    assert _kana("ハットリ", "katakana") == "ハットリ"
+    assert _kana("ほったりょう", "hiragana") == "ほったりょう"
+    assert _kana("いっぺい", "hiragana") == "いっぺい"
+    assert _kana("マッモト", "text") == "マッモト"
+
+
 # -- name gap ------------------------------------------------------------------------------
 
 

@@ -101,6 +101,12 @@ _LONG_DASHES = set("一-‐‑‒–—―−－ｰ")
 """What a recogniser makes of a handwritten ー inside a katakana word (kanji one, hyphens)."""
 _NO_LONG_AFTER = set("ッっンんー")
 """Kana a long-vowel mark never follows."""
+_NO_SOKUON_BEFORE = set(
+    "あいうえおなにぬねのまみむめもやゆよらりるれろわをんぁぃぅぇぉゃゅょっ"
+    "アイウエオナニヌネノマミムメモヤユヨラリルレロワヲンァィゥェォャュョッー"
+)
+"""Kana a small っ (ッ) never stands before: a doubled consonant needs a k/s/t/p-like one
+(マッモト, タッヤ are ツ read small; handwritten つ and っ differ only in size)."""
 
 
 def _kana(ch: str) -> bool:
@@ -123,6 +129,8 @@ def apply_kana_grammar(
       is not writing — hiragana fields (names' readings) never hold it at all. In free text a
       ー after a kanji or at the start is the kanji 一 (一番町).
     - 一 or a hyphen between two katakana is ー (コ一ポ → コーポ).
+    - In kana fields a small っ (ッ) at the end or before a vowel, n-, m-, y-, r-, w-row kana, ん
+      or ー is つ (ツ): no doubled consonant stands there (マッモト → マツモト).
 
     Args:
         chars: normalised decoded characters, one per entry.
@@ -153,7 +161,7 @@ def apply_kana_grammar(
             ch in _SMALL_ANY
             and (kana_field or _kana(nxt) or _kana(prev))
             and (not _kana(prev) or (ch in _SMALL_YA and prev not in _I_ROW))
-        ):
+        ) or (kana_field and ch in "っッ" and (not nxt or nxt in _NO_SOKUON_BEFORE)):
             ch = _SMALL_ANY[ch]
         out.append(ch)
         out_conf.append(conf)
