@@ -116,10 +116,10 @@ def test_a_second_reading_that_still_disagrees_is_not_taken() -> None:
     assert out[0].text == "オオクポアスカ"
 
 
-def _given_name_page(kana: str) -> tuple[list[ReadField], list[TextResult]]:
+def _given_name_page(kana: str, confidence: float = 0.7) -> tuple[list[ReadField], list[TextResult]]:
     kana_spec = FieldSpec(name="guardian_name_kana", label="ふりがな", box=(10, 10, 200, 30), type="hiragana")
     name_spec = FieldSpec(name="guardian_name", label="氏名", box=(10, 40, 200, 60), type="text")
-    results = [TextResult(kana, [0.7] * len(kana), 0.7), TextResult("小林由美", [0.99] * 4, 0.99)]
+    results = [TextResult(kana, [confidence] * len(kana), confidence), TextResult("小林由美", [0.99] * 4, 0.99)]
     return [ReadField(kana_spec, 0, 1), ReadField(name_spec, 1, 1)], results
 
 
@@ -141,6 +141,19 @@ def test_a_given_name_read_short_is_restored_only_by_a_reading_that_follows_the_
         recognizer=reader, crops=crops, types=["hiragana", None], contexts=[None, None], results=results, fields=fields
     )
     assert reader.calls == []  # agreeing furigana cost nothing
+
+
+def test_a_clear_given_name_reading_other_than_the_dictionary_s_is_left_alone() -> None:
+    """GIVEN ふりがな こばやしゆか read clearly (0.97) under 小林由美 (the dictionary says ゆみ, but
+    a name can be read otherwise) WHEN checked THEN it is not read again; read doubtfully it is."""
+    crops = [np.zeros((8, 8), np.uint8)] * 2
+    for confidence, calls in ((0.97, 0), (0.6, 1)):
+        fields, results = _given_name_page("こばやしゆか", confidence)
+        reader = _Reader("こばやしゆみ")
+        reread_against_names(
+            recognizer=reader, crops=crops, types=["hiragana", None], contexts=[None, None], results=results, fields=fields
+        )
+        assert len(reader.calls) == calls
 
 
 def test_only_a_kana_field_beside_its_text_name_has_a_base() -> None:

@@ -26,6 +26,8 @@ from workers.pipeline.recognizer import Recognizer, TextResult
 __all__ = ["KANA_TYPES", "ReadField", "kana_base_field", "reread_against_names"]
 
 KANA_TYPES = frozenset({"hiragana", "katakana"})
+_GIVEN_DOUBT = 0.9
+"""Furigana whose surname agrees are read again for the given name only below this confidence."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,14 @@ def reread_against_names(
             continue
         name, katakana = results[base.first].text, field.spec.type == "katakana"
         expected = name_readings(name, katakana=katakana)
-        kana = results[field.first].text
-        if expected and kana and not _starts_with(kana, expected):
-            # The surname alone is a reading too: a given name read short keeps the surname's bonus.
-            favoured = tuple(dict.fromkeys((*expected, *name_readings(name, katakana=katakana, given=False))))
-            todo.append((field.first, expected, favoured))
+        kana, surnames = results[field.first].text, name_readings(name, katakana=katakana, given=False)
+        if not expected or not kana or _starts_with(kana, expected):
+            continue
+        if _starts_with(kana, surnames) and results[field.first].confidence >= _GIVEN_DOUBT:
+            # The dictionary knows one reading per given name: a clear different one is the person's.
+            continue
+        # The surname alone is a reading too: a given name read short keeps the surname's bonus.
+        todo.append((field.first, expected, tuple(dict.fromkeys((*expected, *surnames)))))
     if not todo:
         return out
     again = recognizer.recognize(
