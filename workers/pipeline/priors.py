@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
+from ocr_service.validation.wareki import ERAS
 from workers.pipeline.roles import FieldRole, plausible_values, too_old, written_date
 
 __all__ = [
@@ -44,8 +45,8 @@ __all__ = [
 
 Prior = Callable[[str, bool], float]
 
-_ERAS = {"令和": (2019, 5, 1), "平成": (1989, 1, 8), "昭和": (1926, 12, 25), "大正": (1912, 7, 30)}
-_ERA_END = {"平成": 31, "昭和": 64, "大正": 15}
+_ERAS = {era.name: era for era in ERAS if era.name in ("令和", "平成", "昭和", "大正")}
+"""The eras a date box is written in (:data:`ocr_service.validation.wareki.ERAS`)."""
 _DATE = re.compile(r"(令和|平成|昭和|大正)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日")
 _DATE_PARTIAL = re.compile(
     r"(令|令和|平|平成|昭|昭和|大|大正)?$|(令和|平成|昭和|大正)((元|\d{1,2})(年(\d{1,2}(月(\d{1,2}日?)?)?)?)?)?$"
@@ -75,12 +76,14 @@ def date_prior(reference: dt.date) -> Prior:
             return -_BAD if final else 0.0
         era, year_s, month_s, day_s = m.groups()
         year = 1 if year_s == "元" else int(year_s)
-        start = _ERAS[era]
+        found = _ERAS[era]
+        first = found.first_day
         try:
-            when = dt.date(start[0] + year - 1, int(month_s), int(day_s))
+            when = dt.date(first.year + year - 1, int(month_s), int(day_s))
         except ValueError:
             return -_BAD
-        if year < 1 or year > _ERA_END.get(era, reference.year - start[0] + 1) or when < dt.date(*start):
+        last_year = found.last_year or reference.year - first.year + 1
+        if year < 1 or year > last_year or when < first:
             return -_BAD
         return -_BAD if when > reference else 0.0
 
