@@ -35,7 +35,7 @@ import numpy as np
 import onnxruntime as ort
 import yaml
 
-from workers.pipeline.charsets import finish_text
+from workers.pipeline.charsets import EXCLUDED, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
@@ -270,8 +270,6 @@ class OnnxCtcRecognizer:
         Returns:
             one :class:`TextResult` per crop, in input order.
         """
-        from workers.pipeline.charsets import charset_for_type
-
         if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
             raise ValueError("crops, charsets and contexts must have the same length")
         lines = [self._resize(prepare_line(c)) for c in crops]
@@ -299,27 +297,26 @@ class OnnxCtcRecognizer:
             results[index] = result if earlier is None else prefer_restored(earlier, result)
         # A doubtful lone character of a constrained field is read again in other views and
         # the views decide together (see views); a confident one costs nothing more.
-        doubtful = [
-            index
-            for index, (result, _) in sorted(as_is.items())
-            if result.confidence < _VIEW_BELOW and charset_for_type(charsets[index]) is not None
-        ]
-        seen = [(index, view) for index in doubtful for view in extra_views(lines[index])]
-        looks: dict[int, list[tuple[TextResult, np.ndarray]]] = {index: [as_is[index]] for index in doubtful}
+        seen: list[tuple[int, np.ndarray]] = []
+        looks: dict[int, list[tuple[TextResult, np.ndarray]]] = {}
+        for index, (result, probs) in as_is.items():
+            if result.confidence >= _VIEW_BELOW or charset_for_type(charsets[index]) is None:
+                continue
+            views = extra_views(lines[index])
+            if views:
+                looks[index] = [(result, probs)]
+                seen.extend((index, view) for view in views)
         for vi, probs in self._outputs([image for _, image in seen]):
             index, image = seen[vi]
             looks[index].append((self._decode(image, probs, charsets[index], context_of(index)), probs))
-        for index, views in looks.items():
-            if len(views) > 1:
-                results[index] = self._read_together(views)
+        for index, looked in looks.items():
+            results[index] = self._read_together(looked)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
 
     def _decode(
         self, image: np.ndarray, probs: np.ndarray, field_type: str | None, context: DecodeContext | None
     ) -> TextResult:
         """Decode one line's frame probabilities under its field type and context."""
-        from workers.pipeline.charsets import EXCLUDED, charset_for_type
-
         mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
         gaps = gap_frames(image, probs.shape[0], max(image.shape[1], self.min_width))
         raw, confs = decode_field(
