@@ -19,10 +19,12 @@ import logging
 import unicodedata
 from typing import TYPE_CHECKING
 
+from ocr_service.validation.kana import to_hiragana
+
 if TYPE_CHECKING:
     from sudachipy import Tokenizer
 
-__all__ = ["given_name_reading", "reading_of"]
+__all__ = ["given_name_reading"]
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,6 @@ def _tokenizer() -> Tokenizer | None:
         return None
 
 
-def _hiragana(text: str) -> str:
-    return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in text)
-
-
 def _is_kana(text: str) -> bool:
     return bool(text) and all("\u3041" <= ch <= "\u309f" or ch == "ー" for ch in text)
 
@@ -55,20 +53,8 @@ def _is_name_character(ch: str) -> bool:
 
 
 def _normalized(written: str) -> str:
-    return unicodedata.normalize("NFKC", written).replace("\u3000", "").replace(" ", "")
-
-
-@functools.lru_cache(maxsize=1024)
-def reading_of(written: str) -> str | None:
-    """The usual reading, in hiragana, of a written name or name part (``由美`` → ``ゆみ``), or None.
-
-    None when the dictionary is unavailable or does not know every piece (an unknown word
-    comes back as its own characters, which is no reading).
-
-    Args:
-        written: kanji or kana, spaces ignored.
-    """
-    return given_name_reading(written, 0)
+    # NFKC turns the full-width space into a plain one.
+    return unicodedata.normalize("NFKC", written).replace(" ", "")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -98,5 +84,5 @@ def given_name_reading(name: str, surname_length: int) -> str | None:
             # The surname ends inside a word: analyse the given name on its own.
             pieces = [m.reading_form() for m in tokenizer.tokenize(text[surname_length:])]
             break
-    hiragana = _hiragana("".join(pieces))
+    hiragana = to_hiragana("".join(pieces))
     return hiragana if _is_kana(hiragana) else None

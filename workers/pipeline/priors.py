@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
+from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.roles import FieldRole, plausible_values, too_old, written_date
 
 __all__ = [
@@ -273,10 +274,8 @@ def name_readings(name: str, *, katakana: bool = False, given: bool = True) -> t
     ``given``: False gives the surname's readings only (a listed reading is certain enough to
     flag a mismatch; the dictionary's one usual given-name reading is not).
     """
-    from workers.pipeline.namereading import given_name_reading
-
     table = surname_readings()
-    t = _nfkc(name).replace("\u3000", "").replace(" ", "")
+    t = _nfkc(name)
     surname = next((t[:j] for j in range(min(len(t), 4), 0, -1) if t[:j] in table), None)
     if surname is None:
         return ()
