@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 
 from tests.support.ctc import frames as _frames
-from workers.pipeline.charsets import apply_kana_grammar
+from workers.pipeline.charsets import apply_kana_grammar, normalize_text
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.decoding import decode_field, gap_frames, greedy
 from workers.pipeline.japanese import fold_variants, is_japanese_char, load_variants, to_japanese
@@ -262,3 +262,35 @@ def test_beam_keeps_the_allowed_character_of_a_frame_the_field_forbids() -> None
     allowed = np.array([True, False, True, True, True])
     text, confs = decode_field(probs, chars, "hiragana", allowed)
     assert text == "こ" and confs[0] < 0.01
+
+
+def test_a_symbol_read_beside_a_digit_is_a_second_digit_not_a_merged_one() -> None:
+    """GIVEN a written 「11」 read as 1 then / in adjacent frames (dev: 211号室 read 21号室)
+    WHEN decoded as free text or as digits THEN both 1s are kept; the excluded / no longer
+    merges into the 1 beside it."""
+    chars = ["", "2", "1", "/", "号", " "]
+    probs = _frames(chars, [{"2": 0.99}, {}, {"1": 0.87}, {"/": 0.95, "1": 0.02}, {}, {"号": 0.99}])
+    no_slash = np.array([True, True, True, False, True, True])  # EXCLUDED["text"]
+    assert decode_field(probs, chars, "text", no_slash, use_priors=False)[0] == "211号"
+    digits = np.array([True, True, True, False, False, True])
+    assert decode_field(probs[:4], chars, "digits", digits)[0] == "211"
+
+
+def test_one_letter_seen_in_two_scripts_stays_one_letter() -> None:
+    """GIVEN a hiragana し read as ル then し in adjacent frames (dev: こばやしたいし)
+    WHEN decoded as hiragana THEN one し: only a symbol beside a digit is a second character."""
+    chars = ["", "い", "し", "ル", " "]
+    probs = _frames(chars, [{"い": 0.97}, {}, {"ル": 0.96, "し": 0.03}, {"し": 0.5}])
+    allowed = np.array([True, True, True, False, True])
+    assert decode_field(probs, chars, "hiragana", allowed)[0] == "いし"
+
+
+def test_a_quote_mark_beside_a_kana_is_its_voicing_mark() -> None:
+    """GIVEN a ゛ printed apart from its kana and read as “ (dev: つくば市 read つくばが市)
+    WHEN decoded as free text THEN it voices a kana that can take it (か“ → が) and is dropped
+    after one that cannot or already has it (ば“ → ば), never becoming a character of its own."""
+    chars = ["", "ば", "か", "“", "市", "が", "ﾞ", " "]
+    voiced = _frames(chars, [{"ば": 0.96}, {"“": 0.42, "が": 0.01}, {"市": 0.99}])
+    assert normalize_text(decode_field(voiced, chars, "text", None, use_priors=False)[0]) == "ば市"
+    plain = _frames(chars, [{"か": 0.96}, {"“": 0.6}, {"市": 0.99}])
+    assert normalize_text(decode_field(plain, chars, "text", None, use_priors=False)[0]) == "が市"

@@ -121,21 +121,18 @@ def _collapse(best: np.ndarray, p_best: np.ndarray, characters: Sequence[str]) -
     return "".join(chars), confs
 
 
-def _fast_greedy(
-    probs: np.ndarray,
-    characters: Sequence[str],
-    allowed: np.ndarray | None,
-    gaps: np.ndarray | None,
-    fold: bool,
-) -> tuple[str, list[float]]:
-    """Greedy decoding touching only each frame's winner (the common, confident case).
+def _winners(
+    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None, fold: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each frame's winning class after variant folding and the field's restriction.
 
-    Same result as folding, restricting and greedy-decoding the whole matrix whenever every
-    winner is sure; a doubtful field is decoded again on the full matrix by the caller.
+    Returns ``(best, p_best, forced)``: the class, its probability, and whether the model's own
+    winner was not allowed there (the frame then goes to the best allowed character).
     """
     frames = np.arange(probs.shape[0])
     best = probs.argmax(axis=1)
     p_best = probs[frames, best].astype(np.float64)
+    forced = np.zeros(best.size, dtype=bool)
     if fold:
         sources, targets = variant_index(characters)
         if sources.size:
@@ -149,21 +146,83 @@ def _fast_greedy(
     if allowed is not None:
         mask = allowed.copy()
         mask[0] = True
-        bad = ~mask[best]
-        if bad.any():
+        forced = ~mask[best]
+        if forced.any():
             letters = mask.copy()
             letters[0] = False
             letters[-1] = False
             columns = np.flatnonzero(letters)
             if columns.size <= 300:
                 # A small charset (digits, kana): look at its columns only, not all 18 000.
-                sub = probs[np.flatnonzero(bad)][:, columns]
-                best[bad] = columns[sub.argmax(axis=1)]
-                p_best[bad] = sub.max(axis=1)
+                sub = probs[np.flatnonzero(forced)][:, columns]
+                best[forced] = columns[sub.argmax(axis=1)]
+                p_best[forced] = sub.max(axis=1)
             elif columns.size:
-                restricted = np.where(letters[None, :], probs[bad], -1.0)
-                best[bad] = restricted.argmax(axis=1)
-                p_best[bad] = restricted.max(axis=1)
+                restricted = np.where(letters[None, :], probs[forced], -1.0)
+                best[forced] = restricted.argmax(axis=1)
+                p_best[forced] = restricted.max(axis=1)
+    return best, p_best, forced
+
+
+def split_forced_repeats(
+    probs: np.ndarray,
+    characters: Sequence[str],
+    allowed: np.ndarray | None,
+    gaps: np.ndarray | None,
+    *,
+    fold: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Insert a blank frame where a forced character would merge with its neighbour.
+
+    The model read two different classes in adjacent frames, 「1」 then 「/」 for a written
+    「11」: two characters. Once 「/」 is excluded its frame goes to 「1」 as well, and CTC
+    would merge the two 1s into one (dev: ハイツ山田211号室 read 21号室). A blank frame
+    between them keeps them two, as the model saw them.
+
+    Returns:
+        the probabilities and gap frames, with the blank frames inserted (unchanged when none).
+    """
+    if allowed is None:
+        return probs, gaps
+    best, _, forced = _winners(probs, characters, allowed, fold)
+    if not forced.any():
+        return probs, gaps
+    # Only a symbol beside a digit is surely another character: ル then し in a hiragana field
+    # is one し the model hesitated over (dev: こばやしたいし), “ beside a kana is its voicing
+    # mark, and a Chinese glyph beside its Japanese form is one character too.
+    own = probs.argmax(axis=1)
+    odd = np.fromiter(
+        (f and _symbol(characters[o]) and characters[b].isdigit() for f, o, b in zip(forced, own, best, strict=True)),
+        dtype=bool,
+        count=best.size,
+    )
+    split = np.flatnonzero((odd[1:] | odd[:-1]) & (best[1:] == best[:-1])) + 1
+    if split.size == 0:
+        return probs, gaps
+    blank = np.zeros(probs.shape[1], dtype=probs.dtype)
+    blank[0] = 1.0
+    probs = np.insert(probs, split, blank, axis=0)
+    return probs, (None if gaps is None else np.insert(gaps, split, False))
+
+
+def _symbol(ch: str) -> bool:
+    """Punctuation or a symbol (``/``, ``≥``, ``♪``), not a letter or digit of any script."""
+    return bool(ch) and unicodedata.category(ch)[0] in "PS"
+
+
+def _fast_greedy(
+    probs: np.ndarray,
+    characters: Sequence[str],
+    allowed: np.ndarray | None,
+    gaps: np.ndarray | None,
+    fold: bool,
+) -> tuple[str, list[float]]:
+    """Greedy decoding touching only each frame's winner (the common, confident case).
+
+    Same result as folding, restricting and greedy-decoding the whole matrix whenever every
+    winner is sure; a doubtful field is decoded again on the full matrix by the caller.
+    """
+    best, p_best, _ = _winners(probs, characters, allowed, fold)
     if gaps is not None and gaps.any():
         best[gaps] = 0
         p_best[gaps] = 1.0
@@ -240,6 +299,7 @@ def decode_field(
     if text_like:
         japanese = japanese_mask(characters)
         allowed = japanese if allowed is None else allowed & japanese
+    probs, gaps = split_forced_repeats(probs, characters, allowed, gaps, fold=text_like)
     raw, confs = _fast_greedy(probs, characters, allowed, gaps, text_like)
     prior = None
     expected = context.readings if context is not None and use_priors else ()

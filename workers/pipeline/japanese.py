@@ -11,6 +11,11 @@ differ by a stroke. A free-text field of a municipal form only ever holds Japane
    characters names need, ASCII) may not win a frame (the decoder takes the best allowed
    character instead, as for any constrained field).
 
+Quote marks are folded the same way into the voicing mark ﾞ they stand for: a ゛ written
+or printed apart from its kana is read as “ or ″ (dev: つくば市 read つくばが市, the
+excluded quote's frame going to the best *allowed* character). ``normalize_text`` then
+merges ﾞ into the kana before it, or drops it after a kana that cannot take it.
+
 Old forms still common in surnames (澤, 邊, 齋, 龍 …) are not in the table: folding them
 would rewrite a person's name.
 """
@@ -27,6 +32,9 @@ import numpy as np
 __all__ = ["fold_variants", "is_japanese_char", "japanese_mask", "load_variants", "to_japanese", "variant_index"]
 
 _VARIANTS = Path(__file__).parent / "data" / "variants.tsv"
+
+_VOICING_LOOKALIKES = {"“": "ﾞ", "”": "ﾞ", "″": "ﾞ", '"': "ﾞ"}
+"""What a separate ゛ is read as → the voicing mark (in the PP-OCR dictionary as half-width ﾞ)."""
 
 _EXTRA = set("髙﨑德濵𠮷𡈽俱剝𠮟吞噓姸屛幷瘦繫塡頰")
 """Name characters outside JIS X 0208 (IBM extensions, JIS X 0213) a register holds."""
@@ -99,7 +107,7 @@ def _index_for(characters: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     position = {c: i for i, c in enumerate(characters) if i > 0}
     sources: list[int] = []
     targets: list[int] = []
-    for source, target in load_variants().items():
+    for source, target in {**load_variants(), **_VOICING_LOOKALIKES}.items():
         s = position.get(source)
         t = position.get(target)
         if s is not None and t is not None:
