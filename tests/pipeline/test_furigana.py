@@ -62,6 +62,29 @@ def test_a_close_misread_follows_the_name_and_a_confident_one_stays() -> None:
     assert kana_prior("オオクボア", True) > 0.0  # the common-surname bonus alone was not enough
 
 
+KANA = ["", "た", "ぐ", "ち", "な", "お", "わ", "み", " "]
+
+
+def _taguchi(p_wa: float, p_o: float) -> np.ndarray:
+    rows: list[dict[str, float]] = [{"た": 0.99}, {"ぐ": 0.98}, {"ち": 0.99}, {"な": 0.97}]
+    return frames(KANA, [*rows, {"わ": p_wa, "お": p_o}, {"み": 0.99}])
+
+
+def test_furigana_agreeing_with_the_whole_name_outweighs_a_look_alike_misread() -> None:
+    """GIVEN ふりがな たぐちな?み with わ at 90 % over お at 5 % (3 nats), under 田口直美 (たぐち + なおみ)
+    WHEN decoded with the surname's and the whole name's readings favoured THEN たぐちなおみ; with the
+    surname alone favoured, or with わ at 99.5 %, わ stays (never over a clear read)."""
+    whole = DecodeContext(readings=("たぐちなおみ", "たぐち"), whole=("たぐちなおみ",))
+    surname = DecodeContext(readings=("たぐちなおみ", "たぐち"))
+    close = _taguchi(0.9, 0.05)
+    assert decode_field(close, KANA, "hiragana", None, context=surname)[0] == "たぐちなわみ"
+    assert decode_field(close, KANA, "hiragana", None, context=whole)[0] == "たぐちなおみ"
+    assert decode_field(_taguchi(0.995, 0.002), KANA, "hiragana", None, context=whole)[0] == "たぐちなわみ"
+    prior = reading_prior(("たぐちなおみ", "たぐち"), None, whole=("たぐちなおみ",))
+    assert prior("たぐちなおみ", True) - reading_prior(("たぐちなおみ", "たぐち"), None)("たぐちなおみ", True) == 1.5
+    assert prior("たぐちなおみ", False) == reading_prior(("たぐちなおみ", "たぐち"), None)("たぐちなおみ", False)
+
+
 class _Reader:
     """Reads the kana crop as オオクポアスカ, and as what ``fix`` says when a reading is expected."""
 
@@ -98,7 +121,7 @@ def test_a_kana_field_contradicting_its_name_is_read_again_against_it() -> None:
         recognizer=reader, crops=crops, types=["katakana", None], contexts=[None, None], results=results, fields=fields
     )
     assert [r.text for r in out] == ["オオクボアスカ", "大久保明日香"]
-    assert reader.calls == [[DecodeContext(readings=("オオクボアスカ", "オオクボ"))]]
+    assert reader.calls == [[DecodeContext(readings=("オオクボアスカ", "オオクボ"), whole=("オオクボアスカ",))]]
 
 
 def test_a_second_reading_that_still_disagrees_is_not_taken() -> None:
@@ -134,7 +157,7 @@ def test_a_given_name_read_short_is_restored_only_by_a_reading_that_follows_the_
             recognizer=reader, crops=crops, types=["hiragana", None], contexts=[None, None], results=results, fields=fields
         )
         assert out[0].text == kept
-        assert reader.calls == [[DecodeContext(readings=("こばやしゆみ", "こばやし"))]]
+        assert reader.calls == [[DecodeContext(readings=("こばやしゆみ", "こばやし"), whole=("こばやしゆみ",))]]
     fields, results = _given_name_page("こばやしゆみ")
     reader = _Reader("こばやしゆ")
     reread_against_names(

@@ -45,6 +45,8 @@ class DecodeContext:
     """What a date-like field holds (:func:`~workers.pipeline.roles.field_role`)."""
     readings: tuple[str, ...] = ()
     """Kana fields: the readings the name written beside them starts with (furigana ↔ name)."""
+    whole: tuple[str, ...] = ()
+    """Kana fields: the readings of that whole name, surname and given name (a stronger prior)."""
 
 
 def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
@@ -306,7 +308,7 @@ def decode_field(
     if use_priors:
         prior = prior_for(field_type, reference=reference, role=context.role if context else None)
         if expected:
-            prior = reading_prior(expected, prior)
+            prior = reading_prior(expected, prior, whole=context.whole if context is not None else ())
     # A name beside the field that the greedy text contradicts is an objection too.
     objection = bool(expected) and not unicodedata.normalize("NFKC", raw).replace(" ", "").startswith(expected)
     if prior is None or (min(confs, default=1.0) >= CONFIDENT and not objection and prior(raw, True) >= 0.0):

@@ -85,8 +85,8 @@ def reread_against_names(
     """
     out = list(results)
     by_name = {f.spec.name: f for f in fields}
-    # (crop index, the name's full readings, the readings the prior favours)
-    todo: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
+    # (crop index, the name's full readings, the readings the prior favours, whole-name readings)
+    todo: list[tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
     for field in fields:
         base_spec = kana_base_field(field.spec, [f.spec for f in fields])
         base = by_name.get(base_spec.name) if base_spec is not None else None
@@ -101,15 +101,16 @@ def reread_against_names(
             # The dictionary knows one reading per given name: a clear different one is the person's.
             continue
         # The surname alone is a reading too: a given name read short keeps the surname's bonus.
-        todo.append((field.first, expected, tuple(dict.fromkeys((*expected, *surnames)))))
+        whole = tuple(r for r in expected if r not in surnames)
+        todo.append((field.first, expected, tuple(dict.fromkeys((*expected, *surnames))), whole))
     if not todo:
         return out
     again = recognizer.recognize(
-        [crops[i] for i, _, _ in todo],
-        [types[i] for i, _, _ in todo],
-        [replace(contexts[i] or DecodeContext(), readings=favoured) for i, _, favoured in todo],
+        [crops[i] for i, _, _, _ in todo],
+        [types[i] for i, _, _, _ in todo],
+        [replace(contexts[i] or DecodeContext(), readings=favoured, whole=whole) for i, _, favoured, whole in todo],
     )
-    for (index, expected, _), result in zip(todo, again, strict=True):
+    for (index, expected, _, _), result in zip(todo, again, strict=True):
         if _agreement(result.text, expected) > _agreement(results[index].text, expected):
             out[index] = result
     return out
