@@ -22,12 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.japanese import japanese_mask, variant_index
 from workers.pipeline.priors import prior_for, reading_prior
-from workers.pipeline.roles import FieldRole
+from workers.pipeline.quantities import number_range
+from workers.pipeline.roles import FieldRole, field_role
 
-__all__ = ["DecodeContext", "decode_field", "gap_frames", "greedy", "restrict"]
+__all__ = ["DecodeContext", "decode_field", "field_context", "gap_frames", "greedy", "restrict"]
 
 CONFIDENT = 0.9
 """Greedy characters all at least this sure, and no grammar objection: the beam is skipped
@@ -45,8 +47,24 @@ class DecodeContext:
     """What a date-like field holds (:func:`~workers.pipeline.roles.field_role`)."""
     readings: tuple[str, ...] = ()
     """Kana fields: the readings the name written beside them starts with (furigana ↔ name)."""
+    span: tuple[int, int] | None = None
+    """Digits fields: the plausible range of the number (:mod:`workers.pipeline.quantities`)."""
     whole: tuple[str, ...] = ()
     """Kana fields: the readings of that whole name, surname and given name (a stronger prior)."""
+
+
+def field_context(spec: FieldSpec) -> DecodeContext | None:
+    """What a layout field's own definition tells its decoding: a date role, a number range."""
+    role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
+    span = None
+    if spec.type == "digits":
+        rules = spec.rules
+        span = number_range(
+            label=spec.label,
+            min_value=rules.min_value if rules is not None else None,
+            max_value=rules.max_value if rules is not None else None,
+        )
+    return DecodeContext(role=role, span=span) if role is not None or span is not None else None
 
 
 def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
@@ -306,7 +324,12 @@ def decode_field(
     prior = None
     expected = context.readings if context is not None and use_priors else ()
     if use_priors:
-        prior = prior_for(field_type, reference=reference, role=context.role if context else None)
+        prior = prior_for(
+            field_type,
+            reference=reference,
+            role=context.role if context else None,
+            span=context.span if context else None,
+        )
         if expected:
             prior = reading_prior(expected, prior, whole=context.whole if context is not None else ())
     # A name beside the field that the greedy text contradicts is an objection too.

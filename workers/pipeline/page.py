@@ -22,7 +22,7 @@ from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
 from workers.pipeline.calibration import Calibrator, field_group, load_calibration
 from workers.pipeline.checkbox import ink_mask, read_checkbox
-from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.decoding import DecodeContext, field_context
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.hints import with_hints
 from workers.pipeline.imaging import encode_png, normalize_contrast
@@ -40,7 +40,6 @@ from workers.pipeline.marks import (
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.repeated import flag_read_together, read_across_fields
-from workers.pipeline.roles import field_role
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
 from workers.pipeline.validate import validate_page_fields
@@ -190,8 +189,7 @@ class PagePipeline:
             pending.append(_Pending(spec, png, len(crops), len(pieces), sealed=sealed))
             crops.extend(pieces)
             types.extend([spec.type] * len(pieces))
-            role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
-            contexts.extend([DecodeContext(role=role) if role else None] * len(pieces))
+            contexts.extend([field_context(spec)] * len(pieces))
         results = self.recognizer.recognize(crops, types, contexts) if crops else []
         results, repeated = read_across_fields(
             recognizer=self.recognizer,

@@ -28,6 +28,7 @@ from pathlib import Path
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.namereading import given_name_reading
+from workers.pipeline.quantities import NumberRange, range_prior
 from workers.pipeline.roles import FieldRole, plausible_values, too_old, written_date
 
 __all__ = [
@@ -354,12 +355,17 @@ def _recent_date_prior(grammar: Prior, reference: dt.date) -> Prior:
 
 
 def prior_for(
-    field_type: str | None, *, reference: dt.date | None = None, role: FieldRole | None = None
+    field_type: str | None,
+    *,
+    reference: dt.date | None = None,
+    role: FieldRole | None = None,
+    span: NumberRange | None = None,
 ) -> Prior | None:
     """The prior of a field type, or None (digits: no prior).
 
     ``role`` (:mod:`workers.pipeline.roles`) narrows a date-like field: a digits box to its
     plausible numbers, a whole fill-in date to the last few years before ``reference``.
+    ``span`` (:mod:`workers.pipeline.quantities`) narrows any other digits field to a range.
     """
     day = reference or dt.date.today()
     if role is not None:
@@ -368,6 +374,8 @@ def prior_for(
             return _number_prior(valid)
         if role is FieldRole.RECENT_DATE and field_type == "date":
             return _recent_date_prior(date_prior(day), day)
+    if field_type == "digits" and span is not None:
+        return range_prior(span)
     if field_type in (None, "text"):
         return text_prior
     if field_type == "date":

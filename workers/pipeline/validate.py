@@ -13,6 +13,7 @@ from datetime import date
 
 from ocr_service.forms.layout import FormLayout
 from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
+from workers.pipeline.quantities import implausible_number
 from workers.pipeline.roles import field_role, implausible_reason
 from workers.pipeline.types import FieldReading
 
@@ -68,6 +69,8 @@ def validate_page_fields(
             elif isinstance(reading.value, str):
                 role = field_role(name=spec.name, label=spec.label, field_type=spec.type)
                 doubt = implausible_reason(role, reading.value, day)
+                if doubt is None and spec.type == "digits":
+                    doubt = implausible_number(label=spec.label, value=reading.value)
                 if doubt is not None:
                     reading = _doubtful(reading, doubt, threshold)
         checked[reading.name] = reading
