@@ -29,6 +29,25 @@ def test_box_and_comb_walls_are_removed_and_crop_is_tight() -> None:
     assert ink.sum(axis=1).max() < out.shape[1] * 0.6
 
 
+def _skewed(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=235)
+
+
+def test_a_skewed_box_is_removed_whole_corners_and_walls_included() -> None:
+    """GIVEN the boxed digits scanned 0.8° askew (no pixel row holds the whole rule: dev lines read its
+    corners as 「 」) WHEN prepared THEN neither the rules nor the walls remain: the ink left spans
+    only the writing's columns and no column is inked over the box height."""
+    out = prepare_line(_skewed(_boxed_digits(), 0.8))
+    ink = out < 128
+    assert out.shape[1] < 300 and out.shape[0] < 100
+    assert ink.sum(axis=1).max() < out.shape[1] * 0.6
+    columns = np.flatnonzero(ink.any(axis=0))
+    # The two digits and nothing at the far ends (a wall stub would sit at the crop's edge).
+    assert columns[0] > 3 and columns[-1] < out.shape[1] - 4
+
+
 def test_single_stroke_character_is_not_taken_for_a_rule() -> None:
     """GIVEN a lone horizontal stroke (一) and a vertical stroke (1) on an underline WHEN prepared
     THEN both strokes remain."""

@@ -7,7 +7,10 @@ every crop is cleaned the same way here, whatever produced it (the page pipeline
 after template dropout, or an evaluation line image as cut from a form).
 
 Measured on ``composed_hw_fields_dev`` (CER, with constraints): raw crops 6.3 %,
-after this normalisation 4.5 %; hiragana lines 21.8 % → 13.8 %.
+after this normalisation 4.5 %; hiragana lines 21.8 % → 13.8 %. Finding a slightly
+skewed rule whole (its stepped ends and the box corners too, see :func:`rule_mask`)
+took the set from 2.86 % to 1.84 %: a box's left-over corners read as 「 」, and an
+underline left in place made the model drop the given name after it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ _MIN_CONTRAST = 40.0
 def rule_mask(binary_inv: np.ndarray) -> np.ndarray:
     """Pixels of printed rules: long horizontal lines and the walls that join two of them.
 
+    A rule is found by its longest straight stretch and then followed along every shorter
+    horizontal run joined to it, on ink thickened by two rows each way, so a rule stepping
+    from row to row (a scan half a degree askew) is masked to its ends.
+
     A horizontal rule must be at least half the crop wide *and* 1.5× its height, so the
     long stroke of a single written character (こ, 一) is never taken for one. A vertical
     line only counts when both of its ends touch a horizontal rule (box sides, comb
@@ -42,9 +49,20 @@ def rule_mask(binary_inv: np.ndarray) -> np.ndarray:
     """
     h, w = binary_inv.shape
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(25, int(w * 0.5), int(1.5 * h)), 1))
-    horizontal = cv2.morphologyEx(binary_inv, cv2.MORPH_OPEN, kernel)
-    if not horizontal.any():
-        return horizontal
+    # A scanned rule is seldom one pixel row: a skew of half a degree steps it every hundred
+    # pixels, and no single row then holds a long run. Runs are looked for on the ink thickened
+    # by two rows each way, so the rule is found whole; only its own ink is masked.
+    thick = cv2.dilate(binary_inv, np.ones((5, 1), np.uint8))
+    # Outside the crop is paper: a stroke reaching the edge of a small crop is no rule.
+    core = cv2.morphologyEx(thick, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    if not core.any():
+        return np.zeros_like(binary_inv)
+    # The long run is the rule's straightest stretch; the rest of it (its ends, up to the box's
+    # corners) is every shorter horizontal run joined to it.
+    runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(9, h // 3), 1)))
+    _, pieces = cv2.connectedComponents(runs, connectivity=8)
+    joined = np.setdiff1d(np.unique(pieces[core > 0]), [0])
+    horizontal = np.where(np.isin(pieces, joined), binary_inv, 0).astype(np.uint8)
     rows = np.flatnonzero(horizontal.any(axis=1))
     span = int(rows[-1] - rows[0])
     vkernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(15, int(span * 0.6))))
