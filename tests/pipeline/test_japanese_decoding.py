@@ -304,3 +304,18 @@ def test_no_house_or_room_number_in_an_address_starts_with_zero() -> None:
     assert text_prior(address + "〇3", True) < text_prior(address + "203", True)
     assert text_prior("長野県長野市若里3-10-4ハイツ203", True) == text_prior("長野県長野市若里3-11-4ハイツ213", True)
     assert text_prior("会員番号03", True) == 0.0
+
+
+def test_a_dot_a_field_cannot_hold_is_dust_not_a_character() -> None:
+    """GIVEN a lone digit with a speck beside it read as 「.」 (dev: a 9 read 91) WHEN decoded as digits
+    THEN just the digit; a / (a look-alike of 1) still becomes a digit, and a ： in a hiragana field
+    (a small こ) still becomes its best kana."""
+    chars = ["", "9", "1", ".", "/", "こ", "：", " "]
+    digits = np.array([True, True, True, False, False, False, False, True])
+    speck = _frames(chars, [{"9": 0.99}, {}, {".": 0.9, "1": 0.05}])
+    assert decode_field(speck, chars, "digits", digits)[0] == "9"
+    slash = _frames(chars, [{"9": 0.99}, {}, {"/": 0.9, "1": 0.05}])
+    assert decode_field(slash, chars, "digits", digits)[0] == "91"
+    kana = np.array([True, False, False, False, False, True, False, True])
+    colon = _frames(chars, [{"：": 0.6, "こ": 0.3}])
+    assert decode_field(colon, chars, "hiragana", kana)[0] == "こ"

@@ -67,19 +67,36 @@ def field_context(spec: FieldSpec) -> DecodeContext | None:
     return DecodeContext(role=role, span=span) if role is not None or span is not None else None
 
 
-def restrict(probs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+_SPECKS = frozenset(".,'`·・．，、")
+"""Marks a field that cannot hold them sees in a speck of dust or a stray dot: no character.
+A frame won by one of them may stay blank (dev: a 9 with a dot beside it read 91). Colons
+are not among them: a small こ is read as ：."""
+
+
+def _specks(winners: np.ndarray, characters: Sequence[str] | None) -> np.ndarray:
+    """Which frames' winning classes are dust-like marks (:data:`_SPECKS`)."""
+    if characters is None:
+        return np.zeros(winners.size, dtype=bool)
+    return np.fromiter((characters[c] in _SPECKS for c in winners.tolist()), dtype=bool, count=winners.size)
+
+
+def restrict(probs: np.ndarray, allowed: np.ndarray | None, characters: Sequence[str] | None = None) -> np.ndarray:
     """Probabilities of the allowed classes only (blank always allowed); others zeroed.
 
     A frame whose most likely class is not allowed saw *a character*: blank and space are
     zeroed there too, so an allowed character wins it (the greedy rule). Rows are *not*
     renormalised: a character forced this way keeps its own low probability as confidence.
+    Not so a frame won by a dust-like mark (:data:`_SPECKS`, needs ``characters``).
     """
     if allowed is None:
         return probs
     mask = allowed.copy()
     mask[0] = True
     out = np.where(mask[None, :], probs, 0.0).astype(np.float32)
-    bad = ~mask[probs.argmax(axis=1)]
+    own = probs.argmax(axis=1)
+    bad = ~mask[own]
+    if bad.any():
+        bad &= ~_specks(own, characters)
     if bad.any():
         letters = mask.copy()
         letters[0] = False
@@ -167,6 +184,15 @@ def _winners(
         mask = allowed.copy()
         mask[0] = True
         forced = ~mask[best]
+        if forced.any():
+            speck = forced & _specks(best, characters)
+            if speck.any():
+                # Blank may win these frames: the best allowed class, blank included.
+                allowed_columns = np.flatnonzero(mask)
+                rows = probs[np.flatnonzero(speck)][:, allowed_columns]
+                best[speck] = allowed_columns[rows.argmax(axis=1)]
+                p_best[speck] = rows.max(axis=1)
+                forced &= ~speck
         if forced.any():
             letters = mask.copy()
             letters[0] = False
@@ -339,7 +365,11 @@ def decode_field(
     cols = _candidate_columns(probs, characters, allowed, text_like)
     sub = probs[:, cols]
     sub_chars = [characters[c] for c in cols.tolist()]
-    p = restrict(_fold_columns(sub, cols, characters) if text_like else sub, None if allowed is None else allowed[cols])
+    p = restrict(
+        _fold_columns(sub, cols, characters) if text_like else sub,
+        None if allowed is None else allowed[cols],
+        sub_chars,
+    )
     if gaps is not None and gaps.any():
         p[gaps] = 0.0
         p[gaps, 0] = 1.0
