@@ -23,13 +23,18 @@ WEIGHT = FieldSpec(name="birth_weight_g", label="出生時の体重（g）", box
         ("出生時の体重（g）", (200, 6500)),
         ("出生体重（グラム）", (200, 6500)),
         ("在胎週数（週）", (20, 45)),
+        ("出生順位（第○子）", (1, 15)),
+        ("年齢（歳）", (0, 120)),
+        ("身長（cm）", (20, 220)),
         ("体重（kg）", None),
+        ("生年月日（年）", None),
         ("必要なもの：住民票の写し（通数）", None),
     ],
 )
 def test_well_known_quantities_are_read_off_the_label(label: str, span: tuple[int, int] | None) -> None:
-    """GIVEN a label WHEN its range is asked THEN a newborn's weight in grams and the weeks of gestation
-    have one; anything else (a weight in kg, a count) has none."""
+    """GIVEN a label WHEN its range is asked THEN a newborn's weight in grams, the weeks of gestation,
+    the birth order, an age and a height in cm have one; anything else (a weight in kg, a date box,
+    a count) has none."""
     assert known_range(label) == span
 
 

@@ -1,7 +1,8 @@
 """The range of numbers a digits field can plausibly hold, as a prior for its decoding.
 
 A layout may say it (``rules.min_value`` / ``rules.max_value``); for a few quantities
-every municipal health form asks, the label says it: 「出生時の体重（g）」 is a newborn's
+municipal health and resident forms ask (birth weight, weeks of gestation, birth order, age,
+height), the label says it: 「出生時の体重（g）」 is a newborn's
 weight in grams, a few hundred to a few thousand, never 9537. Like the date roles
 (:mod:`workers.pipeline.roles`), the range only decides between readings the model
 found close (dev: 2537 read 9537 with 9 at 56 % and 2 at 42 %); a number read clearly
@@ -24,6 +25,9 @@ _KNOWN: tuple[tuple[re.Pattern[str], NumberRange, str], ...] = (
     (re.compile(r"出生.{0,4}体重.*(\(g\)|グラム)|体重.*出生.*(\(g\)|グラム)"), (200, 6500), "出生体重"),
     # 在胎週数: a live birth before 22 weeks is not viable; over 44 weeks does not happen.
     (re.compile(r"在胎週数|妊娠週数|在胎期間"), (20, 45), "在胎週数"),
+    (re.compile(r"出生順位|第.子"), (1, 15), "出生順位"),
+    (re.compile(r"年齢|満.*歳|\(歳\)"), (0, 120), "年齢"),
+    (re.compile(r"身長.*(\(cm\)|センチ)"), (20, 220), "身長"),
 )
 _BAD = 2.5
 """Like a grammar violation of the other priors (:data:`workers.pipeline.priors._BAD`)."""
