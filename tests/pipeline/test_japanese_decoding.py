@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 
 from tests.support.ctc import frames as _frames
-from workers.pipeline.charsets import apply_kana_grammar, normalize_text
+from workers.pipeline.charsets import EXCLUDED, apply_kana_grammar, normalize_text
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.decoding import decode_field, gap_frames, greedy
 from workers.pipeline.japanese import fold_variants, is_japanese_char, load_variants, to_japanese
@@ -319,3 +319,12 @@ def test_a_dot_a_field_cannot_hold_is_dust_not_a_character() -> None:
     kana = np.array([True, False, False, False, False, True, False, True])
     colon = _frames(chars, [{"：": 0.6, "こ": 0.3}])
     assert decode_field(colon, chars, "hiragana", kana)[0] == "こ"
+
+
+def test_an_angle_bracket_in_free_text_is_the_kana_it_looks_like() -> None:
+    """GIVEN a handwritten く read as 〈 (47 %) over く (33 %), as in つくば WHEN decoded as free text with
+    the field's exclusions THEN く: a municipal form never holds 〈〉, as it never holds <>."""
+    chars = ["", "つ", "〈", "く", "ば", " "]
+    probs = _frames(chars, [{"つ": 0.99}, {"〈": 0.47, "く": 0.33}, {"ば": 0.96}])
+    allowed = np.array([c not in EXCLUDED["text"] for c in chars])
+    assert decode_field(probs, chars, "text", allowed)[0] == "つくば"

@@ -34,7 +34,7 @@ CHARSETS: dict[str, str] = {
 """Allowed characters per field type; types not listed (text) are unconstrained."""
 
 EXCLUDED: dict[str, str] = {
-    "text": "『』【】〔〕《》/\\<>≤≥≦≧♪“”\"'`^_|~{}[]@#$%&*+=;!?«»αβγδεθλμπσωΩ©®™♀♂☆★※→←↑↓",
+    "text": "『』【】〔〕《》〈〉/\\<>≤≥≦≧♪“”\"'`^_|~{}[]@#$%&*+=;!?«»αβγδεθλμπσωΩ©®™♀♂☆★※→←↑↓",
 }
 """Characters a free-text field never holds although the dictionary has them.
 
