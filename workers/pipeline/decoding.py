@@ -73,11 +73,17 @@ A frame won by one of them may stay blank (dev: a 9 with a dot beside it read 91
 are not among them: a small こ is read as ：."""
 
 
-def _specks(winners: np.ndarray, characters: Sequence[str] | None) -> np.ndarray:
-    """Which frames' winning classes are dust-like marks (:data:`_SPECKS`)."""
-    if characters is None:
-        return np.zeros(winners.size, dtype=bool)
-    return np.fromiter((characters[c] in _SPECKS for c in winners.tolist()), dtype=bool, count=winners.size)
+def _without_specks(frames: np.ndarray, classes: np.ndarray, characters: Sequence[str] | None) -> np.ndarray:
+    """``frames`` (a boolean mask) less those whose class in ``classes`` is a dust-like mark (:data:`_SPECKS`).
+
+    Only the marked frames are looked at: they are few, the line's frames are many.
+    """
+    if characters is None or not frames.any():
+        return frames
+    out = frames.copy()
+    where = np.flatnonzero(frames)
+    out[where] = [characters[c] not in _SPECKS for c in classes[where].tolist()]
+    return out
 
 
 def restrict(probs: np.ndarray, allowed: np.ndarray | None, characters: Sequence[str] | None = None) -> np.ndarray:
@@ -94,9 +100,7 @@ def restrict(probs: np.ndarray, allowed: np.ndarray | None, characters: Sequence
     mask[0] = True
     out = np.where(mask[None, :], probs, 0.0).astype(np.float32)
     own = probs.argmax(axis=1)
-    bad = ~mask[own]
-    if bad.any():
-        bad &= ~_specks(own, characters)
+    bad = _without_specks(~mask[own], own, characters)
     if bad.any():
         letters = mask.copy()
         letters[0] = False
@@ -163,6 +167,10 @@ def _winners(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each frame's winning class after variant folding and the field's restriction.
 
+    Touches only each frame's winner: greedy decoding of these winners gives the same text as
+    folding, restricting and greedy-decoding the whole matrix whenever every winner is sure (the
+    common, confident case); a doubtful field is decoded again on the full matrix by the caller.
+
     Returns ``(best, p_best, forced)``: the class, its probability, and whether the model's own
     winner was not allowed there (the frame then goes to the best allowed character).
     """
@@ -183,16 +191,15 @@ def _winners(
     if allowed is not None:
         mask = allowed.copy()
         mask[0] = True
-        forced = ~mask[best]
-        if forced.any():
-            speck = forced & _specks(best, characters)
-            if speck.any():
-                # Blank may win these frames: the best allowed class, blank included.
-                allowed_columns = np.flatnonzero(mask)
-                rows = probs[np.flatnonzero(speck)][:, allowed_columns]
-                best[speck] = allowed_columns[rows.argmax(axis=1)]
-                p_best[speck] = rows.max(axis=1)
-                forced &= ~speck
+        not_allowed = ~mask[best]
+        forced = _without_specks(not_allowed, best, characters)
+        speck = not_allowed & ~forced
+        if speck.any():
+            # Blank may win these frames: the best allowed class, blank included.
+            allowed_columns = np.flatnonzero(mask)
+            rows = probs[np.flatnonzero(speck)][:, allowed_columns]
+            best[speck] = allowed_columns[rows.argmax(axis=1)]
+            p_best[speck] = rows.max(axis=1)
         if forced.any():
             letters = mask.copy()
             letters[0] = False
@@ -213,11 +220,9 @@ def _winners(
 def split_forced_repeats(
     probs: np.ndarray,
     characters: Sequence[str],
-    allowed: np.ndarray | None,
     gaps: np.ndarray | None,
-    *,
-    fold: bool,
-) -> tuple[np.ndarray, np.ndarray | None]:
+    winners: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Insert a blank frame where a forced character would merge with its neighbour.
 
     The model read two different classes in adjacent frames, 「1」 then 「/」 for a written
@@ -225,54 +230,43 @@ def split_forced_repeats(
     would merge the two 1s into one (dev: ハイツ山田211号室 read 21号室). A blank frame
     between them keeps them two, as the model saw them.
 
+    Args:
+        probs, characters, gaps: the line's output, dictionary and gap frames.
+        winners: :func:`_winners` of ``probs``.
+
     Returns:
-        the probabilities and gap frames, with the blank frames inserted (unchanged when none).
+        the probabilities, gap frames, winning classes and their probabilities, with the blank
+        frames inserted (unchanged when none).
     """
-    if allowed is None:
-        return probs, gaps
-    best, _, forced = _winners(probs, characters, allowed, fold)
+    best, p_best, forced = winners
     if not forced.any():
-        return probs, gaps
+        return probs, gaps, best, p_best
     # Only a symbol beside a digit is surely another character: ル then し in a hiragana field
     # is one し the model hesitated over (dev: こばやしたいし), “ beside a kana is its voicing
     # mark, and a Chinese glyph beside its Japanese form is one character too.
-    own = probs.argmax(axis=1)
-    odd = np.fromiter(
-        (f and _symbol(characters[o]) and characters[b].isdigit() for f, o, b in zip(forced, own, best, strict=True)),
-        dtype=bool,
-        count=best.size,
-    )
+    odd = np.zeros(best.size, dtype=bool)
+    where = np.flatnonzero(forced)
+    own = probs[where].argmax(axis=1)
+    odd[where] = [
+        _symbol(characters[o]) and characters[b].isdigit() for o, b in zip(own.tolist(), best[where].tolist(), strict=True)
+    ]
     split = np.flatnonzero((odd[1:] | odd[:-1]) & (best[1:] == best[:-1])) + 1
     if split.size == 0:
-        return probs, gaps
+        return probs, gaps, best, p_best
     blank = np.zeros(probs.shape[1], dtype=probs.dtype)
     blank[0] = 1.0
-    probs = np.insert(probs, split, blank, axis=0)
-    return probs, (None if gaps is None else np.insert(gaps, split, False))
+    # The inserted frame's winner is blank, surely: what _winners would find there.
+    return (
+        np.insert(probs, split, blank, axis=0),
+        None if gaps is None else np.insert(gaps, split, False),
+        np.insert(best, split, 0),
+        np.insert(p_best, split, 1.0),
+    )
 
 
 def _symbol(ch: str) -> bool:
     """Punctuation or a symbol (``/``, ``≥``, ``♪``), not a letter or digit of any script."""
     return bool(ch) and unicodedata.category(ch)[0] in "PS"
-
-
-def _fast_greedy(
-    probs: np.ndarray,
-    characters: Sequence[str],
-    allowed: np.ndarray | None,
-    gaps: np.ndarray | None,
-    fold: bool,
-) -> tuple[str, list[float]]:
-    """Greedy decoding touching only each frame's winner (the common, confident case).
-
-    Same result as folding, restricting and greedy-decoding the whole matrix whenever every
-    winner is sure; a doubtful field is decoded again on the full matrix by the caller.
-    """
-    best, p_best, _ = _winners(probs, characters, allowed, fold)
-    if gaps is not None and gaps.any():
-        best[gaps] = 0
-        p_best[gaps] = 1.0
-    return _collapse(best, p_best, characters)
 
 
 _TOP_COLUMNS = 12
@@ -345,8 +339,13 @@ def decode_field(
     if text_like:
         japanese = japanese_mask(characters)
         allowed = japanese if allowed is None else allowed & japanese
-    probs, gaps = split_forced_repeats(probs, characters, allowed, gaps, fold=text_like)
-    raw, confs = _fast_greedy(probs, characters, allowed, gaps, text_like)
+    probs, gaps, best, p_best = split_forced_repeats(
+        probs, characters, gaps, _winners(probs, characters, allowed, text_like)
+    )
+    if gaps is not None and gaps.any():
+        best = np.where(gaps, 0, best)
+        p_best = np.where(gaps, 1.0, p_best)
+    raw, confs = _collapse(best, p_best, characters)
     prior = None
     expected = context.readings if context is not None and use_priors else ()
     if use_priors:
