@@ -21,7 +21,6 @@ import datetime as dt
 import functools
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.quantities import NumberRange, range_prior
-from workers.pipeline.roles import FieldRole, plausible_values, too_old, written_date
+from workers.pipeline.roles import FieldRole, compact, plausible_values, too_old, written_date
 
 __all__ = [
     "address_lexicon",
@@ -60,15 +59,12 @@ _BAD = 2.5
 """A grammar violation: ≈ 12 : 1 odds, enough to pick a close runner-up, not to beat a clear read."""
 
 
-def _nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).replace(" ", "")
-
 
 def date_prior(reference: dt.date) -> Prior:
     """Prior of a date written in one box; ``reference`` is the processing date."""
 
     def score(text: str, final: bool) -> float:
-        t = _nfkc(text)
+        t = compact(text)
         if final:
             m = _DATE.fullmatch(t)
         else:
@@ -100,7 +96,7 @@ def phone_prior(text: str, final: bool) -> float:
     number its leading digits make it has (11 for 090…, 10 for 03…). At the end: exactly what
     the validator accepts (digit count of the kind, a four-digit last group).
     """
-    t = _nfkc(text)
+    t = compact(text)
     if final:
         try:
             normalize_phone(t)
@@ -119,7 +115,7 @@ def phone_prior(text: str, final: bool) -> float:
 
 def postal_prior(text: str, final: bool) -> float:
     """Postal codes: seven digits, a hyphen only after the third."""
-    t = _nfkc(text)
+    t = compact(text)
     digits = t.replace("-", "")
     bad = len(digits) > 7 or t.count("-") > 1 or ("-" in t and t.index("-") != 3)
     if final:
@@ -170,7 +166,7 @@ def address_lexicon() -> tuple[frozenset[str], frozenset[str]]:
 def postal_places(text: str) -> tuple[frozenset[tuple[str, str]], tuple[str, str] | None]:
     """Places a 3-digit postal prefix serves, and the (prefecture, municipality) an address starts with."""
     places, by_prefix = _japan_post()
-    t = _nfkc(text)
+    t = compact(text)
     digits = "".join(ch for ch in t if ch.isdigit())
     served = by_prefix.get(digits[:3], frozenset()) if len(digits) == 7 else frozenset()
     start = next((places[t[:j]] for j in range(len(t), 0, -1) if t[:j] in places), None)
@@ -230,7 +226,7 @@ def kana_prior(text: str, final: bool) -> float:
     The given name must run to the end of the field (its bonus counts only once complete or
     still being read), so an unlisted name costs nothing but the partial bonus it never earned.
     """
-    t = _nfkc(text)
+    t = compact(text)
     bonus, complete = _prefix_bonus(t, final, *_reading_lexicon())
     if complete and complete < len(t):
         names, prefixes = _given_lexicon()
@@ -246,7 +242,7 @@ _BONUS = 0.35
 
 def text_prior(text: str, final: bool) -> float:
     """Free text: a bonus for a known place name at the start, address grammar once it is an address."""
-    t = _nfkc(text)
+    t = compact(text)
     score, complete = _prefix_bonus(t, final, *address_lexicon())
     if complete == 0:
         return score
@@ -279,7 +275,7 @@ def name_readings(name: str, *, katakana: bool = False, given: bool = True) -> t
     flag a mismatch; the dictionary's one usual given-name reading is not).
     """
     table = surname_readings()
-    t = _nfkc(name)
+    t = compact(name)
     surname = next((t[:j] for j in range(min(len(t), 4), 0, -1) if t[:j] in table), None)
     if surname is None:
         return ()
@@ -313,7 +309,7 @@ def reading_prior(readings: tuple[str, ...], base: Prior | None, *, whole: tuple
     prefixes = frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
 
     def score(text: str, final: bool) -> float:
-        t = _nfkc(text)
+        t = compact(text)
         matched = 0
         while matched < len(t) and t[: matched + 1] in prefixes:
             matched += 1
@@ -339,7 +335,7 @@ def _number_prior(valid: frozenset[str]) -> Prior:
     prefixes = frozenset(v[:i] for v in valid for i in range(len(v) + 1))
 
     def score(text: str, final: bool) -> float:
-        return 0.0 if _nfkc(text) in (valid if final else prefixes) else -_BAD
+        return 0.0 if compact(text) in (valid if final else prefixes) else -_BAD
 
     return score
 

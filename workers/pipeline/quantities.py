@@ -12,8 +12,9 @@ outside it stays as read, and the validator sends it to review saying why.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
+
+from workers.pipeline.roles import compact
 
 __all__ = ["NumberRange", "implausible_number", "known_range", "number_range", "range_prior"]
 
@@ -33,12 +34,9 @@ _BAD = 2.5
 """Like a grammar violation of the other priors (:data:`workers.pipeline.priors._BAD`)."""
 
 
-def _nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).replace(" ", "")
-
 
 def _known(label: str) -> tuple[NumberRange, str] | None:
-    text = _nfkc(label)
+    text = compact(label)
     return next(((span, what) for pattern, span, what in _KNOWN if pattern.search(text)), None)
 
 
@@ -74,7 +72,7 @@ def range_prior(span: NumberRange) -> Callable[[str, bool], float]:
         return False
 
     def score(text: str, final: bool) -> float:
-        t = _nfkc(text)
+        t = compact(text)
         if not t:
             return 0.0
         inside = t.isdigit() and (t[0] != "0" or t == "0") and lo <= int(t) <= hi
@@ -89,7 +87,7 @@ def implausible_number(*, label: str, value: str) -> str | None:
     A range the layout's rules set is checked by the rules' own validation instead.
     """
     found = _known(label)
-    t = _nfkc(value)
+    t = compact(value)
     if found is None or not t.isdigit():
         return None
     (lo, hi), what = found

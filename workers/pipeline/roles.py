@@ -25,6 +25,7 @@ from ocr_service.validation.wareki import ERAS, DateError, parse_date
 __all__ = [
     "RECENT_YEARS",
     "FieldRole",
+    "compact",
     "field_role",
     "implausible_reason",
     "plausible_values",
@@ -57,8 +58,10 @@ class FieldRole(StrEnum):
     DAY = "day"
 
 
-def _nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
+def compact(text: str) -> str:
+    """NFKC without spaces (an ideographic space becomes a plain one first): how labels,
+    dates and readings are compared."""
+    return unicodedata.normalize("NFKC", text).replace(" ", "")
 
 
 def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | None:
@@ -69,7 +72,7 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
         label: the label reviewers see (``請求日（年）``).
         field_type: the layout field type; only ``date`` and ``digits`` fields take a role.
     """
-    label = _nfkc(label)
+    label = compact(label)
     recent = bool(
         _RECENT_WORDS.search(label) or (not _BIRTH_WORDS.search(label) and _RECENT_NAMES.search(name))
     )
@@ -140,7 +143,7 @@ def implausible_reason(role: FieldRole | None, value: str, reference: dt.date) -
 
     Empty values and values the type's own validation rejects are not judged here.
     """
-    text = _nfkc(value)
+    text = compact(value)
     if role is None or not text:
         return None
     if role is FieldRole.RECENT_DATE:
