@@ -306,6 +306,16 @@ def test_no_house_or_room_number_in_an_address_starts_with_zero() -> None:
     assert text_prior("会員番号03", True) == 0.0
 
 
+def test_a_dash_after_a_house_number_is_followed_by_a_number() -> None:
+    """GIVEN an address WHEN a dash after a number is followed by kana (2-21-リノハイツ for a handwritten
+    2-21-11ハイツ, the dash also read as ー) THEN the grammar objects; a number after it, a ー after
+    katakana (センター) and a building name after the last number are left alone."""
+    address = "宮城県仙台市青葉区一番町2-21"
+    assert text_prior(address + "-リノハイツ", True) == text_prior(address + "-11ハイツ", True) - 2.5
+    assert text_prior(address + "ーリノハイツ", True) == text_prior(address + "-11ハイツ", True) - 2.5
+    assert text_prior(address + "-11センター", True) == text_prior(address + "-11ハイツ", True)
+
+
 def test_a_dot_a_field_cannot_hold_is_dust_not_a_character() -> None:
     """GIVEN a lone digit with a speck beside it read as 「.」 (dev: a 9 read 91) WHEN decoded as digits
     THEN just the digit; a / (a look-alike of 1) still becomes a digit, and a ： in a hiragana field

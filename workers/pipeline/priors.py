@@ -240,6 +240,10 @@ _BONUS = 0.35
 """Nats per character of a known place name (a 9-character 宮城県仙台市青葉区 earns ≈ 3)."""
 
 
+_DASHES = "-‐‑‒–—―−－ーｰ"
+"""What a handwritten hyphen is read as (a long-vowel mark after a digit is one too)."""
+
+
 def text_prior(text: str, final: bool) -> float:
     """Free text: a bonus for a known place name at the start, address grammar once it is an address."""
     t = compact(text)
@@ -253,6 +257,8 @@ def text_prior(text: str, final: bool) -> float:
             score -= _BAD
         if ch == "-" and i >= complete and not prev.isdigit():
             score -= _BAD
+        if prev in _DASHES and i > complete + 1 and t[i - 2].isdigit() and not ch.isdigit():
+            score -= _BAD  # a dash after a number joins numbers: 2-21-リノハイツ is 2-21-11ハイツ
         if ch.isdigit() and prev in "0〇" and i >= complete + 1 and not t[i - 2 : i - 1].isdigit():
             score -= _BAD  # no house or room number starts with 0 (グランドールス03 is ...ル203)
         if ch == "." and prev.isdigit():
