@@ -5,7 +5,7 @@ The beam search finds the best text of one crop; comparing *given* texts across 
 ``log P(text | crop)`` summed over every alignment, as CTC defines it. Characters are
 compared the way the service stores them: every class whose normalised form is the
 character counts for it (full-width and ASCII digits, the dash look-alikes, a variant and
-its Japanese form). Those classes are merged into one symbol, so a frame of 2 followed by
+its Japanese form, the symbols an open 4 is read as). Those classes are merged into one symbol, so a frame of 2 followed by
 one of ２ counts as a single 2 (exact CTC would read 22); the model rarely splits a glyph
 between two forms of one character, and the score only ranks candidate texts.
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workers.pipeline.japanese import load_variants
+from workers.pipeline.japanese import FOUR_LOOKALIKES, load_variants
 
 __all__ = ["class_groups", "ctc_log_likelihood"]
 
@@ -33,7 +33,7 @@ def _groups(characters: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     for index, ch in enumerate(characters):
         if index == 0 or not ch.strip():
             continue
-        forms = {ch, unicodedata.normalize("NFKC", ch), variants.get(ch, ch)}
+        forms = {ch, unicodedata.normalize("NFKC", ch), variants.get(ch, ch), FOUR_LOOKALIKES.get(ch, ch)}
         if ch in "‐‑‒–—―−ー－":
             forms.add("-")
         for form in forms:
