@@ -48,7 +48,7 @@ def test_the_layout_s_rules_come_before_the_label() -> None:
 def test_range_prior_accepts_only_numbers_that_can_still_fall_in_the_range() -> None:
     """GIVEN 200–6500 WHEN texts are scored THEN 953 and 2537 pass, 9537 is penalised while still being
     read, a leading zero and a too-short number at the end are penalised."""
-    prior = range_prior((200, 6500))
+    prior = range_prior((200, 6500), penalty=2.5)
     assert prior("953", True) == prior("2537", True) == prior("95", False) == 0.0
     assert prior("9537", False) < 0.0 and prior("9537", True) < 0.0
     assert prior("0253", True) < 0.0 and prior("25", True) < 0.0

@@ -377,7 +377,7 @@ def prior_for(
         if role is FieldRole.RECENT_DATE and field_type == "date":
             return _recent_date_prior(date_prior(day), day)
     if field_type == "digits" and span is not None:
-        return range_prior(span)
+        return range_prior(span, penalty=_BAD)
     if field_type in (None, "text"):
         return text_prior
     if field_type == "date":

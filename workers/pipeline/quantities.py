@@ -30,8 +30,6 @@ _KNOWN: tuple[tuple[re.Pattern[str], NumberRange, str], ...] = (
     (re.compile(r"年齢|満.*歳|\(歳\)"), (0, 120), "年齢"),
     (re.compile(r"身長.*(\(cm\)|センチ)"), (20, 220), "身長"),
 )
-_BAD = 2.5
-"""Like a grammar violation of the other priors (:data:`workers.pipeline.priors._BAD`)."""
 
 
 
@@ -53,10 +51,11 @@ def number_range(*, label: str, min_value: int | None = None, max_value: int | N
     return known_range(label)
 
 
-def range_prior(span: NumberRange) -> Callable[[str, bool], float]:
+def range_prior(span: NumberRange, *, penalty: float) -> Callable[[str, bool], float]:
     """Prior of a digits text that must be a number in ``span`` (no leading zero unless 0 itself).
 
-    While reading, a text is fine as long as some number of the range starts with it.
+    While reading, a text is fine as long as some number of the range starts with it; one that
+    cannot be costs ``penalty`` nats (the caller's grammar-violation cost).
     """
     lo, hi = span
 
@@ -76,7 +75,7 @@ def range_prior(span: NumberRange) -> Callable[[str, bool], float]:
         if not t:
             return 0.0
         inside = t.isdigit() and (t[0] != "0" or t == "0") and lo <= int(t) <= hi
-        return 0.0 if (inside if final else can_grow(t)) else -_BAD
+        return 0.0 if (inside if final else can_grow(t)) else -penalty
 
     return score
 
