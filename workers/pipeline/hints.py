@@ -13,12 +13,13 @@ capped under the auto-accept threshold); the reviewer decides which one is wrong
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import replace
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
+from ocr_service.validation.kana import to_hiragana
 from workers.pipeline.furigana import kana_base_field
 from workers.pipeline.priors import name_readings, postal_places
+from workers.pipeline.roles import compact
 from workers.pipeline.types import FieldReading
 
 __all__ = ["POSTAL_MISMATCH", "READING_MISMATCH", "consistency_hints", "is_address", "with_hints"]
@@ -34,14 +35,9 @@ def is_address(spec: FieldSpec) -> bool:
     return spec.type == "text" and ("address" in spec.name or "住所" in spec.label)
 
 
-def _hiragana(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
-    return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in t)
-
-
 def _reading_mismatch(name: str, kana: str) -> bool:
     readings = name_readings(name, given=False)
-    return bool(readings) and bool(kana) and not any(_hiragana(kana).startswith(r) for r in readings)
+    return bool(readings) and bool(kana) and not any(to_hiragana(compact(kana)).startswith(r) for r in readings)
 
 
 def consistency_hints(values: dict[str, str], layout: FormLayout, page: int) -> list[tuple[tuple[str, ...], str]]:

@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from ocr_service.validation.kana import to_katakana
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.namereading import given_name_reading
@@ -191,12 +192,8 @@ def surname_readings() -> dict[str, tuple[str, ...]]:
 @functools.lru_cache(maxsize=1)
 def _reading_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     readings = {r for rs in surname_readings().values() for r in rs}
-    readings |= {_to_katakana(r) for r in readings}
+    readings |= {to_katakana(r) for r in readings}
     return frozenset(readings), frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
-
-
-def _to_katakana(text: str) -> str:
-    return "".join(chr(ord(ch) + 0x60) if "\u3041" <= ch <= "\u3096" else ch for ch in text)
 
 
 def _prefix_bonus(t: str, final: bool, names: frozenset[str], prefixes: frozenset[str]) -> tuple[float, int]:
@@ -216,7 +213,7 @@ _GIVEN = Path(__file__).parent / "data" / "given_names.txt"
 def _given_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     lines = _GIVEN.read_text(encoding="utf-8").splitlines()
     readings = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-    readings |= {_to_katakana(r) for r in readings}
+    readings |= {to_katakana(r) for r in readings}
     return frozenset(readings), frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
 
 
@@ -287,7 +284,7 @@ def name_readings(name: str, *, katakana: bool = False, given: bool = True) -> t
         return ()
     rest = (given_name_reading(t, len(surname)) or "") if given else ""
     readings = tuple(r + rest for r in table[surname])
-    return tuple(_to_katakana(r) for r in readings) if katakana else readings
+    return tuple(to_katakana(r) for r in readings) if katakana else readings
 
 
 _EXPECTED_BONUS = 0.35
