@@ -244,14 +244,22 @@ def _fold_overturns_blank(probs: np.ndarray, best: np.ndarray, p_best: np.ndarra
     if fold is None or fold[0].size == 0:
         return False
     weak = np.flatnonzero((best == 0) & (p_best < 0.5))
+    if weak.size:
+        # All the letters of a frame together must outweigh blank, or no fold can.
+        letters = 1.0 - probs[weak, 0] - probs[weak, -1]
+        weak = weak[letters > p_best[weak]]
     if weak.size == 0:
         return False
     sources, targets = fold
     rows = probs[weak]
+    moved = rows[:, sources]
+    live = np.flatnonzero(moved.max(axis=0) > 1e-3)
+    if live.size == 0:
+        return False
     gathered = np.zeros_like(rows)
-    np.add.at(gathered.T, targets, rows[:, sources].T)
+    np.add.at(gathered.T, targets[live], moved[:, live].T)
     folded = rows + gathered
-    folded[:, sources] = 0.0
+    folded[:, sources[live]] = 0.0
     return bool((folded[:, 1:-1].max(axis=1) > p_best[weak]).any())
 
 
