@@ -5,9 +5,10 @@ The beam search finds the best text of one crop; comparing *given* texts across 
 ``log P(text | crop)`` summed over every alignment, as CTC defines it. Characters are
 compared the way the service stores them: every class whose normalised form is the
 character counts for it (full-width and ASCII digits, the dash look-alikes, a variant and
-its Japanese form, the symbols an open 4 is read as). Those classes are merged into one symbol, so a frame of 2 followed by
-one of ２ counts as a single 2 (exact CTC would read 22); the model rarely splits a glyph
-between two forms of one character, and the score only ranks candidate texts.
+its Japanese form, the symbols an open 4 is read as). Those classes are merged into one
+symbol, so a frame of 2 followed by one of ２ counts as a single 2 (exact CTC would read 22);
+the model rarely splits a glyph between two forms of one character, and the score only ranks
+candidate texts.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ or printed apart from its kana is read as “ or ″ (dev: つくば市 read つ
 excluded quote's frame going to the best *allowed* character). ``normalize_text`` then
 merges ﾞ into the kana before it, or drops it after a kana that cannot take it.
 
+The crossing strokes of an open-topped handwritten 4 are read as × * ≠ #: free text and number
+fields fold them into 4 (:data:`FOUR_LOOKALIKES`).
+
 Old forms still common in surnames (澤, 邊, 齋, 龍 …) are not in the table: folding them
 would rewrite a person's name.
 """
@@ -29,7 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FOUR_LOOKALIKES", "digit_lookalike_index", "fold_variants", "is_japanese_char", "japanese_mask", "load_variants", "to_japanese", "variant_index"]
+__all__ = [
+    "FOUR_LOOKALIKES",
+    "digit_lookalike_index",
+    "fold_variants",
+    "is_japanese_char",
+    "japanese_mask",
+    "load_variants",
+    "to_japanese",
+    "variant_index",
+]
 
 _VARIANTS = Path(__file__).parent / "data" / "variants.tsv"
 
