@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.ctc import frames
 from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
-from workers.pipeline.views import NARROW, extra_views, pick_by_views
+from workers.pipeline.views import NARROW, extra_views, line_views, pick_by_views
 
 
 def _glyph(width: int, height: int = 48) -> np.ndarray:
@@ -109,4 +109,55 @@ def test_a_confident_digit_and_free_text_are_read_once() -> None:
     assert session.calls == [1]
     recognizer, session = _with_session([{"人": 0.5, "入": 0.45}], [{"入": 0.99}])
     assert [r.text for r in recognizer.recognize([_glyph(30)], [None])] == ["人"]
+    assert session.calls == [1]
+
+
+def _digits(text: str, p: float, runner_up: dict[str, float] | None = None) -> list[dict[str, float]]:
+    """One frame per character (blank frames between), the second at ``p`` with an optional runner-up."""
+    rows: list[dict[str, float]] = []
+    for i, ch in enumerate(text):
+        rows.append({ch: p, **(runner_up or {})} if i == 1 else {ch: 0.99})
+        rows.append({})
+    return rows
+
+
+def test_a_line_of_digits_gets_thinner_thicker_and_stretched_views() -> None:
+    """GIVEN a resized line WHEN line views are made THEN three at model height: less ink, more ink,
+    and 15 % wider."""
+    line = _glyph(300)
+    thinner, thicker, stretched = line_views(line)
+    ink = int((line < 128).sum())
+    assert thinner.shape == thicker.shape == line.shape
+    assert int((thinner < 128).sum()) < ink < int((thicker < 128).sum())
+    assert stretched.shape == (48, 345)
+
+
+def test_a_doubtful_phone_line_is_read_in_three_more_views_and_they_decide() -> None:
+    """GIVEN a phone line the crop as is reads 0312345678 with its second digit in doubt (3 at 55 %,
+    6 at 40 %) and every other view reads 0612345678 WHEN recognised THEN three more lines are read (the
+    two of the line's width together, the stretched one apart) and the reading all views find likelier
+    wins, its confidence capped."""
+    recognizer, session = _with_session(_digits("0312345678", 0.55, {"6": 0.4}), _digits("0612345678", 0.9, {"3": 0.08}))
+    (result,) = recognizer.recognize([_glyph(300)], ["phone"])
+    assert session.calls == [1, 2, 1]
+    assert result.text == "0612345678"
+    assert result.confidence < 0.9
+
+
+def test_a_view_the_number_plan_likes_less_is_not_taken() -> None:
+    """GIVEN a doubtful 10-digit landline and views that all read one digit fewer (no Japanese
+    number) WHEN recognised THEN the crop's own reading stays: the views only choose among readings
+    the field's grammar accepts as well."""
+    recognizer, _ = _with_session(_digits("0312345678", 0.55, {"6": 0.4}), _digits("031234567", 0.99))
+    assert [r.text for r in recognizer.recognize([_glyph(300)], ["phone"])] == ["0312345678"]
+
+
+def test_confident_number_lines_and_doubtful_kana_lines_are_read_once() -> None:
+    """GIVEN a confident phone line, and a doubtful hiragana line WHEN recognised THEN each is read
+    once: line views are for doubtful number fields only."""
+    recognizer, session = _with_session(_digits("0312345678", 0.97), _digits("0612345678", 0.99))
+    assert [r.text for r in recognizer.recognize([_glyph(300)], ["phone"])] == ["0312345678"]
+    assert session.calls == [1]
+    recognizer, session = _with_session([{"あ": 0.5, "お": 0.45}, {}, {"い": 0.99}], [{"お": 0.99}])
+    assert [r.text for r in recognizer.recognize([_glyph(300)], ["hiragana"])] == ["あい"]
     assert session.calls == [1]
