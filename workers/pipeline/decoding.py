@@ -24,7 +24,7 @@ import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.ctcbeam import ctc_beam_search
-from workers.pipeline.japanese import digit_lookalike_index, japanese_mask, variant_index
+from workers.pipeline.japanese import Folds, fold_columns, fold_overturns_blank, folds_for, japanese_mask
 from workers.pipeline.priors import prior_for, reading_prior
 from workers.pipeline.quantities import number_range
 from workers.pipeline.roles import FieldRole, field_role
@@ -162,24 +162,8 @@ def _collapse(best: np.ndarray, p_best: np.ndarray, characters: Sequence[str]) -
     return "".join(chars), confs
 
 
-_Folds = tuple[np.ndarray, np.ndarray]
-"""Class indices ``(sources, targets)``: each source's probability is added to its target's."""
-
-_NUMBER_TYPES = frozenset({"digits", "phone", "postal", "date"})
-
-
-def _folds(characters: Sequence[str], field_type: str | None) -> _Folds | None:
-    """What a field type folds: free text its variants and look-alikes, a number field the
-    look-alikes of 4 (:mod:`workers.pipeline.japanese`), kana nothing."""
-    if field_type in (None, "text"):
-        return variant_index(characters)
-    if field_type in _NUMBER_TYPES:
-        return digit_lookalike_index(characters)
-    return None
-
-
 def _winners(
-    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None, fold: _Folds | None
+    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None, fold: Folds | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each frame's winning class after variant folding and the field's restriction.
 
@@ -231,36 +215,6 @@ def _winners(
                 best[forced] = restricted.argmax(axis=1)
                 p_best[forced] = restricted.max(axis=1)
     return best, p_best, forced
-
-
-def _fold_overturns_blank(probs: np.ndarray, best: np.ndarray, p_best: np.ndarray, fold: _Folds | None) -> bool:
-    """Whether a frame blank won would go to a character once look-alikes are folded.
-
-    :func:`_winners` folds only a frame's own winner. A frame where blank wins by a little over
-    several look-alikes of one character (an open 4: blank 41 %, × 32 %, * 14 %) holds that
-    character; the caller then decodes the folded matrix in full. Only frames blank won with
-    less than half are looked at: they are few.
-    """
-    if fold is None or fold[0].size == 0:
-        return False
-    weak = np.flatnonzero((best == 0) & (p_best < 0.5))
-    if weak.size:
-        # All the letters of a frame together must outweigh blank, or no fold can.
-        letters = 1.0 - probs[weak, 0] - probs[weak, -1]
-        weak = weak[letters > p_best[weak]]
-    if weak.size == 0:
-        return False
-    sources, targets = fold
-    rows = probs[weak]
-    moved = rows[:, sources]
-    live = np.flatnonzero(moved.max(axis=0) > 1e-3)
-    if live.size == 0:
-        return False
-    gathered = np.zeros_like(rows)
-    np.add.at(gathered.T, targets[live], moved[:, live].T)
-    folded = rows + gathered
-    folded[:, sources[live]] = 0.0
-    return bool((folded[:, 1:-1].max(axis=1) > p_best[weak]).any())
 
 
 def split_forced_repeats(
@@ -319,7 +273,7 @@ _TOP_COLUMNS = 12
 """Classes per frame the beam may consider: the model's best few (all of a small charset)."""
 
 
-def _candidate_columns(probs: np.ndarray, allowed: np.ndarray | None, fold: _Folds | None) -> np.ndarray:
+def _candidate_columns(probs: np.ndarray, allowed: np.ndarray | None, fold: Folds | None) -> np.ndarray:
     """Sorted class indices worth decoding over: blank, space, each frame's top classes,
     the Japanese forms of variants among them, and every class of a small charset."""
     k = min(_TOP_COLUMNS, probs.shape[1] - 1)
@@ -336,20 +290,6 @@ def _candidate_columns(probs: np.ndarray, allowed: np.ndarray | None, fold: _Fol
     if allowed is not None and int(allowed.sum()) <= 300:
         cols |= set(np.flatnonzero(allowed).tolist())
     return np.asarray(sorted(cols), dtype=np.int64)
-
-
-def _fold_columns(sub: np.ndarray, cols: np.ndarray, fold: _Folds) -> np.ndarray:
-    """:func:`~workers.pipeline.japanese.fold_variants` (or another fold) on a column subset of the output."""
-    out = np.array(sub, dtype=np.float32, copy=True)
-    position = {c: i for i, c in enumerate(cols.tolist())}
-    sources, targets = fold
-    for source, target in zip(sources.tolist(), targets.tolist(), strict=True):
-        s_pos = position.get(source)
-        t_pos = position.get(target)
-        if s_pos is not None and t_pos is not None:
-            out[:, t_pos] += out[:, s_pos]
-            out[:, s_pos] = 0.0
-    return out
 
 
 def decode_field(
@@ -380,7 +320,7 @@ def decode_field(
         raw text and one confidence per character.
     """
     text_like = field_type in (None, "text")
-    fold = _folds(characters, field_type)
+    fold = folds_for(characters, field_type)
     if text_like:
         japanese = japanese_mask(characters)
         allowed = japanese if allowed is None else allowed & japanese
@@ -404,7 +344,7 @@ def decode_field(
             prior = reading_prior(expected, prior, whole=context.whole if context is not None else ())
     # A name beside the field that the greedy text contradicts is an objection too.
     objection = bool(expected) and not unicodedata.normalize("NFKC", raw).replace(" ", "").startswith(expected)
-    overturned = _fold_overturns_blank(probs, best, p_best, fold)
+    overturned = fold_overturns_blank(probs, best, p_best, fold)
     if not overturned and (
         prior is None or (min(confs, default=1.0) >= CONFIDENT and not objection and prior(raw, True) >= 0.0)
     ):
@@ -413,7 +353,7 @@ def decode_field(
     sub = probs[:, cols]
     sub_chars = [characters[c] for c in cols.tolist()]
     p = restrict(
-        _fold_columns(sub, cols, fold) if fold is not None else sub,
+        fold_columns(sub, cols, fold) if fold is not None else sub,
         None if allowed is None else allowed[cols],
         sub_chars,
     )

@@ -34,8 +34,12 @@ import numpy as np
 
 __all__ = [
     "FOUR_LOOKALIKES",
+    "Folds",
     "digit_lookalike_index",
+    "fold_columns",
+    "fold_overturns_blank",
     "fold_variants",
+    "folds_for",
     "is_japanese_char",
     "japanese_mask",
     "load_variants",
@@ -174,4 +178,64 @@ def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:
         sub = out[rows]
         np.add.at(sub.T, targets, moved[rows].T)
         out[rows] = sub
+    return out
+
+
+Folds = tuple[np.ndarray, np.ndarray]
+"""Class indices ``(sources, targets)``: each source's probability is added to its target's."""
+
+_NUMBER_TYPES = frozenset({"digits", "phone", "postal", "date"})
+
+
+def folds_for(characters: Sequence[str], field_type: str | None) -> Folds | None:
+    """What a field type folds: free text its variants and look-alikes, a number field the
+    look-alikes of 4 (:data:`FOUR_LOOKALIKES`), kana nothing."""
+    if field_type in (None, "text"):
+        return variant_index(characters)
+    if field_type in _NUMBER_TYPES:
+        return digit_lookalike_index(characters)
+    return None
+
+
+def fold_overturns_blank(probs: np.ndarray, best: np.ndarray, p_best: np.ndarray, fold: Folds | None) -> bool:
+    """Whether a frame blank won would go to a character once look-alikes are folded.
+
+    :func:`~workers.pipeline.decoding._winners` folds only a frame's own winner. A frame where blank wins by a little over
+    several look-alikes of one character (an open 4: blank 41 %, × 32 %, * 14 %) holds that
+    character; the caller then decodes the folded matrix in full. Only frames blank won with
+    less than half are looked at: they are few.
+    """
+    if fold is None or fold[0].size == 0:
+        return False
+    weak = np.flatnonzero((best == 0) & (p_best < 0.5))
+    if weak.size:
+        # All the letters of a frame together must outweigh blank, or no fold can.
+        letters = 1.0 - probs[weak, 0] - probs[weak, -1]
+        weak = weak[letters > p_best[weak]]
+    if weak.size == 0:
+        return False
+    sources, targets = fold
+    rows = probs[weak]
+    moved = rows[:, sources]
+    live = np.flatnonzero(moved.max(axis=0) > 1e-3)
+    if live.size == 0:
+        return False
+    gathered = np.zeros_like(rows)
+    np.add.at(gathered.T, targets[live], moved[:, live].T)
+    folded = rows + gathered
+    folded[:, sources[live]] = 0.0
+    return bool((folded[:, 1:-1].max(axis=1) > p_best[weak]).any())
+
+
+def fold_columns(sub: np.ndarray, cols: np.ndarray, fold: Folds) -> np.ndarray:
+    """:func:`fold_variants` (or another fold) on a column subset of the output."""
+    out = np.array(sub, dtype=np.float32, copy=True)
+    position = {c: i for i, c in enumerate(cols.tolist())}
+    sources, targets = fold
+    for source, target in zip(sources.tolist(), targets.tolist(), strict=True):
+        s_pos = position.get(source)
+        t_pos = position.get(target)
+        if s_pos is not None and t_pos is not None:
+            out[:, t_pos] += out[:, s_pos]
+            out[:, s_pos] = 0.0
     return out

@@ -39,8 +39,15 @@ from workers.pipeline.charsets import EXCLUDED, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
-from workers.pipeline.priors import Prior, prior_for, warm_priors
-from workers.pipeline.views import LINE_VIEW_TYPES, extra_views, line_views, pick_by_views
+from workers.pipeline.priors import Prior, warm_priors
+from workers.pipeline.views import (
+    LINE_VIEW_TYPES,
+    extra_views,
+    line_views,
+    pick_by_views,
+    view_candidates,
+    view_prior,
+)
 
 __all__ = [
     "OnnxCtcRecognizer",
@@ -318,7 +325,8 @@ class OnnxCtcRecognizer:
             index, image = seen[vi]
             looks[index].append((self._decode(image, probs, charsets[index], context_of(index)), probs))
         for index, looked in looks.items():
-            results[index] = self._read_together(looked, self._prior(charsets[index], context_of(index)))
+            prior = view_prior(charsets[index], context_of(index)) if self.use_priors else None
+            results[index] = self._read_together(looked, prior)
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
 
     def _decode(
@@ -332,30 +340,14 @@ class OnnxCtcRecognizer:
         )
         return _finish(raw, confs, field_type)
 
-    def _prior(self, field_type: str | None, context: DecodeContext | None) -> Prior | None:
-        """The grammar the views of a number field answer to (None for kana: the surname lexicon
-        is a prior for whole names, not one character; etl8b2_hiragana_dev lost a character with it)."""
-        if not self.use_priors or field_type not in LINE_VIEW_TYPES:
-            return None
-        return prior_for(
-            field_type, role=context.role if context is not None else None, span=context.span if context is not None else None
-        )
-
     def _read_together(self, views: Sequence[tuple[TextResult, np.ndarray]], prior: Prior | None = None) -> TextResult:
-        """One crop's reading from its views (``(reading, probabilities)``, the crop as is first).
-
-        With the field's ``prior``, a candidate the grammar likes less than the crop's own reading
-        is not taken (a date missing its day), and the prior joins the views' scores.
-        """
-        candidates = list(dict.fromkeys(result.text for result, _ in views))
-        if prior is not None:
-            floor = prior(views[0][0].text, True)
-            candidates = [t for t in candidates if prior(t, True) >= floor]
+        """One crop's reading from its views (``(reading, probabilities)``, the crop as is first),
+        the field's ``prior`` voting and vetoing (:func:`~workers.pipeline.views.view_candidates`)."""
+        candidates, bonus = view_candidates([result.text for result, _ in views], prior)
         if len(candidates) <= 1:
             return views[0][0]
         scores = np.array([[ctc_log_likelihood(probs, self.characters, t) for t in candidates] for _, probs in views])
-        if prior is not None:
-            scores = scores + np.array([prior(t, True) for t in candidates])[None, :]
+        scores = scores + bonus[None, :]
         best, share = pick_by_views(scores)
         # The first view that read the winner supplies its confidences, capped by the views' doubt.
         chosen = next(result for result, _ in views if result.text == candidates[best])
