@@ -11,7 +11,9 @@ import unicodedata
 
 __all__ = [
     "CHARSETS",
+    "DASHES",
     "EXCLUDED",
+    "NUMBER_TYPES",
     "apply_kana_grammar",
     "apply_text_grammar",
     "charset_for_type",
@@ -20,8 +22,13 @@ __all__ = [
 ]
 
 _DIGITS = "0123456789０１２３４５６７８９"
-_HYPHENS = "-‐‑‒–—―−－ーｰ一"
+DASHES = "-‐‑‒–—―−－ーｰ"
+"""Dashes and the long-vowel mark: what a handwritten hyphen is read as."""
+_HYPHENS = DASHES + "一"
 """Dash look-alikes a recogniser emits for a handwritten hyphen (incl. 長音 and the kanji 一)."""
+
+NUMBER_TYPES = frozenset({"digits", "phone", "postal", "date"})
+"""Field types written in digits (with their separators and, for dates, era and units)."""
 
 CHARSETS: dict[str, str] = {
     "digits": _DIGITS,
@@ -97,7 +104,7 @@ _SMALL_ANY = {
     "ァ": "ア", "ィ": "イ", "ゥ": "ウ", "ェ": "エ", "ォ": "オ", "ッ": "ツ", "ヮ": "ワ",
 }
 """Small kana and their full-size letters; no Japanese word starts with a small kana."""
-_LONG_DASHES = set("一-‐‑‒–—―−－ｰ")
+_LONG_DASHES = set(_HYPHENS) - {"ー"}
 """What a recogniser makes of a handwritten ー inside a katakana word (kanji one, hyphens)."""
 _NO_LONG_AFTER = set("ッっンんー")
 """Kana a long-vowel mark never follows."""
@@ -173,7 +180,7 @@ _DIGIT_LOOKALIKES = {
     "s": "5", "S": "5", "Q": "2", "α": "2", "o": "0", "O": "0", "〇": "0", "q": "9", "g": "9",
 }
 """What PP-OCR makes of a handwritten digit it reads out of context (dev address errors)."""
-_DASHES = set("-‐‑‒–—―−－ーｰ一")
+_HYPHEN_SET = set(_HYPHENS)
 _NUMBER_WORDS = set("丁番号")
 
 
@@ -200,7 +207,7 @@ def apply_text_grammar(
     """
     if field_type not in ("text", None):
         return chars, confidences
-    if chars and all(ch in _DASHES for ch in chars):
+    if chars and all(ch in _HYPHEN_SET for ch in chars):
         return [], []
     out = list(chars)
     # Two passes so that a run like ノノ丁目 (11丁目) resolves from the anchor outwards.
@@ -212,7 +219,7 @@ def apply_text_grammar(
                 _numeric(prev) or _numeric(nxt) or nxt in _NUMBER_WORDS or nxt == "-"
             ):
                 out[i] = _DIGIT_LOOKALIKES[ch]
-            elif ch in _DASHES and ch != "-" and _numeric(prev) and _numeric(nxt):
+            elif ch in _HYPHEN_SET and ch != "-" and _numeric(prev) and _numeric(nxt):
                 out[i] = "-"
     return out, list(confidences)
 

@@ -32,10 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from workers.pipeline.charsets import NUMBER_TYPES
+
 __all__ = [
     "FOUR_LOOKALIKES",
     "Folds",
     "digit_lookalike_index",
+    "fold_by",
     "fold_columns",
     "fold_overturns_blank",
     "fold_variants",
@@ -104,13 +107,14 @@ def _mask_for(characters: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-_Index = tuple[np.ndarray, np.ndarray]
+Folds = tuple[np.ndarray, np.ndarray]
+"""Class indices ``(sources, targets)``: each source's probability is added to its target's."""
 
-_BY_IDENTITY: dict[int, tuple[Sequence[str], np.ndarray, _Index, _Index]] = {}
+_BY_IDENTITY: dict[int, tuple[Sequence[str], np.ndarray, Folds, Folds]] = {}
 """A recogniser's dictionary is one long-lived list: look it up by identity, not by hashing 18 000 entries."""
 
 
-def _tables(characters: Sequence[str]) -> tuple[np.ndarray, _Index, _Index]:
+def _tables(characters: Sequence[str]) -> tuple[np.ndarray, Folds, Folds]:
     cached = _BY_IDENTITY.get(id(characters))
     if cached is None or cached[0] is not characters:
         key = tuple(characters)
@@ -131,7 +135,7 @@ def japanese_mask(characters: Sequence[str]) -> np.ndarray:
     return _tables(characters)[0]
 
 
-def _index_for(characters: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> _Index:
+def _index_for(characters: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> Folds:
     position = {c: i for i, c in enumerate(characters) if i > 0}
     sources: list[int] = []
     targets: list[int] = []
@@ -144,13 +148,13 @@ def _index_for(characters: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) 
     return np.asarray(sources, dtype=np.int64), np.asarray(targets, dtype=np.int64)
 
 
-def variant_index(characters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def variant_index(characters: Sequence[str]) -> Folds:
     """Class indices ``(sources, targets)`` of the variant pairs present in a dictionary
     (with the look-alikes of ゛ and of 4): what free text folds."""
     return _tables(characters)[1]
 
 
-def digit_lookalike_index(characters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def digit_lookalike_index(characters: Sequence[str]) -> Folds:
     """Class indices ``(sources, targets)`` of the 4 look-alikes: what a number field folds."""
     return _tables(characters)[2]
 
@@ -165,7 +169,15 @@ def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:
     Returns:
         the folded ``(T, C)`` probabilities (rows still sum to one).
     """
-    sources, targets = variant_index(characters)
+    return fold_by(probs, variant_index(characters))
+
+
+def fold_by(probs: np.ndarray, fold: Folds) -> np.ndarray:
+    """Add each source class's probability to its target's (a copy; sources zeroed).
+
+    ``fold`` is ``(sources, targets)`` as :func:`variant_index` or :func:`digit_lookalike_index` give.
+    """
+    sources, targets = fold
     out = np.array(probs, dtype=np.float32, copy=True)
     if sources.size == 0:
         return out
@@ -181,18 +193,12 @@ def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:
     return out
 
 
-Folds = tuple[np.ndarray, np.ndarray]
-"""Class indices ``(sources, targets)``: each source's probability is added to its target's."""
-
-_NUMBER_TYPES = frozenset({"digits", "phone", "postal", "date"})
-
-
 def folds_for(characters: Sequence[str], field_type: str | None) -> Folds | None:
     """What a field type folds: free text its variants and look-alikes, a number field the
     look-alikes of 4 (:data:`FOUR_LOOKALIKES`), kana nothing."""
     if field_type in (None, "text"):
         return variant_index(characters)
-    if field_type in _NUMBER_TYPES:
+    if field_type in NUMBER_TYPES:
         return digit_lookalike_index(characters)
     return None
 
@@ -200,10 +206,10 @@ def folds_for(characters: Sequence[str], field_type: str | None) -> Folds | None
 def fold_overturns_blank(probs: np.ndarray, best: np.ndarray, p_best: np.ndarray, fold: Folds | None) -> bool:
     """Whether a frame blank won would go to a character once look-alikes are folded.
 
-    :func:`~workers.pipeline.decoding._winners` folds only a frame's own winner. A frame where blank wins by a little over
-    several look-alikes of one character (an open 4: blank 41 %, × 32 %, * 14 %) holds that
-    character; the caller then decodes the folded matrix in full. Only frames blank won with
-    less than half are looked at: they are few.
+    :func:`~workers.pipeline.decoding._winners` folds only a frame's own winner. A frame where
+    blank wins by a little over several look-alikes of one character (an open 4: blank 41 %,
+    × 32 %, * 14 %) holds that character; the caller then decodes the folded matrix in full.
+    Only frames blank won with less than half are looked at: they are few.
     """
     if fold is None or fold[0].size == 0:
         return False
@@ -214,16 +220,7 @@ def fold_overturns_blank(probs: np.ndarray, best: np.ndarray, p_best: np.ndarray
         weak = weak[letters > p_best[weak]]
     if weak.size == 0:
         return False
-    sources, targets = fold
-    rows = probs[weak]
-    moved = rows[:, sources]
-    live = np.flatnonzero(moved.max(axis=0) > 1e-3)
-    if live.size == 0:
-        return False
-    gathered = np.zeros_like(rows)
-    np.add.at(gathered.T, targets[live], moved[:, live].T)
-    folded = rows + gathered
-    folded[:, sources[live]] = 0.0
+    folded = fold_by(probs[weak], fold)
     return bool((folded[:, 1:-1].max(axis=1) > p_best[weak]).any())
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from ocr_service.validation.kana import to_katakana
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
+from workers.pipeline.charsets import DASHES
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.quantities import NumberRange, range_prior
 from workers.pipeline.roles import FieldRole, compact, plausible_values, too_old, written_date
@@ -237,10 +238,6 @@ _BONUS = 0.35
 """Nats per character of a known place name (a 9-character 宮城県仙台市青葉区 earns ≈ 3)."""
 
 
-_DASHES = "-‐‑‒–—―−－ーｰ"
-"""What a handwritten hyphen is read as (a long-vowel mark after a digit is one too)."""
-
-
 def text_prior(text: str, final: bool) -> float:
     """Free text: a bonus for a known place name at the start, address grammar once it is an address."""
     t = compact(text)
@@ -254,7 +251,7 @@ def text_prior(text: str, final: bool) -> float:
             score -= _BAD
         if ch == "-" and i >= complete and not prev.isdigit():
             score -= _BAD
-        if prev in _DASHES and i > complete + 1 and t[i - 2].isdigit() and not ch.isdigit():
+        if prev in DASHES and i > complete + 1 and t[i - 2].isdigit() and not ch.isdigit():
             score -= _BAD  # a dash after a number joins numbers: 2-21-リノハイツ is 2-21-11ハイツ
         if ch.isdigit() and prev in "0〇" and i >= complete + 1 and not t[i - 2 : i - 1].isdigit():
             score -= _BAD  # no house or room number starts with 0 (グランドールス03 is ...ル203)

@@ -35,13 +35,12 @@ import numpy as np
 import onnxruntime as ort
 import yaml
 
-from workers.pipeline.charsets import EXCLUDED, charset_for_type, finish_text
+from workers.pipeline.charsets import EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, prepare_line
 from workers.pipeline.priors import Prior, warm_priors
 from workers.pipeline.views import (
-    LINE_VIEW_TYPES,
     extra_views,
     line_views,
     pick_by_views,
@@ -316,7 +315,7 @@ class OnnxCtcRecognizer:
             if result.confidence >= _VIEW_BELOW or charset_for_type(charsets[index]) is None:
                 continue
             views = extra_views(lines[index])
-            if not views and charsets[index] in LINE_VIEW_TYPES and result.confidence < _LINE_VIEW_BELOW:
+            if not views and charsets[index] in NUMBER_TYPES and result.confidence < _LINE_VIEW_BELOW:
                 views = line_views(lines[index])
             if views:
                 looks[index] = [(result, probs)]

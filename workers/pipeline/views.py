@@ -29,10 +29,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from workers.pipeline.charsets import NUMBER_TYPES
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.priors import Prior, prior_for
 
-__all__ = ["LINE_VIEW_TYPES", "NARROW", "extra_views", "line_views", "pick_by_views", "view_candidates", "view_prior"]
+__all__ = ["NARROW", "extra_views", "line_views", "pick_by_views", "view_candidates", "view_prior"]
 
 NARROW = 2.0
 """A resized line narrower than this many times its height is short enough to get extra views."""
@@ -66,9 +67,6 @@ def extra_views(line: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(v, dtype=np.uint8) for v in (widened, shrunk)]
 
 
-LINE_VIEW_TYPES = frozenset({"digits", "phone", "postal", "date"})
-"""Field types whose doubtful *lines* are read in :func:`line_views` too."""
-
 _STROKE = np.ones((2, 2), np.uint8)
 """Paper grown by one pixel at the model's 48-pixel height: strokes about 1 px thinner."""
 
@@ -90,7 +88,7 @@ def line_views(line: np.ndarray) -> list[np.ndarray]:
 def view_prior(field_type: str | None, context: DecodeContext | None) -> Prior | None:
     """The grammar the views of a number field answer to, or None (kana: the surname lexicon is a
     prior for whole names, not one character; etl8b2_hiragana_dev lost a character with it)."""
-    if field_type not in LINE_VIEW_TYPES:
+    if field_type not in NUMBER_TYPES:
         return None
     return prior_for(
         field_type, role=context.role if context is not None else None, span=context.span if context is not None else None
@@ -106,9 +104,9 @@ def view_candidates(texts: Sequence[str], prior: Prior | None) -> tuple[list[str
     candidates = list(dict.fromkeys(texts))
     if prior is None:
         return candidates, np.zeros(len(candidates))
-    floor = prior(texts[0], True)
-    kept = [t for t in candidates if prior(t, True) >= floor]
-    return kept, np.array([prior(t, True) for t in kept], dtype=np.float64)
+    grammar = {t: prior(t, True) for t in candidates}
+    kept = [t for t in candidates if grammar[t] >= grammar[texts[0]]]
+    return kept, np.array([grammar[t] for t in kept], dtype=np.float64)
 
 
 def pick_by_views(scores: np.ndarray) -> tuple[int, float]:
