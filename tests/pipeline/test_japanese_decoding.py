@@ -11,7 +11,13 @@ from workers.pipeline.charsets import EXCLUDED, apply_kana_grammar, normalize_te
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import decode_field, gap_frames, greedy
-from workers.pipeline.japanese import fold_variants, is_japanese_char, load_variants, to_japanese
+from workers.pipeline.japanese import (
+    fold_columns,
+    fold_variants,
+    is_japanese_char,
+    load_variants,
+    to_japanese,
+)
 from workers.pipeline.priors import date_prior, kana_prior, phone_prior, text_prior
 
 
@@ -356,3 +362,18 @@ def test_an_angle_bracket_in_free_text_is_the_kana_it_looks_like() -> None:
     probs = _frames(chars, [{"つ": 0.99}, {"〈": 0.47, "く": 0.33}, {"ば": 0.96}])
     allowed = np.array([c not in EXCLUDED["text"] for c in chars])
     assert decode_field(probs, chars, "text", allowed)[0] == "つくば"
+
+
+def test_folding_a_column_subset_moves_what_folding_the_whole_output_moves() -> None:
+    """GIVEN an output and a subset of its columns holding some variant pairs whole and some only in
+    part WHEN the subset is folded THEN each column holds what folding the whole output and then
+    keeping that column gives for the pairs inside the subset; a pair cut in two stays as it was."""
+    chars = ["", "宮", "宫", "横", "橫", "穂", "穗", " "]
+    rng = np.random.default_rng(7)
+    probs = rng.dirichlet(np.ones(len(chars)), size=5).astype(np.float32)
+    cols = np.array([0, 1, 2, 3, 6, 7])  # 宮/宫 whole, 横 without 橫, 穗 without 穂
+    folded = fold_columns(probs[:, cols], cols, (np.array([2, 4, 6]), np.array([1, 3, 5])))
+    expected = probs[:, cols].copy()
+    expected[:, 1] += expected[:, 2]
+    expected[:, 2] = 0.0
+    assert np.array_equal(folded, expected)

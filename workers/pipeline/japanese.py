@@ -172,10 +172,12 @@ def fold_variants(probs: np.ndarray, characters: Sequence[str]) -> np.ndarray:
     return fold_by(probs, variant_index(characters))
 
 
-def fold_by(probs: np.ndarray, fold: Folds) -> np.ndarray:
+def fold_by(probs: np.ndarray, fold: Folds, *, min_mass: float = 1e-4) -> np.ndarray:
     """Add each source class's probability to its target's (a copy; sources zeroed).
 
     ``fold`` is ``(sources, targets)`` as :func:`variant_index` or :func:`digit_lookalike_index` give.
+    Frames whose sources all hold ``min_mass`` or less are not added to (their crumbs are dropped);
+    0 moves everything.
     """
     sources, targets = fold
     out = np.array(probs, dtype=np.float32, copy=True)
@@ -183,7 +185,7 @@ def fold_by(probs: np.ndarray, fold: Folds) -> np.ndarray:
         return out
     moved = out[:, sources]
     # Only frames where a variant holds real mass are worth the (slow) unbuffered add.
-    rows = np.flatnonzero(moved.max(axis=1) > 1e-4)
+    rows = np.flatnonzero(moved.max(axis=1) > min_mass)
     out[:, sources] = 0.0
     if rows.size:
         # Several variants may share one Japanese form: unbuffered add over the class axis.
@@ -225,14 +227,10 @@ def fold_overturns_blank(probs: np.ndarray, best: np.ndarray, p_best: np.ndarray
 
 
 def fold_columns(sub: np.ndarray, cols: np.ndarray, fold: Folds) -> np.ndarray:
-    """:func:`fold_variants` (or another fold) on a column subset of the output."""
-    out = np.array(sub, dtype=np.float32, copy=True)
-    position = {c: i for i, c in enumerate(cols.tolist())}
+    """:func:`fold_by` on a column subset ``sub`` of the output (``cols``: its sorted class indices)."""
     sources, targets = fold
-    for source, target in zip(sources.tolist(), targets.tolist(), strict=True):
-        s_pos = position.get(source)
-        t_pos = position.get(target)
-        if s_pos is not None and t_pos is not None:
-            out[:, t_pos] += out[:, s_pos]
-            out[:, s_pos] = 0.0
-    return out
+    s_pos = np.minimum(np.searchsorted(cols, sources), cols.size - 1)
+    t_pos = np.minimum(np.searchsorted(cols, targets), cols.size - 1)
+    # Only pairs whose source and target both are among the columns fold here.
+    present = (cols[s_pos] == sources) & (cols[t_pos] == targets)
+    return fold_by(sub, (s_pos[present], t_pos[present]), min_mass=0.0)
