@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from workers.pipeline.linecrop import close_gaps, prepare_line
+from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line, stroke_width
 from workers.pipeline.recognizer import TextResult, prefer_restored
 
 
@@ -99,3 +99,23 @@ def test_the_narrowed_reading_wins_only_when_it_restores_characters() -> None:
     moved = TextResult("イイグネ", [0.95] * 4, 0.95)
     assert prefer_restored(written, restored) is restored
     assert prefer_restored(written, moved) is written
+
+
+def _drawn(width: int, stroke: int, height: int = 48) -> np.ndarray:
+    line = np.full((height, width), 255, dtype=np.uint8)
+    cv2.rectangle(line, (8, 8), (width - 9, height - 9), 0, stroke)
+    cv2.line(line, (8, height // 2), (width - 9, height // 2), 0, stroke)
+    return line
+
+
+def test_a_thin_lone_character_is_firmed_and_lines_and_firm_strokes_are_left_alone() -> None:
+    """GIVEN a lone character drawn with 1-px strokes at the model height WHEN firmed THEN its
+    strokes are a pixel thicker; GIVEN 4-px strokes, a thin line of writing, or no ink THEN the
+    very same image comes back."""
+    thin = _drawn(60, 1)
+    firmed = firm_thin_character(thin)
+    assert firmed is not thin and firmed.shape == thin.shape
+    assert stroke_width(firmed) > stroke_width(thin) + 0.5
+    assert np.count_nonzero(firmed < 128) > 1.5 * np.count_nonzero(thin < 128)
+    for unchanged in (_drawn(60, 4), _drawn(200, 1), np.full((48, 60), 255, dtype=np.uint8)):
+        assert firm_thin_character(unchanged) is unchanged

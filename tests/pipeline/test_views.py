@@ -74,9 +74,12 @@ class _FakeSession:
         self.first = first
         self.later = later
         self.calls: list[int] = []
+        self.ink: list[int] = []
+        """Dark input pixels the model saw per call (ink is below zero after normalisation)."""
 
     def run(self, _outputs: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         batch = next(iter(feed.values()))
+        self.ink.append(int(np.count_nonzero(batch[:, 0] < -0.5)))
         rows = self.first if not self.calls else self.later
         self.calls.append(batch.shape[0])
         probs = frames(self.chars, [{}, *rows, {}] + [{}] * (batch.shape[3] // 8 - len(rows) - 2))
@@ -157,3 +160,16 @@ def test_confident_number_lines_and_doubtful_kana_lines_are_read_once() -> None:
     recognizer, session = _with_session([{"あ": 0.5, "お": 0.45}, {}, {"い": 0.99}], [{"お": 0.99}])
     assert [r.text for r in recognizer.recognize([_glyph(300)], ["hiragana"])] == ["あい"]
     assert session.calls == [1]
+
+
+def test_a_thin_lone_kana_is_read_firmed_and_free_text_as_drawn() -> None:
+    """GIVEN the same lone character drawn with 1-px strokes WHEN read for a hiragana field and as
+    free text THEN the model sees thicker strokes for the hiragana field only."""
+    thin = np.full((48, 60), 255, dtype=np.uint8)
+    cv2.rectangle(thin, (8, 8), (51, 39), 0, 1)
+    seen = []
+    for field_type in ("hiragana", None):
+        recognizer, session = _with_session([{"あ": 0.99}], [{"あ": 0.99}])
+        recognizer.recognize([thin], [field_type])
+        seen.append(session.ink[0])
+    assert seen[0] > 1.5 * seen[1]

@@ -20,10 +20,16 @@ import numpy as np
 
 from workers.pipeline.imaging import row_bands
 
-__all__ = ["close_gaps", "line_pieces", "prepare_line", "rule_mask"]
+__all__ = ["LONE", "close_gaps", "firm_thin_character", "line_pieces", "prepare_line", "rule_mask", "stroke_width"]
 
 _PAD_LINE = 0.15
 _PAD_CHAR = 0.2
+
+LONE = 2.0
+"""A resized line narrower than this many times its height holds a lone character (a box, a kana)."""
+
+_THIN_STROKE = 2.8 / 48
+"""Strokes thinner than this fraction of the model height are firmed up in a lone character."""
 
 _MIN_CONTRAST = 40.0
 """Below this paper-to-ink spread a crop holds no writing worth re-cropping; it is left as is."""
@@ -213,3 +219,38 @@ def _tight(
     pad = max(4, (r1 - r0) // 5)
     piece = clean[r0:r1, c0:c1]
     return np.asarray(cv2.copyMakeBorder(piece, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255), dtype=np.uint8)
+
+
+def stroke_width(line: np.ndarray) -> float:
+    """Mean stroke width of the ink in pixels (twice its area over its outline length); 0 without ink."""
+    _, inv = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    area = float(np.count_nonzero(inv))
+    contours, _ = cv2.findContours(inv, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    outline = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * area / outline if outline > 0 else 0.0
+
+
+_FIRM = np.ones((2, 2), np.uint8)
+
+
+def firm_thin_character(resized: np.ndarray) -> np.ndarray:
+    """A lone character drawn with thin strokes, its strokes one pixel thicker; anything else as is.
+
+    PP-OCR reads a lone handwritten character worse when its strokes are thin at the model's
+    height (a fine pen, a light or high-resolution scan). Measured on ``etl8b2_hiragana_dev``
+    with every stroke thinned by a pixel, as another scanner would deliver them: CER 5.1 % →
+    3.2 %; as delivered 2.3 % → 1.9 %. Lines are left alone: thickening them cost
+    ``composed_hw_fields_dev`` 1.6 → 1.8 %. MNIST digits (strokes about 10 % of the height) are
+    above the bar and unchanged.
+
+    Args:
+        resized: the crop as fed to the model (dark ink on white, model height).
+
+    Returns:
+        a thickened copy, or the same array object when the line is no lone character or its
+        strokes are thick enough.
+    """
+    height, width = resized.shape[:2]
+    if width >= LONE * height or not 0.0 < stroke_width(resized) < _THIN_STROKE * height:
+        return resized
+    return np.ascontiguousarray(cv2.erode(resized, _FIRM))

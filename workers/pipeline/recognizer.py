@@ -38,7 +38,7 @@ import yaml
 from workers.pipeline.charsets import EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
-from workers.pipeline.linecrop import close_gaps, prepare_line
+from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line
 from workers.pipeline.priors import Prior, warm_priors
 from workers.pipeline.views import (
     extra_views,
@@ -283,7 +283,11 @@ class OnnxCtcRecognizer:
         """
         if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
             raise ValueError("crops, charsets and contexts must have the same length")
-        lines = [self._resize(prepare_line(c)) for c in crops]
+        # A lone character of a constrained field is read with thin strokes firmed up; free text as is.
+        lines = [
+            self._resize(prepare_line(c)) if charset_for_type(t) is None else firm_thin_character(self._resize(prepare_line(c)))
+            for c, t in zip(crops, charsets, strict=True)
+        ]
         context_of = (lambda i: None) if contexts is None else contexts.__getitem__
         # A kana line with a wide gap (surname | given name) is also read with the gap narrowed
         # (see close_gaps); each variant points back to its crop.

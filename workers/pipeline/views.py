@@ -31,11 +31,12 @@ import numpy as np
 
 from workers.pipeline.charsets import NUMBER_TYPES
 from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.linecrop import LONE
 from workers.pipeline.priors import Prior, prior_for
 
 __all__ = ["NARROW", "extra_views", "line_views", "pick_by_views", "view_candidates", "view_prior"]
 
-NARROW = 2.0
+NARROW = LONE
 """A resized line narrower than this many times its height is short enough to get extra views."""
 
 _SHRINK = 1 / 3
