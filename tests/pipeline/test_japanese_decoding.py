@@ -377,3 +377,17 @@ def test_folding_a_column_subset_moves_what_folding_the_whole_output_moves() -> 
     expected[:, 1] += expected[:, 2]
     expected[:, 2] = 0.0
     assert np.array_equal(folded, expected)
+
+
+def test_a_lone_kanji_inside_a_hiragana_run_gives_way_to_a_close_kana() -> None:
+    """GIVEN ねつ?が where the third character reads 手 24 % and き 23 % (dev: a handwritten き) WHEN
+    decoded as free text THEN ねつきが (plain: ねつ手が); GIVEN 手 at 90 % (お手が is Japanese too)
+    THEN 手 stays: the kana-run prior only settles near ties."""
+    chars = ["", "ね", "つ", "き", "手", "千", "干", "午", "が", " "]
+    # The rest of the frame is spread over other kanji, as the model spreads it; blank keeps 16 %.
+    third = {"手": 0.243, "き": 0.235, "千": 0.12, "干": 0.12, "午": 0.12}
+    close = _frames(chars, [{"ね": 0.99}, {}, {"つ": 0.99}, {}, third, {}, {"が": 0.99}])
+    assert decode_field(close, chars, "text", None, use_priors=False)[0] == "ねつ手が"
+    assert decode_field(close, chars, "text", None)[0] == "ねつきが"
+    clear = _frames(chars, [{"ね": 0.99}, {}, {"つ": 0.99}, {}, {"手": 0.9, "き": 0.05}, {}, {"が": 0.99}])
+    assert decode_field(clear, chars, "text", None)[0] == "ねつ手が"
