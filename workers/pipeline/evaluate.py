@@ -240,6 +240,7 @@ def evaluate_line_set(
     recognizer: Recognizer,
     constrained: bool = True,
     batch: int = 32,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Score the recogniser alone on a line set.
 
@@ -248,6 +249,8 @@ def evaluate_line_set(
         recognizer: the recogniser under test.
         constrained: apply the ``charset`` field type of a label row when present.
         batch: images per recogniser call.
+        transform: applied to each grayscale image before it is read (a simulated scanner or
+            pen, ``benchmarks/eval_shifted_lines.py``); None reads the images as stored.
 
     Returns:
         ``{"set", "n", "cer", "line_acc", "by_script": {script: {"n", "cer", "line_acc"}}, "lines_per_s"}``.
@@ -261,6 +264,8 @@ def evaluate_line_set(
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
         images = [_load_gray(set_dir / row["image"]) for row in chunk]
+        if transform is not None:
+            images = [transform(image) for image in images]
         charsets = [row.get("charset") if constrained else None for row in chunk]
         results = recognizer.recognize(images, charsets)
         for row, result in zip(chunk, results, strict=True):

@@ -241,9 +241,9 @@ _BONUS = 0.35
 
 _LONE_KANJI = 0.5
 """Nats against each single kanji between two hiragana. A handwritten kana inside a kana run is
-read as a kanji of like shape (ねつきが → ねつ手が, き and 手 at 24 % each), and a kana run goes on
-with a kana more often than it takes one kanji (が悪い, を見る are the exceptions). Small enough
-that only a near tie turns: dev forms +1 field, no other line of any dev set changed."""
+read as a kanji of like shape (ねつきが → ねつ手が, き and 手 at 24 % each). A kana run goes on with
+a kana more often than with one kanji, yet が悪い or を見る are common Japanese too: the cost is
+small enough that only a near tie turns (dev forms +1 field; no line of any dev line set changed)."""
 
 
 def _lone_kanji(t: str) -> int:

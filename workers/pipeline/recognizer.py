@@ -284,10 +284,8 @@ class OnnxCtcRecognizer:
         if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
             raise ValueError("crops, charsets and contexts must have the same length")
         # A lone character of a constrained field is read with thin strokes firmed up; free text as is.
-        lines = [
-            self._resize(prepare_line(c)) if charset_for_type(t) is None else firm_thin_character(self._resize(prepare_line(c)))
-            for c, t in zip(crops, charsets, strict=True)
-        ]
+        resized = [self._resize(prepare_line(c)) for c in crops]
+        lines = [r if charset_for_type(t) is None else firm_thin_character(r) for r, t in zip(resized, charsets, strict=True)]
         context_of = (lambda i: None) if contexts is None else contexts.__getitem__
         # A kana line with a wide gap (surname | given name) is also read with the gap narrowed
         # (see close_gaps); each variant points back to its crop.
