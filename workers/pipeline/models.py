@@ -17,6 +17,7 @@ not match its manifest is refused and leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import shutil
@@ -33,9 +34,12 @@ __all__ = [
     "PACKAGED_SET",
     "BundleError",
     "ModelSet",
+    "execution_providers",
     "export_bundle",
     "import_bundle",
     "list_model_sets",
+    "packaged_model_path",
+    "read_paddle_dict",
     "resolve_model_dir",
     "write_export_dir",
 ]
@@ -93,9 +97,54 @@ def resolve_model_dir(*, model_dir: Path | None, model_set: str, data_dir: Path)
     return path
 
 
-def _packaged() -> ModelSet:
-    from workers.pipeline.recognizer import packaged_model_path
+_PACKAGED_MODEL = "PP-OCRv6_rec_small.onnx"
 
+
+def packaged_model_path() -> Path:
+    """Locate the PP-OCRv6 small recognition model inside the installed rapidocr wheel.
+
+    Returns:
+        the path of ``PP-OCRv6_rec_small.onnx``.
+
+    Raises:
+        FileNotFoundError: rapidocr is not installed or lacks the model.
+    """
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the rapidocr package is not installed")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "models" / _PACKAGED_MODEL
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{_PACKAGED_MODEL} not found in the rapidocr package")
+
+
+def execution_providers(device: str) -> list[str]:
+    """onnxruntime providers for ``device`` (auto, cpu, cuda); the same model and code run on either.
+
+    ``cuda`` is refused loudly when the CUDA provider is missing (onnxruntime-gpu not installed,
+    or no driver), rather than silently running on the CPU at a tenth of the expected speed.
+    """
+    available = ort.get_available_providers()
+    if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise RuntimeError(
+            "OCR_OCR_DEVICE=cuda but onnxruntime has no CUDA provider (install onnxruntime-gpu)"
+        )
+    return ["CPUExecutionProvider"]
+
+
+def read_paddle_dict(model_dir: Path) -> list[str]:
+    """The character dictionary of a PaddleOCR export folder (``inference.yml``)."""
+    config = yaml.safe_load((model_dir / "inference.yml").read_text(encoding="utf-8"))
+    chars = config.get("PostProcess", {}).get("character_dict") if isinstance(config, dict) else None
+    if not isinstance(chars, list) or not chars:
+        raise ValueError(f"{model_dir}/inference.yml has no PostProcess.character_dict")
+    return [str(c) for c in chars]
+
+
+def _packaged() -> ModelSet:
     path = packaged_model_path()
     import rapidocr
 
@@ -125,8 +174,6 @@ def write_export_dir(target: Path) -> Path:
 
     The dictionary comes from the ONNX metadata key ``character`` (one character per line).
     """
-    from workers.pipeline.recognizer import packaged_model_path
-
     source = packaged_model_path()
     session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     characters = session.get_modelmeta().custom_metadata_map["character"].splitlines()

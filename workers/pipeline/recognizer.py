@@ -23,7 +23,6 @@ in PP-OCRv5 server or a fine-tuned model without that package.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,12 +32,12 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 import onnxruntime as ort
-import yaml
 
 from workers.pipeline.charsets import EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line
+from workers.pipeline.models import execution_providers, packaged_model_path, read_paddle_dict
 from workers.pipeline.priors import Prior, warm_priors
 from workers.pipeline.views import (
     extra_views,
@@ -53,12 +52,12 @@ __all__ = [
     "Recognizer",
     "TextResult",
     "TextScorer",
+    "execution_providers",
     "load_recognizer",
     "packaged_model_path",
     "prefer_restored",
 ]
 
-_PACKAGED_MODEL = "PP-OCRv6_rec_small.onnx"
 _GAP_TYPES = frozenset({"hiragana", "katakana"})
 """Field types whose lines are read again with their word gap narrowed: kana names. Free text
 gained one address on dev for +30 % recognition time (addresses are long), so it is not."""
@@ -111,41 +110,6 @@ class TextScorer(Protocol):
     def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         """``log P(text | crop)`` of each candidate text of each crop (as written, no field constraint)."""
         ...
-
-
-def packaged_model_path() -> Path:
-    """Locate the PP-OCRv6 small recognition model inside the installed rapidocr wheel.
-
-    Returns:
-        the path of ``PP-OCRv6_rec_small.onnx``.
-
-    Raises:
-        FileNotFoundError: rapidocr is not installed or lacks the model.
-    """
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the rapidocr package is not installed")
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "models" / _PACKAGED_MODEL
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{_PACKAGED_MODEL} not found in the rapidocr package")
-
-
-def execution_providers(device: str) -> list[str]:
-    """onnxruntime providers for ``device`` (auto, cpu, cuda); the same model and code run on either.
-
-    ``cuda`` is refused loudly when the CUDA provider is missing (onnxruntime-gpu not installed,
-    or no driver), rather than silently running on the CPU at a tenth of the expected speed.
-    """
-    available = ort.get_available_providers()
-    if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "cuda":
-        raise RuntimeError(
-            "OCR_OCR_DEVICE=cuda but onnxruntime has no CUDA provider (install onnxruntime-gpu)"
-        )
-    return ["CPUExecutionProvider"]
 
 
 class OnnxCtcRecognizer:
@@ -379,14 +343,6 @@ def _finish(raw: str, confs: list[float], field_type: str | None) -> TextResult:
     return TextResult(text, out_confs, min(out_confs) if out_confs else 1.0)
 
 
-def _read_paddle_dict(model_dir: Path) -> list[str]:
-    config = yaml.safe_load((model_dir / "inference.yml").read_text(encoding="utf-8"))
-    chars = config.get("PostProcess", {}).get("character_dict") if isinstance(config, dict) else None
-    if not isinstance(chars, list) or not chars:
-        raise ValueError(f"{model_dir}/inference.yml has no PostProcess.character_dict")
-    return [str(c) for c in chars]
-
-
 @functools.lru_cache(maxsize=4)
 def load_recognizer(
     model_dir: Path | None, *, intra_op_threads: int, device: str = "cpu"
@@ -417,7 +373,7 @@ def load_recognizer(
         return OnnxCtcRecognizer(path, characters, intra_op_threads=intra_op_threads, device=device)
     return OnnxCtcRecognizer(
         model_dir / "inference.onnx",
-        _read_paddle_dict(model_dir),
+        read_paddle_dict(model_dir),
         intra_op_threads=intra_op_threads,
         device=device,
     )
