@@ -186,3 +186,22 @@ def test_only_a_kana_field_beside_its_text_name_has_a_base() -> None:
     digits = FieldSpec(name="child_name", label="番号", box=(1, 11, 9, 19), type="digits")
     assert kana_base_field(kana, [kana, name]) is name
     assert kana_base_field(kana, [kana, digits]) is None and kana_base_field(name, [kana, name]) is None
+
+
+def test_furigana_printed_above_a_name_is_its_reading_whatever_the_fields_are_called() -> None:
+    """GIVEN a layout whose fields are not named <name>_kana / <name> WHEN the name a kana field
+    reads out is asked THEN the text field right below the フリガナ line and as wide as it;
+    not a field far below, beside it or on another page, and not the text below a kana field
+    that is no reading (カタカナ) when that text is no name either."""
+    furigana = FieldSpec(name="furigana", label="フリガナ", box=(100, 100, 400, 112), type="katakana")
+    shimei = FieldSpec(name="shimei", label="氏名", box=(100, 116, 400, 140), type="text")
+    far = FieldSpec(name="shimei", label="氏名", box=(100, 160, 400, 184), type="text")
+    beside = FieldSpec(name="shimei", label="氏名", box=(420, 100, 560, 124), type="text")
+    other_page = FieldSpec(name="shimei", label="氏名", box=(100, 116, 400, 140), type="text", page=2)
+    assert kana_base_field(furigana, [furigana, shimei]) is shimei
+    for base in (far, beside, other_page):
+        assert kana_base_field(furigana, [furigana, base]) is None
+    katakana = FieldSpec(name="building", label="建物名（カタカナ）", box=(100, 100, 400, 112), type="katakana")
+    room = FieldSpec(name="room", label="部屋番号", box=(100, 116, 400, 140), type="text")
+    assert kana_base_field(katakana, [katakana, room]) is None
+    assert kana_base_field(katakana, [katakana, shimei]) is shimei

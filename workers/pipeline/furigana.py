@@ -13,6 +13,7 @@ still shows the disagreement).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -39,12 +40,44 @@ class ReadField:
     count: int
 
 
+_FURIGANA_LABEL = re.compile("フリガナ|ふりがな|よみがな|ヨミガナ|読み仮名|氏名|名前")
+"""A kana field's label that says it holds a reading of a name (氏名（カナ） too, not カタカナ alone)."""
+_NAME_LABEL = re.compile("氏名|名前|名称")
+_BELOW = 2.5
+"""A name field starts at most this many furigana-box heights below the furigana box."""
+
+
 def kana_base_field(kana: FieldSpec, specs: Sequence[FieldSpec]) -> FieldSpec | None:
-    """The name field a kana field reads out: ``<name>_kana`` beside a text field ``<name>``."""
-    if kana.type not in KANA_TYPES or not kana.name.endswith("_kana"):
+    """The name field a kana field reads out, or None.
+
+    ``<name>_kana`` beside a text field ``<name>``; failing that, as forms print it, the text
+    field right below the furigana line and as wide as it (no more than :data:`_BELOW` of its
+    heights lower, overlapping half the narrower box), when the kana field's label says it is a
+    reading (フリガナ, 氏名（カナ）…) or that field's label or category says it is a name. Layouts
+    are named by whoever defines them: ``furigana`` above ``shimei`` pairs as well.
+    """
+    if kana.type not in KANA_TYPES:
         return None
-    base = next((s for s in specs if s.name == kana.name[: -len("_kana")]), None)
-    return base if base is not None and base.type == "text" else None
+    if kana.name.endswith("_kana"):
+        named = next((s for s in specs if s.name == kana.name[: -len("_kana")]), None)
+        if named is not None and named.type == "text":
+            return named
+    x0, y0, x1, y1 = kana.box
+    height = y1 - y0
+    below: list[tuple[float, FieldSpec]] = []
+    for spec in specs:
+        if spec.type != "text" or spec.page != kana.page:
+            continue
+        sx0, sy0, sx1, _ = spec.box
+        gap = sy0 - y1
+        overlap = min(x1, sx1) - max(x0, sx0)
+        if -0.5 * height <= gap <= _BELOW * height and overlap >= 0.5 * min(x1 - x0, sx1 - sx0):
+            below.append((gap, spec))
+    if not below:
+        return None
+    base = min(below, key=lambda item: item[0])[1]
+    name_like = bool(_NAME_LABEL.search(base.label)) or base.category == "氏名"
+    return base if name_like or _FURIGANA_LABEL.search(kana.label) else None
 
 
 def _starts_with(text: str, readings: tuple[str, ...]) -> bool:
