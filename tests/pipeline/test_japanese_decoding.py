@@ -391,3 +391,15 @@ def test_a_lone_kanji_inside_a_hiragana_run_gives_way_to_a_close_kana() -> None:
     assert decode_field(close, chars, "text", None)[0] == "ねつきが"
     clear = _frames(chars, [{"ね": 0.99}, {}, {"つ": 0.99}, {}, {"手": 0.9, "き": 0.05}, {}, {"が": 0.99}])
     assert decode_field(clear, chars, "text", None)[0] == "ねつ手が"
+
+
+def test_an_address_is_known_by_its_label_whatever_the_field_is_called() -> None:
+    """GIVEN text fields labelled 住所, 現住所, 所在地, 本籍 with names that say nothing, and 氏名
+    WHEN asked whether they hold an address THEN the first four do and the name does not."""
+    from ocr_service.forms.layout import FieldSpec
+    from workers.pipeline.hints import is_address
+
+    labels = {"住所": True, "現住所": True, "事業所の所在地": True, "本籍": True, "氏名": False}
+    for i, (label, expected) in enumerate(labels.items()):
+        assert is_address(FieldSpec(name=f"field_{i}", label=label, box=(0, 0, 10, 10))) is expected
+    assert is_address(FieldSpec(name="field_9", label="本籍", box=(0, 0, 10, 10), type="katakana")) is False

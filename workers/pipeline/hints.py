@@ -13,6 +13,7 @@ capped under the auto-accept threshold); the reviewer decides which one is wrong
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
@@ -30,9 +31,13 @@ _HINT_CAP = 0.9
 """A hinted field's confidence is at most this fraction of the threshold."""
 
 
+_ADDRESS_LABEL = re.compile("住所|所在地|本籍|居所")
+"""Labels of an address: 住所 (現住所, 住所地), a business's 所在地, the 本籍 of a family register."""
+
+
 def is_address(spec: FieldSpec) -> bool:
-    """A free-text field holding an address (by its name or its label 住所)."""
-    return spec.type == "text" and ("address" in spec.name or "住所" in spec.label)
+    """A free-text field holding an address (by its name or its label, :data:`_ADDRESS_LABEL`)."""
+    return spec.type == "text" and ("address" in spec.name or bool(_ADDRESS_LABEL.search(spec.label)))
 
 
 def _reading_mismatch(name: str, kana: str) -> bool:
