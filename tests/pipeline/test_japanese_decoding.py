@@ -394,12 +394,36 @@ def test_a_lone_kanji_inside_a_hiragana_run_gives_way_to_a_close_kana() -> None:
 
 
 def test_an_address_is_known_by_its_label_whatever_the_field_is_called() -> None:
-    """GIVEN text fields labelled 住所, 現住所, 所在地, 本籍 with names that say nothing, and 氏名
-    WHEN asked whether they hold an address THEN the first four do and the name does not."""
+    """GIVEN text fields labelled 住所, 現住所, 所在地, 居所 with names that say nothing, 本籍 and 氏名
+    WHEN asked whether they hold a postal address THEN the first four do, the domicile and the name not."""
     from ocr_service.forms.layout import FieldSpec
     from workers.pipeline.hints import is_address
 
-    labels = {"住所": True, "現住所": True, "事業所の所在地": True, "本籍": True, "氏名": False}
+    labels = {"住所": True, "現住所": True, "事業所の所在地": True, "居所": True, "本籍": False, "氏名": False}
     for i, (label, expected) in enumerate(labels.items()):
         assert is_address(FieldSpec(name=f"field_{i}", label=label, box=(0, 0, 10, 10))) is expected
     assert is_address(FieldSpec(name="field_9", label="本籍", box=(0, 0, 10, 10), type="katakana")) is False
+
+
+def test_a_postal_code_is_checked_against_the_address_beside_it_only() -> None:
+    """GIVEN a page with one postal code (Sendai) beside the applicant's address (Sendai) and the other
+    person's address lower down (Osaka) WHEN checked THEN no hint; GIVEN the applicant's address in
+    Osaka THEN the hint names the postal code and the applicant's address."""
+    from ocr_service.forms.layout import FormLayout
+    from workers.pipeline.hints import POSTAL_MISMATCH, consistency_hints
+
+    layout = FormLayout.model_validate(
+        {
+            "code": "hint2",
+            "title": "t",
+            "fields": [
+                {"name": "applicant_postal", "label": "郵便番号", "box": [100, 100, 200, 112], "type": "postal"},
+                {"name": "applicant_address", "label": "住所", "box": [100, 116, 500, 140]},
+                {"name": "subject_address", "label": "対象者の住所", "box": [100, 300, 500, 324]},
+            ],
+        }
+    )
+    values = {"applicant_postal": "980-0811", "applicant_address": "宮城県仙台市青葉区一番町1-2", "subject_address": "大阪府大阪市北区梅田3丁目"}
+    assert consistency_hints(values, layout, 1) == []
+    moved = {**values, "applicant_address": "大阪府大阪市北区梅田3丁目", "subject_address": "宮城県仙台市青葉区一番町1-2"}
+    assert consistency_hints(moved, layout, 1) == [(("applicant_postal", "applicant_address"), POSTAL_MISMATCH)]

@@ -13,6 +13,7 @@ capped under the auto-accept threshold); the reviewer decides which one is wrong
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
@@ -31,8 +32,9 @@ _HINT_CAP = 0.9
 """A hinted field's confidence is at most this fraction of the threshold."""
 
 
-_ADDRESS_LABEL = re.compile("住所|所在地|本籍|居所")
-"""Labels of an address: 住所 (現住所, 住所地), a business's 所在地, the 本籍 of a family register."""
+_ADDRESS_LABEL = re.compile("住所|所在地|居所")
+"""Labels of a postal address: 住所 (現住所, 住所地), a business's 所在地, 居所. Not 本籍, the family
+register's domicile, which no postal code on the form describes."""
 
 
 def is_address(spec: FieldSpec) -> bool:
@@ -45,22 +47,30 @@ def _reading_mismatch(name: str, kana: str) -> bool:
     return bool(readings) and bool(kana) and not any(to_hiragana(compact(kana)).startswith(r) for r in readings)
 
 
+def _distance(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Gap between two boxes in points (0 when they touch or overlap)."""
+    dx = max(0.0, max(a[0], b[0]) - min(a[2], b[2]))
+    dy = max(0.0, max(a[1], b[1]) - min(a[3], b[3]))
+    return math.hypot(dx, dy)
+
+
 def consistency_hints(values: dict[str, str], layout: FormLayout, page: int) -> list[tuple[tuple[str, ...], str]]:
     """``(fields, reason)`` for every pair of fields on ``page`` that disagree."""
     specs = [s for s in layout.fields if s.page == page]
     hints: list[tuple[tuple[str, ...], str]] = []
     postal = [s for s in specs if s.type == "postal" and values.get(s.name)]
-    if len(postal) == 1:
+    addresses = [s for s in specs if is_address(s)]
+    if len(postal) == 1 and addresses:
         code = values[postal[0].name]
-        for spec in specs:
-            address = values.get(spec.name, "")
-            if not is_address(spec) or not address:
-                continue
-            served, start = postal_places(code)[0], postal_places(address)[1]
-            if served and start is not None and not any(
-                pref == start[0] and (not start[1] or city == start[1]) for pref, city in served
-            ):
-                hints.append(((postal[0].name, spec.name), POSTAL_MISMATCH))
+        # A postal code belongs to the address printed next to it; another person's address on
+        # the same page (申請者 and 対象者) may well lie elsewhere.
+        spec = min(addresses, key=lambda s: _distance(s.box, postal[0].box))
+        address = values.get(spec.name, "")
+        served, start = postal_places(code)[0], postal_places(address)[1] if address else None
+        if served and start is not None and not any(
+            pref == start[0] and (not start[1] or city == start[1]) for pref, city in served
+        ):
+            hints.append(((postal[0].name, spec.name), POSTAL_MISMATCH))
     for spec in specs:
         base = kana_base_field(spec, specs)
         if base is None:
