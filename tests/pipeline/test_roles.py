@@ -31,7 +31,11 @@ UPLOAD = dt.date(2026, 12, 2)  # 令和8年
         ("cert_all_count", "必要なもの：住民票の写し（通数）", "digits", None),
         ("birth_weight_g", "出生時の体重（g）", "digits", None),
         ("request_year", "請求日（年）", "text", None),
-        ("other_date", "有効期限", "date", None),
+        ("other_date", "有効期限", "date", FieldRole.PLANNED_DATE),
+        ("moving_date", "転出予定日", "date", FieldRole.PLANNED_DATE),
+        ("deadline", "申請期限", "date", FieldRole.PLANNED_DATE),
+        ("deadline_year", "提出期限（年）", "digits", None),
+        ("some_date", "日付", "date", None),
     ],
 )
 def test_roles_come_from_the_label_and_the_name(
@@ -132,3 +136,15 @@ def test_validator_sends_an_implausible_year_to_review_without_rewriting_it() ->
     assert (year.value, year.status) == ("1", "low_confidence")
     assert year.reason is not None and "年" in year.reason and year.confidence < 0.95
     assert (month.value, month.status, month.confidence) == ("9", "ok", 0.99)
+
+
+def test_a_date_that_may_lie_ahead_is_not_held_to_the_past() -> None:
+    """GIVEN a date next spring WHEN scored by the prior of a 転出予定日 (a plan) and of a date the label
+    says nothing about THEN only the latter is penalised; the planned date keeps the date grammar."""
+    planned = prior_for("date", reference=UPLOAD, role=FieldRole.PLANNED_DATE)
+    plain = prior_for("date", reference=UPLOAD)
+    assert planned is not None and plain is not None
+    assert planned("令和9年4月1日", True) == 0.0
+    assert plain("令和9年4月1日", True) < 0
+    assert planned("令和9年13月1日", True) < 0 and planned("令和30年4月1日", True) < 0
+    assert implausible_reason(FieldRole.PLANNED_DATE, "令和9年4月1日", UPLOAD) is None

@@ -63,8 +63,16 @@ _BAD = 2.5
 
 
 
-def date_prior(reference: dt.date) -> Prior:
-    """Prior of a date written in one box; ``reference`` is the processing date."""
+_AHEAD_YEARS = 10
+"""A date ahead (予定日, 有効期限) lies at most this many years after the upload."""
+
+
+def date_prior(reference: dt.date, *, ahead: bool = False) -> Prior:
+    """Prior of a date written in one box; ``reference`` is the processing date.
+
+    ``ahead``: the date may lie after ``reference`` (a plan, a deadline, an expiry); otherwise a
+    date after it costs as a grammar violation does.
+    """
 
     def score(text: str, final: bool) -> float:
         t = compact(text)
@@ -84,10 +92,12 @@ def date_prior(reference: dt.date) -> Prior:
             when = dt.date(first.year + year - 1, int(month_s), int(day_s))
         except ValueError:
             return -_BAD
-        last_year = found.last_year or reference.year - first.year + 1
+        # The current era runs to this year, or for a date ahead to the longest validity a
+        # municipal form names (a 10-year passport or residence card).
+        last_year = found.last_year or reference.year - first.year + 1 + (_AHEAD_YEARS if ahead else 0)
         if year < 1 or year > last_year or when < first:
             return -_BAD
-        return -_BAD if when > reference else 0.0
+        return -_BAD if when > reference and not ahead else 0.0
 
     return score
 
@@ -395,7 +405,7 @@ def prior_for(
     if field_type in (None, "text"):
         return text_prior
     if field_type == "date":
-        return date_prior(day)
+        return date_prior(day, ahead=role is FieldRole.PLANNED_DATE)
     if field_type == "phone":
         return phone_prior
     if field_type == "postal":

@@ -2,8 +2,9 @@
 
 A form prints 「記入日 令和　年　月　日」 or 「生年月日（年）」: the label says whether the
 date is the day the form was filled in (an application, request or fill-in date: it lies
-in the last few years before the upload) or a birth date (never in the future), and, for
-a date split into boxes, which part a box holds. The role gives the beam decoder a prior
+in the last few years before the upload), a birth date (never in the future) or a date
+that may lie ahead (転出予定日, 有効期限, 提出期限: not held to the past), and, for a date
+split into boxes, which part a box holds. The role gives the beam decoder a prior
 (:func:`workers.pipeline.priors.prior_for`, from :func:`plausible_values` and
 :func:`too_old`) and the validator a review reason (:func:`implausible_reason`):
 「請求日（年）」 read as ``1`` on a form uploaded in 令和8年 is a misread 7 far more often
@@ -39,6 +40,8 @@ RECENT_YEARS = 3
 
 _RECENT_WORDS = re.compile(r"記入|申請|請求|届出|提出|受付|作成|依頼|申込")
 _BIRTH_WORDS = re.compile(r"生年月日|誕生日|出生日")
+_PLANNED_WORDS = re.compile(r"予定|期限|期日|満了|有効|予約|次回|まで")
+"""A date that may lie after the upload: a plan, a deadline, an expiry (申請期限 is no 申請日)."""
 _RECENT_NAMES = re.compile(r"(^|_)(fill|request|apply|application|submit|submission|receipt|entry)(_|$)")
 _BIRTH_NAMES = re.compile(r"(^|_)(birth|birthday|dob)(_|$)")
 _PART_LABEL = re.compile(r"[（(]\s*(年|月|日)\s*[）)]\s*$")
@@ -50,6 +53,8 @@ class FieldRole(StrEnum):
 
     RECENT_DATE = "recent_date"
     """A whole fill-in / application date (type ``date``)."""
+    PLANNED_DATE = "planned_date"
+    """A whole date that may lie ahead (type ``date``): no "not after today" in its prior."""
     BIRTH_DATE = "birth_date"
     RECENT_YEAR = "recent_year"
     """The year box of a fill-in / application date (type ``digits``)."""
@@ -77,9 +82,13 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
         _RECENT_WORDS.search(label) or (not _BIRTH_WORDS.search(label) and _RECENT_NAMES.search(name))
     )
     birth = bool(_BIRTH_WORDS.search(label) or (not recent and _BIRTH_NAMES.search(name)))
+    planned = not birth and bool(_PLANNED_WORDS.search(label))
+    recent = recent and not planned
     if field_type == "date":
         if birth:
             return FieldRole.BIRTH_DATE
+        if planned:
+            return FieldRole.PLANNED_DATE
         return FieldRole.RECENT_DATE if recent else None
     if field_type != "digits" or not (recent or birth):
         return None
