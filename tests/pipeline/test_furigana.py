@@ -205,3 +205,18 @@ def test_furigana_printed_above_a_name_is_its_reading_whatever_the_fields_are_ca
     room = FieldSpec(name="room", label="部屋番号", box=(100, 116, 400, 140), type="text")
     assert kana_base_field(katakana, [katakana, room]) is None
     assert kana_base_field(katakana, [katakana, shimei]) is shimei
+
+
+def test_a_layout_the_form_editor_proposes_pairs_its_furigana_with_the_name() -> None:
+    """GIVEN a blank 国民健康保険 form with フリガナ printed above 氏名 WHEN the form editor proposes its
+    layout (it names them kana / name, not <name>_kana) THEN the proposed kana field reads out the
+    proposed name field."""
+    from ocr_service.forms.propose import propose_template
+    from ocr_service.forms.propose.output import to_layout
+    from tests.support.blank_forms import kokuho_shutoku
+
+    layout = to_layout(propose_template(kokuho_shutoku()[0]), code="kokuho")
+    specs = list(layout.fields)
+    kana = next(s for s in specs if s.type == "katakana")
+    base = kana_base_field(kana, specs)
+    assert base is not None and base.label == "氏名"
