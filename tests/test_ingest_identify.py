@@ -7,10 +7,8 @@ alignment and storage are under test here, not text recognition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,24 +32,13 @@ from tests.pipeline.conftest import (
     make_unknown_template_pdf,
 )
 from tests.support.backs import render_blank_back_pdf
+from tests.support.fakes import FixedReader
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.ingest import run_ingest
-from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.page import PagePipeline
-from workers.pipeline.recognizer import TextResult
 from workers.runtime import WorkerRuntime
 
 DPI = 150
-
-
-class _Recorder:
-    def recognize(
-        self,
-        crops: Sequence[np.ndarray],
-        charsets: Sequence[str | None],
-        contexts: Sequence[DecodeContext | None] | None = None,
-    ) -> list[TextResult]:
-        return [TextResult("1234567", [0.99] * 7, 0.99) for _ in crops]
 
 
 def _sources() -> tuple[LayoutSource, LayoutSource]:
@@ -114,7 +101,7 @@ def test_unnamed_upload_is_identified_page_by_page_and_each_page_records_its_for
         settings=settings.model_copy(update={"raster_dpi": DPI, "lease_ttl_s": 600}),
         session_factory=session_factory,
         store=store,
-        pipeline=PagePipeline(_Recorder(), dpi=DPI),
+        pipeline=PagePipeline(FixedReader("1234567"), dpi=DPI),
     )
     assert run_ingest(document_id=document_id, runtime=runtime) == "recognized"
 

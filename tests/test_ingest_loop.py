@@ -6,10 +6,8 @@ replaced, since which layout page each scan is read as (and what is stored) is u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,27 +23,16 @@ from tests.factories import make_form, make_org, make_user, pdf_bytes
 from tests.helpers import new_document
 from tests.pipeline.conftest import FIELDS, make_template_pdf
 from tests.support.backs import render_blank_back_pdf
+from tests.support.fakes import FixedReader
 from tests.support.render import render_filled_multi_pdf
 from workers.ingest import run_ingest
-from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import MISSING_TEMPLATE_REASON, ReadAgainst, process_pdf, read_pdf
 from workers.pipeline.identify import candidates_for
 from workers.pipeline.page import PagePipeline
-from workers.pipeline.recognizer import TextResult
 from workers.pipeline.types import FieldReading, PageReading
 from workers.runtime import WorkerRuntime
 
 DPI = 150
-
-
-class _StubRecognizer:
-    def recognize(
-        self,
-        crops: Sequence[np.ndarray],
-        charsets: Sequence[str | None],
-        contexts: Sequence[DecodeContext | None] | None = None,
-    ) -> list[TextResult]:
-        return [TextResult("1", [0.99], 0.99) for _ in crops]
 
 
 def _runtime(
@@ -83,7 +70,7 @@ def test_the_worker_reads_an_upload_exactly_as_the_offline_readers_do(
         form_id=form.id if named else None, page_from=1, page_to=4, status="queued",
     )  # fmt: skip
     db.commit()
-    pipeline = PagePipeline(_StubRecognizer(), dpi=DPI)
+    pipeline = PagePipeline(FixedReader("1"), dpi=DPI)
 
     assert run_ingest(document_id=document.id, runtime=_runtime(settings, session_factory, store, pipeline)) == (
         "recognized"
@@ -91,7 +78,7 @@ def test_the_worker_reads_an_upload_exactly_as_the_offline_readers_do(
 
     against: ReadAgainst = candidates_for(key=form.id, layout=layout, template_pdf=template, dpi=DPI)
     offline = (
-        process_pdf(pdf, layout=layout, template_pdf=template, recognizer=_StubRecognizer(), dpi=DPI)
+        process_pdf(pdf, layout=layout, template_pdf=template, recognizer=FixedReader("1"), dpi=DPI)
         if named
         else read_pdf(pdf, against, pipeline=pipeline)
     )

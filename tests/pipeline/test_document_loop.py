@@ -6,15 +6,13 @@ for the OCR model, since which layout page each scan is read as is under test he
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import FIELDS, make_template_pdf
 from tests.support.backs import render_blank_back_pdf
+from tests.support.fakes import FixedReader
 from tests.support.render import render_filled_multi_pdf
-from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import (
     MISSING_TEMPLATE_REASON,
     NamedLayout,
@@ -25,21 +23,10 @@ from workers.pipeline.document import (
 from workers.pipeline.identify import UNIDENTIFIED_REASON, LayoutCandidate
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import render_template
-from workers.pipeline.recognizer import TextResult
 from workers.pipeline.types import PageReading
 
 DPI = 100
 TWO_PAGES = FormLayout.model_validate({"code": "two", "title": "二枚様式", "pages": 2, "fields": FIELDS})
-
-
-class _StubRecognizer:
-    def recognize(
-        self,
-        crops: Sequence[np.ndarray],
-        charsets: Sequence[str | None],
-        contexts: Sequence[DecodeContext | None] | None = None,
-    ) -> list[TextResult]:
-        return [TextResult("1", [0.99], 0.99) for _ in crops]
 
 
 def _sheet() -> bytes:
@@ -52,7 +39,7 @@ def test_a_blank_back_between_sheets_uses_up_no_layout_page() -> None:
     THEN the blank back is reported blank and the sheet after it is read as layout page 2, not 1."""
     pdf = render_filled_multi_pdf([_sheet(), render_blank_back_pdf(dpi=DPI), _sheet(), _sheet()])
     pages = process_pdf(
-        pdf, layout=TWO_PAGES, template_pdf=make_template_pdf(pages=2), recognizer=_StubRecognizer(), dpi=DPI
+        pdf, layout=TWO_PAGES, template_pdf=make_template_pdf(pages=2), recognizer=FixedReader("1"), dpi=DPI
     )
     assert [(p.page_no, p.status) for p in pages] == [(1, "ok"), (2, "blank"), (3, "ok"), (4, "ok")]
     assert [p.layout_page for p in pages] == [1, 2, 2, 1]
@@ -65,7 +52,7 @@ def test_a_layout_page_the_template_lacks_is_unaligned_not_an_error() -> None:
     and the sheets either side of it are still read."""
     pdf = render_filled_multi_pdf([_sheet(), _sheet(), _sheet()])
     pages = process_pdf(
-        pdf, layout=TWO_PAGES, template_pdf=make_template_pdf(pages=1), recognizer=_StubRecognizer(), dpi=DPI
+        pdf, layout=TWO_PAGES, template_pdf=make_template_pdf(pages=1), recognizer=FixedReader("1"), dpi=DPI
     )
     assert [p.status for p in pages] == ["ok", "unaligned", "ok"]
     assert pages[1].reason == MISSING_TEMPLATE_REASON == "テンプレートにこのページがありません"
@@ -140,7 +127,7 @@ def test_an_unnamed_upload_goes_through_the_same_loop() -> None:
     readings = read_pages(
         [blank, blank, marked],
         candidates,
-        pipeline=PagePipeline(_StubRecognizer(), dpi=DPI),
+        pipeline=PagePipeline(FixedReader("1"), dpi=DPI),
         prior={1: PriorPage(status="ok", layout_page=1)},
         on_page=lambda _image, reading: handed.append(reading.page_no),
     )

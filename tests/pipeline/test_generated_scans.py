@@ -9,8 +9,6 @@ which do not); the slow test at the end reads digits with the real model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 import pytest
@@ -18,35 +16,19 @@ import pytest
 from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import make_unknown_template_pdf
 from tests.support.backs import render_blank_back_pdf
+from tests.support.fakes import FixedReader
 from tests.support.render import render_filled_multi_pdf, render_filled_pdf
 from workers.pipeline.align import align_page
 from workers.pipeline.blank import is_blank_page
-from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import read_pdf
 from workers.pipeline.identify import LayoutCandidate, candidates_for
 from workers.pipeline.page import PagePipeline
 from workers.pipeline.raster import rasterize_pdf, render_template
-from workers.pipeline.recognizer import TextResult, load_recognizer
+from workers.pipeline.recognizer import load_recognizer
 from workers.pipeline.types import PageReading
 
 DPI = 150
 A_VALUES: dict[str, str | bool] = {"name": "", "postal": "1234567", "agree": True, "phone": ""}
-
-
-class _Recorder:
-    """Answers '7' for every crop and remembers how many crops it was asked to read."""
-
-    def __init__(self) -> None:
-        self.crops = 0
-
-    def recognize(
-        self,
-        crops: Sequence[np.ndarray],
-        charsets: Sequence[str | None],
-        contexts: Sequence[DecodeContext | None] | None = None,
-    ) -> list[TextResult]:
-        self.crops += len(crops)
-        return [TextResult("7", [0.99], 0.99) for _ in crops]
 
 
 def _raster(pdf: bytes) -> list[np.ndarray]:
@@ -63,9 +45,9 @@ def candidates(
 
 
 def _read(
-    pdf: bytes, candidates: list[LayoutCandidate], recorder: _Recorder | None = None
+    pdf: bytes, candidates: list[LayoutCandidate], recorder: FixedReader | None = None
 ) -> list[PageReading]:
-    pipeline = PagePipeline(recorder or _Recorder(), dpi=DPI)
+    pipeline = PagePipeline(recorder or FixedReader("7"), dpi=DPI)
     return read_pdf(pdf, candidates, pipeline=pipeline)
 
 
@@ -172,7 +154,7 @@ def test_two_form_pdf_in_mixed_order_with_blank_back_and_unknown_form(
             ),
         ]
     )
-    recorder = _Recorder()
+    recorder = FixedReader("7")
     pages = _read(pdf, candidates, recorder)
     assert [p.status for p in pages] == ["ok", "blank", "ok", "unidentified", "ok"]
     assert [p.form_key for p in pages] == ["form-b", None, "form-a", None, "form-b"]
@@ -215,7 +197,7 @@ def test_red_seal_over_an_empty_field_is_not_read_as_text(
         stamp_over="name",
         grayscale=grayscale,
     )
-    recorder = _Recorder()
+    recorder = FixedReader("7")
     (page,) = _read(pdf, candidates, recorder)
     name = next(f for f in page.fields if f.name == "name")
     if grayscale:
@@ -256,7 +238,7 @@ def test_doubtful_alignment_is_flagged_to_the_reviewer(layout: FormLayout, templ
     Japanese reason and no field skips review; the flat page is not flagged."""
     template = render_template(template_pdf, dpi=DPI)[0]
     flat = _raster(render_filled_pdf(template_pdf=template_pdf, layout=layout, values=A_VALUES, dpi=DPI))[0]
-    pipeline = PagePipeline(_Recorder(), dpi=DPI)
+    pipeline = PagePipeline(FixedReader("7"), dpi=DPI)
     good = pipeline.process_page(flat, layout=layout, layout_page=1, page_no=1, template_image=template)
     bent = pipeline.process_page(
         _bend(flat, 6.0), layout=layout, layout_page=1, page_no=2, template_image=template
