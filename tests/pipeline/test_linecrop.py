@@ -5,7 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line, stroke_width
+from workers.pipeline.linecrop import (
+    close_gaps,
+    firm_thin_character,
+    prepare_line,
+    single_glyph,
+    stroke_width,
+)
 from workers.pipeline.recognizer import TextResult, prefer_restored
 
 
@@ -119,3 +125,21 @@ def test_a_thin_lone_character_is_firmed_and_lines_and_firm_strokes_are_left_alo
     assert np.count_nonzero(firmed < 128) > 1.5 * np.count_nonzero(thin < 128)
     for unchanged in (_drawn(60, 4), _drawn(200, 1), np.full((48, 60), 255, dtype=np.uint8)):
         assert firm_thin_character(unchanged) is unchanged
+
+
+def test_a_single_glyph_is_one_connected_stroke_not_much_wider_than_high() -> None:
+    """GIVEN one ring, two rings side by side, and one ring twice as wide as high
+    WHEN asked whether each is a single glyph THEN only the first is; blank paper is none."""
+    one = np.full((48, 40), 255, dtype=np.uint8)
+    cv2.rectangle(one, (6, 6), (33, 41), 0, 3)
+    two = np.full((48, 80), 255, dtype=np.uint8)
+    cv2.rectangle(two, (6, 6), (33, 41), 0, 3)
+    cv2.rectangle(two, (44, 6), (71, 41), 0, 3)
+    wide = np.full((48, 100), 255, dtype=np.uint8)
+    cv2.rectangle(wide, (6, 10), (93, 37), 0, 3)
+    speck = one.copy()
+    speck[2:4, 2:4] = 0
+    assert single_glyph(one) and single_glyph(speck)
+    assert not single_glyph(two)
+    assert not single_glyph(wide)
+    assert not single_glyph(np.full((48, 40), 255, dtype=np.uint8))

@@ -173,3 +173,35 @@ def test_a_thin_lone_kana_is_read_firmed_and_free_text_as_drawn() -> None:
         recognizer.recognize([thin], [field_type])
         seen.append(session.ink[0])
     assert seen[0] > 1.5 * seen[1]
+
+
+def _two_glyphs() -> np.ndarray:
+    line = np.full((48, 60), 255, dtype=np.uint8)
+    cv2.rectangle(line, (4, 6), (25, 41), 0, 3)
+    cv2.rectangle(line, (34, 6), (55, 41), 0, 3)
+    return line
+
+
+def test_one_connected_stroke_in_a_digit_box_is_read_as_one_digit() -> None:
+    """GIVEN a digit box holding one connected stroke that the model, sure of itself, splits into
+    "48" and whose other views lean to "8" WHEN recognised THEN the views are read although the
+    reading was confident, one digit comes out, and its confidence is no higher than the split
+    reading's."""
+    recognizer, session = _with_session([{"4": 0.95}, {}, {"8": 0.93}], [{"8": 0.7, "4": 0.2}])
+    (result,) = recognizer.recognize([_glyph(30)], ["digits"])
+    assert session.calls == [1, 2]
+    assert result.text == "8"
+    assert result.confidence <= 0.93
+
+
+def test_two_strokes_or_another_field_type_keep_a_two_character_reading() -> None:
+    """GIVEN "12" read confidently from two separate strokes in a digit box, and the split
+    reading of one stroke in a free-text and a phone field WHEN recognised THEN each is read once
+    and keeps its two characters: only a digit box is one character per stroke."""
+    recognizer, session = _with_session([{"1": 0.99}, {}, {"2": 0.99}], [{"8": 0.99}])
+    assert [r.text for r in recognizer.recognize([_two_glyphs()], ["digits"])] == ["12"]
+    assert session.calls == [1]
+    for field_type in (None, "phone"):
+        recognizer, session = _with_session([{"4": 0.95}, {}, {"8": 0.95}], [{"8": 0.99}])
+        assert [r.text for r in recognizer.recognize([_glyph(30)], [field_type])] == ["48"]
+        assert session.calls == [1]

@@ -20,7 +20,16 @@ import numpy as np
 
 from workers.pipeline.imaging import row_bands
 
-__all__ = ["LONE", "close_gaps", "firm_thin_character", "line_pieces", "prepare_line", "rule_mask", "stroke_width"]
+__all__ = [
+    "LONE",
+    "close_gaps",
+    "firm_thin_character",
+    "line_pieces",
+    "prepare_line",
+    "rule_mask",
+    "single_glyph",
+    "stroke_width",
+]
 
 _PAD_LINE = 0.15
 _PAD_CHAR = 0.2
@@ -30,6 +39,11 @@ LONE = 2.0
 
 _THIN_STROKE = 2.8 / 48
 """Strokes thinner than this fraction of the model height are firmed up in a lone character."""
+
+_GLYPH_SHARE = 0.97
+"""One connected stroke holding at least this share of the ink is a single glyph (specks aside)."""
+_GLYPH_ASPECT = 1.2
+"""...and no wider than this many times its height: two digits side by side are wider."""
 
 _MIN_CONTRAST = 40.0
 """Below this paper-to-ink spread a crop holds no writing worth re-cropping; it is left as is."""
@@ -254,3 +268,25 @@ def firm_thin_character(resized: np.ndarray) -> np.ndarray:
     if width >= LONE * height or not 0.0 < stroke_width(resized) < _THIN_STROKE * height:
         return resized
     return np.ascontiguousarray(cv2.erode(resized, _FIRM))
+
+
+def single_glyph(resized: np.ndarray) -> bool:
+    """True when the ink of a line is one connected stroke no wider than :data:`_GLYPH_ASPECT` × its height.
+
+    Every digit is normally written in one connected stroke; two digits side by side make two
+    strokes or, touching, a wide one. Such a crop of a digit box holds exactly one character,
+    however the model splits it (an MNIST 8 with an open top loop reads ``48``, a wide 6 ``20``).
+
+    Args:
+        resized: the crop as fed to the model (dark ink on white, model height).
+    """
+    _, inv = cv2.threshold(resized, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=8)
+    if count < 2:
+        return False
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    main = int(np.argmax(areas)) + 1
+    if areas.max() < _GLYPH_SHARE * areas.sum():
+        return False
+    width, height = int(stats[main, cv2.CC_STAT_WIDTH]), int(stats[main, cv2.CC_STAT_HEIGHT])
+    return width <= _GLYPH_ASPECT * height

@@ -36,13 +36,14 @@ import onnxruntime as ort
 from workers.pipeline.charsets import EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
-from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line
+from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line, single_glyph
 from workers.pipeline.models import execution_providers, packaged_model_path, read_paddle_dict
 from workers.pipeline.priors import Prior, warm_priors
 from workers.pipeline.views import (
     extra_views,
     line_views,
     pick_by_views,
+    pick_one_character,
     view_candidates,
     view_prior,
 )
@@ -63,6 +64,9 @@ _GAP_TYPES = frozenset({"hiragana", "katakana"})
 gained one address on dev for +30 % recognition time (addresses are long), so it is not."""
 _VIEW_BELOW = 0.9
 """A lone constrained character read with less confidence than this is read again in other views."""
+
+_ONE_DIGIT = "0123456789"
+"""What one stroke in a ``digits`` box may be read as when the model split it in two."""
 
 _LINE_VIEW_BELOW = 0.6
 """A number field's line read with less confidence than this is read again with thinner strokes.
@@ -277,8 +281,12 @@ class OnnxCtcRecognizer:
         # costs nothing more.
         seen: list[tuple[int, np.ndarray]] = []
         looks: dict[int, list[tuple[TextResult, np.ndarray]]] = {}
+        lone_digit: set[int] = set()
         for index, (result, probs) in as_is.items():
-            if result.confidence >= _VIEW_BELOW or charset_for_type(charsets[index]) is None:
+            # One connected stroke in a digit box is one digit, however the model split it.
+            if charsets[index] == "digits" and len(result.text) > 1 and single_glyph(lines[index]):
+                lone_digit.add(index)
+            elif result.confidence >= _VIEW_BELOW or charset_for_type(charsets[index]) is None:
                 continue
             views = extra_views(lines[index])
             if not views and charsets[index] in NUMBER_TYPES and result.confidence < _LINE_VIEW_BELOW:
@@ -291,7 +299,9 @@ class OnnxCtcRecognizer:
             looks[index].append((self._decode(image, probs, charsets[index], context_of(index)), probs))
         for index, looked in looks.items():
             prior = view_prior(charsets[index], context_of(index)) if self.use_priors else None
-            results[index] = self._read_together(looked, prior)
+            results[index] = (
+                self._one_digit(looked) if index in lone_digit else self._read_together(looked, prior)
+            )
         return [r if r is not None else TextResult("", [], 0.0) for r in results]
 
     def _decode(
@@ -318,6 +328,13 @@ class OnnxCtcRecognizer:
         chosen = next(result for result, _ in views if result.text == candidates[best])
         confs = [min(c, share) for c in chosen.char_confidences]
         return TextResult(chosen.text, confs, min(confs) if confs else min(chosen.confidence, share))
+
+    def _one_digit(self, views: Sequence[tuple[TextResult, np.ndarray]]) -> TextResult:
+        """The single digit the views find most likely (a lone glyph the model split in two)."""
+        digit, share = pick_one_character([probs for _, probs in views], self.characters, _ONE_DIGIT)
+        # Never surer than the split reading was: the model did not see one character here.
+        confidence = min(share, views[0][0].confidence)
+        return TextResult(digit, [confidence], confidence)
 
     def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         """``log P(text | crop)`` of each candidate text of each crop (:mod:`workers.pipeline.ctcscore`)."""
