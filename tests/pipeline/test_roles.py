@@ -1,4 +1,4 @@
-"""Date roles read off labels: priors in the beam and review reasons (no model needed)."""
+"""Roles read off labels: date priors in the beam, review reasons, and person names without digits."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ import pytest
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from tests.support.ctc import frames
-from workers.pipeline.decoding import DecodeContext, decode_field
+from workers.pipeline.decoding import DecodeContext, decode_field, field_context
 from workers.pipeline.priors import prior_for
-from workers.pipeline.roles import FieldRole, field_role, implausible_reason, recent_era_years
+from workers.pipeline.recognizer import load_recognizer
+from workers.pipeline.roles import (
+    FieldRole,
+    field_role,
+    holds_person_name,
+    implausible_reason,
+    recent_era_years,
+)
 from workers.pipeline.types import FieldReading
 from workers.pipeline.validate import validate_page_fields
 
@@ -148,3 +155,41 @@ def test_a_date_that_may_lie_ahead_is_not_held_to_the_past() -> None:
     assert plain("令和9年4月1日", True) < 0
     assert planned("令和9年13月1日", True) < 0 and planned("令和30年4月1日", True) < 0
     assert implausible_reason(FieldRole.PLANNED_DATE, "令和9年4月1日", UPLOAD) is None
+
+
+@pytest.mark.parametrize(
+    ("label", "category", "field_type", "person"),
+    [
+        ("お子さんの氏名", None, "text", True),
+        ("窓口に来た人：氏名", None, "text", True),
+        ("お名前", None, "text", True),
+        ("署名", None, "text", True),
+        ("代表者", "氏名", "text", True),
+        ("氏名又は名称", None, "text", False),
+        ("法人名", "氏名", "text", False),
+        ("お子さんの氏名（ふりがな）", None, "hiragana", False),
+        ("住所", None, "text", False),
+        ("提出先", None, "text", False),
+    ],
+)
+def test_a_person_s_name_is_known_by_its_label_or_category(
+    label: str, category: str | None, field_type: str, person: bool
+) -> None:
+    """GIVEN a field's label, personal-data category and type WHEN asked whether it holds a person's
+    name THEN yes for 氏名 / お名前 / 署名 or the 氏名 category, no where an organisation may be named."""
+    assert holds_person_name(label=label, category=category, field_type=field_type) is person
+
+
+def test_a_person_s_name_is_decoded_without_digits() -> None:
+    """GIVEN a name whose last character the model reads as 5 (ら second) WHEN decoded as a person's
+    name THEN ら is read; the same frames in another free-text field keep the 5."""
+    spec = FieldSpec(name="child_name", label="お子さんの氏名", box=(1, 1, 9, 9), type="text")
+    context = field_context(spec)
+    assert context is not None and context.person_name
+    recognizer = load_recognizer(None, intra_op_threads=1)
+    probs = frames(recognizer.characters, [{}, {"さ": 0.99}, {}, {"く": 0.99}, {}, {"5": 0.6, "ら": 0.35}, {}])
+    line = np.full((48, 200), 255, dtype=np.uint8)
+    name = recognizer._decode(line, probs, "text", context)
+    other = recognizer._decode(line, probs, "text", None)
+    assert (name.text, other.text) == ("さくら", "さく5")
+    assert name.confidence < 0.5

@@ -27,7 +27,7 @@ from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.japanese import Folds, fold_columns, fold_overturns_blank, folds_for, japanese_mask
 from workers.pipeline.priors import prior_for, reading_prior
 from workers.pipeline.quantities import number_range
-from workers.pipeline.roles import FieldRole, field_role
+from workers.pipeline.roles import FieldRole, field_role, holds_person_name
 
 __all__ = ["DecodeContext", "decode_field", "field_context", "gap_frames", "greedy", "restrict"]
 
@@ -51,6 +51,8 @@ class DecodeContext:
     """Digits fields: the plausible range of the number (:mod:`workers.pipeline.quantities`)."""
     whole: tuple[str, ...] = ()
     """Kana fields: the readings of that whole name, surname and given name (a stronger prior)."""
+    person_name: bool = False
+    """Free-text fields: the field holds a person's name (:func:`~workers.pipeline.roles.holds_person_name`)."""
 
 
 def field_context(spec: FieldSpec) -> DecodeContext | None:
@@ -64,7 +66,10 @@ def field_context(spec: FieldSpec) -> DecodeContext | None:
             min_value=rules.min_value if rules is not None else None,
             max_value=rules.max_value if rules is not None else None,
         )
-    return DecodeContext(role=role, span=span) if role is not None or span is not None else None
+    person = holds_person_name(label=spec.label, category=spec.category, field_type=spec.type)
+    if role is None and span is None and not person:
+        return None
+    return DecodeContext(role=role, span=span, person_name=person)
 
 
 _SPECKS = frozenset(".,'`·・．，、")

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from workers.pipeline.charsets import EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
+from workers.pipeline.charsets import EXCLUDED, NAME_EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line, single_glyph
@@ -308,7 +308,8 @@ class OnnxCtcRecognizer:
         self, image: np.ndarray, probs: np.ndarray, field_type: str | None, context: DecodeContext | None
     ) -> TextResult:
         """Decode one line's frame probabilities under its field type and context."""
-        mask = self.allowed_mask(charset_for_type(field_type), EXCLUDED.get(field_type or "", ""))
+        excluded = EXCLUDED.get(field_type or "", "") + (NAME_EXCLUDED if context is not None and context.person_name else "")
+        mask = self.allowed_mask(charset_for_type(field_type), excluded)
         gaps = gap_frames(image, probs.shape[0], max(image.shape[1], self.min_width))
         raw, confs = decode_field(
             probs, self.characters, field_type, mask, gaps=gaps, use_priors=self.use_priors, context=context

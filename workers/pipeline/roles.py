@@ -12,6 +12,9 @@ than an application kept for seven years.
 
 Only plausibility is judged, never truth: an implausible value is kept as read and sent
 to review with the reason; nothing is rewritten.
+
+A free-text field may also hold a person's name (「氏名」「保護者氏名」, :func:`holds_person_name`):
+no digit is ever written in one, so its decoding leaves digits out.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "FieldRole",
     "compact",
     "field_role",
+    "holds_person_name",
     "implausible_reason",
     "plausible_values",
     "recent_era_years",
@@ -46,6 +50,28 @@ _RECENT_NAMES = re.compile(r"(^|_)(fill|request|apply|application|submit|submiss
 _BIRTH_NAMES = re.compile(r"(^|_)(birth|birthday|dob)(_|$)")
 _PART_LABEL = re.compile(r"[（(]\s*(年|月|日)\s*[）)]\s*$")
 _PART_NAME = re.compile(r"_(year|month|day)$")
+
+
+_PERSON_LABEL = re.compile(r"氏名|名前|署名|記名")
+"""Labels of a person's name: 氏名 (保護者氏名, 申請者氏名), お名前, 署名."""
+_NOT_PERSON_LABEL = re.compile(r"名称|法人|団体|会社|事業所|商号|屋号")
+"""...unless the label also allows an organisation (氏名又は名称, 法人名): those may hold digits."""
+
+
+def holds_person_name(*, label: str, category: str | None, field_type: str | None) -> bool:
+    """A free-text field that holds a person's name, by its label (Japanese) or its personal-data category.
+
+    Args:
+        label: the label reviewers see (``お子さんの氏名``).
+        category: the layout's personal-data category (``氏名``), or None.
+        field_type: the layout field type; only ``text`` fields (kana fields have their own charset).
+    """
+    if field_type != "text":
+        return False
+    label = compact(label)
+    if _NOT_PERSON_LABEL.search(label):
+        return False
+    return category == "氏名" or bool(_PERSON_LABEL.search(label))
 
 
 class FieldRole(StrEnum):
