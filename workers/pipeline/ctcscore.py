@@ -22,7 +22,7 @@ import numpy as np
 
 from workers.pipeline.japanese import FOUR_LOOKALIKES, load_variants
 
-__all__ = ["class_groups", "ctc_log_likelihood"]
+__all__ = ["class_groups", "ctc_log_likelihood", "single_character_log_likelihoods"]
 
 _FLOOR = 1e-12
 
@@ -43,9 +43,43 @@ def _groups(characters: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     return {form: tuple(sorted(set(idx))) for form, idx in groups.items()}
 
 
+_LAST: list[tuple[Sequence[str], dict[str, tuple[int, ...]]]] = []
+"""The dictionary last asked for and its groups: turning an 18 000-class list into a tuple for the
+cache key cost more than scoring a short text."""
+
+
 def class_groups(characters: Sequence[str]) -> dict[str, tuple[int, ...]]:
     """Stored character → the model classes that read as it (cached per dictionary)."""
-    return _groups(tuple(characters))
+    if _LAST and _LAST[0][0] is characters:
+        return _LAST[0][1]
+    groups = _groups(tuple(characters))
+    _LAST[:] = [(characters, groups)]
+    return groups
+
+
+def single_character_log_likelihoods(probs: np.ndarray, characters: Sequence[str], alphabet: str) -> np.ndarray:
+    """``log P(c)`` of each one-character text ``c`` of ``alphabet`` under ``(T, C)`` probabilities.
+
+    The forward algorithm of :func:`ctc_log_likelihood` for a one-label text, run for the whole
+    alphabet at once (a lone digit's ten candidates cost one pass). ``-inf`` where no class reads as
+    the character.
+    """
+    groups = class_groups(characters)
+    label = np.stack([probs[:, list(groups.get(ch, ()))].sum(axis=1) for ch in alphabet], axis=1)
+    log_label = np.log(np.clip(label, _FLOOR, None))
+    log_blank = np.log(np.clip(probs[:, 0], _FLOOR, None))
+    before = np.full(len(alphabet), log_blank[0])
+    on = log_label[0].copy()
+    after = np.full(len(alphabet), -np.inf)
+    for t in range(1, probs.shape[0]):
+        before, on, after = (
+            before + log_blank[t],
+            np.logaddexp(before, on) + log_label[t],
+            np.logaddexp(on, after) + log_blank[t],
+        )
+    out = np.logaddexp(on, after)
+    missing = np.array([ch not in groups for ch in alphabet])
+    return np.where(missing, -np.inf, out)
 
 
 def ctc_log_likelihood(probs: np.ndarray, characters: Sequence[str], text: str) -> float:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -36,6 +36,7 @@ import onnxruntime as ort
 from workers.pipeline.charsets import EXCLUDED, NAME_EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
+from workers.pipeline.glyphs import GLYPH_BELOW, GLYPH_TYPES, reread_digits
 from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line, single_glyph
 from workers.pipeline.models import execution_providers, packaged_model_path, read_paddle_dict
 from workers.pipeline.priors import Prior, warm_priors
@@ -302,7 +303,35 @@ class OnnxCtcRecognizer:
             results[index] = (
                 self._one_digit(looked) if index in lone_digit else self._read_together(looked, prior)
             )
-        return [r if r is not None else TextResult("", [], 0.0) for r in results]
+        final = [r if r is not None else TextResult("", [], 0.0) for r in results]
+        self._read_by_glyphs(crops, charsets, context_of, final, {i: probs for i, (_, probs) in as_is.items()})
+        return final
+
+    def _read_by_glyphs(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        context_of: Callable[[int], DecodeContext | None],
+        results: list[TextResult],
+        line_probs: dict[int, np.ndarray],
+    ) -> None:
+        """Doubtful phone and postal lines read again digit by digit (:mod:`workers.pipeline.glyphs`)."""
+        doubtful = {
+            i: results[i].text
+            for i in line_probs
+            if charsets[i] in GLYPH_TYPES and results[i].confidence < GLYPH_BELOW
+        }
+        changed = reread_digits(
+            lines={i: (crops[i], text, line_probs[i]) for i, text in doubtful.items()},
+            priors={i: view_prior(charsets[i], context_of(i)) if self.use_priors else None for i in doubtful},
+            characters=self.characters,
+            as_lone=lambda glyph: firm_thin_character(self._resize(prepare_line(glyph))),
+            infer=self._outputs,
+        )
+        for index, text in changed.items():
+            # The line was doubtful and stays so: a digit changed here is never accepted unseen.
+            before = results[index]
+            results[index] = TextResult(text, [before.confidence] * len(text), before.confidence)
 
     def _decode(
         self, image: np.ndarray, probs: np.ndarray, field_type: str | None, context: DecodeContext | None

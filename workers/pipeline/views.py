@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from workers.pipeline.charsets import NUMBER_TYPES
-from workers.pipeline.ctcscore import ctc_log_likelihood
+from workers.pipeline.ctcscore import single_character_log_likelihoods
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.linecrop import LONE
 from workers.pipeline.priors import Prior, prior_for
@@ -152,6 +152,6 @@ def pick_one_character(views: Sequence[np.ndarray], characters: Sequence[str], a
     :func:`pick_by_views` decides. On ``mnist_digits_dev`` an 8 with an open top loop read ``48``
     and a wide 6 read ``20``; read as one digit each costs one error instead of two.
     """
-    scores = np.array([[ctc_log_likelihood(probs, characters, ch) for ch in alphabet] for probs in views])
+    scores = np.array([single_character_log_likelihoods(probs, characters, alphabet) for probs in views])
     best, share = pick_by_views(scores)
     return alphabet[best], share
