@@ -322,7 +322,7 @@ class OnnxCtcRecognizer:
             if charsets[i] in GLYPH_TYPES and results[i].confidence < GLYPH_BELOW
         }
         changed = reread_digits(
-            lines={i: (crops[i], text, line_probs[i]) for i, text in doubtful.items()},
+            lines={i: (crops[i], text, results[i].char_confidences, line_probs[i]) for i, text in doubtful.items()},
             priors={i: view_prior(charsets[i], context_of(i)) if self.use_priors else None for i in doubtful},
             characters=self.characters,
             as_lone=lambda glyph: firm_thin_character(self._resize(prepare_line(glyph))),
