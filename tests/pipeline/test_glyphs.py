@@ -71,14 +71,17 @@ def _lone(digit: str, p: float, others: dict[str, float] | None = None) -> np.nd
 
 def test_a_digit_the_line_doubts_and_its_glyph_reads_clearly_is_changed() -> None:
     """GIVEN a line reading 0312345678 with its 3rd digit 1 at 55 % (7 at 35 %) and the glyph alone
-    reading 7 at 95 % WHEN fused THEN 0317345678; a glyph that agrees with the line changes nothing."""
+    reading 7 at 95 % WHEN fused THEN 0372345678, that digit's doubt reported; glyphs that agree with
+    the line change nothing and report no doubt."""
     line = _line("0312345678", 2, "7")
     confident = [digit_scores([_lone(d, 0.99)], CHARS) for d in "0312345678"]
     seven = list(confident)
     seven[2] = digit_scores([_lone("7", 0.95)], CHARS)
-    assert fuse_digits("0312345678", line, CHARS, dict(enumerate(seven)), None) == "0372345678"
-    assert fuse_digits("0312345678", line, CHARS, dict(enumerate(confident)), None) == "0312345678"
-    assert fuse_digits("0312345678", line, CHARS, {0: seven[0]}, None) == "0312345678"
+    text, shares = fuse_digits("0312345678", line, CHARS, dict(enumerate(seven)), None)
+    assert text == "0372345678"
+    assert list(shares) == [2] and 0.5 < shares[2] < 1.0
+    assert fuse_digits("0312345678", line, CHARS, dict(enumerate(confident)), None) == ("0312345678", {})
+    assert fuse_digits("0312345678", line, CHARS, {0: seven[0]}, None) == ("0312345678", {})
 
 
 def test_a_glyph_never_overturns_a_confident_line_digit_nor_the_number_plan() -> None:
@@ -87,11 +90,13 @@ def test_a_glyph_never_overturns_a_confident_line_digit_nor_the_number_plan() ->
     sure = _line("0312345678", 2, "7", p=0.89)
     lean = [digit_scores([_lone(d, 0.99)], CHARS) for d in "0312345678"]
     lean[2] = digit_scores([_lone("7", 0.6, {"1": 0.3})], CHARS)
-    assert fuse_digits("0312345678", sure, CHARS, dict(enumerate(lean)), None) == "0312345678"
+    text, shares = fuse_digits("0312345678", sure, CHARS, dict(enumerate(lean)), None)
+    assert text == "0312345678"
+    assert list(shares) == [2] and 0.5 < shares[2] < 1.0  # kept, but the disagreement is doubt
     mobile = _line("09012345678", 1, "1")
     glyphs = [digit_scores([_lone(d, 0.99)], CHARS) for d in "01012345678"]
-    assert fuse_digits("09012345678", mobile, CHARS, dict(enumerate(glyphs)), None) == "01012345678"
-    assert fuse_digits("09012345678", mobile, CHARS, dict(enumerate(glyphs)), phone_prior) == "09012345678"
+    assert fuse_digits("09012345678", mobile, CHARS, dict(enumerate(glyphs)), None)[0] == "01012345678"
+    assert fuse_digits("09012345678", mobile, CHARS, dict(enumerate(glyphs)), phone_prior)[0] == "09012345678"
 
 
 def test_reread_reads_the_doubtful_digits_alone_and_disagreeing_ones_in_more_views() -> None:
@@ -123,5 +128,7 @@ def test_reread_reads_the_doubtful_digits_alone_and_disagreeing_ones_in_more_vie
         as_lone=as_lone,
         infer=infer,
     )
-    assert changed == {0: "1-7"}
+    assert list(changed) == [0]
+    text, shares = changed[0]
+    assert text == "1-7" and list(shares) == [2]
     assert calls == [1, 2]

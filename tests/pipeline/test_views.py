@@ -205,3 +205,21 @@ def test_two_strokes_or_another_field_type_keep_a_two_character_reading() -> Non
         recognizer, session = _with_session([{"4": 0.95}, {}, {"8": 0.95}], [{"8": 0.99}])
         assert [r.text for r in recognizer.recognize([_glyph(30)], [field_type])] == ["48"]
         assert session.calls == [1]
+
+
+def test_a_doubtful_phone_digit_is_read_alone_and_the_two_reads_decide() -> None:
+    """GIVEN a phone line written ring, bar, ring and read "1-2" with the 2 in doubt (70 %, 7 at 20 %),
+    and the model reading the second ring alone as 7 in every view WHEN recognised THEN only that
+    glyph is read alone (one call as it is, one for its two other views), the line becomes 1-7, and
+    its confidence stays below the doubtful line's."""
+    line = np.full((60, 140), 255, dtype=np.uint8)
+    cv2.ellipse(line, (27, 30), (10, 20), 0, 0, 360, 0, 3)
+    cv2.rectangle(line, (55, 28), (75, 32), 0, -1)
+    cv2.ellipse(line, (107, 30), (10, 20), 0, 0, 360, 0, 3)
+    recognizer, session = _with_session(
+        [{"1": 0.99}, {}, {"-": 0.99}, {}, {"2": 0.7, "7": 0.2}], [{"7": 0.97}]
+    )
+    (result,) = recognizer.recognize([line], ["phone"])
+    assert result.text == "1-7"
+    assert session.calls == [1, 1, 2]
+    assert result.confidence <= 0.7

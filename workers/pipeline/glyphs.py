@@ -119,7 +119,7 @@ def digit_scores(views: Sequence[np.ndarray], characters: Sequence[str]) -> np.n
 
 def fuse_digits(
     text: str, line_probs: np.ndarray, characters: Sequence[str], glyphs: Mapping[int, np.ndarray], prior: Prior | None
-) -> str:
+) -> tuple[str, dict[int, float]]:
     """``text`` with each digit the line and its glyph together find likelier (left to right).
 
     Args:
@@ -129,10 +129,16 @@ def fuse_digits(
         glyphs: :func:`digit_scores` of the digit glyphs read alone, by their place among the
             line's digits (0 = the first digit); the others keep the line's digit.
         prior: the field's grammar; a result it likes less than ``text`` is refused.
+
+    Returns:
+        the text, and for every place where the line and the glyph disagreed the winner's share
+        of the two readings' joint probability: two reads that disagree make a doubtful digit,
+        whichever wins (the caller caps that character's confidence with it).
     """
     current = text
     current_ll = ctc_log_likelihood(line_probs, characters, current)
     positions = [i for i, ch in enumerate(text) if ch in _DIGITS]
+    shares: dict[int, float] = {}
     for k, scores in sorted(glyphs.items()):
         i = positions[k]
         alone = _DIGITS[int(np.argmax(scores))]
@@ -140,11 +146,14 @@ def fuse_digits(
             continue
         candidate = current[:i] + alone + current[i + 1 :]
         candidate_ll = ctc_log_likelihood(line_probs, characters, candidate)
-        if candidate_ll + scores[_DIGITS.index(alone)] > current_ll + scores[_DIGITS.index(current[i])]:
+        keep = current_ll + scores[_DIGITS.index(current[i])]
+        take = candidate_ll + scores[_DIGITS.index(alone)]
+        shares[i] = float(1.0 / (1.0 + np.exp(-abs(take - keep)))) if np.isfinite(take - keep) else 1.0
+        if take > keep:
             current, current_ll = candidate, candidate_ll
     if prior is not None and prior(current, True) < prior(text, True):
-        return text
-    return current
+        return text, shares
+    return current, shares
 
 
 def reread_digits(
@@ -154,8 +163,8 @@ def reread_digits(
     characters: Sequence[str],
     as_lone: Callable[[np.ndarray], np.ndarray],
     infer: Callable[[Sequence[np.ndarray]], Iterator[tuple[int, np.ndarray]]],
-) -> dict[int, str]:
-    """New readings of doubtful number lines whose doubtful digits, read alone too, vote otherwise.
+) -> dict[int, tuple[str, dict[int, float]]]:
+    """Doubtful number lines read again where their doubtful digits, read alone, vote otherwise.
 
     Args:
         lines: per line index: its crop, its reading, the reading's per-character confidences
@@ -166,7 +175,8 @@ def reread_digits(
         infer: model images → ``(position, (T, C) probabilities)`` pairs, in any order.
 
     Returns:
-        the line indices whose reading changed, with the new reading.
+        the line indices where a glyph read alone disagreed with the line: the reading (changed or
+        not) and the doubt per character place (:func:`fuse_digits`).
     """
     doubtful: dict[tuple[int, int], np.ndarray] = {}
     for index, (crop, text, confidences, _) in lines.items():
@@ -194,12 +204,12 @@ def reread_digits(
     by_line: dict[int, dict[int, np.ndarray]] = {}
     for (index, k), probs in seen.items():
         by_line.setdefault(index, {})[k] = digit_scores(probs, characters)
-    changed: dict[int, str] = {}
+    changed: dict[int, tuple[str, dict[int, float]]] = {}
     for index, scores in by_line.items():
         _, text, _, line_probs = lines[index]
-        fused = fuse_digits(text, line_probs, characters, scores, priors.get(index))
-        if fused != text:
-            changed[index] = fused
+        fused, shares = fuse_digits(text, line_probs, characters, scores, priors.get(index))
+        if shares:
+            changed[index] = (fused, shares)
     return changed
 
 

@@ -328,10 +328,10 @@ class OnnxCtcRecognizer:
             as_lone=lambda glyph: firm_thin_character(self._resize(prepare_line(glyph))),
             infer=self._outputs,
         )
-        for index, text in changed.items():
-            # The line was doubtful and stays so: a digit changed here is never accepted unseen.
-            before = results[index]
-            results[index] = TextResult(text, [before.confidence] * len(text), before.confidence)
+        for index, (text, shares) in changed.items():
+            # Where the two reads disagreed the digit is as doubtful as their vote was close.
+            confs = [min(c, shares.get(i, 1.0)) for i, c in enumerate(results[index].char_confidences)]
+            results[index] = TextResult(text, confs, min(confs, default=results[index].confidence))
 
     def _decode(
         self, image: np.ndarray, probs: np.ndarray, field_type: str | None, context: DecodeContext | None
