@@ -234,8 +234,9 @@ def _bend(image: np.ndarray, amplitude_px: float) -> np.ndarray:
 
 def test_doubtful_alignment_is_flagged_to_the_reviewer(layout: FormLayout, template_pdf: bytes) -> None:
     """GIVEN a scan of form A whose paper bent (a wave of 6 px) and one that is flat
-    WHEN read THEN the bent page is still read, but its residual is high, the page carries a
-    Japanese reason and no field skips review; the flat page is not flagged."""
+    WHEN read THEN the bent page is still read, but its residual is higher and most of the
+    template's windows no longer match, so the page carries a Japanese reason and no field
+    skips review; the flat page is not flagged."""
     template = render_template(template_pdf, dpi=DPI)[0]
     flat = _raster(render_filled_pdf(template_pdf=template_pdf, layout=layout, values=A_VALUES, dpi=DPI))[0]
     pipeline = PagePipeline(FixedReader("7"), dpi=DPI)
