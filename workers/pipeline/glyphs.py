@@ -113,7 +113,12 @@ def digit_scores(views: Sequence[np.ndarray], characters: Sequence[str]) -> np.n
         views: ``(T, C)`` probabilities of each view of the glyph.
         characters: class index → character of the model.
     """
-    scores = np.array([single_character_log_likelihoods(probs, characters, _DIGITS) for probs in views]).mean(axis=0)
+    return _normalised([single_character_log_likelihoods(probs, characters, _DIGITS) for probs in views])
+
+
+def _normalised(likelihoods: Sequence[np.ndarray]) -> np.ndarray:
+    """The views' mean digit log-likelihoods as a distribution over 0–9."""
+    scores = np.array(likelihoods).mean(axis=0)
     return np.asarray(scores - np.logaddexp.reduce(scores), dtype=np.float64)
 
 
@@ -192,18 +197,18 @@ def reread_digits(
                 doubtful[(index, k)] = as_lone(glyph)
     # Each is read as it is; one the line disagrees with, or that is itself in doubt, is read in the
     # other views of a lone digit too (mnist_digits_dev's error rate comes with them).
-    seen = _read(infer, {key: [image] for key, image in doubtful.items()})
+    seen = _read(infer, {key: [image] for key, image in doubtful.items()}, characters)
     again: dict[tuple[int, int], list[np.ndarray]] = {}
-    for (index, k), probs in seen.items():
-        first = digit_scores(probs, characters)
+    for (index, k), likelihoods in seen.items():
+        first = _normalised(likelihoods)
         digit = _DIGITS[int(np.argmax(first))]
         if digit != _digits_of(lines[index][1])[k] or float(np.exp(first.max())) < GLYPH_BELOW:
             again[(index, k)] = extra_views(doubtful[(index, k)])
-    for key, probs in _read(infer, again).items():
-        seen[key].extend(probs)
+    for key, likelihoods in _read(infer, again, characters).items():
+        seen[key].extend(likelihoods)
     by_line: dict[int, dict[int, np.ndarray]] = {}
-    for (index, k), probs in seen.items():
-        by_line.setdefault(index, {})[k] = digit_scores(probs, characters)
+    for (index, k), likelihoods in seen.items():
+        by_line.setdefault(index, {})[k] = _normalised(likelihoods)
     changed: dict[int, tuple[str, dict[int, float]]] = {}
     for index, scores in by_line.items():
         _, text, _, line_probs = lines[index]
@@ -220,10 +225,15 @@ def _digits_of(text: str) -> str:
 def _read(
     infer: Callable[[Sequence[np.ndarray]], Iterator[tuple[int, np.ndarray]]],
     images: Mapping[tuple[int, int], Sequence[np.ndarray]],
+    characters: Sequence[str],
 ) -> dict[tuple[int, int], list[np.ndarray]]:
-    """The ``(T, C)`` probabilities of every image, grouped by key, in one batched pass."""
+    """Every image's log-likelihood of each digit, grouped by key, read in one batched pass.
+
+    Only the ten numbers are kept: one image's ``(T, C)`` output over an 18 000-class dictionary is
+    about 2 MB, and a page may hold dozens of glyph views.
+    """
     flat = [(key, image) for key, group in images.items() for image in group]
     out: dict[tuple[int, int], list[np.ndarray]] = {}
     for position, probs in infer([image for _, image in flat]):
-        out.setdefault(flat[position][0], []).append(probs)
+        out.setdefault(flat[position][0], []).append(single_character_log_likelihoods(probs, characters, _DIGITS))
     return out
