@@ -1,4 +1,4 @@
-"""Number ranges of digits fields (layout rules or a well-known label) as priors and review reasons."""
+"""Number ranges and check digits of digits fields (layout rules or a well-known label) as priors and review reasons."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ import pytest
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.forms.rules import FieldRules
+from ocr_service.validation.checkdigit import CheckDigitKind, my_number_check_digit
 from tests.support.ctc import frames
 from workers.pipeline.decoding import decode_field, field_context
-from workers.pipeline.quantities import implausible_number, known_range, number_range, range_prior
+from workers.pipeline.quantities import (
+    check_digit_kind,
+    implausible_number,
+    known_range,
+    number_range,
+    range_prior,
+)
 from workers.pipeline.types import FieldReading
 from workers.pipeline.validate import validate_page_fields
 
@@ -92,3 +99,66 @@ def test_rules_give_any_digits_field_a_range_prior() -> None:
     context = field_context(spec)
     assert context is not None and context.span == (1, 20)
     assert field_context(FieldSpec(name="note", label="備考", box=(1, 1, 9, 9), type="text")) is None
+
+
+MY_NUMBER = FieldSpec(name="my_number", label="個人番号（マイナンバー）", box=(10, 10, 200, 30), type="digits", cells=12)
+
+
+def _valid_my_number(first11: str) -> str:
+    return first11 + str(my_number_check_digit(first11))
+
+
+@pytest.mark.parametrize(
+    ("label", "field_type", "rules_kind", "kind"),
+    [
+        ("個人番号", "digits", None, "my_number"),
+        ("マイナンバー", "digits", None, "my_number"),
+        ("法人番号", "digits", None, "corporate_number"),
+        ("会員番号", "digits", "luhn", "luhn"),
+        ("個人番号", "text", None, None),
+        ("電話番号", "digits", None, None),
+    ],
+)
+def test_a_check_digit_comes_from_the_rules_or_the_label(
+    label: str, field_type: str, rules_kind: CheckDigitKind | None, kind: str | None
+) -> None:
+    """GIVEN a field's label, type and rule WHEN its check digit is asked THEN the rule's, else 個人番号 /
+    マイナンバー / 法人番号 by the label, and only for digits fields."""
+    assert check_digit_kind(label=label, field_type=field_type, rules_kind=rules_kind) == kind
+
+
+def test_a_doubtful_digit_whose_runner_up_passes_the_check_wins_and_a_clear_reading_stays() -> None:
+    """GIVEN a 個人番号 whose 5th digit reads 1 (55 %) over 7 (40 %), where only 7 passes the check
+    WHEN decoded with the field's context THEN 7, without it 1; GIVEN the 1 at 97 % THEN it stays
+    (the check never overturns a clear reading; the validator sends it to review)."""
+    truth = _valid_my_number("12347678901")
+    misread = truth[:4] + "1" + truth[5:]
+    assert my_number_check_digit(misread[:11]) != int(misread[11])
+    context = field_context(MY_NUMBER)
+    assert context is not None and context.check_digit == "my_number"
+    mask = np.ones(len(DIGITS), dtype=bool)
+
+    def number(p1: float, p7: float) -> np.ndarray:
+        rows: list[dict[str, float]] = []
+        for i, ch in enumerate(truth):
+            rows += [{"1": p1, "7": p7} if i == 4 else {ch: 0.99}, {}]
+        return frames(DIGITS, rows)
+
+    assert decode_field(number(0.55, 0.40), DIGITS, "digits", mask, context=context)[0] == truth
+    assert decode_field(number(0.55, 0.40), DIGITS, "digits", mask)[0] == misread
+    assert decode_field(number(0.97, 0.02), DIGITS, "digits", mask, context=context)[0] == misread
+
+
+def test_a_my_number_failing_its_check_goes_to_review_as_read() -> None:
+    """GIVEN a layout with 個人番号 and no rules WHEN a number failing its check digit is validated THEN
+    it is kept and sent to review with a Japanese reason; a valid one stays ok."""
+    layout = FormLayout(code="todoke", title="届出書", fields=[MY_NUMBER])
+    truth = _valid_my_number("12347678901")
+    bad = truth[:4] + "1" + truth[5:]
+    flagged = validate_page_fields(
+        [FieldReading(name="my_number", value=bad, confidence=0.99, status="ok")], layout=layout, threshold=0.95
+    )[0]
+    assert (flagged.value, flagged.status) == (bad, "low_confidence") and flagged.confidence < 0.95
+    assert flagged.reason is not None and "チェックデジット" in flagged.reason
+    fine = FieldReading(name="my_number", value=truth, confidence=0.99, status="ok")
+    assert validate_page_fields([fine], layout=layout, threshold=0.95) == [fine]

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
+from ocr_service.validation.checkdigit import CheckDigitKind
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.japanese import Folds, fold_columns, fold_overturns_blank, folds_for, japanese_mask
 from workers.pipeline.priors import prior_for, reading_prior
-from workers.pipeline.quantities import number_range
+from workers.pipeline.quantities import check_digit_kind, number_range
 from workers.pipeline.roles import FieldRole, field_role, holds_person_name
 
 __all__ = ["DecodeContext", "decode_field", "field_context", "gap_frames", "greedy", "restrict"]
@@ -53,6 +54,8 @@ class DecodeContext:
     """Kana fields: the readings of that whole name, surname and given name (a stronger prior)."""
     person_name: bool = False
     """Free-text fields: the field holds a person's name (:func:`~workers.pipeline.roles.holds_person_name`)."""
+    check_digit: CheckDigitKind | None = None
+    """Digits fields: the check digit the number carries (:func:`~workers.pipeline.quantities.check_digit_kind`)."""
 
 
 def field_context(spec: FieldSpec) -> DecodeContext | None:
@@ -67,9 +70,12 @@ def field_context(spec: FieldSpec) -> DecodeContext | None:
             max_value=rules.max_value if rules is not None else None,
         )
     person = holds_person_name(label=spec.label, category=spec.category, field_type=spec.type)
-    if role is None and span is None and not person:
+    checked = check_digit_kind(
+        label=spec.label, field_type=spec.type, rules_kind=spec.rules.check_digit if spec.rules is not None else None
+    )
+    if role is None and span is None and not person and checked is None:
         return None
-    return DecodeContext(role=role, span=span, person_name=person)
+    return DecodeContext(role=role, span=span, person_name=person, check_digit=checked)
 
 
 _SPECKS = frozenset(".,'`·・．，、")
@@ -344,6 +350,7 @@ def decode_field(
             reference=reference,
             role=context.role if context else None,
             span=context.span if context else None,
+            check_digit=context.check_digit if context else None,
         )
         if expected:
             prior = reading_prior(expected, prior, whole=context.whole if context is not None else ())

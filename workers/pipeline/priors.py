@@ -25,12 +25,13 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from ocr_service.validation.checkdigit import CheckDigitKind
 from ocr_service.validation.kana import is_hiragana, to_katakana
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.charsets import DASHES
 from workers.pipeline.namereading import given_name_reading
-from workers.pipeline.quantities import NumberRange, range_prior
+from workers.pipeline.quantities import NumberRange, check_digit_prior, range_prior
 from workers.pipeline.roles import FieldRole, compact, plausible_values, too_old, written_date
 
 __all__ = [
@@ -386,12 +387,14 @@ def prior_for(
     reference: dt.date | None = None,
     role: FieldRole | None = None,
     span: NumberRange | None = None,
+    check_digit: CheckDigitKind | None = None,
 ) -> Prior | None:
     """The prior of a field type, or None (digits: no prior).
 
     ``role`` (:mod:`workers.pipeline.roles`) narrows a date-like field: a digits box to its
     plausible numbers, a whole fill-in date to the last few years before ``reference``.
-    ``span`` (:mod:`workers.pipeline.quantities`) narrows any other digits field to a range.
+    ``span`` (:mod:`workers.pipeline.quantities`) narrows any other digits field to a range, and
+    ``check_digit`` holds a 個人番号 or 法人番号 to numbers whose check digit passes.
     """
     day = reference or dt.date.today()
     if role is not None:
@@ -400,6 +403,8 @@ def prior_for(
             return _number_prior(valid)
         if role is FieldRole.RECENT_DATE and field_type == "date":
             return _recent_date_prior(date_prior(day), day)
+    if field_type == "digits" and check_digit is not None:
+        return check_digit_prior(check_digit, penalty=_BAD)
     if field_type == "digits" and span is not None:
         return range_prior(span, penalty=_BAD)
     if field_type in (None, "text"):

@@ -14,9 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from ocr_service.validation.checkdigit import CheckDigitKind, has_valid_check_digit
 from workers.pipeline.roles import compact
 
-__all__ = ["NumberRange", "implausible_number", "known_range", "number_range", "range_prior"]
+__all__ = [
+    "NumberRange",
+    "check_digit_kind",
+    "check_digit_prior",
+    "implausible_number",
+    "known_range",
+    "number_range",
+    "range_prior",
+]
 
 NumberRange = tuple[int, int]
 """Smallest and largest plausible value, both included."""
@@ -30,6 +39,13 @@ _KNOWN: tuple[tuple[re.Pattern[str], NumberRange, str], ...] = (
     (re.compile(r"年齢|満.*歳|\(歳\)"), (0, 120), "年齢"),
     (re.compile(r"身長.*(\(cm\)|センチ)"), (20, 220), "身長"),
 )
+
+_CHECKED_NUMBERS: tuple[tuple[re.Pattern[str], CheckDigitKind], ...] = (
+    (re.compile(r"個人番号|マイナンバー"), "my_number"),
+    (re.compile(r"法人番号"), "corporate_number"),
+)
+"""Numbers whose last (個人番号) or first (法人番号) digit checks the others, by label."""
+_CHECKED_LENGTH = {"my_number": 12, "corporate_number": 13}
 
 
 
@@ -93,3 +109,35 @@ def implausible_number(*, label: str, value: str) -> str | None:
     if lo <= int(t) <= hi:
         return None
     return f"{what}として考えにくい値です（{lo}〜{hi}）。読み取りを確認してください"
+
+
+def check_digit_kind(*, label: str, field_type: str | None, rules_kind: CheckDigitKind | None = None) -> CheckDigitKind | None:
+    """The check digit a digits field carries: the layout's rule, else its label's (個人番号, 法人番号).
+
+    A layout the form editor proposed or an evaluation set names no rules, but 「個人番号」 in 12
+    comb cells is a My Number all the same.
+    """
+    if field_type != "digits":
+        return None
+    if rules_kind is not None:
+        return rules_kind
+    text = compact(label)
+    return next((kind for pattern, kind in _CHECKED_NUMBERS if pattern.search(text)), None)
+
+
+def check_digit_prior(kind: CheckDigitKind, *, penalty: float) -> Callable[[str, bool], float]:
+    """Prior of a number whose check digit must hold: one digit misread breaks it.
+
+    While reading, only more digits than the number has cost; at the end, a number failing its
+    check costs ``penalty`` nats, so the beam prefers the close reading that passes (a doubtful
+    digit's runner-up) but never overturns a confident one.
+    """
+    length = _CHECKED_LENGTH.get(kind)
+
+    def score(text: str, final: bool) -> float:
+        t = compact(text)
+        if not final:
+            return -penalty if length is not None and len(t) > length else 0.0
+        return 0.0 if not t or has_valid_check_digit(t, kind) is None else -penalty
+
+    return score

@@ -12,9 +12,10 @@ from dataclasses import replace
 from datetime import date
 
 from ocr_service.forms.layout import FormLayout
+from ocr_service.validation.checkdigit import has_valid_check_digit
 from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
-from workers.pipeline.quantities import implausible_number
-from workers.pipeline.roles import field_role, implausible_reason
+from workers.pipeline.quantities import check_digit_kind, implausible_number
+from workers.pipeline.roles import compact, field_role, implausible_reason
 from workers.pipeline.types import FieldReading
 
 __all__ = ["INVALID_CONFIDENCE_FACTOR", "validate_page_fields"]
@@ -71,6 +72,10 @@ def validate_page_fields(
                 doubt = implausible_reason(role, reading.value, day)
                 if doubt is None and spec.type == "digits":
                     doubt = implausible_number(label=spec.label, value=reading.value)
+                if doubt is None and reading.value and (spec.rules is None or spec.rules.check_digit is None):
+                    # The layout set no rule, but its label names a number with a check digit.
+                    kind = check_digit_kind(label=spec.label, field_type=spec.type)
+                    doubt = has_valid_check_digit(compact(reading.value), kind) if kind is not None else None
                 if doubt is not None:
                     reading = _doubtful(reading, doubt, threshold)
         checked[reading.name] = reading

@@ -100,9 +100,9 @@ def view_prior(field_type: str | None, context: DecodeContext | None) -> Prior |
     prior for whole names, not one character; etl8b2_hiragana_dev lost a character with it)."""
     if field_type not in NUMBER_TYPES:
         return None
-    return prior_for(
-        field_type, role=context.role if context is not None else None, span=context.span if context is not None else None
-    )
+    if context is None:
+        return prior_for(field_type)
+    return prior_for(field_type, role=context.role, span=context.span, check_digit=context.check_digit)
 
 
 def view_candidates(texts: Sequence[str], prior: Prior | None) -> tuple[list[str], np.ndarray]:
