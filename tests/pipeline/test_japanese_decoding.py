@@ -240,6 +240,23 @@ def test_name_reading_prior_prefers_a_known_surname_and_given_name() -> None:
     assert kana_prior("ぬぬぬぬ", True) == 0.0
 
 
+def test_a_semi_voiced_kana_costs_a_little_except_after_n_or_small_tsu() -> None:
+    """GIVEN kana names WHEN scored THEN ノプユキ costs 1 nat against ノブユキ (a ゛ read as ゜), テッペイ and
+    シュンペイ cost nothing; GIVEN プ at 64 % and ブ at 36 % WHEN decoded as katakana THEN ブ, and a
+    clear パ (97 %, a name like パク) stays."""
+    assert kana_prior("ノブユキ", True) - kana_prior("ノプユキ", True) == 1.0
+    assert kana_prior("テッペイ", True) == kana_prior("テッヘイ", True)
+    assert kana_prior("しゅんぺい", True) == kana_prior("しゅんへい", True)
+    chars = ["", "ノ", "ブ", "プ", "ユ", "キ", "パ", "バ", "ク", " "]
+    mask = np.ones(len(chars), dtype=bool)
+
+    def read(rows: list[dict[str, float]]) -> str:
+        return decode_field(_frames(chars, rows), chars, "katakana", mask)[0]
+
+    assert read([{"ノ": 0.99}, {}, {"プ": 0.64, "ブ": 0.36}, {}, {"ユ": 0.99}, {}, {"キ": 0.99}]) == "ノブユキ"
+    assert read([{"パ": 0.97, "バ": 0.03}, {}, {"ク": 0.99}]) == "パク"
+
+
 def test_postal_and_address_disagreement_is_a_hint_not_a_rewrite() -> None:
     """GIVEN a page whose postal code serves Sendai but whose address is in Osaka WHEN checked
     THEN both fields get 「郵便番号と住所が一致しません」; a matching pair (random last four digits) gets nothing."""

@@ -231,7 +231,8 @@ def _given_lexicon() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def kana_prior(text: str, final: bool) -> float:
-    """Kana name fields: a bonus for a common surname's reading at the start and a given name's after it.
+    """Kana name fields: a bonus for a common surname's reading at the start and a given name's after it,
+    and a small cost for a semi-voiced kana where Japanese names do not have one (:data:`_ODD_HANDAKUTEN`).
 
     The given name must run to the end of the field (its bonus counts only once complete or
     still being read), so an unlisted name costs nothing but the partial bonus it never earned.
@@ -243,7 +244,20 @@ def kana_prior(text: str, final: bool) -> float:
         rest = t[complete:]
         if rest in names or (not final and rest in prefixes):
             bonus += _BONUS * len(rest)
-    return bonus
+    return bonus - _ODD_HANDAKUTEN * _odd_handakuten(t)
+
+
+_HANDAKUTEN = frozenset("ぱぴぷぺぽパピプペポ")
+_BEFORE_HANDAKUTEN = frozenset("んっンッ")
+_ODD_HANDAKUTEN = 1.0
+"""Nats against each semi-voiced kana (ぱ…ぽ) that does not follow ん or っ. In Japanese names they come
+only there (テッペイ, シュンペイ, ベップ); a handwritten ゛ is read as ゜ (ノブユキ → ノプユキ, プ 64 %
+and ブ 36 %). Small enough that a clear パ (a foreign resident's name, パク) stays."""
+
+
+def _odd_handakuten(t: str) -> int:
+    """How many semi-voiced kana in ``t`` do not follow ん/っ."""
+    return sum(1 for i, ch in enumerate(t) if ch in _HANDAKUTEN and (i == 0 or t[i - 1] not in _BEFORE_HANDAKUTEN))
 
 
 _BONUS = 0.35
