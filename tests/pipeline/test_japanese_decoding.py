@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 
 from tests.support.ctc import frames as _frames
-from workers.pipeline.charsets import EXCLUDED, apply_kana_grammar, normalize_text
+from workers.pipeline.charsets import EXCLUDED, apply_kana_grammar, apply_text_grammar, normalize_text
 from workers.pipeline.ctcbeam import ctc_beam_search
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import decode_field, gap_frames, greedy
@@ -83,6 +83,24 @@ def test_kanji_one_and_hyphens_inside_katakana_runs_become_long_vowel_marks() ->
     assert _kana("ー番町", "text") == "一番町"
     assert _kana("3-4", "text") == "3-4"
     assert _kana("ホシノマナ一", "katakana") == "ホシノマナー"
+
+
+def test_a_katakana_drawn_like_a_kanji_takes_the_script_of_its_neighbours() -> None:
+    """GIVEN ロ, ニ or ハ beside kanji and no katakana, or 口, 力 beside katakana and no kanji, in free
+    text WHEN the text grammar runs THEN each becomes its twin of the neighbours' script; one inside a
+    katakana word, one standing alone, or a kana field stays."""
+    def text(value: str, field_type: str | None = "text") -> str:
+        return "".join(apply_text_grammar(list(value), [0.9] * len(value), field_type)[0])
+
+    assert text("埼玉県川ロ市栄町") == "埼玉県川口市栄町"
+    assert text("奈良市ニ条大路") == "奈良市二条大路"
+    assert text("東京都ハ王子市") == "東京都八王子市"
+    assert text("山ロ") == "山口"
+    assert text("グランド口イヤル") == "グランドロイヤル"
+    assert text("ア力シア") == "アカシア"
+    assert text("ロイヤル山田") == "ロイヤル山田"
+    assert text("ロ") == "ロ"
+    assert text("川ロ", "katakana") == "川ロ"
 
 
 def test_small_kana_rules() -> None:

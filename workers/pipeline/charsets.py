@@ -203,7 +203,9 @@ def apply_text_grammar(
 
     A digit look-alike (``ノ`` ``/`` ``s`` ``Q``...) next to a digit, or right before
     丁/番/号, is that digit; a dash look-alike between two digits is ``-``; a value made
-    of nothing but dashes is a stray mark, not writing, and is dropped.
+    of nothing but dashes is a stray mark, not writing, and is dropped. A katakana beside
+    kanji and no katakana that a kanji looks exactly like is that kanji (川ロ市 → 川口市), and the
+    other way round.
 
     Args:
         chars: normalised decoded characters.
@@ -229,7 +231,28 @@ def apply_text_grammar(
                 out[i] = _DIGIT_LOOKALIKES[ch]
             elif ch in _HYPHEN_SET and ch != "-" and _numeric(prev) and _numeric(nxt):
                 out[i] = "-"
+    # A katakana drawn like a kanji (ロ 口, ニ 二, エ 工, カ 力, タ 夕, ハ 八, ト 卜) is whichever its
+    # neighbours are: the glyphs are the same, the script around them decides (川ロ市 → 川口市).
+    for i, ch in enumerate(out):
+        near = [out[j] for j in (i - 1, i + 1) if 0 <= j < len(out)]
+        if ch in _KANJI_TWINS and any(map(_is_kanji, near)) and not any(map(_is_katakana, near)):
+            out[i] = _KANJI_TWINS[ch]
+        elif ch in _KATAKANA_TWINS and any(map(_is_katakana, near)) and not any(map(_is_kanji, near)):
+            out[i] = _KATAKANA_TWINS[ch]
     return out, list(confidences)
+
+
+_KANJI_TWINS = {"ロ": "口", "ニ": "二", "エ": "工", "カ": "力", "タ": "夕", "ハ": "八", "ト": "卜"}
+"""Katakana and the kanji drawn the same way."""
+_KATAKANA_TWINS = {kanji: kana for kana, kanji in _KANJI_TWINS.items()}
+
+
+def _is_kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch == "々"
+
+
+def _is_katakana(ch: str) -> bool:
+    return "ァ" <= ch <= "ヺ" or ch == "ー"
 
 
 def finish_text(raw: str, confs: list[float], field_type: str | None) -> tuple[str, list[float]]:
