@@ -107,6 +107,16 @@ def test_the_narrowed_reading_wins_only_when_it_restores_characters() -> None:
     assert prefer_restored(written, moved) is written
 
 
+def test_a_longer_narrowed_reading_both_lines_find_far_less_likely_is_refused() -> None:
+    """GIVEN a narrowed reading with one kana more (a ゛ and the gap read as じ) WHEN both lines find it
+    21 nats less likely THEN the line as written wins; 4 nats less likely (a kana restored where the
+    as-written line dropped it) THEN the narrowed one still does."""
+    written = TextResult("よしだまさる", [0.9] * 6, 0.9)
+    joined = TextResult("よしだじまさる", [0.9] * 7, 0.9)
+    assert prefer_restored(written, joined, log_likelihoods=(-1.7, -23.1)) is written
+    assert prefer_restored(written, joined, log_likelihoods=(-4.1, -8.3)) is joined
+
+
 def _drawn(width: int, stroke: int, height: int = 48) -> np.ndarray:
     line = np.full((height, width), 255, dtype=np.uint8)
     cv2.rectangle(line, (8, 8), (width - 9, height - 9), 0, stroke)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -37,9 +36,16 @@ from workers.pipeline.charsets import EXCLUDED, NAME_EXCLUDED, NUMBER_TYPES, cha
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
 from workers.pipeline.glyphs import GLYPH_BELOW, GLYPH_TYPES, reread_digits
-from workers.pipeline.linecrop import close_gaps, firm_thin_character, prepare_line, single_glyph
+from workers.pipeline.linecrop import (
+    close_gaps,
+    firm_thin_character,
+    prefer_restored,
+    prepare_line,
+    single_glyph,
+)
 from workers.pipeline.models import execution_providers, packaged_model_path, read_paddle_dict
 from workers.pipeline.priors import Prior, warm_priors
+from workers.pipeline.types import TextResult
 from workers.pipeline.views import (
     extra_views,
     line_views,
@@ -73,25 +79,6 @@ _LINE_VIEW_BELOW = 0.6
 """A number field's line read with less confidence than this is read again with thinner strokes.
 On the dev forms and composed_hw_fields_dev no line above it changed in its second view (39 of
 86 lines read twice for nothing); every change was below 0.6. Each read costs a whole line."""
-
-
-@dataclass(frozen=True)
-class TextResult:
-    """Recognised text of one crop.
-
-    Attributes:
-        text: the normalised text.
-        char_confidences: one probability per character of ``text``.
-        confidence: field confidence = the *minimum* character confidence (1.0
-            for an empty string). The minimum, not the product, so that the value
-            does not fall with length alone: a long address read perfectly must be
-            as acceptable as a short one, while one doubtful character is enough
-            to send the field to review.
-    """
-
-    text: str
-    char_confidences: list[float] = field(default_factory=list)
-    confidence: float = 1.0
 
 
 class Recognizer(Protocol):
@@ -266,17 +253,27 @@ class OnnxCtcRecognizer:
                 if closed is not line:
                     variants.append((index, closed))
         read: list[TextResult] = [TextResult("", [], 0.0)] * len(variants)
+        variant_probs: list[np.ndarray] = [np.zeros((0, 0))] * len(variants)
         as_is: dict[int, tuple[TextResult, np.ndarray]] = {}
         for vi, probs in self._outputs([image for _, image in variants]):
             index, image = variants[vi]
             read[vi] = self._decode(image, probs, charsets[index], context_of(index))
+            variant_probs[vi] = probs
             if image is lines[index]:
                 as_is[index] = (read[vi], probs)
         # In variant order: the line as written first, then its narrowed copy.
         results: list[TextResult | None] = [None] * len(crops)
-        for (index, _), result in zip(variants, read, strict=True):
+        for (index, _), result, probs in zip(variants, read, variant_probs, strict=True):
             earlier = results[index]
-            results[index] = result if earlier is None else prefer_restored(earlier, result)
+            if earlier is None:
+                results[index] = result
+                continue
+            scores = None
+            if len(result.text) > len(earlier.text):
+                both = (as_is[index][1], probs)
+                a, b = (sum(ctc_log_likelihood(p, self.characters, r.text) for p in both) for r in (earlier, result))
+                scores = (a, b)
+            results[index] = prefer_restored(earlier, result, log_likelihoods=scores)
         # A doubtful lone character of a constrained field, or a doubtful line of a number field, is
         # read again in other views and the views decide together (see views); a confident one
         # costs nothing more.
@@ -372,17 +369,6 @@ class OnnxCtcRecognizer:
         for index, probs in self._outputs([self._resize(prepare_line(c)) for c in crops]):
             scores[index] = [ctc_log_likelihood(probs, self.characters, t) for t in candidates[index]]
         return scores
-
-
-def prefer_restored(as_written: TextResult, narrowed: TextResult) -> TextResult:
-    """The reading of a line with a word gap: as written, unless narrowing the gap restored characters.
-
-    The model drops characters after a wide gap, so a *longer* reading of the narrowed line
-    is the better one; otherwise narrowing only moved the writing and the line as written wins
-    (on composed_hw_fields_dev, taking the narrowed reading always cost 2 characters net, this
-    rule gains 1).
-    """
-    return narrowed if len(narrowed.text) > len(as_written.text) else as_written
 
 
 def _finish(raw: str, confs: list[float], field_type: str | None) -> TextResult:

@@ -57,3 +57,22 @@ class PageReading:
     """Aligned, but the residual is high: the reason tells the reviewer to check the positions."""
     aligned_png: bytes | None = None
     """PNG of the page upright and warped onto its template (what was read); None when not aligned."""
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """Recognised text of one crop.
+
+    Attributes:
+        text: the normalised text.
+        char_confidences: one probability per character of ``text``.
+        confidence: field confidence = the *minimum* character confidence (1.0
+            for an empty string). The minimum, not the product, so that the value
+            does not fall with length alone: a long address read perfectly must be
+            as acceptable as a short one, while one doubtful character is enough
+            to send the field to review.
+    """
+
+    text: str
+    char_confidences: list[float] = field(default_factory=list)
+    confidence: float = 1.0
