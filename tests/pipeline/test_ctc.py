@@ -100,6 +100,8 @@ def test_house_number_grammar() -> None:
 
     assert fix("大通ノ丁目2ノ番s号") == "大通1丁目21番5号"
     assert fix("若里3ー7ー4") == "若里3-7-4"
+    assert fix("大路南4-17-a3") == "大路南4-17-23"
+    assert fix("Gate") == "Gate"
     assert fix("コーポ桜ノ森") == "コーポ桜ノ森"
     assert fix("-") == "" and fix("ー一") == ""
     assert fix("2ノ", "digits") == "2ノ"

@@ -186,8 +186,10 @@ def apply_kana_grammar(
 _DIGIT_LOOKALIKES = {
     "ノ": "1", "丿": "1", "l": "1", "I": "1", "i": "1", "|": "1", "/": "1",
     "s": "5", "S": "5", "Q": "2", "α": "2", "o": "0", "O": "0", "〇": "0", "q": "9", "g": "9",
+    "a": "2", "z": "2", "Z": "2", "b": "6", "G": "6",
 }
-"""What PP-OCR makes of a handwritten digit it reads out of context (dev address errors)."""
+"""What PP-OCR makes of a handwritten digit it reads out of context (dev address errors; a looped 2
+as ``a``, composed_hw_fields_dev 4-17-23 → 4-17-a3)."""
 _HYPHEN_SET = set(_HYPHENS)
 _NUMBER_WORDS = set("丁番号")
 
