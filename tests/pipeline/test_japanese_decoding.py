@@ -428,6 +428,20 @@ def test_a_lone_kanji_inside_a_hiragana_run_gives_way_to_a_close_kana() -> None:
     assert decode_field(clear, chars, "text", None)[0] == "ねつ手が"
 
 
+def test_a_lone_latin_letter_inside_a_katakana_word_gives_way_to_a_close_katakana() -> None:
+    """GIVEN ク?スト where the second character reads V 47 % and レ 24 % (composed: a handwritten レ)
+    WHEN decoded as free text THEN クレスト; GIVEN V at 90 % THEN it stays; a word of letters
+    (ABCハイツ) costs nothing."""
+    chars = ["", "ク", "V", "レ", "ル", "ス", "ト", "A", "B", "C", "ハ", "イ", "ツ", " "]
+    second = {"V": 0.465, "レ": 0.241, "ル": 0.105}
+    close = _frames(chars, [{"ク": 0.99}, {}, second, {}, {"ス": 0.99}, {}, {"ト": 0.99}])
+    assert decode_field(close, chars, "text", None, use_priors=False)[0] == "クVスト"
+    assert decode_field(close, chars, "text", None)[0] == "クレスト"
+    clear = _frames(chars, [{"ク": 0.99}, {}, {"V": 0.9, "レ": 0.05}, {}, {"ス": 0.99}, {}, {"ト": 0.99}])
+    assert decode_field(clear, chars, "text", None)[0] == "クVスト"
+    assert text_prior("ABCハイツ", True) == text_prior("エビシハイツ", True)
+
+
 def test_an_address_is_known_by_its_label_whatever_the_field_is_called() -> None:
     """GIVEN text fields labelled 住所, 現住所, 所在地, 居所 with names that say nothing, 本籍 and 氏名
     WHEN asked whether they hold a postal address THEN the first four do, the domicile and the name not."""

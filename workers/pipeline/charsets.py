@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from workers.pipeline.scripts import is_kanji, is_katakana
+
 __all__ = [
     "CHARSETS",
     "DASHES",
@@ -237,9 +239,9 @@ def apply_text_grammar(
     # neighbours are: the glyphs are the same, the script around them decides (川ロ市 → 川口市).
     for i, ch in enumerate(out):
         near = [out[j] for j in (i - 1, i + 1) if 0 <= j < len(out)]
-        if ch in _KANJI_TWINS and any(map(_is_kanji, near)) and not any(map(_is_katakana, near)):
+        if ch in _KANJI_TWINS and any(map(is_kanji, near)) and not any(map(is_katakana, near)):
             out[i] = _KANJI_TWINS[ch]
-        elif ch in _KATAKANA_TWINS and any(map(_is_katakana, near)) and not any(map(_is_kanji, near)):
+        elif ch in _KATAKANA_TWINS and any(map(is_katakana, near)) and not any(map(is_kanji, near)):
             out[i] = _KATAKANA_TWINS[ch]
     return out, list(confidences)
 
@@ -247,14 +249,6 @@ def apply_text_grammar(
 _KANJI_TWINS = {"ロ": "口", "ニ": "二", "エ": "工", "カ": "力", "タ": "夕", "ハ": "八", "ト": "卜"}
 """Katakana and the kanji drawn the same way."""
 _KATAKANA_TWINS = {kanji: kana for kana, kanji in _KANJI_TWINS.items()}
-
-
-def _is_kanji(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or ch == "々"
-
-
-def _is_katakana(ch: str) -> bool:
-    return "ァ" <= ch <= "ヺ" or ch == "ー"
 
 
 def finish_text(raw: str, confs: list[float], field_type: str | None) -> tuple[str, list[float]]:

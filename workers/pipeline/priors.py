@@ -21,18 +21,25 @@ import datetime as dt
 import functools
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 from ocr_service.validation.checkdigit import CheckDigitKind
-from ocr_service.validation.kana import is_hiragana, to_katakana
+from ocr_service.validation.kana import to_katakana
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.charsets import DASHES
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.quantities import NumberRange, check_digit_prior, range_prior
 from workers.pipeline.roles import FieldRole, compact, plausible_values, too_old, written_date
+from workers.pipeline.scripts import (
+    LONE_KANJI,
+    LONE_LATIN,
+    ODD_HANDAKUTEN,
+    lone_kanji,
+    lone_latin,
+    odd_handakuten,
+)
 
 __all__ = [
     "address_lexicon",
@@ -232,7 +239,7 @@ def _given_lexicon() -> tuple[frozenset[str], frozenset[str]]:
 
 def kana_prior(text: str, final: bool) -> float:
     """Kana name fields: a bonus for a common surname's reading at the start and a given name's after it,
-    and a small cost for a semi-voiced kana where Japanese names do not have one (:data:`_ODD_HANDAKUTEN`).
+    and a small cost for a semi-voiced kana where Japanese names do not have one (:data:`~workers.pipeline.scripts.ODD_HANDAKUTEN`).
 
     The given name must run to the end of the field (its bonus counts only once complete or
     still being read), so an unlisted name costs nothing but the partial bonus it never earned.
@@ -244,49 +251,20 @@ def kana_prior(text: str, final: bool) -> float:
         rest = t[complete:]
         if rest in names or (not final and rest in prefixes):
             bonus += _BONUS * len(rest)
-    return bonus - _ODD_HANDAKUTEN * _odd_handakuten(t)
-
-
-_HANDAKUTEN = frozenset("ぱぴぷぺぽパピプペポ")
-_BEFORE_HANDAKUTEN = frozenset("んっンッ")
-_ODD_HANDAKUTEN = 1.0
-"""Nats against each semi-voiced kana (ぱ…ぽ) that does not follow ん or っ. In Japanese names they come
-only there (テッペイ, シュンペイ, ベップ); a handwritten ゛ is read as ゜ (ノブユキ → ノプユキ, プ 64 %
-and ブ 36 %). Small enough that a clear パ (a foreign resident's name, パク) stays."""
-
-
-def _odd_handakuten(t: str) -> int:
-    """How many semi-voiced kana in ``t`` do not follow ん/っ."""
-    return sum(1 for i, ch in enumerate(t) if ch in _HANDAKUTEN and (i == 0 or t[i - 1] not in _BEFORE_HANDAKUTEN))
+    return bonus - ODD_HANDAKUTEN * odd_handakuten(t)
 
 
 _BONUS = 0.35
 """Nats per character of a known place name (a 9-character 宮城県仙台市青葉区 earns ≈ 3)."""
 
 
-_LONE_KANJI = 0.5
-"""Nats against each single kanji between two hiragana. A handwritten kana inside a kana run is
-read as a kanji of like shape (ねつきが → ねつ手が, き and 手 at 24 % each). A kana run goes on with
-a kana more often than with one kanji, yet が悪い or を見る are common Japanese too: the cost is
-small enough that only a near tie turns (dev forms +1 field; no line of any dev line set changed)."""
-
-
-def _lone_kanji(t: str) -> int:
-    """How many single kanji stand between two hiragana in ``t``."""
-    return sum(1 for i in range(1, len(t) - 1) if _kanji(t[i]) and is_hiragana(t[i - 1]) and is_hiragana(t[i + 1]))
-
-
-def _kanji(ch: str) -> bool:
-    """A CJK ideograph (not 々 or 〇, which are symbols to Unicode)."""
-    return unicodedata.category(ch) == "Lo" and unicodedata.name(ch, "").startswith("CJK")
-
-
 def text_prior(text: str, final: bool) -> float:
     """Free text: a bonus for a known place name at the start, address grammar once it is an address,
-    and a small cost for a lone kanji inside a hiragana run (:data:`_LONE_KANJI`)."""
+    and a small cost for a lone kanji inside a hiragana run (:data:`~workers.pipeline.scripts.LONE_KANJI`) or a lone Latin
+    letter inside a katakana word (:data:`~workers.pipeline.scripts.LONE_LATIN`)."""
     t = compact(text)
     score, complete = _prefix_bonus(t, final, *address_lexicon())
-    score -= _LONE_KANJI * _lone_kanji(t)
+    score -= LONE_KANJI * lone_kanji(t) + LONE_LATIN * lone_latin(t)
     if complete == 0:
         return score
     # An address: a number must stand before 丁目/番/号 and on both sides of a hyphen.
