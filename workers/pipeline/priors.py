@@ -28,6 +28,7 @@ from ocr_service.validation.checkdigit import CheckDigitKind
 from ocr_service.validation.kana import to_katakana
 from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
+from workers.pipeline.buildings import building_bonus
 from workers.pipeline.charsets import DASHES
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.quantities import NumberRange, check_digit_prior, range_prior
@@ -267,6 +268,7 @@ def text_prior(text: str, final: bool) -> float:
     score -= LONE_KANJI * lone_kanji(t) + LONE_LATIN * lone_latin(t)
     if complete == 0:
         return score
+    score += building_bonus(t[complete:], final, per_char=_BONUS)
     # An address: a number must stand before 丁目/番/号 and on both sides of a hyphen.
     for i, ch in enumerate(t):
         prev = t[i - 1] if i else ""
