@@ -289,7 +289,8 @@ def align_page(
     full = np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(_rot90_matrix(quarter, scan.shape[:2]))
     height, width = template.shape[:2]
     warped = _warp(upright, full, (width, height))
-    offsets = _window_offsets(warped, template)
+    windows = _structured_windows(template)
+    offsets = _window_offsets(warped, template, windows)
     residual, worst = _rms(offsets)
     found = len(offsets)
     refined = False
@@ -298,7 +299,7 @@ def align_page(
         if better is not None:
             candidate = better @ full
             cand_warped = _warp(upright, candidate, (width, height))
-            cand_offsets = _window_offsets(cand_warped, template)
+            cand_offsets = _window_offsets(cand_warped, template, windows)
             cand_res, cand_worst = _rms(cand_offsets)
             if cand_res is not None and cand_res < residual * 0.9:
                 full, warped, residual, worst, refined = candidate, cand_warped, cand_res, cand_worst, True
@@ -308,7 +309,7 @@ def align_page(
     off = residual is not None and residual > _DOUBTFUL_RESIDUAL_PX * dpi / 200.0
     # Windows that no longer match cannot vouch for the fit: a page that bent in the feeder
     # leaves only a few, and their offsets alone look small.
-    expected = len(_structured_windows(template))
+    expected = len(windows)
     unconfirmed = expected >= _MIN_WINDOWS and found < _CONFIRMED_SHARE * expected
     doubtful = off or unconfirmed
     reason = None
@@ -363,13 +364,15 @@ def _structured_windows(template: np.ndarray, *, grid: tuple[int, int] = (6, 8))
     return windows
 
 
-def _window_offsets(warped: np.ndarray, template: np.ndarray) -> np.ndarray:
+def _window_offsets(
+    warped: np.ndarray, template: np.ndarray, windows: list[tuple[int, int, int, int]]
+) -> np.ndarray:
     """Rows of (x, y, dx, dy): where template window centre (x, y) is found in the warped scan.
 
-    Only :func:`_structured_windows` are looked for; offsets are sub-pixel (parabola fit).
+    ``windows`` are the template's :func:`_structured_windows`; offsets are sub-pixel (parabola fit).
     """
     rows: list[tuple[float, float, float, float]] = []
-    for x0, y0, win, radius in _structured_windows(template):
+    for x0, y0, win, radius in windows:
         cx, cy = x0 + win // 2, y0 + win // 2
         patch = template[y0 : y0 + win, x0 : x0 + win]
         search = warped[y0 - radius : y0 + win + radius, x0 - radius : x0 + win + radius]
