@@ -57,7 +57,11 @@ def is_katakana(ch: str) -> bool:
 
 def lone_kanji(text: str) -> int:
     """How many single kanji stand between two hiragana in ``text``."""
-    return sum(1 for i in range(1, len(text) - 1) if is_kanji(text[i]) and is_hiragana(text[i - 1]) and is_hiragana(text[i + 1]))
+    # The hiragana neighbours first: is_kanji asks unicodedata for the character's name, and the beam
+    # scores every prefix of every candidate text.
+    return sum(
+        1 for i in range(1, len(text) - 1) if is_hiragana(text[i - 1]) and is_hiragana(text[i + 1]) and is_kanji(text[i])
+    )
 
 
 def lone_latin(text: str) -> int:
