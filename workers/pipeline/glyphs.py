@@ -28,7 +28,6 @@ import cv2
 import numpy as np
 
 from workers.pipeline.ctcscore import ctc_log_likelihood, single_character_log_likelihoods
-from workers.pipeline.linecrop import prepare_line
 from workers.pipeline.priors import Prior
 from workers.pipeline.views import extra_views
 
@@ -172,8 +171,9 @@ def reread_digits(
     """Doubtful number lines read again where their doubtful digits, read alone, vote otherwise.
 
     Args:
-        lines: per line index: its crop, its reading, the reading's per-character confidences
-            and its ``(T, C)`` probabilities.
+        lines: per line index: the line as cleaned for the model (:func:`~workers.pipeline.linecrop.prepare_line`,
+            not yet resized), its reading, the reading's per-character confidences and its ``(T, C)``
+            probabilities.
         priors: per line index, the field's grammar (None: no veto).
         characters: class index → character.
         as_lone: a glyph image → the image the model reads for a lone character.
@@ -184,8 +184,8 @@ def reread_digits(
         not) and the doubt per character place (:func:`fuse_digits`).
     """
     doubtful: dict[tuple[int, int], np.ndarray] = {}
-    for index, (crop, text, confidences, _) in lines.items():
-        glyphs = split_number_line(prepare_line(crop))
+    for index, (line, text, confidences, _) in lines.items():
+        glyphs = split_number_line(line)
         if not same_shape(text, glyphs) or len(confidences) != len(text):
             continue
         # Only a digit the line itself doubts is read alone: a glyph read costs as much as a

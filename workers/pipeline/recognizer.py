@@ -240,7 +240,8 @@ class OnnxCtcRecognizer:
         if len(crops) != len(charsets) or (contexts is not None and len(contexts) != len(crops)):
             raise ValueError("crops, charsets and contexts must have the same length")
         # A lone character of a constrained field is read with thin strokes firmed up; free text as is.
-        resized = [self._resize(prepare_line(c)) for c in crops]
+        cleaned = [prepare_line(c) for c in crops]
+        resized = [self._resize(c) for c in cleaned]
         lines = [r if charset_for_type(t) is None else firm_thin_character(r) for r, t in zip(resized, charsets, strict=True)]
         context_of = (lambda i: None) if contexts is None else contexts.__getitem__
         # A kana line with a wide gap (surname | given name) is also read with the gap narrowed
@@ -301,12 +302,12 @@ class OnnxCtcRecognizer:
                 self._one_digit(looked) if index in lone_digit else self._read_together(looked, prior)
             )
         final = [r if r is not None else TextResult("", [], 0.0) for r in results]
-        self._read_by_glyphs(crops, charsets, context_of, final, {i: probs for i, (_, probs) in as_is.items()})
+        self._read_by_glyphs(cleaned, charsets, context_of, final, {i: probs for i, (_, probs) in as_is.items()})
         return final
 
     def _read_by_glyphs(
         self,
-        crops: Sequence[np.ndarray],
+        cleaned: Sequence[np.ndarray],
         charsets: Sequence[str | None],
         context_of: Callable[[int], DecodeContext | None],
         results: list[TextResult],
@@ -319,7 +320,7 @@ class OnnxCtcRecognizer:
             if charsets[i] in GLYPH_TYPES and results[i].confidence < GLYPH_BELOW
         }
         changed = reread_digits(
-            lines={i: (crops[i], text, results[i].char_confidences, line_probs[i]) for i, text in doubtful.items()},
+            lines={i: (cleaned[i], text, results[i].char_confidences, line_probs[i]) for i, text in doubtful.items()},
             priors={i: view_prior(charsets[i], context_of(i)) if self.use_priors else None for i in doubtful},
             characters=self.characters,
             as_lone=lambda glyph: firm_thin_character(self._resize(prepare_line(glyph))),
