@@ -38,6 +38,7 @@ __all__ = [
     "export_bundle",
     "import_bundle",
     "list_model_sets",
+    "open_session",
     "packaged_model_path",
     "read_paddle_dict",
     "resolve_model_dir",
@@ -133,6 +134,46 @@ def execution_providers(device: str) -> list[str]:
             "OCR_OCR_DEVICE=cuda but onnxruntime has no CUDA provider (install onnxruntime-gpu)"
         )
     return ["CPUExecutionProvider"]
+
+
+CUDA_PROVIDER_OPTIONS: dict[str, str] = {
+    # Every crop width is its own input shape: cuDNN's default exhaustive search would
+    # benchmark the convolutions again for each new width, costing more than it saves.
+    "cudnn_conv_algo_search": "HEURISTIC",
+    # TF32 keeps 10 mantissa bits in convolutions and matrix products; full fp32 keeps a
+    # GPU worker's reads equal to a CPU worker's, field for field.
+    "use_tf32": "0",
+}
+
+
+def open_session(model_path: Path, options: ort.SessionOptions, *, device: str) -> ort.InferenceSession:
+    """An onnxruntime session for ``model_path`` on ``device`` (``cpu``, ``cuda`` or ``auto``).
+
+    On CUDA the libraries of the pip ``nvidia-*`` packages (``onnxruntime-gpu[cuda,cudnn]``)
+    are loaded first. onnxruntime falls back to the CPU with only a log line when the CUDA
+    provider cannot start (a CUDA or cuDNN library missing or of the wrong major version):
+    ``cuda`` then fails here instead of running ten times slower unnoticed; ``auto`` accepts it.
+
+    Raises:
+        RuntimeError: ``cuda`` was asked and the session did not start on the GPU.
+    """
+    providers = execution_providers(device)
+    if providers[0] != "CUDAExecutionProvider":
+        return ort.InferenceSession(str(model_path), options, providers=providers)
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        preload()
+    session = ort.InferenceSession(
+        str(model_path),
+        options,
+        providers=[("CUDAExecutionProvider", CUDA_PROVIDER_OPTIONS), "CPUExecutionProvider"],
+    )
+    if device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError(
+            "OCR_OCR_DEVICE=cuda but the CUDA provider did not start "
+            "(CUDA 13 and cuDNN 9 libraries: install onnxruntime-gpu[cuda,cudnn])"
+        )
+    return session
 
 
 def read_paddle_dict(model_dir: Path) -> list[str]:

@@ -43,7 +43,7 @@ from workers.pipeline.linecrop import (
     prepare_line,
     single_glyph,
 )
-from workers.pipeline.models import execution_providers, packaged_model_path, read_paddle_dict
+from workers.pipeline.models import execution_providers, open_session, packaged_model_path, read_paddle_dict
 from workers.pipeline.priors import Prior, warm_priors
 from workers.pipeline.types import TextResult
 from workers.pipeline.views import (
@@ -130,7 +130,7 @@ class OnnxCtcRecognizer:
         options.intra_op_num_threads = max(1, intra_op_threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_path), options, providers=execution_providers(device))
+        self._session = open_session(model_path, options, device=device)
         self._input = self._session.get_inputs()[0].name
         shape = self._session.get_inputs()[0].shape
         self.height = int(shape[2]) if isinstance(shape[2], int) else 48
@@ -143,6 +143,11 @@ class OnnxCtcRecognizer:
         self._masks: dict[str, np.ndarray] = {}
         self.use_priors = True
         """Grammar and dictionary priors in the beam decoder (False: plain decoding, for comparison)."""
+
+    @property
+    def providers(self) -> list[str]:
+        """The onnxruntime providers the session really runs on, first one first."""
+        return list(self._session.get_providers())
 
     def allowed_mask(self, charset: str | None, excluded: str = "") -> np.ndarray | None:
         """Boolean class mask: the characters of ``charset`` (None = all) minus ``excluded``.
