@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -43,14 +44,17 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[..., Any]) -> Calla
 
 
 def _worker(
-    jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str, second: bool, queue: Any
+    jobs: list[tuple[str, str]], set_dir: str, threads: int, device: str, second: bool, queue: Any,
+    cuda_options: dict[str, str],
 ) -> None:
     import workers.pipeline.document as document
     import workers.pipeline.page as page
     from ocr_service.forms.loader import load_layout_file
+    from workers.pipeline.models import CUDA_PROVIDER_OPTIONS
     from workers.pipeline.recognizer import load_recognizer
     from workers.pipeline.second_opinion import SecondOpinion, load_second_opinion
 
+    CUDA_PROVIDER_OPTIONS.update(cuda_options)
     stages: dict[str, float] = {}
     started = time.perf_counter()
     recognizer = load_recognizer(None, intra_op_threads=threads, device=device)
@@ -81,7 +85,10 @@ def _worker(
         pages += len(readings)
     elapsed = time.perf_counter() - begin
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put({"pages": pages, "seconds": elapsed, "stages_s": stages, "peak_rss_mib": rss_kib / 1024.0})
+    queue.put({
+        "pages": pages, "seconds": elapsed, "stages_s": stages, "peak_rss_mib": rss_kib / 1024.0,
+        "providers": recognizer.providers,
+    })
 
 
 def _lines_per_s(lines_dir: Path, threads: int) -> dict[str, Any]:
@@ -112,7 +119,19 @@ def _machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "onnxruntime": ort.__version__,
         "providers": ort.get_available_providers(),
+        "gpu": _gpu_name(),
     }
+
+
+def _gpu_name() -> str | None:
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
 
 
 def main() -> None:
@@ -122,11 +141,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per worker")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cuda-option", action="append", default=[], metavar="KEY=VALUE", help="onnxruntime CUDA provider option (A/B)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N scans")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--note", default="")
     parser.add_argument("--second-opinion", action="store_true", help="read doubtful fields twice (A/B)")
     args = parser.parse_args()
+    cuda_options = dict(o.split("=", 1) for o in args.cuda_option)
     machine = _machine()
     rows = [json.loads(x) for x in (args.set_dir / "truth.jsonl").read_text(encoding="utf-8").splitlines() if x]
     scans = list(dict.fromkeys((r["scan"], r["layout"]) for r in rows))
@@ -139,7 +160,7 @@ def main() -> None:
             target=_worker,
             args=(
                 scans[i :: args.workers], str(args.set_dir), args.threads, args.device,
-                args.second_opinion, queue,
+                args.second_opinion, queue, cuda_options,
             ),
         )
         for i in range(args.workers)
@@ -161,6 +182,7 @@ def main() -> None:
         "benchmark": "throughput",
         "set": args.set_dir.name,
         "device": args.device,
+        "cuda_options": cuda_options,
         "workers": args.workers,
         "threads_per_worker": args.threads,
         "second_opinion": args.second_opinion,
@@ -172,6 +194,8 @@ def main() -> None:
         },
         "model_load_s": max(r["stages_s"].get("model_load", 0.0) for r in results),
         "peak_rss_mib_per_worker": max(r["peak_rss_mib"] for r in results),
+        # What the sessions really ran on: onnxruntime falls back to the CPU quietly.
+        "session_providers": results[0]["providers"],
         "machine": machine,
         "note": args.note,
     }
