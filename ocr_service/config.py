@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     ``without_second_opinion`` without)."""
     ocr_threads: int = Field(default=1, ge=1, le=64)
     ocr_device: Literal["auto", "cpu", "cuda"] = "auto"
-    """auto uses CUDA when onnxruntime-gpu sees a GPU, else the CPU; same code either way."""
+    """auto uses CUDA when onnxruntime-gpu sees a GPU, else the CPU; same code either way. On an H200
+    the CUDA provider read the dev forms ten times slower than the same host's CPU (README, GPU)."""
     confidence_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
     """Fields at or above are auto-accepted. Confidences are calibrated probabilities
     (workers/pipeline/calibration.py); at 0.95 the dev forms measure, cross-validated,
