@@ -22,7 +22,7 @@ import numpy as np
 
 from workers.pipeline.japanese import FOUR_LOOKALIKES, load_variants
 
-__all__ = ["class_groups", "ctc_log_likelihood", "single_character_log_likelihoods"]
+__all__ = ["class_groups", "ctc_alignment", "ctc_log_likelihood", "single_character_log_likelihoods"]
 
 _FLOOR = 1e-12
 
@@ -82,43 +82,91 @@ def single_character_log_likelihoods(probs: np.ndarray, characters: Sequence[str
     return np.where(missing, -np.inf, out)
 
 
+def _label_terms(
+    probs: np.ndarray, characters: Sequence[str], text: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per frame ``log P`` of each label of ``text`` ``(T, L)`` and of blank ``(T,)``, and which labels
+    may skip the blank before them; None when a character has no class (the text is unreachable)."""
+    groups = class_groups(characters)
+    columns: list[tuple[int, ...]] = []
+    for ch in unicodedata.normalize("NFKC", text):
+        if ch.isspace():
+            continue
+        found = groups.get(ch)
+        if not found:
+            return None
+        columns.append(found)
+    label = np.stack([probs[:, list(c)].sum(axis=1) for c in columns], axis=1) if columns else np.zeros((len(probs), 0))
+    log_label = np.log(np.clip(label, _FLOOR, None))
+    log_blank = np.log(np.clip(probs[:, 0], _FLOOR, None))
+    # A label may skip the blank before it unless it repeats the previous label's classes.
+    skip = np.zeros(2 * len(columns) + 1, dtype=bool)
+    for k in range(1, len(columns)):
+        skip[2 * k + 1] = columns[k] != columns[k - 1]
+    return log_label, log_blank, skip
+
+
+def _best_step(score: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One Viterbi transition: the best of staying, stepping and jumping into each state, and how
+    many states back it came from (0, 1 or 2)."""
+    step = np.concatenate(([-np.inf], score[:-1]))
+    jump = np.where(skip, np.concatenate(([-np.inf, -np.inf], score[:-2])), -np.inf)
+    options = np.stack([score, step, jump])
+    return options.max(axis=0), options.argmax(axis=0)
+
+
 def ctc_log_likelihood(probs: np.ndarray, characters: Sequence[str], text: str) -> float:
     """``log P(text)`` under ``(T, C)`` frame probabilities (class 0 blank); -inf if unreachable.
 
     Spaces in ``text`` are ignored (the decoder drops them too); a character no class reads as
     makes the text impossible.
     """
-    groups = class_groups(characters)
-    target = [ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace()]
-    columns: list[tuple[int, ...]] = []
-    for ch in target:
-        found = groups.get(ch)
-        if not found:
-            return -math.inf
-        columns.append(found)
-    frames = probs.shape[0]
-    if len(columns) == 0:
-        return float(np.log(np.clip(probs[:, 0], _FLOOR, None)).sum())
-    # Label probabilities per frame: (T, L) for the characters, (T,) for blank.
-    label = np.stack([probs[:, list(c)].sum(axis=1) for c in columns], axis=1)
-    log_label = np.log(np.clip(label, _FLOOR, None))
-    log_blank = np.log(np.clip(probs[:, 0], _FLOOR, None))
-    n = len(columns)
-    states = 2 * n + 1
-    alpha = np.full(states, -np.inf)
+    terms = _label_terms(probs, characters, text)
+    if terms is None:
+        return -math.inf
+    log_label, log_blank, skip = terms
+    if log_label.shape[1] == 0:
+        return float(log_blank.sum())
+    alpha = np.full(len(skip), -np.inf)
     alpha[0] = log_blank[0]
     alpha[1] = log_label[0, 0]
-    # A label may skip the blank before it unless it repeats the previous label's classes.
-    skip = np.zeros(states, dtype=bool)
-    for k in range(1, n):
-        skip[2 * k + 1] = columns[k] != columns[k - 1]
-    emit = np.empty(states)
+    emit = np.empty(len(skip))
+    for t in range(1, probs.shape[0]):
+        emit[0::2] = log_blank[t]
+        emit[1::2] = log_label[t]
+        step = np.concatenate(([-np.inf], alpha[:-1]))
+        jump = np.where(skip, np.concatenate(([-np.inf, -np.inf], alpha[:-2])), -np.inf)
+        alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + emit
+    return float(np.logaddexp(alpha[-1], alpha[-2]))
+
+
+def ctc_alignment(probs: np.ndarray, characters: Sequence[str], text: str) -> list[float] | None:
+    """The frame each character of ``text`` sits on in the most likely CTC path (Viterbi): the middle
+    of the frames the path spends on it. Spaces are skipped; None when the text is unreachable."""
+    terms = _label_terms(probs, characters, text)
+    if terms is None or probs.shape[0] == 0:
+        return None
+    log_label, log_blank, skip = terms
+    labels = log_label.shape[1]
+    if labels == 0:
+        return []
+    frames = probs.shape[0]
+    score = np.full(len(skip), -np.inf)
+    score[0] = log_blank[0]
+    score[1] = log_label[0, 0]
+    back = np.zeros((frames, len(skip)), dtype=np.int8)
+    emit = np.empty(len(skip))
     for t in range(1, frames):
         emit[0::2] = log_blank[t]
         emit[1::2] = log_label[t]
-        stay = alpha
-        step = np.concatenate(([-np.inf], alpha[:-1]))
-        jump = np.concatenate(([-np.inf, -np.inf], alpha[:-2]))
-        jump = np.where(skip, jump, -np.inf)
-        alpha = np.logaddexp(np.logaddexp(stay, step), jump) + emit
-    return float(np.logaddexp(alpha[-1], alpha[-2]))
+        best, back[t] = _best_step(score, skip)
+        score = best + emit
+    state = len(skip) - 1 if score[-1] >= score[-2] else len(skip) - 2
+    if not math.isfinite(float(score[state])):
+        return None
+    spans: dict[int, list[int]] = {}
+    for t in range(frames - 1, -1, -1):
+        if state % 2 == 1:
+            spans.setdefault(state // 2, []).append(t)
+        state -= int(back[t, state])
+    return [float(np.mean(spans[k])) if k in spans else math.nan for k in range(labels)]

@@ -36,6 +36,7 @@ __all__ = [
     "GLYPH_TYPES",
     "digit_scores",
     "fuse_digits",
+    "glyph_boxes",
     "reread_digits",
     "same_shape",
     "split_number_line",
@@ -62,21 +63,16 @@ Glyph = np.ndarray | None
 """One glyph of a number line: the digit's cleaned image, or None for a hyphen."""
 
 
-def split_number_line(line: np.ndarray) -> list[Glyph]:
-    """The glyphs of a cleaned number line, left to right (:func:`~workers.pipeline.linecrop.prepare_line`).
+def glyph_boxes(line: np.ndarray) -> tuple[list[tuple[int, int, int, int]], int]:
+    """The glyphs of a cleaned line as ``(x0, y0, x1, y1)`` boxes, left to right, and its ink height.
 
-    Connected strokes are grouped by overlapping columns; a low, wide group is a hyphen.
-
-    Args:
-        line: the cleaned grayscale line (dark ink on white).
-
-    Returns:
-        one entry per glyph: its image cut from ``line``, or None for a hyphen; empty without ink.
+    Connected strokes are grouped when their columns overlap (the bar of a 5, the two strokes of
+    a 4); dust is left out. No boxes and height 0 without ink.
     """
     _, inv = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     rows = np.flatnonzero(inv.any(axis=1))
     if rows.size == 0:
-        return []
+        return [], 0
     height = int(rows[-1] - rows[0] + 1)
     count, _, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=8)
     pieces = sorted(
@@ -84,16 +80,31 @@ def split_number_line(line: np.ndarray) -> list[Glyph]:
         for x, y, w, h, area in stats[1:count].tolist()
         if area >= max(3, height * height * _SPECK)
     )
-    groups: list[list[int]] = []
+    groups: list[tuple[int, int, int, int]] = []
     for x0, y0, x1, y1 in pieces:
         if groups:
             gx0, gy0, gx1, gy1 = groups[-1]
             if min(gx1, x1) - max(gx0, x0) > _MERGE * min(x1 - x0, gx1 - gx0):
-                groups[-1] = [min(gx0, x0), min(gy0, y0), max(gx1, x1), max(gy1, y1)]
+                groups[-1] = (min(gx0, x0), min(gy0, y0), max(gx1, x1), max(gy1, y1))
                 continue
-        groups.append([x0, y0, x1, y1])
+        groups.append((x0, y0, x1, y1))
+    return groups, height
+
+
+def split_number_line(line: np.ndarray) -> list[Glyph]:
+    """The glyphs of a cleaned number line, left to right (:func:`~workers.pipeline.linecrop.prepare_line`).
+
+    Strokes are grouped as :func:`glyph_boxes` groups them; a low, wide group is a hyphen.
+
+    Args:
+        line: the cleaned grayscale line (dark ink on white).
+
+    Returns:
+        one entry per glyph: its image cut from ``line``, or None for a hyphen; empty without ink.
+    """
+    boxes, height = glyph_boxes(line)
     glyphs: list[Glyph] = []
-    for x0, y0, x1, y1 in groups:
+    for x0, y0, x1, y1 in boxes:
         low_and_wide = y1 - y0 < _HYPHEN_HEIGHT * height and x1 - x0 > y1 - y0
         glyphs.append(None if low_and_wide else np.ascontiguousarray(line[y0:y1, x0:x1]))
     return glyphs

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -35,6 +34,7 @@ import onnxruntime as ort
 from workers.pipeline.charsets import EXCLUDED, NAME_EXCLUDED, NUMBER_TYPES, charset_for_type, finish_text
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.decoding import DecodeContext, decode_field, gap_frames
+from workers.pipeline.dropped import DROPPED_TYPES, lines_to_search, restore_dropped_digits
 from workers.pipeline.glyphs import GLYPH_BELOW, GLYPH_TYPES, reread_digits
 from workers.pipeline.linecrop import (
     close_gaps,
@@ -45,7 +45,7 @@ from workers.pipeline.linecrop import (
 )
 from workers.pipeline.models import execution_providers, open_session, packaged_model_path, read_paddle_dict
 from workers.pipeline.priors import Prior, warm_priors
-from workers.pipeline.types import TextResult
+from workers.pipeline.types import Recognizer, TextResult, TextScorer
 from workers.pipeline.views import (
     extra_views,
     line_views,
@@ -79,29 +79,6 @@ _LINE_VIEW_BELOW = 0.6
 """A number field's line read with less confidence than this is read again with thinner strokes.
 On the dev forms and composed_hw_fields_dev no line above it changed in its second view (39 of
 86 lines read twice for nothing); every change was below 0.6. Each read costs a whole line."""
-
-
-class Recognizer(Protocol):
-    """Anything that reads text from line crops."""
-
-    def recognize(
-        self,
-        crops: Sequence[np.ndarray],
-        charsets: Sequence[str | None],
-        contexts: Sequence[DecodeContext | None] | None = None,
-    ) -> list[TextResult]:
-        """Read each crop; ``charsets[i]`` is the field type of crop ``i`` (None = free text),
-        ``contexts[i]`` what the form knows beyond it (priors; None = nothing)."""
-        ...
-
-
-@runtime_checkable
-class TextScorer(Protocol):
-    """A recogniser that can also say how likely given texts are for a crop."""
-
-    def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
-        """``log P(text | crop)`` of each candidate text of each crop (as written, no field constraint)."""
-        ...
 
 
 class OnnxCtcRecognizer:
@@ -307,8 +284,36 @@ class OnnxCtcRecognizer:
                 self._one_digit(looked) if index in lone_digit else self._read_together(looked, prior)
             )
         final = [r if r is not None else TextResult("", [], 0.0) for r in results]
-        self._read_by_glyphs(cleaned, charsets, context_of, final, {i: probs for i, (_, probs) in as_is.items()})
+        line_probs = {i: probs for i, (_, probs) in as_is.items()}
+        self._read_by_glyphs(cleaned, charsets, context_of, final, line_probs)
+        self._restore_dropped(cleaned, lines, charsets, final, line_probs)
         return final
+
+    def _restore_dropped(
+        self,
+        cleaned: Sequence[np.ndarray],
+        lines: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        results: list[TextResult],
+        line_probs: Mapping[int, np.ndarray],
+    ) -> None:
+        """Digits a free-text line read as nothing, put back from their ink (:mod:`workers.pipeline.dropped`)."""
+        searched = {i: probs for i, probs in line_probs.items() if charsets[i] in DROPPED_TYPES}
+
+        def as_lone(glyph: np.ndarray) -> list[np.ndarray]:
+            lone = firm_thin_character(self._resize(prepare_line(glyph)))
+            return [lone, *extra_views(lone)]
+
+        changed = restore_dropped_digits(
+            lines=lines_to_search(
+                cleaned=cleaned, resized=lines, results=results, line_probs=searched, min_width=self.min_width
+            ),
+            characters=self.characters,
+            as_lone=as_lone,
+            infer=self._outputs,
+        )
+        for index, (text, confidences) in changed.items():
+            results[index] = TextResult(text, confidences, min(confidences))
 
     def _read_by_glyphs(
         self,

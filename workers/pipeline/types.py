@@ -6,8 +6,14 @@ the database or the blob store; the Celery task and the CLI do that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from workers.pipeline.decoding import DecodeContext
 
 PageStatus = Literal["ok", "unaligned", "blank", "unidentified"]
 FieldStatus = Literal["ok", "empty", "low_confidence", "invalid", "unreadable"]
@@ -76,3 +82,26 @@ class TextResult:
     text: str
     char_confidences: list[float] = field(default_factory=list)
     confidence: float = 1.0
+
+
+class Recognizer(Protocol):
+    """Anything that reads text from line crops."""
+
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        contexts: Sequence[DecodeContext | None] | None = None,
+    ) -> list[TextResult]:
+        """Read each crop; ``charsets[i]`` is the field type of crop ``i`` (None = free text),
+        ``contexts[i]`` what the form knows beyond it (priors; None = nothing)."""
+        ...
+
+
+@runtime_checkable
+class TextScorer(Protocol):
+    """A recogniser that can also say how likely given texts are for a crop."""
+
+    def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        """``log P(text | crop)`` of each candidate text of each crop (as written, no field constraint)."""
+        ...
