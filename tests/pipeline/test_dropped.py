@@ -72,6 +72,13 @@ def test_a_glyph_between_kana_a_thin_stroke_or_a_read_digit_is_not_a_dropped_dig
     assert dropped_glyphs(added, CHARS) == []
 
 
+def test_a_line_with_more_unread_glyphs_than_a_slip_is_left_alone() -> None:
+    """GIVEN a 1 read on the first of six glyphs and nothing on the other five (a smudge, noise) WHEN
+    searched THEN nothing is read alone; with two unread it would be."""
+    assert dropped_glyphs(_line("oooooo", "1", {3: {"1": 0.99}}), CHARS) == []
+    assert len(dropped_glyphs(_line("ooo", "1", {3: {"1": 0.99}}), CHARS)) == 2
+
+
 def test_a_dropped_digit_belongs_after_the_character_read_before_its_ink() -> None:
     """GIVEN 1 and 番 read on the first and last of three glyphs, and 1 0 read on the first two of three
     WHEN searched THEN the unread glyphs' digits belong after the 1 (1_番) and at the end (10_)."""

@@ -55,6 +55,8 @@ _THIN = 0.3
 beside it (a stroke of ハ, the upright of 1): never taken for a dropped digit."""
 _SURE = 0.9
 """The lone read's share of its best digit needed to put it back."""
+_MOST = 3
+"""At most this many unread glyphs in one line are read alone (dev: never more than two)."""
 _MARGIN = 1.0
 """Frames around a glyph where a character of the reading still counts as read from it."""
 
@@ -122,9 +124,10 @@ def dropped_glyphs(line: Line, characters: Sequence[str]) -> list[tuple[int, np.
     frames = ctc_alignment(line.probs, characters, line.text)
     if frames is None:
         return []
-    read = [
-        (frame, ch, place) for frame, (ch, place) in zip(frames, _read_places(line.text), strict=True) if not math.isnan(frame)
-    ]
+    places = _read_places(line.text)
+    if len(places) != len(frames):
+        return []  # the text normalises differently as a whole (a combining mark): leave it be
+    read = [(frame, ch, place) for frame, (ch, place) in zip(frames, places, strict=True) if not math.isnan(frame)]
     found: list[tuple[int, np.ndarray]] = []
     for x0, y0, x1, y1 in boxes:
         if y1 - y0 < _TALL * height or x1 - x0 < _THIN * height:
@@ -138,7 +141,8 @@ def dropped_glyphs(line: Line, characters: Sequence[str]) -> list[tuple[int, np.
         if any(ch in _NUMBER_MARKS for ch in beside):
             at = before[-1][1] + 1 if before else 0
             found.append((at, np.ascontiguousarray(line.cleaned[y0:y1, x0:x1])))
-    return found
+    # More unread glyphs than a line drops is noise or a smudge, not dropped digits: nothing is read.
+    return found if len(found) <= _MOST else []
 
 
 def restore_dropped_digits(
