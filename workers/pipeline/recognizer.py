@@ -82,7 +82,7 @@ On the dev forms and composed_hw_fields_dev no line above it changed in its seco
 
 
 class OnnxCtcRecognizer:
-    """PP-OCR style CTC text recogniser on onnxruntime (CPU).
+    """PP-OCR style CTC text recogniser on onnxruntime (CPU, or CUDA: :func:`~workers.pipeline.models.open_session`).
 
     Args:
         model_path: the ONNX file.
