@@ -4,8 +4,8 @@ PP-OCR sometimes reads nothing at all for a handwritten digit inside a line: an 
 2 and 番 (24番 → 2番), the last 4 of a room number (104 → 10). Its frames go to blank, so no
 decoder prior can bring it back, but its ink is still on the line. A glyph (strokes grouped by
 columns, :func:`~workers.pipeline.glyphs.glyph_boxes`) that is as tall as a digit, not a lone thin
-stroke, lies where no frame's best class is a character, and has a digit or a hyphen read beside
-it, is read alone as a one-digit box (with the views of :mod:`workers.pipeline.views`). A digit
+stroke, has no character of the reading aligned to it (CTC Viterbi alignment of the reading to the
+frames), and has a digit or a hyphen read beside it, is read alone as a one-digit box (with the views of :mod:`workers.pipeline.views`). A digit
 the views are sure of is put back where its ink is, after the character read just before it. The line
 never saw that digit, so the field goes to review (its confidence is capped at
 :data:`RESTORED_CONFIDENCE`).
