@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from tests.pipeline.conftest import FONT_PATH
 from tests.support.ctc import frames
+from tests.support.render import printed_line
 from workers.pipeline.ctcscore import ctc_alignment
 from workers.pipeline.dropped import (
     RESTORED_CONFIDENCE,
@@ -123,18 +123,11 @@ def test_a_sure_lone_read_is_put_back_and_sent_to_review(read_as: dict[str, floa
     assert confidences == [0.99, RESTORED_CONFIDENCE, 0.99]
 
 
-def _printed(text: str) -> np.ndarray:
-    font = ImageFont.truetype(FONT_PATH, 40)
-    image = Image.new("L", (40 + 44 * len(text), 64), 255)
-    ImageDraw.Draw(image).text((12, 8), text, font=font, fill=0)
-    return np.asarray(image)
-
-
 @pytest.mark.slow
 def test_a_clearly_written_address_gains_no_digit() -> None:
     """GIVEN printed addresses with house and room numbers WHEN read as free text THEN each reads as
     written: every glyph is read, so nothing is put back."""
     recognizer = load_recognizer(None, intra_op_threads=2)
     texts = ["東京都千代田区丸の内1丁目14番2号", "大阪市北区梅田3-24-19ハイツ104"]
-    results = recognizer.recognize([_printed(t) for t in texts], ["text", "text"])
+    results = recognizer.recognize([printed_line(t, FONT_PATH) for t in texts], ["text", "text"])
     assert [r.text for r in results] == texts

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from tests.pipeline.conftest import FONT_PATH
+from tests.support.render import printed_line
 from workers.pipeline.models import (
     PACKAGED_SET,
     BundleError,
@@ -27,10 +27,7 @@ from workers.pipeline.recognizer import OnnxCtcRecognizer, load_recognizer
 
 
 def _line(text: str) -> np.ndarray:
-    font = ImageFont.truetype(FONT_PATH, 40)
-    image = Image.new("L", (40 + 44 * len(text), 64), 255)
-    ImageDraw.Draw(image).text((12, 8), text, font=font, fill=0)
-    return np.asarray(image)
+    return printed_line(text, FONT_PATH)
 
 
 @pytest.fixture(scope="module")

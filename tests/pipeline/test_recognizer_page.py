@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from ocr_service.forms.layout import FormLayout
 from tests.pipeline.conftest import FONT_PATH, make_template_pdf
+from tests.support.render import printed_line
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.document import process_pdf
 from workers.pipeline.page import PagePipeline
@@ -20,10 +20,7 @@ from workers.pipeline.recognizer import TextResult, load_recognizer
 
 
 def _line(text: str, font_path: str = FONT_PATH) -> np.ndarray:
-    font = ImageFont.truetype(font_path, 40)
-    image = Image.new("L", (40 + 44 * len(text), 64), 255)
-    ImageDraw.Draw(image).text((12, 8), text, font=font, fill=0)
-    return np.asarray(image)
+    return printed_line(text, font_path)
 
 
 @pytest.mark.slow

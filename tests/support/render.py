@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
 from ocr_service.forms.layout import FormLayout
 from ocr_service.forms.synthetic import (
     DEFAULT_HANDWRITING_FONT,
@@ -13,6 +16,7 @@ from ocr_service.forms.synthetic import (
 __all__ = [
     "DEFAULT_HANDWRITING_FONT",
     "HANDWRITING_FONTS",
+    "printed_line",
     "render_filled_multi_pdf",
     "render_filled_pdf",
     "sample_values_for",
@@ -85,3 +89,11 @@ def sample_values_for(layout: FormLayout) -> dict[str, str | bool]:
                 )
             values[spec.name] = text
     return values
+
+
+def printed_line(text: str, font_path: str) -> np.ndarray:
+    """One line of ``text`` printed at 40 px on white paper (grayscale), as a field crop."""
+    font = ImageFont.truetype(font_path, 40)
+    image = Image.new("L", (40 + 44 * len(text), 64), 255)
+    ImageDraw.Draw(image).text((12, 8), text, font=font, fill=0)
+    return np.asarray(image)
