@@ -14,6 +14,8 @@ COPY ocr_service ./ocr_service
 COPY workers ./workers
 COPY scanner_bridge ./scanner_bridge
 COPY form_definitions ./form_definitions
+# A site decides cpu or cuda for its worker with benchmarks/gpu_shapes.py (docker-compose.yml, worker).
+COPY benchmarks ./benchmarks
 RUN pip install . \
  && if [ "$ORT_VARIANT" = "gpu" ]; then pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu[cuda,cudnn]'; fi
 RUN useradd --system --uid 10001 ocr && mkdir -p /data && chown ocr /data
