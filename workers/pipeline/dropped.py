@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workers.pipeline.ctcscore import ctc_alignment
-from workers.pipeline.glyphs import digit_scores, glyph_boxes
+from workers.pipeline.glyphs import digit_distribution, glyph_boxes, read_digit_likelihoods
 from workers.pipeline.types import TextResult
 
 __all__ = [
@@ -160,19 +160,16 @@ def restore_dropped_digits(
         as_lone: a glyph image → the images the model reads it in (a one-digit box and its views).
         infer: model images → ``(position, (T, C) probabilities)`` pairs, in any order.
     """
-    views: list[tuple[tuple[int, int], np.ndarray]] = []
+    images: dict[tuple[int, int], list[np.ndarray]] = {}
     for index, line in lines.items():
         if not any(ch in _DIGITS for ch in line.text):
             continue
         for at, glyph in dropped_glyphs(line, characters):
-            views.extend(((index, at), image) for image in as_lone(glyph))
-    probs_of: dict[tuple[int, int], list[np.ndarray]] = {}
-    for position, probs in infer([image for _, image in views]):
-        probs_of.setdefault(views[position][0], []).append(probs)
+            images[(index, at)] = as_lone(glyph)
     restored: dict[int, tuple[str, list[float]]] = {}
     # Right to left, so that a digit put back does not move the places of those before it.
-    for (index, at), seen in sorted(probs_of.items(), reverse=True):
-        scores = digit_scores(seen, characters)
+    for (index, at), likelihoods in sorted(read_digit_likelihoods(infer, images, characters).items(), reverse=True):
+        scores = digit_distribution(likelihoods)
         if float(np.exp(scores.max())) < _SURE:
             continue
         text, confidences = restored.get(index, (lines[index].text, list(lines[index].confidences)))

@@ -34,9 +34,11 @@ from workers.pipeline.views import extra_views
 __all__ = [
     "GLYPH_BELOW",
     "GLYPH_TYPES",
+    "digit_distribution",
     "digit_scores",
     "fuse_digits",
     "glyph_boxes",
+    "read_digit_likelihoods",
     "reread_digits",
     "same_shape",
     "split_number_line",
@@ -123,10 +125,10 @@ def digit_scores(views: Sequence[np.ndarray], characters: Sequence[str]) -> np.n
         views: ``(T, C)`` probabilities of each view of the glyph.
         characters: class index → character of the model.
     """
-    return _normalised([single_character_log_likelihoods(probs, characters, _DIGITS) for probs in views])
+    return digit_distribution([single_character_log_likelihoods(probs, characters, _DIGITS) for probs in views])
 
 
-def _normalised(likelihoods: Sequence[np.ndarray]) -> np.ndarray:
+def digit_distribution(likelihoods: Sequence[np.ndarray]) -> np.ndarray:
     """The views' mean digit log-likelihoods as a distribution over 0–9."""
     scores = np.array(likelihoods).mean(axis=0)
     return np.asarray(scores - np.logaddexp.reduce(scores), dtype=np.float64)
@@ -208,18 +210,18 @@ def reread_digits(
                 doubtful[(index, k)] = as_lone(glyph)
     # Each is read as it is; one the line disagrees with, or that is itself in doubt, is read in the
     # other views of a lone digit too (mnist_digits_dev's error rate comes with them).
-    seen = _read(infer, {key: [image] for key, image in doubtful.items()}, characters)
+    seen = read_digit_likelihoods(infer, {key: [image] for key, image in doubtful.items()}, characters)
     again: dict[tuple[int, int], list[np.ndarray]] = {}
     for (index, k), likelihoods in seen.items():
-        first = _normalised(likelihoods)
+        first = digit_distribution(likelihoods)
         digit = _DIGITS[int(np.argmax(first))]
         if digit != _digits_of(lines[index][1])[k] or float(np.exp(first.max())) < GLYPH_BELOW:
             again[(index, k)] = extra_views(doubtful[(index, k)])
-    for key, likelihoods in _read(infer, again, characters).items():
+    for key, likelihoods in read_digit_likelihoods(infer, again, characters).items():
         seen[key].extend(likelihoods)
     by_line: dict[int, dict[int, np.ndarray]] = {}
     for (index, k), likelihoods in seen.items():
-        by_line.setdefault(index, {})[k] = _normalised(likelihoods)
+        by_line.setdefault(index, {})[k] = digit_distribution(likelihoods)
     changed: dict[int, tuple[str, dict[int, float]]] = {}
     for index, scores in by_line.items():
         _, text, _, line_probs = lines[index]
@@ -233,7 +235,7 @@ def _digits_of(text: str) -> str:
     return "".join(ch for ch in text if ch in _DIGITS)
 
 
-def _read(
+def read_digit_likelihoods(
     infer: Callable[[Sequence[np.ndarray]], Iterator[tuple[int, np.ndarray]]],
     images: Mapping[tuple[int, int], Sequence[np.ndarray]],
     characters: Sequence[str],

@@ -301,7 +301,7 @@ class OnnxCtcRecognizer:
         searched = {i: probs for i, probs in line_probs.items() if charsets[i] in DROPPED_TYPES}
 
         def as_lone(glyph: np.ndarray) -> list[np.ndarray]:
-            lone = firm_thin_character(self._resize(prepare_line(glyph)))
+            lone = self._lone_glyph(glyph)
             return [lone, *extra_views(lone)]
 
         changed = restore_dropped_digits(
@@ -333,13 +333,17 @@ class OnnxCtcRecognizer:
             lines={i: (cleaned[i], text, results[i].char_confidences, line_probs[i]) for i, text in doubtful.items()},
             priors={i: view_prior(charsets[i], context_of(i)) if self.use_priors else None for i in doubtful},
             characters=self.characters,
-            as_lone=lambda glyph: firm_thin_character(self._resize(prepare_line(glyph))),
+            as_lone=self._lone_glyph,
             infer=self._outputs,
         )
         for index, (text, shares) in changed.items():
             # Where the two reads disagreed the digit is as doubtful as their vote was close.
             confs = [min(c, shares.get(i, 1.0)) for i, c in enumerate(results[index].char_confidences)]
             results[index] = TextResult(text, confs, min(confs, default=results[index].confidence))
+
+    def _lone_glyph(self, glyph: np.ndarray) -> np.ndarray:
+        """A glyph cut from a cleaned line, as the model reads a lone character."""
+        return firm_thin_character(self._resize(prepare_line(glyph)))
 
     def _decode(
         self, image: np.ndarray, probs: np.ndarray, field_type: str | None, context: DecodeContext | None
