@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from workers.pipeline.lexicon import Lexicon, read_word_list, with_prefixes
 from workers.pipeline.scripts import is_katakana
 
 __all__ = ["building_bonus"]
@@ -21,10 +22,8 @@ _WORDS = Path(__file__).with_name("data") / "building_words.txt"
 
 
 @functools.lru_cache(maxsize=1)
-def _lexicon() -> tuple[frozenset[str], frozenset[str]]:
-    lines = _WORDS.read_text(encoding="utf-8").splitlines()
-    words = frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-    return words, frozenset(w[:i] for w in words for i in range(1, len(w) + 1))
+def _lexicon() -> Lexicon:
+    return with_prefixes(read_word_list(_WORDS))
 
 
 def _splits(run: str, *, open_end: bool) -> bool:

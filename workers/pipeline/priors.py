@@ -30,6 +30,7 @@ from ocr_service.validation.phone import PhoneError, normalize_phone, phone_kind
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.buildings import building_bonus
 from workers.pipeline.charsets import DASHES
+from workers.pipeline.lexicon import Lexicon, read_word_list, with_prefixes
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.quantities import NumberRange, check_digit_prior, range_prior
 from workers.pipeline.roles import FieldRole, compact, plausible_values, too_old, written_date
@@ -184,10 +185,9 @@ def _japan_post() -> tuple[dict[str, tuple[str, str]], dict[str, frozenset[tuple
 
 
 @functools.lru_cache(maxsize=1)
-def address_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+def address_lexicon() -> Lexicon:
     """``(names, prefixes)``: prefecture and municipality names (with and without prefecture), all their prefixes."""
-    names = frozenset(_japan_post()[0])
-    return names, frozenset(name[:i] for name in names for i in range(1, len(name) + 1))
+    return with_prefixes(_japan_post()[0])
 
 
 def postal_places(text: str) -> tuple[frozenset[tuple[str, str]], tuple[str, str] | None]:
@@ -216,10 +216,9 @@ def surname_readings() -> dict[str, tuple[str, ...]]:
 
 
 @functools.lru_cache(maxsize=1)
-def _reading_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+def _reading_lexicon() -> Lexicon:
     readings = {r for rs in surname_readings().values() for r in rs}
-    readings |= {to_katakana(r) for r in readings}
-    return frozenset(readings), frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
+    return with_prefixes(readings | {to_katakana(r) for r in readings})
 
 
 def _prefix_bonus(t: str, final: bool, names: frozenset[str], prefixes: frozenset[str]) -> tuple[float, int]:
@@ -236,11 +235,9 @@ _GIVEN = Path(__file__).parent / "data" / "given_names.txt"
 
 
 @functools.lru_cache(maxsize=1)
-def _given_lexicon() -> tuple[frozenset[str], frozenset[str]]:
-    lines = _GIVEN.read_text(encoding="utf-8").splitlines()
-    readings = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-    readings |= {to_katakana(r) for r in readings}
-    return frozenset(readings), frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
+def _given_lexicon() -> Lexicon:
+    readings = read_word_list(_GIVEN)
+    return with_prefixes(readings | {to_katakana(r) for r in readings})
 
 
 def kana_prior(text: str, final: bool) -> float:
@@ -334,9 +331,8 @@ def reading_prior(readings: tuple[str, ...], base: Prior | None, *, whole: tuple
     likely than one that differs by a single look-alike kana (dev: たぐちなわみ under 田口直美,
     お and わ 3 nats apart), yet still less than a clear read of the model.
     """
-    names = frozenset(readings)
+    names, prefixes = with_prefixes(readings)
     wholes = frozenset(whole)
-    prefixes = frozenset(r[:i] for r in readings for i in range(1, len(r) + 1))
 
     def score(text: str, final: bool) -> float:
         t = compact(text)
