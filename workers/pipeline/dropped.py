@@ -81,7 +81,7 @@ def lines_to_search(
     resized: Sequence[np.ndarray],
     results: Sequence[TextResult],
     line_probs: Mapping[int, np.ndarray],
-    min_width: int,
+    input_width: Callable[[int], int],
 ) -> dict[int, Line]:
     """The recogniser's lines as the search needs them, by index.
 
@@ -90,13 +90,13 @@ def lines_to_search(
         resized: every crop as the model read it (unpadded).
         results: every crop's reading.
         line_probs: the ``(T, C)`` output of each line to search, by index.
-        min_width: the model's narrowest input (narrower lines were padded to it).
+        input_width: a resized line's width → the (padded) model input width it was read at.
     """
     return {
         i: Line(
             cleaned[i], results[i].text, results[i].char_confidences, probs,
             # The padded model input over its frames, scaled back from the resized line to the crop.
-            max(resized[i].shape[1], min_width) / probs.shape[0] * cleaned[i].shape[1] / resized[i].shape[1],
+            input_width(resized[i].shape[1]) / probs.shape[0] * cleaned[i].shape[1] / resized[i].shape[1],
         )
         for i, probs in line_probs.items()
         if probs.shape[0] and resized[i].shape[1]

@@ -160,8 +160,12 @@ class OnnxCtcRecognizer:
         interpolation = cv2.INTER_AREA if h > self.height else cv2.INTER_CUBIC
         return cv2.resize(gray, (width, self.height), interpolation=interpolation)
 
+    def _input_width(self, width: int) -> int:
+        """The model input width a resized line ``width`` pixels wide is read at (padded to :attr:`min_width`)."""
+        return max(width, self.min_width)
+
     def _infer(self, resized: list[np.ndarray]) -> np.ndarray:
-        width = max(max(img.shape[1] for img in resized), self.min_width)
+        width = self._input_width(max(img.shape[1] for img in resized))
         # Zero after normalisation (mid grey) is the padding PaddleOCR trains with.
         batch = np.zeros((len(resized), 3, self.height, width), dtype=np.float32)
         for i, img in enumerate(resized):
@@ -195,7 +199,7 @@ class OnnxCtcRecognizer:
         order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
         # Every line narrower than the minimum input width is padded to it: to the model they
         # are all the same width, so they share batches (single characters and their views).
-        widths = [max(line.shape[1], self.min_width) for line in lines]
+        widths = [self._input_width(line.shape[1]) for line in lines]
         for chunk in self._batches(order, widths):
             probs = self._infer([lines[i] for i in chunk])
             for row, index in enumerate(chunk):
@@ -306,7 +310,7 @@ class OnnxCtcRecognizer:
 
         changed = restore_dropped_digits(
             lines=lines_to_search(
-                cleaned=cleaned, resized=lines, results=results, line_probs=searched, min_width=self.min_width
+                cleaned=cleaned, resized=lines, results=results, line_probs=searched, input_width=self._input_width
             ),
             characters=self.characters,
             as_lone=as_lone,
@@ -351,7 +355,7 @@ class OnnxCtcRecognizer:
         """Decode one line's frame probabilities under its field type and context."""
         excluded = EXCLUDED.get(field_type or "", "") + (NAME_EXCLUDED if context is not None and context.person_name else "")
         mask = self.allowed_mask(charset_for_type(field_type), excluded)
-        gaps = gap_frames(image, probs.shape[0], max(image.shape[1], self.min_width))
+        gaps = gap_frames(image, probs.shape[0], self._input_width(image.shape[1]))
         raw, confs = decode_field(
             probs, self.characters, field_type, mask, gaps=gaps, use_priors=self.use_priors, context=context
         )
