@@ -11,7 +11,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workers.pipeline.evaluate import evaluate_form_set
-from workers.pipeline.models import CUDA_PROVIDER_OPTIONS
+from workers.pipeline.models import CUDA_PROVIDER_OPTIONS, cuda_provider_option
 from workers.pipeline.recognizer import load_recognizer
 from workers.pipeline.second_opinion import load_second_opinion
 
@@ -24,11 +24,14 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (OCR_OCR_DEVICE)")
-    parser.add_argument("--cuda-option", action="append", default=[], metavar="KEY=VALUE", help="onnxruntime CUDA provider option (A/B)")
+    parser.add_argument(
+        "--cuda-option", action="append", default=[], type=cuda_provider_option, metavar="KEY=VALUE",
+        help="onnxruntime CUDA provider option (A/B)",
+    )
     parser.add_argument("--details", default=None, help="write one JSON line per field here")
     parser.add_argument("--second-opinion", action="store_true", help="read doubtful fields twice (OCR_OCR_SECOND_OPINION)")
     args = parser.parse_args()
-    CUDA_PROVIDER_OPTIONS.update(dict(o.split("=", 1) for o in args.cuda_option))
+    CUDA_PROVIDER_OPTIONS.update(dict(args.cuda_option))
     recognizer = load_recognizer(None, intra_op_threads=args.threads, device=args.device)
     details: list[dict[str, Any]] = []
     result = evaluate_form_set(

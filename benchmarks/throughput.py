@@ -135,19 +135,25 @@ def _gpu_name() -> str | None:
 
 
 def main() -> None:
+    # Imported here, not at the top: the spawned workers time their own imports.
+    from workers.pipeline.models import cuda_provider_option
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set_dir", type=Path)
     parser.add_argument("--lines", type=Path, help="a line set for the lines/s figure")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per worker")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cuda-option", action="append", default=[], metavar="KEY=VALUE", help="onnxruntime CUDA provider option (A/B)")
+    parser.add_argument(
+        "--cuda-option", action="append", default=[], type=cuda_provider_option, metavar="KEY=VALUE",
+        help="onnxruntime CUDA provider option (A/B)",
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N scans")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--note", default="")
     parser.add_argument("--second-opinion", action="store_true", help="read doubtful fields twice (A/B)")
     args = parser.parse_args()
-    cuda_options = dict(o.split("=", 1) for o in args.cuda_option)
+    cuda_options = dict(args.cuda_option)
     machine = _machine()
     rows = [json.loads(x) for x in (args.set_dir / "truth.jsonl").read_text(encoding="utf-8").splitlines() if x]
     scans = list(dict.fromkeys((r["scan"], r["layout"]) for r in rows))

@@ -114,3 +114,16 @@ def test_compare_fields_accepts_rounding_and_flags_a_changed_value_or_decision(t
     decision = _details(tmp_path / "decision.jsonl", [_row("name", "山田", 0.9499), _row("zip", "1000001", 0.80, "low_confidence")])
     code, report = _compare(cpu, decision)
     assert code == 1 and report["values_differ"] == 0 and report["decisions_differ"] == 1
+
+
+@pytest.mark.parametrize("text", ["use_tf32", "=1", " =0"])
+def test_a_cuda_option_without_key_or_value_separator_is_refused(text: str) -> None:
+    """GIVEN a benchmark's --cuda-option without KEY=VALUE WHEN parsed THEN a ValueError names it."""
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        models.cuda_provider_option(text)
+
+
+def test_a_cuda_option_is_split_at_its_first_equals_sign() -> None:
+    """GIVEN KEY=VALUE options (a value may hold '=') WHEN parsed THEN key and value come apart at the first '='."""
+    assert models.cuda_provider_option("use_tf32=1") == ("use_tf32", "1")
+    assert models.cuda_provider_option(" gpu_mem_limit = 2=3 ") == ("gpu_mem_limit", "2=3")

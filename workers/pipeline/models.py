@@ -34,6 +34,7 @@ __all__ = [
     "PACKAGED_SET",
     "BundleError",
     "ModelSet",
+    "cuda_provider_option",
     "execution_providers",
     "export_bundle",
     "import_bundle",
@@ -144,6 +145,18 @@ CUDA_PROVIDER_OPTIONS: dict[str, str] = {
     # GPU worker's reads equal to a CPU worker's, field for field.
     "use_tf32": "0",
 }
+
+
+def cuda_provider_option(text: str) -> tuple[str, str]:
+    """One ``KEY=VALUE`` onnxruntime CUDA provider option, as benchmark command lines take it for an A/B.
+
+    Raises:
+        ValueError: no ``=``, or an empty key.
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"a CUDA provider option is KEY=VALUE, not {text!r}")
+    return key.strip(), value.strip()
 
 
 def open_session(model_path: Path, options: ort.SessionOptions, *, device: str) -> ort.InferenceSession:
