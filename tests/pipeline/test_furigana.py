@@ -9,10 +9,18 @@ import numpy as np
 from ocr_service.forms.layout import FieldSpec
 from tests.support.ctc import frames
 from workers.pipeline.decoding import DecodeContext, decode_field
-from workers.pipeline.furigana import ReadField, kana_base_field, reread_against_names
+from workers.pipeline.furigana import (
+    REASON_MENDED,
+    ReadField,
+    kana_base_field,
+    mend_slips_against_names,
+    one_slip_apart,
+    reread_against_names,
+)
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.priors import kana_prior, name_readings, reading_prior
 from workers.pipeline.recognizer import TextResult
+from workers.pipeline.repeated import read_across_fields
 
 CHARS = ["", "オ", "ク", "ボ", "ポ", "ア", "ス", "カ", " "]
 
@@ -220,3 +228,96 @@ def test_a_layout_the_form_editor_proposes_pairs_its_furigana_with_the_name() ->
     kana = next(s for s in specs if s.type == "katakana")
     base = kana_base_field(kana, specs)
     assert base is not None and base.label == "氏名"
+
+
+def test_one_slip_is_one_kana_left_out_or_one_voicing_mark_changed_after_the_surname() -> None:
+    """GIVEN furigana and the name's reading WHEN compared THEN a kana left out or a ゛/゜ changed in the
+    given name is one slip (its index in the reading); in the surname, another kana or two slips are not."""
+    assert one_slip_apart("しみずゆま", "しみずゆうま", after=3) == 4
+    assert one_slip_apart("やましたり", "やましたりく", after=4) == 5
+    assert one_slip_apart("ホシノマナプ", "ホシノマナブ", after=3) == 5
+    assert one_slip_apart("こばやしゆみ", "こばやしゆみ", after=4) is None
+    assert one_slip_apart("オオクポアスカ", "オオクボアスカ", after=4) is None  # the surname
+    assert one_slip_apart("こばやしゆか", "こばやしゆみ", after=4) is None  # another kana
+    assert one_slip_apart("しみずま", "しみずゆうま", after=3) is None  # two left out
+    assert one_slip_apart("ホシノマナフ", "ホシノマナブ", after=3) == 5  # the dakuten not seen at all
+
+
+class _Scorer:
+    """Stands in for the recogniser: reads every crop as it was first read, scores texts by a table."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.scored: list[list[str]] = []
+
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        contexts: Sequence[DecodeContext | None] | None = None,
+    ) -> list[TextResult]:
+        return [TextResult("しみずゆま", [0.86] * 5, 0.86) for _ in crops]
+
+    def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        self.scored.extend(list(c) for c in candidates)
+        return [[self.scores.get(t, -99.0) for t in c] for c in candidates]
+
+
+def _shimizu(kana: str, *, name_confidence: float = 0.996, kana_type: str = "hiragana") -> tuple[list[ReadField], list[TextResult]]:
+    kana_spec = FieldSpec(name="child_name_kana", label="ふりがな", box=(10, 10, 200, 30), type=kana_type)
+    name_spec = FieldSpec(name="child_name", label="氏名", box=(10, 40, 200, 60), type="text")
+    name = "清水悠真" if kana_type == "hiragana" else "星野学"
+    results = [TextResult(kana, [0.86] * len(kana), 0.86), TextResult(name, [name_confidence] * 4, name_confidence)]
+    return [ReadField(kana_spec, 0, 1), ReadField(name_spec, 1, 1)], results
+
+
+def test_a_kana_the_model_did_not_see_is_put_back_from_a_surely_read_name_for_review() -> None:
+    """GIVEN ふりがな しみずゆま under 清水悠真 read at 0.996, the model finding しみずゆうま 5.8 nats less
+    likely WHEN mended THEN しみずゆうま, the put-back う at 0.5 (to review); 12 nats less likely, or
+    under a name read at 0.9, it stays as read."""
+    crops = [np.zeros((8, 8), np.uint8)] * 2
+    fields, results = _shimizu("しみずゆま")
+    scorer = _Scorer({"しみずゆま": -1.8, "しみずゆうま": -7.6})
+    out, mended = mend_slips_against_names(scorer=scorer, crops=crops, results=results, fields=fields)
+    assert out[0] == TextResult("しみずゆうま", [0.86, 0.86, 0.86, 0.86, 0.5, 0.86], 0.5)
+    assert mended == {"child_name_kana"} and out[1] == results[1]
+    assert scorer.scored == [["しみずゆま", "しみずゆうま"]]
+    out, mended = mend_slips_against_names(
+        scorer=_Scorer({"しみずゆま": -1.8, "しみずゆうま": -13.8}), crops=crops, results=results, fields=fields
+    )
+    assert out == results and mended == set()
+    fields, doubtful = _shimizu("しみずゆま", name_confidence=0.9)
+    scorer = _Scorer({"しみずゆま": -1.8, "しみずゆうま": -7.6})
+    out, mended = mend_slips_against_names(scorer=scorer, crops=crops, results=doubtful, fields=fields)
+    assert out == doubtful and mended == set() and scorer.scored == []
+
+
+def test_a_voicing_mark_is_mended_even_under_a_clear_read_and_a_surname_never() -> None:
+    """GIVEN フリガナ ホシノマナプ under 星野学 (まなぶ) WHEN mended THEN ホシノマナブ for review; GIVEN a
+    slip in the surname (オオクポアスカ under 大久保明日香) THEN nothing is scored or changed."""
+    crops = [np.zeros((8, 8), np.uint8)] * 2
+    fields, results = _shimizu("ホシノマナプ", kana_type="katakana")
+    out, mended = mend_slips_against_names(
+        scorer=_Scorer({"ホシノマナプ": -0.05, "ホシノマナブ": -4.05}), crops=crops, results=results, fields=fields
+    )
+    assert out[0].text == "ホシノマナブ" and out[0].char_confidences[5] == 0.5 and mended == {"child_name_kana"}
+    okubo_fields, okubo = _page()
+    scorer = _Scorer({"オオクポアスカ": -0.05, "オオクボアスカ": -1.0})
+    out, mended = mend_slips_against_names(scorer=scorer, crops=crops, results=okubo, fields=okubo_fields)
+    assert out == okubo and mended == set() and scorer.scored == []
+
+
+def test_a_mended_furigana_leaves_the_page_with_its_own_review_reason() -> None:
+    """GIVEN a page whose furigana is mended WHEN its fields are read across THEN the kana field is
+    named with the mending reason (what the reviewer reads), the name field not at all."""
+    fields, results = _shimizu("しみずゆま")
+    out, changed = read_across_fields(
+        recognizer=_Scorer({"しみずゆま": -1.8, "しみずゆうま": -7.6}),
+        fields=fields,
+        crops=[np.zeros((8, 8), np.uint8)] * 2,
+        types=["hiragana", None],
+        contexts=[None, None],
+        results=results,
+    )
+    assert out[0].text == "しみずゆうま"
+    assert changed == {"child_name_kana": REASON_MENDED}

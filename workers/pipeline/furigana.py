@@ -9,11 +9,19 @@ readings as a prior (:func:`workers.pipeline.priors.reading_prior`). The new rea
 only when it follows the name further than the first one did; the bonus is a few nats, so a
 confident different reading stays (a person may use an unusual reading, and the review hint
 still shows the disagreement).
+
+A bonus of a few nats cannot put back a kana the model did not see at all: a small う squeezed
+between ゆ and ま (しみずゆま under 清水悠真), a く touching its り (やましたり under 山下陸), or a
+dakuten read as a handakuten (ホシノマナプ under 星野学, 0.98 sure). When the name itself was read
+surely and the furigana is its usual reading but for one such slip in the given name, the
+reading is mended and sent to review saying so (:func:`mend_slips_against_names`); a slip of the
+surname is never mended (山崎 is やまさき or やまざき, both listed).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -22,13 +30,30 @@ import numpy as np
 from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.priors import name_readings
-from workers.pipeline.recognizer import Recognizer, TextResult
+from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
 
-__all__ = ["KANA_TYPES", "ReadField", "kana_base_field", "reread_against_names"]
+__all__ = [
+    "KANA_TYPES",
+    "REASON_MENDED",
+    "ReadField",
+    "kana_base_field",
+    "mend_slips_against_names",
+    "one_slip_apart",
+    "reread_against_names",
+]
 
 KANA_TYPES = frozenset({"hiragana", "katakana"})
 _GIVEN_DOUBT = 0.9
 """Furigana whose surname agrees are read again for the given name only below this confidence."""
+_NAME_SURE = 0.95
+"""A name read at least this surely says its reading well enough to mend one slip of its furigana."""
+_SLIP_NATS = 10.0
+"""How much more likely the model may find its own furigana than the mended one (dev: 4.0, 5.8 and
+7.1 nats); beyond it the written kana is taken as the person's own reading."""
+_MENDED_CONFIDENCE = 0.5
+"""The mended kana's confidence: below every auto-accept threshold, so a person checks it."""
+REASON_MENDED = "ふりがなを氏名の読みに合わせて1文字直しました。確認してください"
+_VOICING = "\u3099\u309a"
 
 
 @dataclass(frozen=True)
@@ -147,3 +172,89 @@ def reread_against_names(
         if _agreement(result.text, expected) > _agreement(results[index].text, expected):
             out[index] = result
     return out
+
+
+def _unvoiced(kana: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFD", kana) if ch not in _VOICING)
+
+
+def one_slip_apart(read: str, reading: str, *, after: int = 0) -> int | None:
+    """Where ``reading`` is ``read`` with one kana put back, or with one kana's ゛/゜ changed; else None.
+
+    Args:
+        read: the furigana as read.
+        reading: the name's expected reading.
+        after: the slip must lie at or after this index (the surname's length: never mend a surname).
+
+    Returns:
+        the index in ``reading`` of the kana put back or changed.
+    """
+    if len(reading) == len(read) + 1:
+        return next((i for i in range(after, len(reading)) if reading[:i] + reading[i + 1 :] == read), None)
+    if len(reading) != len(read):
+        return None
+    differ = [i for i, (a, b) in enumerate(zip(read, reading, strict=True)) if a != b]
+    if len(differ) == 1 and differ[0] >= after and _unvoiced(read[differ[0]]) == _unvoiced(reading[differ[0]]):
+        return differ[0]
+    return None
+
+
+def mend_slips_against_names(
+    *,
+    scorer: TextScorer,
+    crops: Sequence[np.ndarray],
+    results: list[TextResult],
+    fields: Sequence[ReadField],
+) -> tuple[list[TextResult], set[str]]:
+    """``results`` with furigana one slip away from a surely read name's usual reading mended.
+
+    A slip is a kana of the given name not read at all, or read with the other voicing mark
+    (:func:`one_slip_apart`). The mended reading is taken only when the model does not rule it
+    out (within :data:`_SLIP_NATS` of its own reading); the mended kana gets
+    :data:`_MENDED_CONFIDENCE`, so the field goes to review.
+
+    Returns:
+        the new results, and the names of the kana fields mended (to flag with :data:`REASON_MENDED`).
+    """
+    out = list(results)
+    by_name = {f.spec.name: f for f in fields}
+    todo: list[tuple[ReadField, list[tuple[str, int]]]] = []
+    for field in fields:
+        base_spec = kana_base_field(field.spec, [f.spec for f in fields])
+        base = by_name.get(base_spec.name) if base_spec is not None else None
+        if base is None or field.count != 1 or base.count != 1 or results[base.first].confidence < _NAME_SURE:
+            continue
+        name, katakana, kana = results[base.first].text, field.spec.type == "katakana", results[field.first].text
+        expected = name_readings(name, katakana=katakana)
+        surnames = name_readings(name, katakana=katakana, given=False)
+        if not kana or kana in expected:
+            continue
+        slips = []
+        for reading in expected:
+            if reading in surnames:
+                continue  # the dictionary does not know the given name: nothing to mend it by
+            surname = max((s for s in surnames if reading.startswith(s)), key=len, default="")
+            at = one_slip_apart(kana, reading, after=len(surname)) if surname and kana.startswith(surname) else None
+            if at is not None:
+                slips.append((reading, at))
+        if slips:
+            todo.append((field, slips))
+    if not todo:
+        return out, set()
+    scores = scorer.log_likelihoods(
+        [crops[field.first] for field, _ in todo],
+        [[results[field.first].text, *(reading for reading, _ in slips)] for field, slips in todo],
+    )
+    mended: set[str] = set()
+    for (field, slips), (own, *others) in zip(todo, scores, strict=True):
+        best = max(range(len(slips)), key=others.__getitem__)
+        if others[best] < own - _SLIP_NATS:
+            continue
+        reading, at = slips[best]
+        was = results[field.first]
+        confidences = [*was.char_confidences[:at], _MENDED_CONFIDENCE, *was.char_confidences[at:]]
+        if len(reading) == len(was.text):
+            confidences = [*was.char_confidences[:at], _MENDED_CONFIDENCE, *was.char_confidences[at + 1 :]]
+        out[field.first] = TextResult(reading, confidences, min(confidences))
+        mended.add(field.spec.name)
+    return out, mended

@@ -222,7 +222,7 @@ class PagePipeline:
                 low_reason=_REASON_LOW,
             )
         ordered = [
-            flag_read_together(readings[s.name]) if s.name in repeated else readings[s.name]
+            flag_read_together(readings[s.name], repeated[s.name]) if s.name in repeated else readings[s.name]
             for s in layout.fields_on_page(layout_page)
         ]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
-from workers.pipeline.furigana import ReadField, reread_against_names
+from workers.pipeline.furigana import REASON_MENDED, ReadField, mend_slips_against_names, reread_against_names
 from workers.pipeline.hints import is_address
 from workers.pipeline.priors import prior_for
 from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
@@ -212,31 +212,36 @@ def read_across_fields(
     types: Sequence[str | None],
     contexts: Sequence[DecodeContext | None],
     results: list[TextResult],
-) -> tuple[list[TextResult], set[str]]:
+) -> tuple[list[TextResult], dict[str, str]]:
     """What the page's fields know of each other, after each was read alone.
 
-    Furigana are read again against their name (:mod:`workers.pipeline.furigana`), then texts
-    written twice are read together (when the recogniser can score texts).
+    Furigana are read again against their name and, when the recogniser can score texts, one
+    slip of them mended (:mod:`workers.pipeline.furigana`); then texts written twice are read
+    together.
 
     Returns:
-        the page's results, and the fields read together whose text changed (for review).
+        the page's results, and the fields whose text was changed so, each with the reason to
+        show the reviewer.
     """
     if not results:
-        return results, set()
+        return results, {}
     results = reread_against_names(
         recognizer=recognizer, crops=crops, types=types, contexts=contexts, results=results, fields=fields
     )
     if not isinstance(recognizer, TextScorer):
-        return results, set()
-    return read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
+        return results, {}
+    results, mended = mend_slips_against_names(scorer=recognizer, crops=crops, results=results, fields=fields)
+    results, together = read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
+    return results, {**dict.fromkeys(mended, REASON_MENDED), **dict.fromkeys(together, REASON_REPEATED)}
 
 
-def flag_read_together(reading: FieldReading) -> FieldReading:
-    """A field whose text was changed by reading it together with another: to review, saying why.
+def flag_read_together(reading: FieldReading, reason: str = REASON_REPEATED) -> FieldReading:
+    """A field whose text was changed by what another field says (read together with it, or its
+    furigana mended by its name): to review, saying why (``reason``).
 
     Also when it was already doubtful: the reviewer should know the value is not this crop's
     own best reading.
     """
     if reading.status not in ("ok", "empty", "low_confidence"):
         return reading
-    return replace(reading, status="low_confidence", reason=REASON_REPEATED, confidence=min(reading.confidence, 0.5))
+    return replace(reading, status="low_confidence", reason=reason, confidence=min(reading.confidence, 0.5))
