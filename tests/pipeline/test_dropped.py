@@ -16,6 +16,7 @@ from workers.pipeline.dropped import (
     RESTORED_CONFIDENCE,
     Line,
     dropped_glyphs,
+    number_missing,
     restore_dropped_digits,
 )
 from workers.pipeline.recognizer import load_recognizer
@@ -121,6 +122,31 @@ def test_a_sure_lone_read_is_put_back_and_sent_to_review(read_as: dict[str, floa
     text, confidences = changed[5]
     assert text == expected
     assert confidences == [0.99, RESTORED_CONFIDENCE, 0.99]
+
+
+def test_a_hyphen_with_no_number_on_one_side_marks_a_missing_number() -> None:
+    """GIVEN address readings and a place in them WHEN asked whether a number must stand there THEN
+    yes where a hyphen has a letter or the end on that side, no between digits, beside ー or nothing."""
+    assert number_missing("一番町-21-11", 3)
+    assert number_missing("3-4-", 4)
+    assert not number_missing("2-21-11", 1) and not number_missing("2-21-11", 2)
+    assert not number_missing("コーポ", 2) and not number_missing("1番", 1)
+
+
+def test_an_unsure_lone_read_goes_in_where_the_address_lacks_a_number() -> None:
+    """GIVEN 町-1 read with an unread glyph between 町 and the hyphen WHEN that glyph alone reads 2 at
+    45 % (9 at 40 %, 7 at 10 %) THEN 町2-1 with the 2 at its share among the digits, below the restored
+    confidence (a number must stand there; for review); an unsure read beside 1番 puts nothing back
+    (above)."""
+    chars = [*CHARS[:-1], "町", " "]
+    cleaned = _drawn("oooo")
+    spikes = {3: {"町": 0.99}, 11: {"-": 0.99}, 15: {"1": 0.99}}
+    line = Line(cleaned, "町-1", [0.99] * 3, frames(chars, [spikes.get(t, {}) for t in range(cleaned.shape[1] // 10)]), 10.0)
+    model = _LoneModel({"2": 0.45, "9": 0.4, "7": 0.1})
+    changed = restore_dropped_digits(lines={0: line}, characters=chars, as_lone=lambda glyph: [glyph], infer=model.infer)
+    text, confidences = changed[0]
+    assert text == "町2-1"
+    assert confidences[1] < RESTORED_CONFIDENCE and confidences[0] == confidences[2] == 0.99
 
 
 @pytest.mark.slow
