@@ -273,8 +273,8 @@ def _shimizu(kana: str, *, name_confidence: float = 0.996, kana_type: str = "hir
 
 def test_a_kana_the_model_did_not_see_is_put_back_from_a_surely_read_name_for_review() -> None:
     """GIVEN ふりがな しみずゆま under 清水悠真 read at 0.996, the model finding しみずゆうま 5.8 nats less
-    likely WHEN mended THEN しみずゆうま, the put-back う at 0.5 (to review); 12 nats less likely, or
-    under a name read at 0.9, it stays as read."""
+    likely WHEN mended THEN しみずゆうま, the put-back う at 0.5 (to review); 12 nats less likely, not
+    spellable by the model at all, or under a name read at 0.9, it stays as read."""
     crops = [np.zeros((8, 8), np.uint8)] * 2
     fields, results = _shimizu("しみずゆま")
     scorer = _Scorer({"しみずゆま": -1.8, "しみずゆうま": -7.6})
@@ -284,6 +284,10 @@ def test_a_kana_the_model_did_not_see_is_put_back_from_a_surely_read_name_for_re
     assert scorer.scored == [["しみずゆま", "しみずゆうま"]]
     out, mended = mend_slips_against_names(
         scorer=_Scorer({"しみずゆま": -1.8, "しみずゆうま": -13.8}), crops=crops, results=results, fields=fields
+    )
+    assert out == results and mended == set()
+    out, mended = mend_slips_against_names(
+        scorer=_Scorer({"しみずゆま": float("-inf"), "しみずゆうま": float("-inf")}), crops=crops, results=results, fields=fields
     )
     assert out == results and mended == set()
     fields, doubtful = _shimizu("しみずゆま", name_confidence=0.9)

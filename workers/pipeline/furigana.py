@@ -20,6 +20,7 @@ surname is never mended (山崎 is やまさき or やまざき, both listed).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -248,7 +249,8 @@ def mend_slips_against_names(
     mended: set[str] = set()
     for (field, slips), (own, *others) in zip(todo, scores, strict=True):
         best = max(range(len(slips)), key=others.__getitem__)
-        if others[best] < own - _SLIP_NATS:
+        # A reading the model cannot spell at all (a kana outside its dictionary) is never taken.
+        if not math.isfinite(others[best]) or others[best] < own - _SLIP_NATS:
             continue
         reading, at = slips[best]
         was = results[field.first]
