@@ -106,6 +106,19 @@ def kana_base_field(kana: FieldSpec, specs: Sequence[FieldSpec]) -> FieldSpec | 
     return base if name_like or _FURIGANA_LABEL.search(kana.label) else None
 
 
+def _name_pairs(fields: Sequence[ReadField]) -> list[tuple[ReadField, ReadField]]:
+    """Each one-line kana field of the page with the one-line name field it reads out."""
+    by_name = {f.spec.name: f for f in fields}
+    specs = [f.spec for f in fields]
+    pairs = []
+    for field in fields:
+        base_spec = kana_base_field(field.spec, specs)
+        base = by_name.get(base_spec.name) if base_spec is not None else None
+        if base is not None and field.count == 1 and base.count == 1:
+            pairs.append((field, base))
+    return pairs
+
+
 def _starts_with(text: str, readings: tuple[str, ...]) -> bool:
     return any(text.startswith(r) for r in readings)
 
@@ -143,14 +156,9 @@ def reread_against_names(
         reading of the name further than the first did.
     """
     out = list(results)
-    by_name = {f.spec.name: f for f in fields}
     # (crop index, the name's full readings, the readings the prior favours, whole-name readings)
     todo: list[tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
-    for field in fields:
-        base_spec = kana_base_field(field.spec, [f.spec for f in fields])
-        base = by_name.get(base_spec.name) if base_spec is not None else None
-        if base is None or field.count != 1 or base.count != 1:
-            continue
+    for field, base in _name_pairs(fields):
         name, katakana = results[base.first].text, field.spec.type == "katakana"
         expected = name_readings(name, katakana=katakana)
         kana, surnames = results[field.first].text, name_readings(name, katakana=katakana, given=False)
@@ -218,12 +226,9 @@ def mend_slips_against_names(
         the new results, and the names of the kana fields mended (to flag with :data:`REASON_MENDED`).
     """
     out = list(results)
-    by_name = {f.spec.name: f for f in fields}
     todo: list[tuple[ReadField, list[tuple[str, int]]]] = []
-    for field in fields:
-        base_spec = kana_base_field(field.spec, [f.spec for f in fields])
-        base = by_name.get(base_spec.name) if base_spec is not None else None
-        if base is None or field.count != 1 or base.count != 1 or results[base.first].confidence < _NAME_SURE:
+    for field, base in _name_pairs(fields):
+        if results[base.first].confidence < _NAME_SURE:
             continue
         name, katakana, kana = results[base.first].text, field.spec.type == "katakana", results[field.first].text
         expected = name_readings(name, katakana=katakana)
