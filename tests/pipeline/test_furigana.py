@@ -304,7 +304,7 @@ def test_a_voicing_mark_is_mended_even_under_a_clear_read_and_a_surname_never() 
     out, mended = mend_slips_against_names(
         scorer=_Scorer({"ホシノマナプ": -0.05, "ホシノマナブ": -4.05}), crops=crops, results=results, fields=fields
     )
-    assert out[0].text == "ホシノマナブ" and out[0].char_confidences[5] == 0.5 and mended == {"child_name_kana"}
+    assert out[0] == TextResult("ホシノマナブ", [0.86] * 5 + [0.5], 0.5) and mended == {"child_name_kana"}
     okubo_fields, okubo = _page()
     scorer = _Scorer({"オオクポアスカ": -0.05, "オオクボアスカ": -1.0})
     out, mended = mend_slips_against_names(scorer=scorer, crops=crops, results=okubo, fields=okubo_fields)

@@ -259,9 +259,8 @@ def mend_slips_against_names(
             continue
         reading, at = slips[best]
         was = results[field.first]
-        confidences = [*was.char_confidences[:at], _MENDED_CONFIDENCE, *was.char_confidences[at:]]
-        if len(reading) == len(was.text):
-            confidences = [*was.char_confidences[:at], _MENDED_CONFIDENCE, *was.char_confidences[at + 1 :]]
+        replaced = 1 if len(reading) == len(was.text) else 0  # a voicing mark changed, not a kana put back
+        confidences = [*was.char_confidences[:at], _MENDED_CONFIDENCE, *was.char_confidences[at + replaced :]]
         out[field.first] = TextResult(reading, confidences, min(confidences))
         mended.add(field.spec.name)
     return out, mended
