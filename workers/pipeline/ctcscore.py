@@ -106,13 +106,12 @@ def _label_terms(
     return log_label, log_blank, skip
 
 
-def _best_step(score: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One Viterbi transition: the best of staying, stepping and jumping into each state, and how
-    many states back it came from (0, 1 or 2)."""
+def _predecessors(score: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    """``(3, S)``: the score each state can be entered from in one frame, by how many states back
+    (0: stay, 1: step, 2: jump over a blank where ``skip`` allows it; -inf where it cannot)."""
     step = np.concatenate(([-np.inf], score[:-1]))
     jump = np.where(skip, np.concatenate(([-np.inf, -np.inf], score[:-2])), -np.inf)
-    options = np.stack([score, step, jump])
-    return options.max(axis=0), options.argmax(axis=0)
+    return np.stack([score, step, jump])
 
 
 def ctc_log_likelihood(probs: np.ndarray, characters: Sequence[str], text: str) -> float:
@@ -134,9 +133,7 @@ def ctc_log_likelihood(probs: np.ndarray, characters: Sequence[str], text: str) 
     for t in range(1, probs.shape[0]):
         emit[0::2] = log_blank[t]
         emit[1::2] = log_label[t]
-        step = np.concatenate(([-np.inf], alpha[:-1]))
-        jump = np.where(skip, np.concatenate(([-np.inf, -np.inf], alpha[:-2])), -np.inf)
-        alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + emit
+        alpha = np.logaddexp.reduce(_predecessors(alpha, skip), axis=0) + emit
     return float(np.logaddexp(alpha[-1], alpha[-2]))
 
 
@@ -159,8 +156,9 @@ def ctc_alignment(probs: np.ndarray, characters: Sequence[str], text: str) -> li
     for t in range(1, frames):
         emit[0::2] = log_blank[t]
         emit[1::2] = log_label[t]
-        best, back[t] = _best_step(score, skip)
-        score = best + emit
+        options = _predecessors(score, skip)
+        back[t] = options.argmax(axis=0)
+        score = options.max(axis=0) + emit
     state = len(skip) - 1 if score[-1] >= score[-2] else len(skip) - 2
     if not math.isfinite(float(score[state])):
         return None
