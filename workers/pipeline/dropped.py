@@ -48,7 +48,9 @@ RESTORED_CONFIDENCE = 0.5
 """A digit put back is never surer than this: the line model did not read it."""
 
 _DIGITS = "0123456789"
-_NUMBER_MARKS = _DIGITS + "-‐−－ー"
+_HYPHENS = "-‐−－"
+"""Hyphens that join the numbers of an address (not the long-vowel mark ー)."""
+_NUMBER_MARKS = _DIGITS + _HYPHENS + "ー"
 """What may stand beside a dropped digit: another digit or the hyphen of 2-21-11."""
 _TALL = 0.45
 """A glyph lower than this share of the line's ink height is a mark (a dot, a hyphen, a dakuten)."""
@@ -57,8 +59,6 @@ _THIN = 0.3
 beside it (a stroke of ハ, the upright of 1): never taken for a dropped digit."""
 _SURE = 0.9
 """The lone read's share of its best digit needed to put it back."""
-_HYPHENS = "-‐−－"
-"""Hyphens that join the numbers of an address (not the long-vowel mark ー)."""
 _MOST = 3
 """At most this many unread glyphs in one line are read alone (dev: never more than two)."""
 _MARGIN = 1.0
