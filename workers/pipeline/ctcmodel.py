@@ -4,7 +4,7 @@
 more; what the probabilities are read as (field types, priors, views, glyph rereads) is
 :class:`~workers.pipeline.recognizer.OnnxCtcRecognizer`'s business. Kept apart so the
 decoding side reads as one story and the model side can be swapped or measured alone
-(``benchmarks/gpu_shapes.py`` times exactly this part).
+(``benchmarks/gpu_shapes.py`` times the inference calls of a session opened the same way).
 """
 
 from __future__ import annotations
