@@ -25,6 +25,7 @@ from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import REASON_MENDED, ReadField, mend_slips_against_names, reread_against_names
 from workers.pipeline.hints import is_address
+from workers.pipeline.plausible import replace_implausible_dates
 from workers.pipeline.priors import prior_for
 from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
 from workers.pipeline.types import FieldReading
@@ -217,7 +218,8 @@ def read_across_fields(
 
     Furigana are read again against their name and, when the recogniser can score texts, one
     slip of them mended (:mod:`workers.pipeline.furigana`); then texts written twice are read
-    together.
+    together, and date parts read implausibly replaced by their likeliest plausible value
+    (:mod:`workers.pipeline.plausible`).
 
     Returns:
         the page's results, and the fields whose text was changed so, each with the reason to
@@ -232,7 +234,14 @@ def read_across_fields(
         return results, {}
     results, mended = mend_slips_against_names(scorer=recognizer, crops=crops, results=results, fields=fields)
     results, together = read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
-    return results, {**dict.fromkeys(mended, REASON_MENDED), **dict.fromkeys(together, REASON_REPEATED)}
+    results, replaced = replace_implausible_dates(
+        scorer=recognizer, fields=fields, crops=crops, contexts=contexts, results=results
+    )
+    return results, {
+        **dict.fromkeys(mended, REASON_MENDED),
+        **dict.fromkeys(together, REASON_REPEATED),
+        **replaced,
+    }
 
 
 def flag_read_together(reading: FieldReading, reason: str = REASON_REPEATED) -> FieldReading:

@@ -10,8 +10,10 @@ split into boxes, which part a box holds. The role gives the beam decoder a prio
 「請求日（年）」 read as ``1`` on a form uploaded in 令和8年 is a misread 7 far more often
 than an application kept for seven years.
 
-Only plausibility is judged, never truth: an implausible value is kept as read and sent
-to review with the reason; nothing is rewritten.
+Only plausibility is judged, never truth: the decoder's prior never overturns a confident
+reading, and an implausible value goes to review with the reason. Where the model finds a
+plausible value nearly as likely, the page puts that value in its place, for review with both
+values named (:mod:`workers.pipeline.plausible`); nothing implausible is changed unseen.
 
 A free-text field may also hold a person's name (「氏名」「保護者氏名」, :func:`holds_person_name`):
 no digit is ever written in one, so its decoding leaves digits out.

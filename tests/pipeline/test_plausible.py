@@ -1,0 +1,147 @@
+"""A date part read implausibly is replaced by the plausible value the model finds likeliest, for review."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from ocr_service.forms.layout import FieldSpec
+from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.furigana import ReadField
+from workers.pipeline.plausible import (
+    PLAUSIBLE_NATS,
+    plausible_candidates,
+    reason_replaced,
+    replace_implausible_dates,
+)
+from workers.pipeline.recognizer import TextResult
+from workers.pipeline.repeated import read_across_fields
+from workers.pipeline.roles import FieldRole
+
+UPLOAD = dt.date(2026, 12, 2)  # 令和8年
+CROP = np.zeros((8, 8), np.uint8)
+
+
+class _Scorer:
+    """Stands in for the recogniser: reads nothing new, scores texts by a table (others: -99)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.scored: list[list[str]] = []
+
+    def recognize(
+        self,
+        crops: Sequence[np.ndarray],
+        charsets: Sequence[str | None],
+        contexts: Sequence[DecodeContext | None] | None = None,
+    ) -> list[TextResult]:
+        raise AssertionError("nothing is read again")
+
+    def log_likelihoods(
+        self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]
+    ) -> list[list[float]]:
+        self.scored.extend(list(c) for c in candidates)
+        return [[self.scores.get(t, -99.0) for t in c] for c in candidates]
+
+
+def test_an_implausible_year_month_or_day_is_tried_against_every_plausible_value() -> None:
+    """GIVEN a 令和8 upload WHEN a request year 1, a month 13 or a day 45 was read THEN every plausible
+    value of the box is a candidate; GIVEN a plausible reading, an empty box or a letter THEN none."""
+    years = plausible_candidates(FieldRole.RECENT_YEAR, "1", UPLOAD)
+    assert {"5", "6", "7", "8", "2026"} <= set(years) and "1" not in years and "9" not in years
+    assert plausible_candidates(FieldRole.MONTH, "13", UPLOAD)[:3] == ["1", "2", "3"]
+    assert "12" in plausible_candidates(FieldRole.MONTH, "13", UPLOAD)
+    assert "31" in plausible_candidates(FieldRole.DAY, "45", UPLOAD)
+    assert plausible_candidates(FieldRole.RECENT_YEAR, "7", UPLOAD) == []
+    assert plausible_candidates(FieldRole.RECENT_YEAR, "", UPLOAD) == []
+    assert plausible_candidates(FieldRole.BIRTH_DATE, "令和2年1月1日", UPLOAD) == []
+
+
+def test_an_old_fill_in_date_is_tried_with_each_recent_year_but_never_after_the_upload() -> None:
+    """GIVEN a fill-in date read 令和2年12月10日 on 2026-12-02 WHEN candidates are asked THEN the same
+    month and day in 令和5〜7 (令和8年12月10日 lies after the upload); a western year likewise; a
+    recent date or text that is no date has none."""
+    assert plausible_candidates(FieldRole.RECENT_DATE, "令和2年12月10日", UPLOAD) == [
+        "令和5年12月10日",
+        "令和6年12月10日",
+        "令和7年12月10日",
+    ]
+    assert plausible_candidates(FieldRole.RECENT_DATE, "2019年4月1日", UPLOAD)[-1] == "2026年4月1日"
+    assert plausible_candidates(FieldRole.RECENT_DATE, "令和2年2月30日", UPLOAD) == []
+    assert plausible_candidates(FieldRole.RECENT_DATE, "令和7年12月10日", UPLOAD) == []
+    assert plausible_candidates(FieldRole.RECENT_DATE, "ちょうど", UPLOAD) == []
+
+
+def _page(
+    year: str, confidence: float = 0.98
+) -> tuple[list[ReadField], list[DecodeContext | None], list[TextResult]]:
+    year_spec = FieldSpec(name="request_year", label="請求日（年）", box=(10, 10, 40, 30), type="digits")
+    count_spec = FieldSpec(name="copies", label="通数", box=(50, 10, 80, 30), type="digits")
+    fields = [ReadField(year_spec, 0, 1), ReadField(count_spec, 1, 1)]
+    contexts: list[DecodeContext | None] = [DecodeContext(role=FieldRole.RECENT_YEAR), None]
+    return fields, contexts, [TextResult(year, [confidence], confidence), TextResult("1", [0.99], 0.99)]
+
+
+@pytest.mark.parametrize(
+    ("gap", "taken"), [(4.3, True), (PLAUSIBLE_NATS - 0.1, True), (PLAUSIBLE_NATS + 0.5, False)]
+)
+def test_the_likeliest_plausible_year_replaces_a_confident_misread_within_the_gap(
+    gap: float, taken: bool
+) -> None:
+    """GIVEN a request-year box read 1 at 98 % and the model finding 7 ``gap`` nats less likely (5 and 6
+    further off) WHEN implausible dates are replaced THEN 7 at 0.5 with a reason naming both values
+    while the gap is within PLAUSIBLE_NATS; beyond it the reading stays. The box without a role is
+    never scored."""
+    fields, contexts, results = _page("1")
+    scorer = _Scorer({"1": -0.1, "7": -0.1 - gap, "5": -30.0, "6": -25.0})
+    out, replaced = replace_implausible_dates(
+        scorer=scorer, fields=fields, crops=[CROP, CROP], contexts=contexts, results=results, reference=UPLOAD
+    )
+    if taken:
+        assert (out[0].text, out[0].confidence, out[0].char_confidences) == ("7", 0.5, [0.5])
+        assert replaced == {"request_year": reason_replaced("1", "7")}
+        assert "「1」" in replaced["request_year"] and "「7」" in replaced["request_year"]
+    else:
+        assert out[0] == results[0] and replaced == {}
+    assert out[1] == results[1] and len(scorer.scored) == 1 and scorer.scored[0][0] == "1"
+
+
+def test_a_plausible_reading_is_not_scored_and_an_unspellable_value_never_put_in() -> None:
+    """GIVEN a request year read 7 WHEN replaced THEN nothing is scored; GIVEN a year read 1 whose every
+    plausible value the model cannot spell (-inf) THEN the reading stays."""
+    fields, contexts, results = _page("7")
+    scorer = _Scorer({})
+    assert replace_implausible_dates(
+        scorer=scorer, fields=fields, crops=[CROP, CROP], contexts=contexts, results=results, reference=UPLOAD
+    ) == (results, {})
+    assert scorer.scored == []
+    fields, contexts, results = _page("1")
+    table = {"1": -0.1} | {c: float("-inf") for c in plausible_candidates(FieldRole.RECENT_YEAR, "1", UPLOAD)}
+    out, replaced = replace_implausible_dates(
+        scorer=_Scorer(table),
+        fields=fields,
+        crops=[CROP, CROP],
+        contexts=contexts,
+        results=results,
+        reference=UPLOAD,
+    )
+    assert out == results and replaced == {}
+
+
+def test_a_replaced_month_leaves_the_page_with_its_own_review_reason() -> None:
+    """GIVEN a month box read 13 that the model finds nearly as likely to be 12 WHEN the page's fields
+    are read across THEN 12, named with the replacement reason (what the reviewer reads)."""
+    spec = FieldSpec(name="request_month", label="請求日（月）", box=(10, 10, 40, 30), type="digits")
+    out, changed = read_across_fields(
+        recognizer=_Scorer({"13": -0.2, "12": -2.0, "1": -6.0}),
+        fields=[ReadField(spec, 0, 1)],
+        crops=[CROP],
+        types=["digits"],
+        contexts=[DecodeContext(role=FieldRole.MONTH)],
+        results=[TextResult("13", [0.97, 0.96], 0.96)],
+    )
+    assert out[0].text == "12"
+    assert changed == {"request_month": reason_replaced("13", "12")}

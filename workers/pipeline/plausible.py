@@ -1,0 +1,131 @@
+"""A date part read implausibly: the plausible value the model finds most likely, for review.
+
+The decoder's date prior is a few nats (:mod:`workers.pipeline.priors`): it settles a close call
+(1 at 55 %, 7 at 40 % in a 請求日（年） box) but never overturns a confident reading. Some
+glyphs are confidently misread all the same (a 7 written with a long stem reads 1 at 98 %, or
+9 at 95 %), and a request year of 令和1 on a form uploaded in 令和8 is a misread, not an
+application kept for seven years.
+
+The set of plausible values of such a field is closed and small (:func:`plausible_values`:
+令和5〜8 or 2023〜2026 for a request year, 1〜12 for a month), so every one of them can be
+scored against the crop (CTC log-likelihood, :mod:`workers.pipeline.ctcscore`). When the
+model finds the best of them at most :data:`PLAUSIBLE_NATS` less likely than what it read,
+that value replaces the reading, and the field goes to review with both values in the
+reason (:func:`reason_replaced`): the reviewer confirms the likely value with one key,
+or types what the crop shows. Beyond that gap the crop shows no plausible value and the
+reading stays as read (the validator's plausibility reason sends it to review).
+
+A whole fill-in date (type ``date``) read years before the upload (令和2年12月10日 on a
+令和8 upload) is tried with each recent 令和 year in its place, the month and day as read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from workers.pipeline.decoding import DecodeContext
+from workers.pipeline.furigana import ReadField
+from workers.pipeline.recognizer import TextResult, TextScorer
+from workers.pipeline.roles import (
+    FieldRole,
+    compact,
+    implausible_reason,
+    plausible_values,
+    recent_era_years,
+    written_date,
+)
+
+__all__ = ["PLAUSIBLE_NATS", "plausible_candidates", "reason_replaced", "replace_implausible_dates"]
+
+PLAUSIBLE_NATS = 10.0
+"""How much more likely the model may find its own implausible reading than the plausible value
+put in its place (dev: 3.0, 4.3 and 4.5 nats for three 7s read 9, 1 and 1 in request-year boxes)."""
+_REPLACED_CONFIDENCE = 0.5
+"""The replaced value's confidence: below every auto-accept threshold, so a person checks it."""
+_ERA_DATE = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(.+)$")
+_WESTERN_DATE = re.compile(r"^(\d{4})年(.+)$")
+
+
+def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> list[str]:
+    """The plausible values to try in place of ``value``, a reading of a field with ``role``
+    that :func:`implausible_reason` doubts; empty when the value is not doubted or nothing fits."""
+    text = compact(value)
+    if not text or implausible_reason(role, text, reference) is None:
+        return []
+    if role is FieldRole.RECENT_DATE:
+        era = _ERA_DATE.match(text)
+        western = _WESTERN_DATE.match(text)
+        if era is not None:
+            rest = era.group(3)
+            tried = [f"令和{year}年{rest}" for year in sorted(recent_era_years(reference))]
+        elif western is not None:
+            rest = western.group(2)
+            tried = [f"{reference.year - back}年{rest}" for back in range(3, -1, -1)]
+        else:
+            return []
+        # A fill-in date lies on or before the upload day, and the candidate must be a real day.
+        return [
+            c
+            for c in tried
+            if (when := written_date(c)) is not None
+            and when <= reference
+            and implausible_reason(role, c, reference) is None
+        ]
+    if not text.isdigit():
+        return []
+    return sorted(plausible_values(role, reference), key=lambda c: (len(c), c))
+
+
+def reason_replaced(was: str, now: str) -> str:
+    """The review reason of a value put in place of an implausible reading (Japanese)."""
+    return f"「{was}」と読めましたが日付として不自然なため、最も近い「{now}」にしました。確認してください"
+
+
+def replace_implausible_dates(
+    *,
+    scorer: TextScorer,
+    fields: Sequence[ReadField],
+    crops: Sequence[np.ndarray],
+    contexts: Sequence[DecodeContext | None],
+    results: list[TextResult],
+    reference: dt.date | None = None,
+) -> tuple[list[TextResult], dict[str, str]]:
+    """``results`` with each implausibly read date part replaced by the plausible value the model
+    finds most likely, when within :data:`PLAUSIBLE_NATS` of its own reading.
+
+    Only one-line fields with a date role take part (:func:`~workers.pipeline.roles.field_role`).
+
+    Returns:
+        the new results, and the fields replaced with the reason to show the reviewer.
+    """
+    day = reference or dt.date.today()
+    todo: list[tuple[ReadField, list[str]]] = []
+    for field in fields:
+        context = contexts[field.first]
+        if field.count != 1 or context is None or context.role is None:
+            continue
+        candidates = plausible_candidates(context.role, results[field.first].text, day)
+        if candidates:
+            todo.append((field, candidates))
+    if not todo:
+        return results, {}
+    scores = scorer.log_likelihoods(
+        [crops[field.first] for field, _ in todo],
+        [[results[field.first].text, *candidates] for field, candidates in todo],
+    )
+    out = list(results)
+    replaced: dict[str, str] = {}
+    for (field, candidates), (own, *others) in zip(todo, scores, strict=True):
+        best = max(range(len(candidates)), key=others.__getitem__)
+        # A value the model cannot spell at all, or one far less likely than what it saw, is never put in.
+        if not math.isfinite(others[best]) or others[best] < own - PLAUSIBLE_NATS:
+            continue
+        was, now = results[field.first].text, candidates[best]
+        out[field.first] = TextResult(now, [_REPLACED_CONFIDENCE] * len(now), _REPLACED_CONFIDENCE)
+        replaced[field.spec.name] = reason_replaced(was, now)
+    return out, replaced
