@@ -62,12 +62,17 @@ def test_an_implausible_year_month_or_day_is_tried_against_every_plausible_value
 
 def test_an_old_fill_in_date_is_tried_with_each_recent_year_but_never_after_the_upload() -> None:
     """GIVEN a fill-in date read 令和2年12月10日 on 2026-12-02 WHEN candidates are asked THEN the same
-    month and day in 令和5〜7 (令和8年12月10日 lies after the upload); a western year likewise; a
-    recent date or text that is no date has none."""
+    month and day in 令和5〜7 (令和8年12月10日 lies after the upload); one read after the upload
+    (令和9年) likewise; a western year likewise; a recent date or text that is no date has none."""
     assert plausible_candidates(FieldRole.RECENT_DATE, "令和2年12月10日", UPLOAD) == [
         "令和5年12月10日",
         "令和6年12月10日",
         "令和7年12月10日",
+    ]
+    assert plausible_candidates(FieldRole.RECENT_DATE, "令和9年4月1日", UPLOAD) == [
+        "令和6年4月1日",
+        "令和7年4月1日",
+        "令和8年4月1日",
     ]
     assert plausible_candidates(FieldRole.RECENT_DATE, "2019年4月1日", UPLOAD)[-1] == "2026年4月1日"
     assert plausible_candidates(FieldRole.RECENT_DATE, "令和2年2月30日", UPLOAD) == []

@@ -187,6 +187,9 @@ def implausible_reason(role: FieldRole | None, value: str, reference: dt.date) -
         when = written_date(text)
         if when is not None and too_old(when, reference):
             return f"記入日・申請日が{RECENT_YEARS}年以上前です。読み取りを確認してください"
+        if when is not None and when > reference:
+            # A form is filled in before it is scanned: 令和9年 on a 令和8 upload is a misread 7.
+            return "記入日・申請日が処理日より後です。読み取りを確認してください"
         return None
     if role is FieldRole.BIRTH_DATE or not text.isdigit():
         return None
