@@ -83,7 +83,7 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
 
 def reason_replaced(was: str, now: str) -> str:
     """The review reason of a value put in place of an implausible reading (Japanese)."""
-    return f"「{was}」と読めましたが日付として不自然なため、最も近い「{now}」にしました。確認してください"
+    return f"「{was}」と読めましたが日付として不自然なため、次に可能性の高い「{now}」にしました。確認してください"
 
 
 def replace_implausible_dates(

@@ -245,8 +245,9 @@ def read_across_fields(
 
 
 def flag_read_together(reading: FieldReading, reason: str = REASON_REPEATED) -> FieldReading:
-    """A field whose text was changed by what another field says (read together with it, or its
-    furigana mended by its name): to review, saying why (``reason``).
+    """A field whose text was changed after it was read alone (read together with another field,
+    its furigana mended by its name, an implausible date part replaced): to review, saying why
+    (``reason``).
 
     Also when it was already doubtful: the reviewer should know the value is not this crop's
     own best reading.
