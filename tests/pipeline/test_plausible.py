@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ocr_service.forms.layout import FieldSpec
+from tests.support.fakes import FixedReader
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.plausible import (
@@ -25,24 +26,15 @@ UPLOAD = dt.date(2026, 12, 2)  # 令和8年
 CROP = np.zeros((8, 8), np.uint8)
 
 
-class _Scorer:
-    """Stands in for the recogniser: reads nothing new, scores texts by a table (others: -99)."""
+class _Scorer(FixedReader):
+    """Stands in for the recogniser: scores texts by a table (others: -99); reads nothing new."""
 
     def __init__(self, scores: dict[str, float]) -> None:
+        super().__init__()
         self.scores = scores
         self.scored: list[list[str]] = []
 
-    def recognize(
-        self,
-        crops: Sequence[np.ndarray],
-        charsets: Sequence[str | None],
-        contexts: Sequence[DecodeContext | None] | None = None,
-    ) -> list[TextResult]:
-        raise AssertionError("nothing is read again")
-
-    def log_likelihoods(
-        self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]
-    ) -> list[list[float]]:
+    def log_likelihoods(self, crops: Sequence[np.ndarray], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         self.scored.extend(list(c) for c in candidates)
         return [[self.scores.get(t, -99.0) for t in c] for c in candidates]
 
@@ -112,6 +104,7 @@ def test_the_likeliest_plausible_year_replaces_a_confident_misread_within_the_ga
     else:
         assert out[0] == results[0] and replaced == {}
     assert out[1] == results[1] and len(scorer.scored) == 1 and scorer.scored[0][0] == "1"
+    assert scorer.crops == 0
 
 
 def test_a_plausible_reading_is_not_scored_and_an_unspellable_value_never_put_in() -> None:
