@@ -52,6 +52,17 @@ def test_an_implausible_year_month_or_day_is_tried_against_every_plausible_value
     assert plausible_candidates(FieldRole.BIRTH_DATE, "令和2年1月1日", UPLOAD) == []
 
 
+def test_a_year_or_date_only_a_few_years_old_is_doubted_but_kept() -> None:
+    """GIVEN a 令和8 upload WHEN a request year 4 (or 2022), or a fill-in date of 令和4年, was read (four years
+    back: the validator doubts it) THEN no candidate: only a reading more than five years back or after
+    the upload is replaced, so a right reading does not turn wrong as the scans age."""
+    assert plausible_candidates(FieldRole.RECENT_YEAR, "4", UPLOAD) == []
+    assert plausible_candidates(FieldRole.RECENT_YEAR, "2022", UPLOAD) == []
+    assert plausible_candidates(FieldRole.RECENT_DATE, "令和4年5月1日", UPLOAD) == []
+    assert plausible_candidates(FieldRole.RECENT_YEAR, "2", UPLOAD) != []
+    assert plausible_candidates(FieldRole.RECENT_YEAR, "9", UPLOAD) != []
+
+
 def test_an_old_fill_in_date_is_tried_with_each_recent_year_but_never_after_the_upload() -> None:
     """GIVEN a fill-in date read 令和2年12月10日 on 2026-12-02 WHEN candidates are asked THEN the same
     month and day in 令和5〜7 (令和8年12月10日 lies after the upload); one read after the upload

@@ -17,6 +17,9 @@ reading stays as read (the validator's plausibility reason sends it to review).
 
 A whole fill-in date (type ``date``) read years before the upload (令和2年12月10日 on a
 令和8 upload) is tried with each recent 令和 year in its place, the month and day as read.
+A fill-in year or date is only replaced when read more than :data:`_FAR_YEARS` years back or
+after the upload (the validator already doubts one three years old): the window the candidates
+come from moves with the calendar, and a right reading must not be replaced as a form ages.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ocr_service.validation.wareki import ERAS
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.recognizer import TextResult, TextScorer
@@ -47,6 +51,10 @@ PLAUSIBLE_NATS = 10.0
 put in its place (dev: 3.0, 4.3 and 4.5 nats for three 7s read 9, 1 and 1 in request-year boxes)."""
 _REPLACED_CONFIDENCE = 0.5
 """The replaced value's confidence: below every auto-accept threshold, so a person checks it."""
+_FAR_YEARS = 5
+"""A fill-in date or year is replaced only when read more than this many years before the upload
+(or after it): one kept three to five years is unusual but happens (a form found in a drawer), and
+the scans of a benchmark age, so a right reading must not turn implausible as the calendar moves on."""
 _ERA_DATE = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(.+)$")
 _WESTERN_DATE = re.compile(r"^(\d{4})年(.+)$")
 
@@ -55,7 +63,7 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
     """The plausible values to try in place of ``value``, a reading of a field with ``role``
     that :func:`implausible_reason` doubts; empty when the value is not doubted or nothing fits."""
     text = compact(value)
-    if not text or implausible_reason(role, text, reference) is None:
+    if not text or implausible_reason(role, text, reference) is None or not _far_off(role, text, reference):
         return []
     if role is FieldRole.RECENT_DATE:
         era = _ERA_DATE.match(text)
@@ -79,6 +87,21 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
     if not text.isdigit():
         return []
     return sorted(plausible_values(role, reference), key=lambda c: (len(c), c))
+
+
+def _far_off(role: FieldRole, text: str, reference: dt.date) -> bool:
+    """A doubted fill-in year or date lies after the upload or more than :data:`_FAR_YEARS` before
+    it; a month, day or birth year outside its range is far off at any time."""
+    oldest = reference.year - _FAR_YEARS
+    if role is FieldRole.RECENT_DATE:
+        when = written_date(text)
+        return when is not None and (when > reference or when < reference.replace(year=oldest, day=min(reference.day, 28)))
+    if role is FieldRole.RECENT_YEAR:
+        number = int(text)
+        # A small number is a 令和 year (令和1 = 2019), a four-digit one a western year.
+        year = number if number >= 1000 else ERAS[-1].first_day.year - 1 + number
+        return year > reference.year or year < oldest
+    return True
 
 
 def reason_replaced(was: str, now: str) -> str:
