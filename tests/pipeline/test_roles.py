@@ -99,6 +99,16 @@ def test_an_old_fill_in_date_costs_in_the_beam() -> None:
     assert prior("令和2年", False) == 0.0
 
 
+def test_a_broken_fill_in_date_costs_more_than_an_old_one() -> None:
+    """GIVEN the 記入日 prior WHEN an old date and the same date with its year digit (or day) dropped are
+    scored THEN the broken ones cost more: the beam must not drop a digit to escape the old-date cost."""
+    prior = prior_for("date", reference=UPLOAD, role=FieldRole.RECENT_DATE)
+    assert prior is not None
+    old = prior("令和2年4月3日", True)
+    assert old < 0
+    assert prior("令和年4月3日", True) < old and prior("令和2年4月日", True) < old
+
+
 @pytest.mark.parametrize(
     ("role", "value", "flagged"),
     [

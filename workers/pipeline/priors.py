@@ -370,8 +370,13 @@ def _recent_date_prior(grammar: Prior, reference: dt.date) -> Prior:
     """A fill-in date: the date grammar, and a penalty for a day years before the upload."""
 
     def score(text: str, final: bool) -> float:
+        cost = grammar(text, final)
+        if final and cost < 0.0:
+            # A date that is no date costs more than an old one: else a beam drops a digit of a
+            # year three years back (令和7年4月3日 → 令和年4月3日) to escape the old-date cost.
+            return cost - _BAD
         when = written_date(text) if final else None
-        return grammar(text, final) - (_BAD if when is not None and too_old(when, reference) else 0.0)
+        return cost - (_BAD if when is not None and too_old(when, reference) else 0.0)
 
     return score
 
