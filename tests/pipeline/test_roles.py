@@ -125,6 +125,7 @@ def test_a_broken_fill_in_date_costs_more_than_an_old_one() -> None:
         (FieldRole.RECENT_DATE, "令和8年12月3日", True),
         (FieldRole.RECENT_DATE, "令和9年5月1日", True),
         (FieldRole.BIRTH_DATE, "昭和30年2月7日", False),
+        (FieldRole.BIRTH_DATE, "令和9年2月7日", True),
         (FieldRole.MONTH, "", False),
     ],
 )

@@ -191,7 +191,11 @@ def implausible_reason(role: FieldRole | None, value: str, reference: dt.date) -
             # A form is filled in before it is scanned: 令和9年 on a 令和8 upload is a misread 7.
             return "記入日・申請日が処理日より後です。読み取りを確認してください"
         return None
-    if role is FieldRole.BIRTH_DATE or not text.isdigit():
+    if role is FieldRole.BIRTH_DATE:
+        when = written_date(text)
+        # The layout's not_future rule, where set, already rejects it; this is the default doubt.
+        return "生年月日が処理日より後です。読み取りを確認してください" if when is not None and when > reference else None
+    if not text.isdigit():
         return None
     if text in plausible_values(role, reference):
         return None
