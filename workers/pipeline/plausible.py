@@ -36,6 +36,7 @@ from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.recognizer import TextResult, TextScorer
 from workers.pipeline.roles import (
+    RECENT_YEARS,
     FieldRole,
     compact,
     implausible_reason,
@@ -73,7 +74,7 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
             tried = [f"令和{year}年{rest}" for year in sorted(recent_era_years(reference))]
         elif western is not None:
             rest = western.group(2)
-            tried = [f"{reference.year - back}年{rest}" for back in range(3, -1, -1)]
+            tried = [f"{reference.year - back}年{rest}" for back in range(RECENT_YEARS, -1, -1)]
         else:
             return []
         # A fill-in date lies on or before the upload day, and the candidate must be a real day.
