@@ -131,6 +131,9 @@ def test_a_hyphen_with_no_number_on_one_side_marks_a_missing_number() -> None:
     assert number_missing("3-4-", 4)
     assert not number_missing("2-21-11", 1) and not number_missing("2-21-11", 2)
     assert not number_missing("コーポ", 2) and not number_missing("1番", 1)
+    # Every dash of the shared table but the long-vowel marks (full and half width) is such a hyphen.
+    assert number_missing("一番町–21", 3) and number_missing("一番町―21", 3)
+    assert not number_missing("ｺｰﾎﾟ", 2)
 
 
 def test_an_unsure_lone_read_goes_in_where_the_address_lacks_a_number() -> None:

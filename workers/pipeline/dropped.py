@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workers.pipeline.charsets import DASHES
 from workers.pipeline.ctcscore import ctc_alignment
 from workers.pipeline.glyphs import digit_distribution, glyph_boxes, read_digit_likelihoods
 from workers.pipeline.types import TextResult
@@ -48,9 +49,9 @@ RESTORED_CONFIDENCE = 0.5
 """A digit put back is never surer than this: the line model did not read it."""
 
 _DIGITS = "0123456789"
-_HYPHENS = "-‐−－"
-"""Hyphens that join the numbers of an address (not the long-vowel mark ー)."""
-_NUMBER_MARKS = _DIGITS + _HYPHENS + "ー"
+_HYPHENS = "".join(c for c in DASHES if c not in "ーｰ")
+"""Hyphens that join the numbers of an address (not the long-vowel mark ー, ｰ)."""
+_NUMBER_MARKS = _DIGITS + DASHES
 """What may stand beside a dropped digit: another digit or the hyphen of 2-21-11."""
 _TALL = 0.45
 """A glyph lower than this share of the line's ink height is a mark (a dot, a hyphen, a dakuten)."""
