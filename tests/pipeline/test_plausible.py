@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 
 from ocr_service.forms.layout import FieldSpec
+from ocr_service.validation.wareki import ERAS, Era
 from tests.support.fakes import FixedReader
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.plausible import (
     PLAUSIBLE_NATS,
+    birth_era,
+    era_year_candidates,
     plausible_candidates,
+    reason_outside_era,
     reason_replaced,
     replace_implausible_dates,
 )
@@ -154,3 +158,88 @@ def test_a_replaced_month_leaves_the_page_with_its_own_review_reason() -> None:
     )
     assert out[0].text == "12"
     assert changed == {"request_month": reason_replaced("13", "12")}
+
+
+REIWA, HEISEI = ERAS[-1], ERAS[-2]
+
+
+def _era_boxes() -> list[FieldSpec]:
+    return [
+        FieldSpec(name="birth_era_reiwa", label="生年月日：令和", box=(10, 10, 20, 20), type="checkbox"),
+        FieldSpec(name="birth_era_heisei", label="生年月日：平成", box=(30, 10, 40, 20), type="checkbox"),
+        FieldSpec(name="request_era_reiwa", label="請求日：令和", box=(50, 10, 60, 20), type="checkbox"),
+    ]
+
+
+def test_the_ticked_era_box_of_a_birth_date_names_its_era() -> None:
+    """GIVEN a form with 生年月日：令和 / 平成 boxes WHEN one is ticked THEN that era; none or both ticked THEN
+    None; an era box of another date (請求日：令和) says nothing of the birth date; GIVEN an era choice
+    of the birth date THEN its chosen era."""
+    boxes = _era_boxes()
+    assert birth_era(boxes, {"birth_era_reiwa": True}) == REIWA
+    assert birth_era(boxes, {"birth_era_heisei": True, "request_era_reiwa": True}) == HEISEI
+    assert birth_era(boxes, {}) is None and birth_era(boxes, {"request_era_reiwa": True}) is None
+    assert birth_era(boxes, {"birth_era_reiwa": True, "birth_era_heisei": True}) is None
+    choice = FieldSpec.model_validate(
+        {
+            "name": "birth_era",
+            "label": "生年月日（元号）",
+            "box": (10, 10, 120, 20),
+            "type": "choice",
+            "options": [{"value": "令和", "box": (10, 10, 50, 20)}, {"value": "平成", "box": (60, 10, 100, 20)}],
+        }
+    )
+    assert birth_era([choice], {"birth_era": "平成"}) == HEISEI and birth_era([choice], {"birth_era": ""}) is None
+
+
+def test_a_birth_year_outside_its_era_is_tried_with_each_year_of_it() -> None:
+    """GIVEN 令和 ticked on a 令和8 upload WHEN the birth-year box reads 9 or 0 THEN 令和1〜8 are tried; 7 or
+    the western 2021 THEN nothing; under 平成, 35 is tried against 平成1〜31."""
+    assert era_year_candidates("9", REIWA, UPLOAD) == [str(y) for y in range(1, 9)]
+    assert era_year_candidates("0", REIWA, UPLOAD)[-1] == "8"
+    assert era_year_candidates("7", REIWA, UPLOAD) == [] and era_year_candidates("2021", REIWA, UPLOAD) == []
+    assert era_year_candidates("35", HEISEI, UPLOAD)[-1] == "31" and era_year_candidates("", REIWA, UPLOAD) == []
+
+
+def test_a_whole_birth_date_after_the_upload_is_tried_in_each_year_of_its_era() -> None:
+    """GIVEN a birth date read 令和9年2月7日 on 2026-12-02 WHEN candidates are asked THEN 令和2〜8年2月7日
+    (令和1年2月7日 lies before 令和 began); a past birth date has none."""
+    assert plausible_candidates(FieldRole.BIRTH_DATE, "令和9年2月7日", UPLOAD) == [f"令和{y}年2月7日" for y in range(2, 9)]
+    assert plausible_candidates(FieldRole.BIRTH_DATE, "昭和30年2月7日", UPLOAD) == []
+
+
+def _birth_page(year: str) -> tuple[list[ReadField], list[DecodeContext | None], list[TextResult]]:
+    spec = FieldSpec(name="birth_year", label="生年月日（年）", box=(10, 30, 40, 50), type="digits")
+    return [ReadField(spec, 0, 1)], [DecodeContext(role=FieldRole.BIRTH_YEAR)], [TextResult(year, [0.97], 0.97)]
+
+
+def test_a_birth_year_beyond_its_ticked_era_is_replaced_or_doubted() -> None:
+    """GIVEN 令和 ticked on a 令和8 upload and the birth-year box read 9 WHEN the model finds 7 within the gap
+    THEN 7 for review; WHEN no year of 令和 is close THEN 9 stays, for review with the era reason; without
+    the ticked era THEN 9 is a plausible birth year (昭和9) and nothing is scored."""
+    fields, contexts, results = _birth_page("9")
+
+    def settle(scorer: _Scorer, era: Era | None) -> tuple[list[TextResult], dict[str, str]]:
+        return replace_implausible_dates(
+            scorer=scorer, fields=fields, crops=[CROP], contexts=contexts, results=results, reference=UPLOAD, era=era
+        )
+
+    out, reasons = settle(_Scorer({"9": -0.1, "7": -3.0}), REIWA)
+    assert out[0].text == "7" and reasons == {"birth_year": reason_replaced("9", "7")}
+    out, reasons = settle(_Scorer({"9": -0.1}), REIWA)
+    assert out == results and reasons == {"birth_year": reason_outside_era("9", REIWA, UPLOAD)}
+    assert "令和" in reasons["birth_year"]
+    scorer = _Scorer({})
+    assert settle(scorer, None) == (results, {}) and scorer.scored == []
+
+
+def test_the_ticked_era_reaches_the_birth_year_through_the_page_step() -> None:
+    """GIVEN a birth-year box read 9 and 令和 ticked WHEN the page's fields are read across THEN the year the
+    model finds next (7) is put in with its reason; without an era nothing changes."""
+    fields, contexts, results = _birth_page("9")
+    scorer = _Scorer({"9": -0.1, "7": -2.0})
+    for era, text, changed in ((REIWA, "7", {"birth_year": reason_replaced("9", "7")}), (None, "9", {})):
+        out, reasons = read_across_fields(
+            recognizer=scorer, fields=fields, crops=[CROP], types=["digits"], contexts=contexts, results=results, era=era
+        )
+        assert (out[0].text, reasons) == (text, changed)

@@ -38,6 +38,7 @@ from workers.pipeline.marks import (
     seal_mask,
     strip_mask,
 )
+from workers.pipeline.plausible import birth_era
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.repeated import flag_read_together, read_across_fields
 from workers.pipeline.second_opinion import Ask, SecondOpinion
@@ -198,6 +199,7 @@ class PagePipeline:
             types=types,
             contexts=contexts,
             results=results,
+            era=birth_era(layout.fields_on_page(layout_page), {n: r.value for n, r in readings.items()}),
         )
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])

@@ -20,6 +20,12 @@ A whole fill-in date (type ``date``) read years before the upload (令和2年12�
 A fill-in year or date is only replaced when read more than :data:`_FAR_YEARS` years back or
 after the upload (the validator already doubts one three years old): the window the candidates
 come from moves with the calendar, and a right reading must not be replaced as a form ages.
+
+A birth date cannot lie after the upload: a whole one read so (令和9年… on a 令和8 upload) is tried
+with each year of its era up to now. A split one whose era the form asks as a checkbox
+(「生年月日：令和」 ticked, :func:`birth_era`) holds a year of that era: a year box read beyond it
+(9 under 令和 in 令和8) is tried with each of its years, and kept for review with
+:func:`reason_outside_era` when none is close.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ocr_service.validation.wareki import ERAS
+from ocr_service.forms.layout import FieldSpec
+from ocr_service.validation.wareki import ERAS, Era
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.recognizer import TextResult, TextScorer
@@ -45,7 +52,15 @@ from workers.pipeline.roles import (
     written_date,
 )
 
-__all__ = ["PLAUSIBLE_NATS", "plausible_candidates", "reason_replaced", "replace_implausible_dates"]
+__all__ = [
+    "PLAUSIBLE_NATS",
+    "birth_era",
+    "era_year_candidates",
+    "plausible_candidates",
+    "reason_outside_era",
+    "reason_replaced",
+    "replace_implausible_dates",
+]
 
 PLAUSIBLE_NATS = 10.0
 """How much more likely the model may find its own implausible reading than the plausible value
@@ -58,6 +73,7 @@ _FAR_YEARS = 5
 the scans of a benchmark age, so a right reading must not turn implausible as the calendar moves on."""
 _ERA_DATE = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(.+)$")
 _WESTERN_DATE = re.compile(r"^(\d{4})年(.+)$")
+_BIRTH_LABEL = re.compile(r"生年月日|誕生日|出生日")
 
 
 def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> list[str]:
@@ -66,6 +82,8 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
     text = compact(value)
     if not text or implausible_reason(role, text, reference) is None or not _far_off(role, text, reference):
         return []
+    if role is FieldRole.BIRTH_DATE:
+        return _earlier_birth_dates(text, reference)
     if role is FieldRole.RECENT_DATE:
         era = _ERA_DATE.match(text)
         western = _WESTERN_DATE.match(text)
@@ -88,6 +106,53 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
     if not text.isdigit():
         return []
     return sorted(plausible_values(role, reference), key=lambda c: (len(c), c))
+
+
+def _last_era_year(era: Era, reference: dt.date) -> int:
+    """The last year of ``era`` up to ``reference`` (令和8 in 2026)."""
+    return era.last_year or reference.year - era.first_day.year + 1
+
+
+def _earlier_birth_dates(text: str, reference: dt.date) -> list[str]:
+    """A birth date read after ``reference``: the same month and day in each year of its era up to now."""
+    match = _ERA_DATE.match(text)
+    era = next((e for e in ERAS if match is not None and e.name == match.group(1)), None)
+    if match is None or era is None:
+        return []
+    tried = [f"{era.name}{year}年{match.group(3)}" for year in range(1, _last_era_year(era, reference) + 1)]
+    return [c for c in tried if (when := written_date(c)) is not None and era.contains(when) and when <= reference]
+
+
+def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+    """The era of a split birth date, from the form's own answer: a ticked era checkbox
+    (「生年月日：令和」) or an era choice (「生年月日（元号）」 = 令和); None when the form asks none,
+    or more than one is ticked."""
+    eras: set[Era] = set()
+    for spec in specs:
+        label, value = compact(spec.label), values.get(spec.name)
+        if not _BIRTH_LABEL.search(label):
+            continue
+        if spec.type == "checkbox" and value is True:
+            eras.update(era for era in ERAS if label.endswith(era.name))
+        elif spec.type == "choice" and isinstance(value, str):
+            eras.update(era for era in ERAS if compact(value) == era.name)
+    return eras.pop() if len(eras) == 1 else None
+
+
+def era_year_candidates(value: str, era: Era, reference: dt.date) -> list[str]:
+    """The years to try in a birth-year box whose era is ``era`` when ``value`` is none of them (令和:
+    1 to this year); empty when it is one, or no number."""
+    text = compact(value)
+    last = _last_era_year(era, reference)
+    western = (era.first_day.year, era.last_day.year if era.last_day is not None else reference.year)
+    if not text.isdigit() or 1 <= int(text) <= last or western[0] <= int(text) <= western[1]:
+        return []
+    return [str(year) for year in range(1, last + 1)]
+
+
+def reason_outside_era(value: str, era: Era, reference: dt.date) -> str:
+    """The review reason of a birth-year box read outside its ticked era (Japanese)."""
+    return f"生年月日の年「{value}」が{era.name}の年（1〜{_last_era_year(era, reference)}）にありません。確認してください"
 
 
 def _far_off(role: FieldRole, text: str, reference: dt.date) -> bool:
@@ -118,32 +183,42 @@ def replace_implausible_dates(
     contexts: Sequence[DecodeContext | None],
     results: list[TextResult],
     reference: dt.date | None = None,
+    era: Era | None = None,
 ) -> tuple[list[TextResult], dict[str, str]]:
     """``results`` with each implausibly read date part replaced by the plausible value the model
     finds most likely, when within :data:`PLAUSIBLE_NATS` of its own reading.
 
-    Only one-line fields with a date role take part (:func:`~workers.pipeline.roles.field_role`).
+    Only one-line fields with a date role take part (:func:`~workers.pipeline.roles.field_role`);
+    ``era`` is the ticked era of the form's split birth date (:func:`birth_era`).
 
     Returns:
-        the new results, and the fields replaced with the reason to show the reviewer.
+        the new results, and the fields to review with the reason to show: those replaced, and a
+        birth year outside ``era`` that no year of it could replace.
     """
     day = reference or dt.date.today()
     todo: list[tuple[ReadField, list[str]]] = []
+    doubts: dict[str, str] = {}
     for field in fields:
         context = contexts[field.first]
         if field.count != 1 or context is None or context.role is None:
             continue
-        candidates = plausible_candidates(context.role, results[field.first].text, day)
+        text = results[field.first].text
+        if context.role is FieldRole.BIRTH_YEAR and era is not None:
+            candidates = era_year_candidates(text, era, day)
+            if candidates:
+                doubts[field.spec.name] = reason_outside_era(text, era, day)
+        else:
+            candidates = plausible_candidates(context.role, text, day)
         if candidates:
             todo.append((field, candidates))
     if not todo:
-        return results, {}
+        return results, doubts
     scores = scorer.log_likelihoods(
         [crops[field.first] for field, _ in todo],
         [[results[field.first].text, *candidates] for field, candidates in todo],
     )
     out = list(results)
-    replaced: dict[str, str] = {}
+    replaced = dict(doubts)
     for (field, candidates), (own, *others) in zip(todo, scores, strict=True):
         best = max(range(len(candidates)), key=others.__getitem__)
         # A value the model cannot spell at all, or one far less likely than what it saw, is never put in.

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
+from ocr_service.validation.wareki import Era
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import REASON_MENDED, ReadField, mend_slips_against_names, reread_against_names
 from workers.pipeline.hints import is_address
@@ -213,13 +214,14 @@ def read_across_fields(
     types: Sequence[str | None],
     contexts: Sequence[DecodeContext | None],
     results: list[TextResult],
+    era: Era | None = None,
 ) -> tuple[list[TextResult], dict[str, str]]:
     """What the page's fields know of each other, after each was read alone.
 
     Furigana are read again against their name and, when the recogniser can score texts, one
     slip of them mended (:mod:`workers.pipeline.furigana`); then texts written twice are read
     together, and date parts read implausibly replaced by their likeliest plausible value
-    (:mod:`workers.pipeline.plausible`).
+    (:mod:`workers.pipeline.plausible`; ``era``: the ticked era of a split birth date).
 
     Returns:
         the page's results, and the fields whose text was changed so, each with the reason to
@@ -235,7 +237,7 @@ def read_across_fields(
     results, mended = mend_slips_against_names(scorer=recognizer, crops=crops, results=results, fields=fields)
     results, together = read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
     results, replaced = replace_implausible_dates(
-        scorer=recognizer, fields=fields, crops=crops, contexts=contexts, results=results
+        scorer=recognizer, fields=fields, crops=crops, contexts=contexts, results=results, era=era
     )
     return results, {
         **dict.fromkeys(mended, REASON_MENDED),
