@@ -192,6 +192,8 @@ class PagePipeline:
             types.extend([spec.type] * len(pieces))
             contexts.extend([field_context(spec)] * len(pieces))
         results = self.recognizer.recognize(crops, types, contexts) if crops else []
+        # Only a surely read era box may hold a birth year to its era.
+        answered = {name: r.value for name, r in readings.items() if r.status == "ok"}
         results, repeated = read_across_fields(
             recognizer=self.recognizer,
             fields=[ReadField(p.spec, p.first, p.count) for p in pending],
@@ -199,7 +201,7 @@ class PagePipeline:
             types=types,
             contexts=contexts,
             results=results,
-            era=birth_era(layout.fields_on_page(layout_page), {n: r.value for n, r in readings.items()}),
+            era=birth_era(layout.fields_on_page(layout_page), answered),
         )
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])
