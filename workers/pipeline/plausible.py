@@ -47,6 +47,7 @@ from workers.pipeline.roles import (
     FieldRole,
     compact,
     implausible_reason,
+    last_era_year,
     plausible_values,
     recent_era_years,
     written_date,
@@ -108,18 +109,13 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
     return sorted(plausible_values(role, reference), key=lambda c: (len(c), c))
 
 
-def _last_era_year(era: Era, reference: dt.date) -> int:
-    """The last year of ``era`` up to ``reference`` (令和8 in 2026)."""
-    return era.last_year or reference.year - era.first_day.year + 1
-
-
 def _earlier_birth_dates(text: str, reference: dt.date) -> list[str]:
     """A birth date read after ``reference``: the same month and day in each year of its era up to now."""
     match = _ERA_DATE.match(text)
     era = next((e for e in ERAS if match is not None and e.name == match.group(1)), None)
     if match is None or era is None:
         return []
-    tried = [f"{era.name}{year}年{match.group(3)}" for year in range(1, _last_era_year(era, reference) + 1)]
+    tried = [f"{era.name}{year}年{match.group(3)}" for year in range(1, last_era_year(era, reference) + 1)]
     return [c for c in tried if (when := written_date(c)) is not None and era.contains(when) and when <= reference]
 
 
@@ -143,7 +139,7 @@ def era_year_candidates(value: str, era: Era, reference: dt.date) -> list[str]:
     """The years to try in a birth-year box whose era is ``era`` when ``value`` is none of them (令和:
     1 to this year); empty when it is one, or no number."""
     text = compact(value)
-    last = _last_era_year(era, reference)
+    last = last_era_year(era, reference)
     western = (era.first_day.year, era.last_day.year if era.last_day is not None else reference.year)
     if not text.isdigit() or 1 <= int(text) <= last or western[0] <= int(text) <= western[1]:
         return []
@@ -152,7 +148,7 @@ def era_year_candidates(value: str, era: Era, reference: dt.date) -> list[str]:
 
 def reason_outside_era(value: str, era: Era, reference: dt.date) -> str:
     """The review reason of a birth-year box read outside its ticked era (Japanese)."""
-    return f"生年月日の年「{value}」が{era.name}の年（1〜{_last_era_year(era, reference)}）にありません。確認してください"
+    return f"生年月日の年「{value}」が{era.name}の年（1〜{last_era_year(era, reference)}）にありません。確認してください"
 
 
 def _far_off(role: FieldRole, text: str, reference: dt.date) -> bool:

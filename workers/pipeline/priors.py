@@ -33,7 +33,7 @@ from workers.pipeline.charsets import DASHES
 from workers.pipeline.lexicon import Lexicon, read_word_list, with_prefixes
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.quantities import NumberRange, check_digit_prior, range_prior
-from workers.pipeline.roles import FieldRole, compact, plausible_values, too_old, written_date
+from workers.pipeline.roles import FieldRole, compact, last_era_year, plausible_values, too_old, written_date
 from workers.pipeline.scripts import (
     LONE_KANJI,
     LONE_LATIN,
@@ -109,7 +109,7 @@ def date_prior(reference: dt.date, *, ahead: bool = False) -> Prior:
             return -_BAD
         # The current era runs to this year, or for a date ahead to the longest validity a
         # municipal form names (a 10-year passport or residence card).
-        last_year = found.last_year or reference.year - first.year + 1 + (_AHEAD_YEARS if ahead else 0)
+        last_year = found.last_year or last_era_year(found, reference) + (_AHEAD_YEARS if ahead else 0)
         if year < 1 or year > last_year or when < first:
             return -_BAD
         return -_BAD if when > reference and not ahead else 0.0

@@ -26,7 +26,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from ocr_service.validation.wareki import ERAS, DateError, parse_date
+from ocr_service.validation.wareki import ERAS, DateError, Era, parse_date
 
 __all__ = [
     "RECENT_YEARS",
@@ -35,6 +35,7 @@ __all__ = [
     "field_role",
     "holds_person_name",
     "implausible_reason",
+    "last_era_year",
     "plausible_values",
     "recent_era_years",
     "too_old",
@@ -136,9 +137,15 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
     return None
 
 
+def last_era_year(era: Era, reference: dt.date) -> int:
+    """The last year of ``era``: its final year for an era that ended, else the year ``reference``
+    falls in (令和8 in 2026)."""
+    return era.last_year or reference.year - era.first_day.year + 1
+
+
 def recent_era_years(reference: dt.date) -> frozenset[int]:
     """令和 years of the last :data:`RECENT_YEARS` years up to ``reference``."""
-    now = reference.year - ERAS[-1].first_day.year + 1
+    now = last_era_year(ERAS[-1], reference)
     return frozenset(y for y in range(now - RECENT_YEARS, now + 1) if y >= 1)
 
 
