@@ -96,14 +96,7 @@ def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> lis
             tried = [f"{reference.year - back}年{rest}" for back in range(RECENT_YEARS, -1, -1)]
         else:
             return []
-        # A fill-in date lies on or before the upload day, and the candidate must be a real day.
-        return [
-            c
-            for c in tried
-            if (when := written_date(c)) is not None
-            and when <= reference
-            and implausible_reason(role, c, reference) is None
-        ]
+        return [c for c in _real_days(tried, reference) if implausible_reason(role, c, reference) is None]
     if not text.isdigit():
         return []
     return sorted(plausible_values(role, reference), key=lambda c: (len(c), c))
@@ -116,7 +109,17 @@ def _earlier_birth_dates(text: str, reference: dt.date) -> list[str]:
     if match is None or era is None:
         return []
     tried = [f"{era.name}{year}年{match.group(3)}" for year in range(1, last_era_year(era, reference) + 1)]
-    return [c for c in tried if (when := written_date(c)) is not None and era.contains(when) and when <= reference]
+    return _real_days(tried, reference, era)
+
+
+def _real_days(dates: Sequence[str], reference: dt.date, era: Era | None = None) -> list[str]:
+    """The written ``dates`` that name a real day on or before ``reference`` (and inside ``era``):
+    a fill-in or birth date never lies after the upload."""
+    return [
+        c
+        for c in dates
+        if (when := written_date(c)) is not None and when <= reference and (era is None or era.contains(when))
+    ]
 
 
 def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
