@@ -15,7 +15,6 @@ from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.plausible import (
     PLAUSIBLE_NATS,
-    birth_era,
     era_year_candidates,
     plausible_candidates,
     reason_outside_era,
@@ -161,35 +160,6 @@ def test_a_replaced_month_leaves_the_page_with_its_own_review_reason() -> None:
 
 
 REIWA, HEISEI = ERAS[-1], ERAS[-2]
-
-
-def _era_boxes() -> list[FieldSpec]:
-    return [
-        FieldSpec(name="birth_era_reiwa", label="生年月日：令和", box=(10, 10, 20, 20), type="checkbox"),
-        FieldSpec(name="birth_era_heisei", label="生年月日：平成", box=(30, 10, 40, 20), type="checkbox"),
-        FieldSpec(name="request_era_reiwa", label="請求日：令和", box=(50, 10, 60, 20), type="checkbox"),
-    ]
-
-
-def test_the_ticked_era_box_of_a_birth_date_names_its_era() -> None:
-    """GIVEN a form with 生年月日：令和 / 平成 boxes WHEN one is ticked THEN that era; none or both ticked THEN
-    None; an era box of another date (請求日：令和) says nothing of the birth date; GIVEN an era choice
-    of the birth date THEN its chosen era."""
-    boxes = _era_boxes()
-    assert birth_era(boxes, {"birth_era_reiwa": True}) == REIWA
-    assert birth_era(boxes, {"birth_era_heisei": True, "request_era_reiwa": True}) == HEISEI
-    assert birth_era(boxes, {}) is None and birth_era(boxes, {"request_era_reiwa": True}) is None
-    assert birth_era(boxes, {"birth_era_reiwa": True, "birth_era_heisei": True}) is None
-    choice = FieldSpec.model_validate(
-        {
-            "name": "birth_era",
-            "label": "生年月日（元号）",
-            "box": (10, 10, 120, 20),
-            "type": "choice",
-            "options": [{"value": "令和", "box": (10, 10, 50, 20)}, {"value": "平成", "box": (60, 10, 100, 20)}],
-        }
-    )
-    assert birth_era([choice], {"birth_era": "平成"}) == HEISEI and birth_era([choice], {"birth_era": ""}) is None
 
 
 def test_a_birth_year_outside_its_era_is_tried_with_each_year_of_it() -> None:

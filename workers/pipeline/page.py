@@ -38,10 +38,10 @@ from workers.pipeline.marks import (
     seal_mask,
     strip_mask,
 )
-from workers.pipeline.plausible import birth_era
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.repeated import flag_read_together, read_across_fields
 from workers.pipeline.second_opinion import Ask, SecondOpinion
+from workers.pipeline.splitdates import birth_era
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
 from workers.pipeline.validate import validate_page_fields
 

@@ -23,7 +23,7 @@ come from moves with the calendar, and a right reading must not be replaced as a
 
 A birth date cannot lie after the upload: a whole one read so (令和9年… on a 令和8 upload) is tried
 with each year of its era up to now. A split one whose era the form asks as a checkbox
-(「生年月日：令和」 ticked, :func:`birth_era`) holds a year of that era: a year box read beyond it
+(「生年月日：令和」 ticked, :func:`~workers.pipeline.splitdates.birth_era`) holds a year of that era: a year box read beyond it
 (9 under 令和 in 令和8) is tried with each of its years, and kept for review with
 :func:`reason_outside_era` when none is close.
 """
@@ -33,11 +33,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ocr_service.forms.layout import FieldSpec
 from ocr_service.validation.wareki import ERAS, Era
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
@@ -55,7 +54,6 @@ from workers.pipeline.roles import (
 
 __all__ = [
     "PLAUSIBLE_NATS",
-    "birth_era",
     "era_year_candidates",
     "plausible_candidates",
     "reason_outside_era",
@@ -74,7 +72,6 @@ _FAR_YEARS = 5
 the scans of a benchmark age, so a right reading must not turn implausible as the calendar moves on."""
 _ERA_DATE = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(.+)$")
 _WESTERN_DATE = re.compile(r"^(\d{4})年(.+)$")
-_BIRTH_LABEL = re.compile(r"生年月日|誕生日|出生日")
 
 
 def plausible_candidates(role: FieldRole, value: str, reference: dt.date) -> list[str]:
@@ -120,22 +117,6 @@ def _real_days(dates: Sequence[str], reference: dt.date, era: Era | None = None)
         for c in dates
         if (when := written_date(c)) is not None and when <= reference and (era is None or era.contains(when))
     ]
-
-
-def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
-    """The era of a split birth date, from the form's own answer: a ticked era checkbox
-    (「生年月日：令和」) or an era choice (「生年月日（元号）」 = 令和); None when the form asks none,
-    or more than one is ticked."""
-    eras: set[Era] = set()
-    for spec in specs:
-        label, value = compact(spec.label), values.get(spec.name)
-        if not _BIRTH_LABEL.search(label):
-            continue
-        if spec.type == "checkbox" and value is True:
-            eras.update(era for era in ERAS if label.endswith(era.name))
-        elif spec.type == "choice" and isinstance(value, str):
-            eras.update(era for era in ERAS if compact(value) == era.name)
-    return eras.pop() if len(eras) == 1 else None
 
 
 def era_year_candidates(value: str, era: Era, reference: dt.date) -> list[str]:
@@ -188,7 +169,8 @@ def replace_implausible_dates(
     finds most likely, when within :data:`PLAUSIBLE_NATS` of its own reading.
 
     Only one-line fields with a date role take part (:func:`~workers.pipeline.roles.field_role`);
-    ``era`` is the ticked era of the form's split birth date (:func:`birth_era`).
+    ``era`` is the ticked era of the form's split birth date
+    (:func:`~workers.pipeline.splitdates.birth_era`).
 
     Returns:
         the new results, and the fields to review with the reason to show: those replaced, and a

@@ -32,6 +32,7 @@ __all__ = [
     "RECENT_YEARS",
     "FieldRole",
     "compact",
+    "date_part_stem",
     "field_role",
     "holds_person_name",
     "implausible_reason",
@@ -135,6 +136,17 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
     if part == "年":
         return FieldRole.BIRTH_YEAR if birth else FieldRole.RECENT_YEAR
     return None
+
+
+def date_part_stem(*, name: str, label: str) -> tuple[str | None, str | None]:
+    """What the boxes of one split date share: the label and the machine name without the part
+    (「請求日（年）」 request_year → 請求日, request); None where the label or name names no part."""
+    label = compact(label)
+    label_part, name_part = _PART_LABEL.search(label), _PART_NAME.search(name)
+    return (
+        label[: label_part.start()] if label_part else None,
+        name[: name_part.start()] if name_part else None,
+    )
 
 
 def last_era_year(era: Era, reference: dt.date) -> int:

@@ -1,4 +1,5 @@
-"""Validate what the pipeline read: field types and rules, then the form's cross-field rules.
+"""Validate what the pipeline read: field types and rules, a date split into boxes as one date
+(:mod:`workers.pipeline.splitdates`), then the form's cross-field rules.
 
 The one place recognition meets :mod:`ocr_service.validation`. An invalid value
 is a reading the reviewer must see: status ``invalid``, a Japanese reason, and
@@ -16,6 +17,7 @@ from ocr_service.validation.checkdigit import has_valid_check_digit
 from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
 from workers.pipeline.quantities import check_digit_kind, implausible_number
 from workers.pipeline.roles import compact, field_role, implausible_reason
+from workers.pipeline.splitdates import split_date_reasons
 from workers.pipeline.types import FieldReading
 
 __all__ = ["INVALID_CONFIDENCE_FACTOR", "validate_page_fields"]
@@ -79,6 +81,16 @@ def validate_page_fields(
                 if doubt is not None:
                     reading = _doubtful(reading, doubt, threshold)
         checked[reading.name] = reading
+    # Only a surely read era box says which era a split birth date's year counts in.
+    read = {name: r.value for name, r in checked.items() if isinstance(r.value, str) or r.status == "ok"}
+    page_specs = [specs[name] for name in checked if name in specs]
+    for names, reason in split_date_reasons(page_specs, read, reference=day):
+        for name in names:
+            reading = checked[name]
+            if reading.status in ("ok", "low_confidence"):
+                # A box already in review keeps its own reason beside the date's.
+                both = reason if reading.reason is None else f"{reading.reason}／{reason}"
+                checked[name] = _doubtful(reading, both, threshold)
     values = {name: r.value for name, r in checked.items()}
     for violation in check_cross_field_rules(layout, values):
         for name in violation.fields:

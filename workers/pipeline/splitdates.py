@@ -1,0 +1,150 @@
+"""A date written in separate boxes (「請求日（年）」「（月）」「（日）」), judged as one date.
+
+Each box is checked alone (:func:`~workers.pipeline.roles.implausible_reason`: a month of 1〜12,
+a day of 1〜31, a year near the upload), but only the three together name a day: 2月30日 passes
+both box checks, and so does a birth date of 令和8年12月25日 read on 令和8年12月4日. The day the
+boxes name must exist (in its era: 平成31年5月 does not) and must be as plausible as the same date
+written in one field — a fill-in date not after the upload, a birth date not in the future.
+
+The year box holds a western year (four digits) or a year of an era: for a birth date the era
+the form's own era box names (:func:`birth_era`: 「生年月日：令和」 ticked); for a fill-in date
+the current era, which current forms print before the box (as the decoder's prior assumes).
+A birth date whose era the form does not say is judged on its month and day only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ocr_service.forms.layout import FieldSpec
+from ocr_service.validation.wareki import ERAS, DateError, Era, wareki_to_date
+from workers.pipeline.roles import FieldRole, compact, date_part_stem, field_role, implausible_reason
+
+__all__ = ["SplitDate", "birth_era", "split_date_reason", "split_date_reasons", "split_dates"]
+
+_BIRTH_WORDS = ("生年月日", "誕生日", "出生日")
+_LEAP_YEAR = 2024
+"""Any leap year: a month and day that exist in none of the years (2月30日) exist in none."""
+
+
+@dataclass(frozen=True)
+class SplitDate:
+    """The boxes of one split date on one page."""
+
+    whole: FieldRole
+    """How the date is judged as one: :attr:`FieldRole.BIRTH_DATE` or :attr:`FieldRole.RECENT_DATE`."""
+    stem: str
+    """What the boxes' labels share (請求日), for the reason."""
+    year: str
+    month: str
+    day: str
+    """Field names of the three boxes."""
+
+    @property
+    def names(self) -> tuple[str, str, str]:
+        return self.year, self.month, self.day
+
+
+def _stems_match(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> bool:
+    return any(x is not None and x == y for x, y in zip(a, b, strict=True))
+
+
+def split_dates(specs: Sequence[FieldSpec]) -> list[SplitDate]:
+    """Every split date among ``specs`` (one page): a year box with a month and a day box whose
+    label or machine name differs from it only by the part (:func:`date_part_stem`)."""
+    roles = {spec.name: field_role(name=spec.name, label=spec.label, field_type=spec.type) for spec in specs}
+    stems = {spec.name: date_part_stem(name=spec.name, label=spec.label) for spec in specs}
+    found: list[SplitDate] = []
+    for year in specs:
+        if roles[year.name] not in (FieldRole.BIRTH_YEAR, FieldRole.RECENT_YEAR):
+            continue
+        parts = {
+            role: [s for s in specs if roles[s.name] is role and _stems_match(stems[s.name], stems[year.name])]
+            for role in (FieldRole.MONTH, FieldRole.DAY)
+        }
+        months, days = parts[FieldRole.MONTH], parts[FieldRole.DAY]
+        if len(months) != 1 or len(days) != 1:
+            continue
+        label_stem = stems[year.name][0]
+        found.append(
+            SplitDate(
+                whole=FieldRole.BIRTH_DATE if roles[year.name] is FieldRole.BIRTH_YEAR else FieldRole.RECENT_DATE,
+                stem=label_stem or year.label,
+                year=year.name,
+                month=months[0].name,
+                day=days[0].name,
+            )
+        )
+    return found
+
+
+def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+    """The era of a split birth date, from the form's own answer: a ticked era checkbox
+    (「生年月日：令和」) or an era choice (「生年月日（元号）」 = 令和); None when the form asks none,
+    or more than one is ticked."""
+    eras: set[Era] = set()
+    for spec in specs:
+        label, value = compact(spec.label), values.get(spec.name)
+        if not any(word in label for word in _BIRTH_WORDS):
+            continue
+        if spec.type == "checkbox" and value is True:
+            eras.update(era for era in ERAS if label.endswith(era.name))
+        elif spec.type == "choice" and isinstance(value, str):
+            eras.update(era for era in ERAS if compact(value) == era.name)
+    return eras.pop() if len(eras) == 1 else None
+
+
+def split_date_reason(
+    date: SplitDate, values: Mapping[str, str], *, era: Era | None, reference: dt.date
+) -> str | None:
+    """Why the day the boxes of ``date`` name together needs a look (Japanese), or None.
+
+    Args:
+        date: the boxes.
+        values: what was read, by field name; a box left empty or holding no number is not judged.
+        era: the era of a small year (None: unknown, the month and day are judged alone).
+        reference: the upload day.
+    """
+    texts = [compact(values.get(name, "")) for name in date.names]
+    if not all(text.isdigit() for text in texts):
+        return None
+    year, month, day = (int(text) for text in texts)
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None  # the box says why on its own
+    try:
+        dt.date(_LEAP_YEAR, month, day)
+    except ValueError:
+        return f"{date.stem}の{month}月{day}日は存在しない日付です。読み取りを確認してください"
+    if len(texts[0]) == 4:
+        written = f"{year}年{month}月{day}日"
+        try:
+            dt.date(year, month, day)
+        except ValueError:
+            return f"{date.stem}の{written}は存在しない日付です。読み取りを確認してください"
+    elif era is not None:
+        written = f"{era.name}{year}年{month}月{day}日"
+        try:
+            wareki_to_date(era.name, year, month, day)
+        except DateError as exc:
+            return f"{date.stem}の{exc}。読み取りを確認してください"
+    else:
+        return None
+    return implausible_reason(date.whole, written, reference)
+
+
+def split_date_reasons(
+    specs: Sequence[FieldSpec], values: Mapping[str, str | bool], *, reference: dt.date
+) -> list[tuple[tuple[str, str, str], str]]:
+    """``(boxes, reason)`` for every split date among ``specs`` (one page) that needs a look;
+    ``values`` holds what was read, with the era boxes only where surely read."""
+    texts = {name: value for name, value in values.items() if isinstance(value, str)}
+    era_of_birth = birth_era(specs, values)
+    found: list[tuple[tuple[str, str, str], str]] = []
+    for date in split_dates(specs):
+        era = era_of_birth if date.whole is FieldRole.BIRTH_DATE else ERAS[-1]
+        reason = split_date_reason(date, texts, era=era, reference=reference)
+        if reason is not None:
+            found.append((date.names, reason))
+    return found
