@@ -8,6 +8,7 @@ import numpy as np
 
 from ocr_service.forms.layout import FieldSpec
 from tests.support.ctc import frames
+from workers.pipeline.across import read_across_fields
 from workers.pipeline.decoding import DecodeContext, decode_field
 from workers.pipeline.furigana import (
     REASON_MENDED,
@@ -20,7 +21,6 @@ from workers.pipeline.furigana import (
 from workers.pipeline.namereading import given_name_reading
 from workers.pipeline.priors import kana_prior, name_readings, reading_prior
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.repeated import read_across_fields
 
 CHARS = ["", "オ", "ク", "ボ", "ポ", "ア", "ス", "カ", " "]
 

@@ -11,6 +11,7 @@ import pytest
 from ocr_service.forms.layout import FieldSpec
 from ocr_service.validation.wareki import ERAS, Era
 from tests.support.fakes import FixedReader
+from workers.pipeline.across import read_across_fields
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.plausible import (
@@ -22,7 +23,6 @@ from workers.pipeline.plausible import (
     replace_implausible_dates,
 )
 from workers.pipeline.recognizer import TextResult
-from workers.pipeline.repeated import read_across_fields
 from workers.pipeline.roles import FieldRole
 
 UPLOAD = dt.date(2026, 12, 2)  # 令和8年

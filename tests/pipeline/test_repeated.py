@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from ocr_service.forms.layout import FieldSpec
+from workers.pipeline.across import flag_changed
 from workers.pipeline.ctcscore import ctc_log_likelihood
 from workers.pipeline.furigana import ReadField
 from workers.pipeline.recognizer import TextResult
 from workers.pipeline.repeated import (
     REASON_REPEATED,
-    flag_read_together,
     fuse_repeated,
     mixes,
     read_repeated_together,
@@ -179,7 +179,7 @@ def test_a_field_read_together_goes_to_review_saying_why() -> None:
     sure = FieldReading(name="a", value="高砂5-20-23", confidence=0.99, status="ok")
     doubtful = FieldReading(name="b", value="高砂5-20-23", confidence=0.8, status="low_confidence", reason="信頼度が低い")
     unreadable = FieldReading(name="c", value="", confidence=0.0, status="unreadable", reason="読めません")
-    for reading in (flag_read_together(sure), flag_read_together(doubtful)):
+    for reading in (flag_changed(sure, REASON_REPEATED), flag_changed(doubtful, REASON_REPEATED)):
         assert (reading.status, reading.reason, reading.value) == ("low_confidence", REASON_REPEATED, "高砂5-20-23")
         assert reading.confidence <= 0.5
-    assert flag_read_together(unreadable) == unreadable
+    assert flag_changed(unreadable, REASON_REPEATED) == unreadable

@@ -32,6 +32,7 @@ from ocr_service.forms.layout import FieldSpec
 from workers.pipeline.decoding import DecodeContext
 from workers.pipeline.priors import name_readings
 from workers.pipeline.recognizer import Recognizer, TextResult, TextScorer
+from workers.pipeline.types import CHANGED_CONFIDENCE
 
 __all__ = [
     "KANA_TYPES",
@@ -51,8 +52,6 @@ _NAME_SURE = 0.95
 _SLIP_NATS = 10.0
 """How much more likely the model may find its own furigana than the mended one (dev: 4.0, 5.8 and
 7.1 nats); beyond it the written kana is taken as the person's own reading."""
-_MENDED_CONFIDENCE = 0.5
-"""The mended kana's confidence: below every auto-accept threshold, so a person checks it."""
 REASON_MENDED = "ふりがなを氏名の読みに合わせて1文字直しました。確認してください"
 _VOICING = "\u3099\u309a"
 
@@ -220,7 +219,7 @@ def mend_slips_against_names(
     A slip is a kana of the given name not read at all, or read with the other voicing mark
     (:func:`one_slip_apart`). The mended reading is taken only when the model does not rule it
     out (within :data:`_SLIP_NATS` of its own reading); the mended kana gets
-    :data:`_MENDED_CONFIDENCE`, so the field goes to review.
+    :data:`CHANGED_CONFIDENCE`, so the field goes to review.
 
     Returns:
         the new results, and the names of the kana fields mended (to flag with :data:`REASON_MENDED`).
@@ -260,7 +259,7 @@ def mend_slips_against_names(
         reading, at = slips[best]
         was = results[field.first]
         replaced = 1 if len(reading) == len(was.text) else 0  # a voicing mark changed, not a kana put back
-        confidences = [*was.char_confidences[:at], _MENDED_CONFIDENCE, *was.char_confidences[at + replaced :]]
+        confidences = [*was.char_confidences[:at], CHANGED_CONFIDENCE, *was.char_confidences[at + replaced :]]
         out[field.first] = TextResult(reading, confidences, min(confidences))
         mended.add(field.spec.name)
     return out, mended

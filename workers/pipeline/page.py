@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
+from workers.pipeline.across import flag_changed, read_across_fields
 from workers.pipeline.align import PageFeatures, align_page
 from workers.pipeline.blank import is_blank_page
 from workers.pipeline.calibration import Calibrator, field_group, load_calibration
@@ -39,7 +40,6 @@ from workers.pipeline.marks import (
     strip_mask,
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
-from workers.pipeline.repeated import flag_read_together, read_across_fields
 from workers.pipeline.second_opinion import Ask, SecondOpinion
 from workers.pipeline.splitdates import birth_era
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
@@ -194,7 +194,7 @@ class PagePipeline:
         results = self.recognizer.recognize(crops, types, contexts) if crops else []
         # Only a surely read era box may hold a birth year to its era.
         answered = {name: r.value for name, r in readings.items() if r.status == "ok"}
-        results, repeated = read_across_fields(
+        results, changed = read_across_fields(
             recognizer=self.recognizer,
             fields=[ReadField(p.spec, p.first, p.count) for p in pending],
             crops=crops,
@@ -226,7 +226,7 @@ class PagePipeline:
                 low_reason=_REASON_LOW,
             )
         ordered = [
-            flag_read_together(readings[s.name], repeated[s.name]) if s.name in repeated else readings[s.name]
+            flag_changed(readings[s.name], changed[s.name]) if s.name in changed else readings[s.name]
             for s in layout.fields_on_page(layout_page)
         ]
         ordered = validate_page_fields(ordered, layout=layout, threshold=self.threshold)

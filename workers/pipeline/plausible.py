@@ -51,6 +51,7 @@ from workers.pipeline.roles import (
     recent_era_years,
     written_date,
 )
+from workers.pipeline.types import CHANGED_CONFIDENCE
 
 __all__ = [
     "PLAUSIBLE_NATS",
@@ -64,8 +65,6 @@ __all__ = [
 PLAUSIBLE_NATS = 10.0
 """How much more likely the model may find its own implausible reading than the plausible value
 put in its place (dev: 3.0, 4.3 and 4.5 nats for three 7s read 9, 1 and 1 in request-year boxes)."""
-_REPLACED_CONFIDENCE = 0.5
-"""The replaced value's confidence: below every auto-accept threshold, so a person checks it."""
 _FAR_YEARS = 5
 """A fill-in date or year is replaced only when read more than this many years before the upload
 (or after it): one kept three to five years is unusual but happens (a form found in a drawer), and
@@ -206,6 +205,6 @@ def replace_implausible_dates(
         if not math.isfinite(others[best]) or others[best] < own - PLAUSIBLE_NATS:
             continue
         was, now = results[field.first].text, candidates[best]
-        out[field.first] = TextResult(now, [_REPLACED_CONFIDENCE] * len(now), _REPLACED_CONFIDENCE)
+        out[field.first] = TextResult(now, [CHANGED_CONFIDENCE] * len(now), CHANGED_CONFIDENCE)
         replaced[field.spec.name] = reason_replaced(was, now)
     return out, replaced

@@ -15,6 +15,11 @@ import numpy as np
 if TYPE_CHECKING:
     from workers.pipeline.decoding import DecodeContext
 
+CHANGED_CONFIDENCE = 0.5
+"""A value the page put in place of a field's own reading (a mended furigana slip, a replaced date
+part, a text read together with its twin) is never surer than this: below every auto-accept
+threshold, so a person checks it."""
+
 PageStatus = Literal["ok", "unaligned", "blank", "unidentified"]
 FieldStatus = Literal["ok", "empty", "low_confidence", "invalid", "unreadable"]
 
