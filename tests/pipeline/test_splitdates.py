@@ -71,6 +71,9 @@ def test_the_boxes_of_a_split_date_are_found_by_label_or_name() -> None:
         (REQUEST, ("8", "12", "4"), None),
         (REQUEST, ("8", "13", "1"), None),
         (REQUEST, ("8", "", "1"), None),
+        (REQUEST, ("8", "2", "030"), None),
+        (REQUEST, ("9" * 5000, "2", "30"), None),
+        (REQUEST, ("8", "２", "３０"), "請求日の2月30日は存在しない日付です"),
         (BIRTH, ("8", "12", "25"), "生年月日が処理日より後です"),
         (BIRTH, ("1", "4", "30"), "令和1年4月30日は令和の期間外です"),
         (BIRTH, ("7", "6", "31"), "生年月日の6月31日は存在しない日付です"),
@@ -82,7 +85,7 @@ def test_the_boxes_together_must_name_a_plausible_day(
     """GIVEN a split request date (令和, the current era) or birth date under 令和 WHEN its boxes read
     together name no day (2月30日, 令和7年2月29日, 令和1年4月30日 before 令和 began) or a day after the
     upload THEN a Japanese reason; a plausible day, or a box that is empty or says why on its own
-    (13月), THEN None."""
+    (13月, a box of too many digits), THEN None; full-width digits count as digits."""
     reason = split_date_reason(date, dict(zip(date.names, values, strict=True)), era=REIWA, reference=UPLOAD)
     assert (reason is None) == (expected is None)
     assert expected is None or (reason is not None and expected in reason)

@@ -108,7 +108,8 @@ def split_date_reason(
         reference: the upload day.
     """
     texts = [compact(values.get(name, "")) for name in date.names]
-    if not all(text.isdigit() for text in texts):
+    # A year of at most four digits, a month and a day of at most two (the box checks say why not).
+    if not all(text.isdecimal() and len(text) <= most for text, most in zip(texts, (4, 2, 2), strict=True)):
         return None
     year, month, day = (int(text) for text in texts)
     if not (1 <= month <= 12 and 1 <= day <= 31):
