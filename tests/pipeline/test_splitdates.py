@@ -69,6 +69,7 @@ def test_the_boxes_of_a_split_date_are_found_by_label_or_name() -> None:
         (REQUEST, ("2025", "2", "29"), "請求日の2025年2月29日は存在しない日付です"),
         (REQUEST, ("8", "12", "25"), "記入日・申請日が処理日より後です"),
         (REQUEST, ("8", "12", "4"), None),
+        (REQUEST, ("5", "1", "16"), None),
         (REQUEST, ("8", "13", "1"), None),
         (REQUEST, ("8", "", "1"), None),
         (REQUEST, ("8", "2", "030"), None),
@@ -84,7 +85,8 @@ def test_the_boxes_together_must_name_a_plausible_day(
 ) -> None:
     """GIVEN a split request date (令和, the current era) or birth date under 令和 WHEN its boxes read
     together name no day (2月30日, 令和7年2月29日, 令和1年4月30日 before 令和 began) or a day after the
-    upload THEN a Japanese reason; a plausible day, or a box that is empty or says why on its own
+    upload THEN a Japanese reason; a plausible day, a fill-in date more than three years back (the year
+    box's own doubt), or a box that is empty or says why on its own
     (13月, a box of too many digits), THEN None; full-width digits count as digits."""
     reason = split_date_reason(date, dict(zip(date.names, values, strict=True)), era=REIWA, reference=UPLOAD)
     assert (reason is None) == (expected is None)

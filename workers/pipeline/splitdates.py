@@ -3,8 +3,10 @@
 Each box is checked alone (:func:`~workers.pipeline.roles.implausible_reason`: a month of 1〜12,
 a day of 1〜31, a year near the upload), but only the three together name a day: 2月30日 passes
 both box checks, and so does a birth date of 令和8年12月25日 read on 令和8年12月4日. The day the
-boxes name must exist (in its era: 平成31年5月 does not) and must be as plausible as the same date
-written in one field — a fill-in date not after the upload, a birth date not in the future.
+boxes name must exist (in its era: 平成31年5月 does not) and must not lie after the upload, as the
+same date written in one field must not (a fill-in date, a birth date). A fill-in year read years
+back is the year box's own doubt (:func:`~workers.pipeline.roles.implausible_reason`), judged by the
+year alone, so the three boxes are not all sent to review as a form ages.
 
 The year box holds a western year (four digits) or a year of an era: for a birth date the era
 the form's own era box names (:func:`birth_era`: 「生年月日：令和」 ticked); for a fill-in date
@@ -118,21 +120,19 @@ def split_date_reason(
         dt.date(_LEAP_YEAR, month, day)
     except ValueError:
         return f"{date.stem}の{month}月{day}日は存在しない日付です。読み取りを確認してください"
-    if len(texts[0]) == 4:
-        written = f"{year}年{month}月{day}日"
-        try:
-            dt.date(year, month, day)
-        except ValueError:
-            return f"{date.stem}の{written}は存在しない日付です。読み取りを確認してください"
-    elif era is not None:
-        written = f"{era.name}{year}年{month}月{day}日"
-        try:
-            wareki_to_date(era.name, year, month, day)
-        except DateError as exc:
-            return f"{date.stem}の{exc}。読み取りを確認してください"
-    else:
-        return None
-    return implausible_reason(date.whole, written, reference)
+    try:
+        if len(texts[0]) == 4:
+            written, when = f"{year}年{month}月{day}日", dt.date(year, month, day)
+        elif era is not None:
+            written, when = f"{era.name}{year}年{month}月{day}日", wareki_to_date(era.name, year, month, day)
+        else:
+            return None
+    except DateError as exc:
+        return f"{date.stem}の{exc}。読み取りを確認してください"
+    except ValueError:
+        return f"{date.stem}の{year}年{month}月{day}日は存在しない日付です。読み取りを確認してください"
+    # Only what no box can say alone: a year read years back is the year box's own doubt.
+    return implausible_reason(date.whole, written, reference) if when > reference else None
 
 
 def split_date_reasons(
