@@ -36,6 +36,7 @@ __all__ = [
     "field_role",
     "holds_person_name",
     "implausible_reason",
+    "is_birth_label",
     "last_era_year",
     "plausible_values",
     "recent_era_years",
@@ -136,6 +137,11 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
     if part == "年":
         return FieldRole.BIRTH_YEAR if birth else FieldRole.RECENT_YEAR
     return None
+
+
+def is_birth_label(label: str) -> bool:
+    """A label of a birth date or of a part of one (生年月日, 誕生日, 出生日: 「生年月日：令和」 too)."""
+    return bool(_BIRTH_WORDS.search(compact(label)))
 
 
 def date_part_stem(*, name: str, label: str) -> tuple[str | None, str | None]:

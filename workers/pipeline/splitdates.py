@@ -22,11 +22,17 @@ from dataclasses import dataclass
 
 from ocr_service.forms.layout import FieldSpec
 from ocr_service.validation.wareki import ERAS, DateError, Era, wareki_to_date
-from workers.pipeline.roles import FieldRole, compact, date_part_stem, field_role, implausible_reason
+from workers.pipeline.roles import (
+    FieldRole,
+    compact,
+    date_part_stem,
+    field_role,
+    implausible_reason,
+    is_birth_label,
+)
 
 __all__ = ["SplitDate", "birth_era", "split_date_reason", "split_date_reasons", "split_dates"]
 
-_BIRTH_WORDS = ("生年月日", "誕生日", "出生日")
 _LEAP_YEAR = 2024
 """Any leap year: a month and day that exist in none of the years (2月30日) exist in none."""
 
@@ -89,7 +95,7 @@ def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> E
     eras: set[Era] = set()
     for spec in specs:
         label, value = compact(spec.label), values.get(spec.name)
-        if not any(word in label for word in _BIRTH_WORDS):
+        if not is_birth_label(label):
             continue
         if spec.type == "checkbox" and value is True:
             eras.update(era for era in ERAS if label.endswith(era.name))
