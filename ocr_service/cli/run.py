@@ -63,6 +63,11 @@ def up(
     upgrade_database(cfg.resolved_database_url)
     with system_session(cfg) as db:
         seed = seed_demo(db, store=blob_store(cfg), form_dir=cfg.form_definitions_dir)
+    if cfg.is_embedded_broker:
+        from workers.celery_app import declare_queues
+
+        # Before the processes that share it start: they would race to create it.
+        declare_queues(cfg)
     children = [subprocess.Popen(_celery_argv(cfg, "worker")), subprocess.Popen(_celery_argv(cfg, "beat"))]
     url = f"http://{cfg.api_host}:{port or cfg.api_port}"
     typer.secho(
