@@ -2,7 +2,9 @@
 
 Confirmation applies the form's full validation (:mod:`ocr_service.validation`):
 field types, declared rules, required fields and cross-field rules, i.e. exactly
-what the pipeline checked when it read the page, now on the reviewed values.
+what the pipeline checked when it read the page, now on the reviewed values; and a
+date written in separate boxes must name a day that exists
+(:mod:`workers.pipeline.splitdates`), as the same date written in one field must.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
+from workers.pipeline.splitdates import era_for, missing_day_reason, split_dates
 
 _CHECKBOX_VALUES = {"1": True, "0": False, "": False}
 """Stored checkbox values (FieldResult.value) and what they mean."""
@@ -47,6 +50,14 @@ def check_document(layout: FormLayout, values: Mapping[str, str]) -> list[FieldP
             problems[spec.name] = FieldProblem(field_name=spec.name, label=spec.label, reason=reason)
     specs = {spec.name: spec for spec in layout.fields}
     typed = {spec.name: _typed(spec, values.get(spec.name, "")) for spec in layout.fields}
+    for page in sorted({spec.page for spec in layout.fields}):
+        on_page = layout.fields_on_page(page)
+        for date in split_dates(on_page):
+            reason = missing_day_reason(date, values, era=era_for(date, on_page, typed))
+            if reason is None:
+                continue
+            for name in date.names:
+                problems.setdefault(name, FieldProblem(field_name=name, label=specs[name].label, reason=reason))
     for violation in check_cross_field_rules(layout, typed):
         for name in violation.fields:
             if name not in problems:

@@ -175,3 +175,15 @@ def test_only_a_surely_read_era_box_sets_the_birth_date_s_era() -> None:
         _readings(PAGE_VALUES, unsure=frozenset({"birth_era_reiwa"})), layout=layout, threshold=0.95, today=UPLOAD
     )
     assert all(r.status == "ok" for r in checked if r.name in BIRTH.names)
+
+
+def test_the_validator_marks_boxes_naming_no_day_invalid() -> None:
+    """GIVEN a request date read 8/2/30 WHEN the page is validated THEN its three boxes are invalid (as
+    令和8年2月30日 in one date field would be) with the reason, values unchanged."""
+    layout = FormLayout(code="kenshin", title="健診", fields=_page())
+    values = {**PAGE_VALUES, "request_month": "2", "request_day": "30", "birth_month": "1"}
+    by_name = {r.name: r for r in validate_page_fields(_readings(values), layout=layout, threshold=0.95, today=UPLOAD)}
+    for name in REQUEST.names:
+        assert (by_name[name].value, by_name[name].status) == (values[name], "invalid")
+        assert by_name[name].reason == "請求日の2月30日は存在しない日付です。読み取りを確認してください"
+    assert all(by_name[n].status == "ok" for n in BIRTH.names)

@@ -31,8 +31,17 @@ from workers.pipeline.roles import (
     is_birth_label,
 )
 
-__all__ = ["SplitDate", "birth_era", "split_date_reason", "split_date_reasons", "split_dates"]
+__all__ = [
+    "SplitDate",
+    "birth_era",
+    "era_for",
+    "missing_day_reason",
+    "split_date_reason",
+    "split_date_reasons",
+    "split_dates",
+]
 
+_LOOK = "読み取りを確認してください"
 _LEAP_YEAR = 2024
 """Any leap year: a month and day that exist in none of the years (2月30日) exist in none."""
 
@@ -104,54 +113,76 @@ def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> E
     return eras.pop() if len(eras) == 1 else None
 
 
-def split_date_reason(
-    date: SplitDate, values: Mapping[str, str], *, era: Era | None, reference: dt.date
-) -> str | None:
-    """Why the day the boxes of ``date`` name together needs a look (Japanese), or None.
-
-    Args:
-        date: the boxes.
-        values: what was read, by field name; a box left empty or holding no number is not judged.
-        era: the era of a small year (None: unknown, the month and day are judged alone).
-        reference: the upload day.
-    """
+def _named_day(date: SplitDate, values: Mapping[str, str], era: Era | None) -> tuple[str, dt.date] | str | None:
+    """The day the boxes of ``date`` name (as written, and the day), why they name none (Japanese),
+    or None when they are not judged: a box empty, no number, or one whose own check says why."""
     texts = [compact(values.get(name, "")) for name in date.names]
     # A year of at most four digits, a month and a day of at most two (the box checks say why not).
     if not all(text.isdecimal() and len(text) <= most for text, most in zip(texts, (4, 2, 2), strict=True)):
         return None
     year, month, day = (int(text) for text in texts)
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None  # the box says why on its own
+        return None
     try:
         dt.date(_LEAP_YEAR, month, day)
     except ValueError:
-        return f"{date.stem}の{month}月{day}日は存在しない日付です。読み取りを確認してください"
+        return f"{date.stem}の{month}月{day}日は存在しない日付です"
     try:
         if len(texts[0]) == 4:
-            written, when = f"{year}年{month}月{day}日", dt.date(year, month, day)
-        elif era is not None:
-            written, when = f"{era.name}{year}年{month}月{day}日", wareki_to_date(era.name, year, month, day)
-        else:
-            return None
+            return f"{year}年{month}月{day}日", dt.date(year, month, day)
+        if era is not None:
+            return f"{era.name}{year}年{month}月{day}日", wareki_to_date(era.name, year, month, day)
     except DateError as exc:
-        return f"{date.stem}の{exc}。読み取りを確認してください"
+        return f"{date.stem}の{exc}"
     except ValueError:
-        return f"{date.stem}の{year}年{month}月{day}日は存在しない日付です。読み取りを確認してください"
+        return f"{date.stem}の{year}年{month}月{day}日は存在しない日付です"
+    return None
+
+
+def missing_day_reason(date: SplitDate, values: Mapping[str, str], *, era: Era | None) -> str | None:
+    """Why the boxes of ``date`` name no day (「生年月日の2月30日は存在しない日付です」), or None.
+
+    Args:
+        date: the boxes.
+        values: their text, by field name; a box left empty or holding no number is not judged.
+        era: the era of a year of one or two digits (None: unknown, the month and day are judged alone).
+    """
+    named = _named_day(date, values, era)
+    return named if isinstance(named, str) else None
+
+
+def split_date_reason(
+    date: SplitDate, values: Mapping[str, str], *, era: Era | None, reference: dt.date
+) -> str | None:
+    """Why the day the boxes of ``date`` name together needs a look (Japanese), or None: it does not
+    exist (:func:`missing_day_reason`), or lies after ``reference``, the upload day."""
+    named = _named_day(date, values, era)
+    if named is None:
+        return None
+    if isinstance(named, str):
+        return f"{named}。{_LOOK}"
+    written, when = named
     # Only what no box can say alone: a year read years back is the year box's own doubt.
     return implausible_reason(date.whole, written, reference) if when > reference else None
 
 
+def era_for(date: SplitDate, specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+    """The era a year of ``date`` counts in: the birth date's own era box, the current era for a fill-in date."""
+    return birth_era(specs, values) if date.whole is FieldRole.BIRTH_DATE else ERAS[-1]
+
+
 def split_date_reasons(
     specs: Sequence[FieldSpec], values: Mapping[str, str | bool], *, reference: dt.date
-) -> list[tuple[tuple[str, str, str], str]]:
-    """``(boxes, reason)`` for every split date among ``specs`` (one page) that needs a look;
-    ``values`` holds what was read, with the era boxes only where surely read."""
+) -> list[tuple[tuple[str, str, str], str, bool]]:
+    """``(boxes, reason, exists)`` for every split date among ``specs`` (one page) that needs a look;
+    ``exists`` is False when the boxes name no day (invalid, as the same date in one field would be),
+    True for a day after the upload (to review). ``values`` holds what was read, the era boxes only
+    where surely read."""
     texts = {name: value for name, value in values.items() if isinstance(value, str)}
-    era_of_birth = birth_era(specs, values)
-    found: list[tuple[tuple[str, str, str], str]] = []
+    found: list[tuple[tuple[str, str, str], str, bool]] = []
     for date in split_dates(specs):
-        era = era_of_birth if date.whole is FieldRole.BIRTH_DATE else ERAS[-1]
+        era = era_for(date, specs, values)
         reason = split_date_reason(date, texts, era=era, reference=reference)
         if reason is not None:
-            found.append((date.names, reason))
+            found.append((date.names, reason, missing_day_reason(date, texts, era=era) is None))
     return found

@@ -84,13 +84,14 @@ def validate_page_fields(
     # Only a surely read era box says which era a split birth date's year counts in.
     read = {name: r.value for name, r in checked.items() if isinstance(r.value, str) or r.status == "ok"}
     page_specs = [specs[name] for name in checked if name in specs]
-    for names, reason in split_date_reasons(page_specs, read, reference=day):
+    for names, reason, exists in split_date_reasons(page_specs, read, reference=day):
         for name in names:
             reading = checked[name]
             if reading.status in ("ok", "low_confidence"):
                 # A box already in review keeps its own reason beside the date's.
                 both = reason if reading.reason is None else f"{reading.reason}／{reason}"
-                checked[name] = _doubtful(reading, both, threshold)
+                # A day that does not exist is invalid, as it is written in one date field.
+                checked[name] = (_doubtful if exists else _invalid)(reading, both, threshold)
     values = {name: r.value for name, r in checked.items()}
     for violation in check_cross_field_rules(layout, values):
         for name in violation.fields:
