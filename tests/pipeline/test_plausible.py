@@ -191,7 +191,8 @@ def test_a_birth_year_beyond_its_ticked_era_is_replaced_or_doubted() -> None:
 
     def settle(scorer: _Scorer, era: Era | None) -> tuple[list[TextResult], dict[str, str]]:
         return replace_implausible_dates(
-            scorer=scorer, fields=fields, crops=[CROP], contexts=contexts, results=results, reference=UPLOAD, era=era
+            scorer=scorer, fields=fields, crops=[CROP], contexts=contexts, results=results, reference=UPLOAD,
+            eras={} if era is None else {"birth_year": era},
         )
 
     out, reasons = settle(_Scorer({"9": -0.1, "7": -3.0}), REIWA)
@@ -210,6 +211,7 @@ def test_the_ticked_era_reaches_the_birth_year_through_the_page_step() -> None:
     scorer = _Scorer({"9": -0.1, "7": -2.0})
     for era, text, changed in ((REIWA, "7", {"birth_year": reason_replaced("9", "7")}), (None, "9", {})):
         out, reasons = read_across_fields(
-            recognizer=scorer, fields=fields, crops=[CROP], types=["digits"], contexts=contexts, results=results, era=era
+            recognizer=scorer, fields=fields, crops=[CROP], types=["digits"], contexts=contexts, results=results,
+            eras={} if era is None else {"birth_year": era},
         )
         assert (out[0].text, reasons) == (text, changed)

@@ -9,7 +9,15 @@ import pytest
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.validation.wareki import ERAS
 from workers.pipeline.roles import FieldRole
-from workers.pipeline.splitdates import SplitDate, birth_era, split_date_reason, split_dates
+from workers.pipeline.splitdates import (
+    SplitDate,
+    birth_era,
+    birth_year_eras,
+    era_for,
+    split_date_reason,
+    split_date_reasons,
+    split_dates,
+)
 from workers.pipeline.types import FieldReading
 from workers.pipeline.validate import validate_page_fields
 
@@ -187,3 +195,54 @@ def test_the_validator_marks_boxes_naming_no_day_invalid() -> None:
         assert (by_name[name].value, by_name[name].status) == (values[name], "invalid")
         assert by_name[name].reason == "請求日の2月30日は存在しない日付です。読み取りを確認してください"
     assert all(by_name[n].status == "ok" for n in BIRTH.names)
+
+
+def _two_people() -> list[FieldSpec]:
+    """A page asking two people's birth dates, each with its own era boxes."""
+    specs: list[FieldSpec] = []
+    for n, y in ((1, 10), (2, 60)):
+        specs += [
+            FieldSpec(name=f"p{n}_era_heisei", label=f"世帯員{n} 生年月日：平成", box=(10, y, 20, y + 10), type="checkbox"),
+            FieldSpec(name=f"p{n}_era_showa", label=f"世帯員{n} 生年月日：昭和", box=(30, y, 40, y + 10), type="checkbox"),
+            FieldSpec(name=f"p{n}_birth_year", label=f"世帯員{n} 生年月日（年）", box=(50, y, 70, y + 10), type="digits"),
+            FieldSpec(name=f"p{n}_birth_month", label=f"世帯員{n} 生年月日（月）", box=(80, y, 100, y + 10), type="digits"),
+            FieldSpec(name=f"p{n}_birth_day", label=f"世帯員{n} 生年月日（日）", box=(110, y, 130, y + 10), type="digits"),
+        ]
+    return specs
+
+
+def test_each_person_s_birth_date_counts_in_its_own_era_box() -> None:
+    """GIVEN two people's split birth dates with their own era boxes WHEN only the first person's 平成 is
+    ticked THEN the first year box counts in 平成 and the second in no era (not the first person's):
+    the second's 55年2月3日 is no 平成55年 outside 平成; the page step gets the first year box's era only."""
+    specs = _two_people()
+    values: dict[str, str | bool] = {
+        "p1_era_heisei": True,
+        "p1_era_showa": False,
+        "p2_era_heisei": False,
+        "p2_era_showa": False,
+        "p1_birth_year": "3",
+        "p1_birth_month": "4",
+        "p1_birth_day": "5",
+        "p2_birth_year": "55",
+        "p2_birth_month": "2",
+        "p2_birth_day": "3",
+    }
+    first, second = split_dates(specs)
+    assert era_for(first, specs, values) == HEISEI and era_for(second, specs, values) is None
+    assert birth_year_eras(specs, values) == {"p1_birth_year": HEISEI}
+    assert split_date_reasons(specs, values, reference=UPLOAD) == []
+    values["p2_era_showa"] = True
+    assert birth_year_eras(specs, values) == {"p1_birth_year": HEISEI, "p2_birth_year": ERAS[-3]}
+
+
+def test_era_boxes_labelled_for_no_date_count_for_the_page() -> None:
+    """GIVEN era boxes labelled 「生年月日：令和」 and year boxes named dob_year.. labelled 年/月/日 WHEN 令和 is
+    ticked THEN the page's one birth date counts in 令和."""
+    specs = [
+        *_era_boxes()[:2],
+        _box("dob_year", "生年月日 年", 100),
+        _box("dob_month", "月", 130),
+        _box("dob_day", "日", 160),
+    ]
+    assert birth_year_eras(specs, {"birth_era_reiwa": True}) == {"dob_year": REIWA}

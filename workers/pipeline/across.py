@@ -15,7 +15,7 @@ that it is not the crop's own best reading.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -39,14 +39,15 @@ def read_across_fields(
     types: Sequence[str | None],
     contexts: Sequence[DecodeContext | None],
     results: list[TextResult],
-    era: Era | None = None,
+    eras: Mapping[str, Era] | None = None,
 ) -> tuple[list[TextResult], dict[str, str]]:
     """What the page's fields know of each other, after each was read alone.
 
     Furigana are read again against their name and, when the recogniser can score texts, one
     slip of them mended (:mod:`workers.pipeline.furigana`); then texts written twice are read
     together, and date parts read implausibly replaced by their likeliest plausible value
-    (:mod:`workers.pipeline.plausible`; ``era``: the ticked era of a split birth date).
+    (:mod:`workers.pipeline.plausible`; ``eras``: the ticked era of each split birth date's year
+    box, by field name).
 
     Returns:
         the page's results, and the fields whose text was changed so, each with the reason to
@@ -62,7 +63,7 @@ def read_across_fields(
     results, mended = mend_slips_against_names(scorer=recognizer, crops=crops, results=results, fields=fields)
     results, together = read_repeated_together(scorer=recognizer, fields=fields, crops=crops, results=results)
     results, replaced = replace_implausible_dates(
-        scorer=recognizer, fields=fields, crops=crops, contexts=contexts, results=results, era=era
+        scorer=recognizer, fields=fields, crops=crops, contexts=contexts, results=results, eras=eras
     )
     return results, {
         **dict.fromkeys(mended, REASON_MENDED),

@@ -41,7 +41,7 @@ from workers.pipeline.marks import (
 )
 from workers.pipeline.recognizer import Recognizer, TextResult
 from workers.pipeline.second_opinion import Ask, SecondOpinion
-from workers.pipeline.splitdates import birth_era
+from workers.pipeline.splitdates import birth_year_eras
 from workers.pipeline.types import FieldReading, FieldStatus, PageReading
 from workers.pipeline.validate import validate_page_fields
 
@@ -201,7 +201,7 @@ class PagePipeline:
             types=types,
             contexts=contexts,
             results=results,
-            era=birth_era(layout.fields_on_page(layout_page), answered),
+            eras=birth_year_eras(layout.fields_on_page(layout_page), answered),
         )
         for item in pending:
             readings[item.spec.name] = self._text_reading(item, results[item.first : item.first + item.count])

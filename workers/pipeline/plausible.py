@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -162,18 +162,18 @@ def replace_implausible_dates(
     contexts: Sequence[DecodeContext | None],
     results: list[TextResult],
     reference: dt.date | None = None,
-    era: Era | None = None,
+    eras: Mapping[str, Era] | None = None,
 ) -> tuple[list[TextResult], dict[str, str]]:
     """``results`` with each implausibly read date part replaced by the plausible value the model
     finds most likely, when within :data:`PLAUSIBLE_NATS` of its own reading.
 
     Only one-line fields with a date role take part (:func:`~workers.pipeline.roles.field_role`);
-    ``era`` is the ticked era of the form's split birth date
-    (:func:`~workers.pipeline.splitdates.birth_era`).
+    ``eras`` holds the ticked era of each split birth date's year box, by field name
+    (:func:`~workers.pipeline.splitdates.birth_year_eras`).
 
     Returns:
         the new results, and the fields to review with the reason to show: those replaced, and a
-        birth year outside ``era`` that no year of it could replace.
+        birth year outside its era that no year of it could replace.
     """
     day = reference or dt.date.today()
     todo: list[tuple[ReadField, list[str]]] = []
@@ -183,6 +183,7 @@ def replace_implausible_dates(
         if field.count != 1 or context is None or context.role is None:
             continue
         text = results[field.first].text
+        era = (eras or {}).get(field.spec.name)
         if context.role is FieldRole.BIRTH_YEAR and era is not None:
             candidates = era_year_candidates(text, era, day)
             if candidates:

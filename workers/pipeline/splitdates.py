@@ -17,6 +17,7 @@ A birth date whose era the form does not say is judged on its month and day only
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from workers.pipeline.roles import (
 __all__ = [
     "SplitDate",
     "birth_era",
+    "birth_year_eras",
     "era_for",
     "missing_day_reason",
     "split_date_reason",
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 _LOOK = "読み取りを確認してください"
+_ERA_CHOICE = re.compile(r"[（(](元号|年号)[）)]$")
+_SEPARATORS = "：:・/／-"
 _LEAP_YEAR = 2024
 """Any leap year: a month and day that exist in none of the years (2月30日) exist in none."""
 
@@ -97,20 +101,46 @@ def split_dates(specs: Sequence[FieldSpec]) -> list[SplitDate]:
     return found
 
 
-def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+def _era_box_stem(label: str) -> str:
+    """The date an era box or era choice belongs to: its label without the era
+    (「生年月日：令和」 → 生年月日, 「生年月日（元号）」 → 生年月日)."""
+    text = compact(label)
+    text = next((text[: -len(era.name)] for era in ERAS if text.endswith(era.name)), text)
+    return _ERA_CHOICE.sub("", text).rstrip(_SEPARATORS)
+
+
+def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool], *, stem: str | None = None) -> Era | None:
     """The era of a split birth date, from the form's own answer: a ticked era checkbox
     (「生年月日：令和」) or an era choice (「生年月日（元号）」 = 令和); None when the form asks none,
-    or more than one is ticked."""
+    or more than one is ticked.
+
+    With ``stem`` (the date's label without the part, 「世帯員1 生年月日」), only the era boxes labelled
+    for that date count when there are any: a page may ask two people's birth dates."""
+    boxes = [
+        spec
+        for spec in specs
+        if is_birth_label(spec.label) and spec.type in ("checkbox", "choice")
+    ]
+    own = [spec for spec in boxes if stem is not None and _era_box_stem(spec.label) == compact(stem)]
     eras: set[Era] = set()
-    for spec in specs:
+    for spec in own or boxes:
         label, value = compact(spec.label), values.get(spec.name)
-        if not is_birth_label(label):
-            continue
         if spec.type == "checkbox" and value is True:
             eras.update(era for era in ERAS if label.endswith(era.name))
         elif spec.type == "choice" and isinstance(value, str):
             eras.update(era for era in ERAS if compact(value) == era.name)
     return eras.pop() if len(eras) == 1 else None
+
+
+def era_for(date: SplitDate, specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+    """The era a year of ``date`` counts in: the birth date's own era box, the current era for a fill-in date."""
+    return birth_era(specs, values, stem=date.stem) if date.whole is FieldRole.BIRTH_DATE else ERAS[-1]
+
+
+def birth_year_eras(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> dict[str, Era]:
+    """The era of each split birth date's year box on a page (by field name), where its era box says one."""
+    eras = {date.year: era_for(date, specs, values) for date in split_dates(specs) if date.whole is FieldRole.BIRTH_DATE}
+    return {name: era for name, era in eras.items() if era is not None}
 
 
 def _named_day(date: SplitDate, values: Mapping[str, str], era: Era | None) -> tuple[str, dt.date] | str | None:
@@ -164,11 +194,6 @@ def split_date_reason(
     written, when = named
     # Only what no box can say alone: a year read years back is the year box's own doubt.
     return implausible_reason(date.whole, written, reference) if when > reference else None
-
-
-def era_for(date: SplitDate, specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
-    """The era a year of ``date`` counts in: the birth date's own era box, the current era for a fill-in date."""
-    return birth_era(specs, values) if date.whole is FieldRole.BIRTH_DATE else ERAS[-1]
 
 
 def split_date_reasons(
