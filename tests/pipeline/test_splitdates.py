@@ -234,6 +234,9 @@ def test_each_person_s_birth_date_counts_in_its_own_era_box() -> None:
     assert split_date_reasons(specs, values, reference=UPLOAD) == []
     values["p2_era_showa"] = True
     assert birth_year_eras(specs, values) == {"p1_birth_year": HEISEI, "p2_birth_year": ERAS[-3]}
+    # The second person without era boxes of their own: still never the first person's era.
+    alone = [s for s in specs if s.name not in ("p2_era_heisei", "p2_era_showa")]
+    assert birth_year_eras(alone, values) == {"p1_birth_year": HEISEI}
 
 
 def test_era_boxes_labelled_for_no_date_count_for_the_page() -> None:

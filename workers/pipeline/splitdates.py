@@ -114,16 +114,16 @@ def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool], *, s
     (「生年月日：令和」) or an era choice (「生年月日（元号）」 = 令和); None when the form asks none,
     or more than one is ticked.
 
-    With ``stem`` (the date's label without the part, 「世帯員1 生年月日」), only the era boxes labelled
-    for that date count when there are any: a page may ask two people's birth dates."""
-    boxes = [
-        spec
-        for spec in specs
-        if is_birth_label(spec.label) and spec.type in ("checkbox", "choice")
-    ]
-    own = [spec for spec in boxes if stem is not None and _era_box_stem(spec.label) == compact(stem)]
+    With ``stem`` (the date's label without the part, 「世帯員1 生年月日」), the era boxes labelled for
+    that date count when there are any, else those labelled for no split date of the page: a page
+    may ask two people's birth dates, and one person's era is never another's."""
+    boxes = [spec for spec in specs if is_birth_label(spec.label) and spec.type in ("checkbox", "choice")]
+    if stem is not None:
+        own = [spec for spec in boxes if _era_box_stem(spec.label) == compact(stem)]
+        claimed = {compact(date.stem) for date in split_dates(specs)}
+        boxes = own or [spec for spec in boxes if _era_box_stem(spec.label) not in claimed]
     eras: set[Era] = set()
-    for spec in own or boxes:
+    for spec in boxes:
         label, value = compact(spec.label), values.get(spec.name)
         if spec.type == "checkbox" and value is True:
             eras.update(era for era in ERAS if label.endswith(era.name))
