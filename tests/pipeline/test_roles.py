@@ -31,6 +31,7 @@ UPLOAD = dt.date(2026, 12, 2)  # 令和8年
         ("request_year", "請求日（年）", "digits", FieldRole.RECENT_YEAR),
         ("request_month", "請求日（月）", "digits", FieldRole.MONTH),
         ("x3", "申請日（日）", "digits", FieldRole.DAY),
+        ("x4", "生年月日：月", "digits", FieldRole.MONTH),
         ("birth_year", "生年月日（年）", "digits", FieldRole.BIRTH_YEAR),
         ("fill_date", "記入日", "date", FieldRole.RECENT_DATE),
         ("applicant_birth", "窓口に来た人：生年月日", "date", FieldRole.BIRTH_DATE),

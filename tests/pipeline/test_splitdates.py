@@ -57,7 +57,8 @@ BIRTH = SplitDate(FieldRole.BIRTH_DATE, "生年月日", "birth_year", "birth_mon
 
 def test_the_boxes_of_a_split_date_are_found_by_label_or_name() -> None:
     """GIVEN a page with 請求日（年）（月）（日） and 生年月日（年）（月）（日） boxes WHEN searched THEN two split
-    dates, each with its own boxes; boxes named x1..x3 whose labels share 申請日 THEN found by label;
+    dates, each with its own boxes; boxes named x1..x3 whose labels share 申請日 THEN found by label, also labelled
+    生年月日：年 (the shipped 乳幼児健診 form);
     boxes labelled 年/月/日 named dob_year.. THEN found by name; a year box without a day THEN none."""
     assert split_dates(_page()) == [REQUEST, BIRTH]
     by_label = [_box("x1", "申請日（年）", 10), _box("x2", "申請日（月）", 40), _box("x3", "申請日（日）", 70)]
@@ -65,6 +66,8 @@ def test_the_boxes_of_a_split_date_are_found_by_label_or_name() -> None:
     by_name = [_box("dob_year", "年", 10), _box("dob_month", "月", 40), _box("dob_day", "日", 70)]
     assert [d.names for d in split_dates(by_name)] == [("dob_year", "dob_month", "dob_day")]
     assert split_dates(_page()[:2]) == []
+    colon = [_box("b1", "生年月日：年", 10), _box("b2", "生年月日：月", 40), _box("b3", "生年月日：日", 70)]
+    assert split_dates(colon) == [SplitDate(FieldRole.BIRTH_DATE, "生年月日", "b1", "b2", "b3")]
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,8 @@ _PLANNED_WORDS = re.compile(r"予定|期限|期日|満了|有効|予約|次回|�
 """A date that may lie after the upload: a plan, a deadline, an expiry (申請期限 is no 申請日)."""
 _RECENT_NAMES = re.compile(r"(^|_)(fill|request|apply|application|submit|submission|receipt|entry)(_|$)")
 _BIRTH_NAMES = re.compile(r"(^|_)(birth|birthday|dob)(_|$)")
-_PART_LABEL = re.compile(r"[（(]\s*(年|月|日)\s*[）)]\s*$")
+_PART_LABEL = re.compile(r"(?:[（(]\s*(?P<paren>年|月|日)\s*[）)]|[：:・/／]\s*(?P<after>年|月|日))\s*$")
+"""The part a box of a split date holds, at the end of its label: 「請求日（年）」 or 「生年月日：年」."""
 _PART_NAME = re.compile(r"_(year|month|day)$")
 
 
@@ -126,7 +127,7 @@ def field_role(*, name: str, label: str, field_type: str | None) -> FieldRole | 
     label_part = _PART_LABEL.search(label)
     name_part = _PART_NAME.search(name)
     part = (
-        label_part.group(1)
+        (label_part.group("paren") or label_part.group("after"))
         if label_part
         else {"year": "年", "month": "月", "day": "日"}.get(name_part.group(1) if name_part else "", "")
     )
