@@ -31,6 +31,7 @@ __all__ = [
     "DateError",
     "Era",
     "WarekiDate",
+    "check_month_day",
     "format_wareki",
     "normalize_date",
     "parse_date",
@@ -195,11 +196,20 @@ def parse_eraless_date(text: str) -> tuple[int, int, int]:
     year, month, day = (_number(part) for part in match.groups())
     if not 1 <= year <= 99:
         raise DateError(f"「{text}」の年が読めません")
+    check_month_day(month, day)
+    return year, month, day
+
+
+def check_month_day(month: int, day: int) -> None:
+    """Raise DateError when ``month``/``day`` exists in no year (2月30日; 2月29日 exists).
+
+    Raises:
+        DateError: 「2月30日は存在しない日付です」.
+    """
     try:
         date(2024, month, day)  # a leap year: every real month/day pair exists in it
     except ValueError as exc:
         raise DateError(f"{month}月{day}日は存在しない日付です") from exc
-    return year, month, day
 
 
 def normalize_date(text: str) -> str:

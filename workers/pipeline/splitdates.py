@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ocr_service.forms.layout import FieldSpec
-from ocr_service.validation.wareki import ERAS, DateError, Era, wareki_to_date
+from ocr_service.validation.wareki import ERAS, DateError, Era, check_month_day, parse_date
 from workers.pipeline.roles import (
     FieldRole,
     compact,
@@ -46,8 +46,6 @@ __all__ = [
 _LOOK = "読み取りを確認してください"
 _ERA_CHOICE = re.compile(r"[（(](元号|年号)[）)]$")
 _SEPARATORS = "：:・/／-"
-_LEAP_YEAR = 2024
-"""Any leap year: a month and day that exist in none of the years (2月30日) exist in none."""
 
 
 @dataclass(frozen=True)
@@ -152,21 +150,19 @@ def _named_day(date: SplitDate, values: Mapping[str, str], era: Era | None) -> t
         return None
     year, month, day = (int(text) for text in texts)
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
+        return None  # the box says why on its own
     try:
-        dt.date(_LEAP_YEAR, month, day)
-    except ValueError:
-        return f"{date.stem}の{month}月{day}日は存在しない日付です"
-    try:
+        # Judged in any year first: 2月30日 exists in none, whatever the era.
+        check_month_day(month, day)
         if len(texts[0]) == 4:
-            return f"{year}年{month}月{day}日", dt.date(year, month, day)
-        if era is not None:
-            return f"{era.name}{year}年{month}月{day}日", wareki_to_date(era.name, year, month, day)
+            written = f"{year}年{month}月{day}日"
+        elif era is not None:
+            written = f"{era.name}{year}年{month}月{day}日"
+        else:
+            return None
+        return written, parse_date(written)
     except DateError as exc:
         return f"{date.stem}の{exc}"
-    except ValueError:
-        return f"{date.stem}の{year}年{month}月{day}日は存在しない日付です"
-    return None
 
 
 def missing_day_reason(date: SplitDate, values: Mapping[str, str], *, era: Era | None) -> str | None:
