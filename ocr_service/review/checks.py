@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ocr_service.forms.layout import FieldSpec, FormLayout
 from ocr_service.validation.rules import check_cross_field_rules, check_spec_value
-from workers.pipeline.splitdates import era_for, missing_day_reason, split_dates
+from workers.pipeline.splitdates import missing_day_reason, split_dates_with_eras
 
 _CHECKBOX_VALUES = {"1": True, "0": False, "": False}
 """Stored checkbox values (FieldResult.value) and what they mean."""
@@ -51,9 +51,8 @@ def check_document(layout: FormLayout, values: Mapping[str, str]) -> list[FieldP
     specs = {spec.name: spec for spec in layout.fields}
     typed = {spec.name: _typed(spec, values.get(spec.name, "")) for spec in layout.fields}
     for page in sorted({spec.page for spec in layout.fields}):
-        on_page = layout.fields_on_page(page)
-        for date in split_dates(on_page):
-            reason = missing_day_reason(date, values, era=era_for(date, on_page, typed))
+        for date, era in split_dates_with_eras(layout.fields_on_page(page), typed):
+            reason = missing_day_reason(date, values, era=era)
             if reason is None:
                 continue
             for name in date.names:

@@ -13,10 +13,10 @@ from workers.pipeline.splitdates import (
     SplitDate,
     birth_era,
     birth_year_eras,
-    era_for,
     split_date_reason,
     split_date_reasons,
     split_dates,
+    split_dates_with_eras,
 )
 from workers.pipeline.types import FieldReading
 from workers.pipeline.validate import validate_page_fields
@@ -231,8 +231,9 @@ def test_each_person_s_birth_date_counts_in_its_own_era_box() -> None:
         "p2_birth_month": "2",
         "p2_birth_day": "3",
     }
-    first, second = split_dates(specs)
-    assert era_for(first, specs, values) == HEISEI and era_for(second, specs, values) is None
+    (first, first_era), (second, second_era) = split_dates_with_eras(specs, values)
+    assert (first.year, second.year) == ("p1_birth_year", "p2_birth_year")
+    assert first_era == HEISEI and second_era is None
     assert birth_year_eras(specs, values) == {"p1_birth_year": HEISEI}
     assert split_date_reasons(specs, values, reference=UPLOAD) == []
     values["p2_era_showa"] = True

@@ -23,7 +23,7 @@ come from moves with the calendar, and a right reading must not be replaced as a
 
 A birth date cannot lie after the upload: a whole one read so (令和9年… on a 令和8 upload) is tried
 with each year of its era up to now. A split one whose era the form asks as a checkbox
-(「生年月日：令和」 ticked, :func:`~workers.pipeline.splitdates.birth_era`) holds a year of that era: a year box read beyond it
+(「生年月日：令和」 ticked, :func:`~workers.pipeline.splitdates.birth_year_eras`) holds a year of that era: a year box read beyond it
 (9 under 令和 in 令和8) is tried with each of its years, and kept for review with
 :func:`reason_outside_era` when none is close.
 """

@@ -36,11 +36,11 @@ __all__ = [
     "SplitDate",
     "birth_era",
     "birth_year_eras",
-    "era_for",
     "missing_day_reason",
     "split_date_reason",
     "split_date_reasons",
     "split_dates",
+    "split_dates_with_eras",
 ]
 
 _LOOK = "読み取りを確認してください"
@@ -107,19 +107,13 @@ def _era_box_stem(label: str) -> str:
     return _ERA_CHOICE.sub("", text).rstrip(_SEPARATORS)
 
 
-def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool], *, stem: str | None = None) -> Era | None:
-    """The era of a split birth date, from the form's own answer: a ticked era checkbox
-    (「生年月日：令和」) or an era choice (「生年月日（元号）」 = 令和); None when the form asks none,
-    or more than one is ticked.
+def _era_boxes(specs: Sequence[FieldSpec]) -> list[FieldSpec]:
+    """The era checkboxes and era choices of birth dates among ``specs``."""
+    return [spec for spec in specs if is_birth_label(spec.label) and spec.type in ("checkbox", "choice")]
 
-    With ``stem`` (the date's label without the part, 「世帯員1 生年月日」), the era boxes labelled for
-    that date count when there are any, else those labelled for no split date of the page: a page
-    may ask two people's birth dates, and one person's era is never another's."""
-    boxes = [spec for spec in specs if is_birth_label(spec.label) and spec.type in ("checkbox", "choice")]
-    if stem is not None:
-        own = [spec for spec in boxes if _era_box_stem(spec.label) == compact(stem)]
-        claimed = {compact(date.stem) for date in split_dates(specs)}
-        boxes = own or [spec for spec in boxes if _era_box_stem(spec.label) not in claimed]
+
+def _ticked_era(boxes: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+    """The one era ``boxes`` answer (a ticked checkbox, a chosen option), or None: none or several."""
     eras: set[Era] = set()
     for spec in boxes:
         label, value = compact(spec.label), values.get(spec.name)
@@ -130,15 +124,41 @@ def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool], *, s
     return eras.pop() if len(eras) == 1 else None
 
 
-def era_for(date: SplitDate, specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
-    """The era a year of ``date`` counts in: the birth date's own era box, the current era for a fill-in date."""
-    return birth_era(specs, values, stem=date.stem) if date.whole is FieldRole.BIRTH_DATE else ERAS[-1]
+def birth_era(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> Era | None:
+    """The era a page's birth-date era boxes answer: a ticked era checkbox (「生年月日：令和」) or an era
+    choice (「生年月日（元号）」 = 令和); None when the page asks none, or more than one is ticked."""
+    return _ticked_era(_era_boxes(specs), values)
+
+
+def split_dates_with_eras(
+    specs: Sequence[FieldSpec], values: Mapping[str, str | bool]
+) -> list[tuple[SplitDate, Era | None]]:
+    """Every split date among ``specs`` (one page) with the era its year counts in: the current era
+    for a fill-in date; for a birth date, what its own era boxes answer (labelled for that date,
+    「世帯員1 生年月日：令和」), else the era boxes labelled for no split date of the page (「生年月日：令和」
+    beside boxes labelled 年/月/日). A page may ask two people's birth dates: one person's era is never
+    another's."""
+    dates = split_dates(specs)
+    boxes = _era_boxes(specs)
+    claimed = {compact(date.stem) for date in dates}
+    unclaimed = [spec for spec in boxes if _era_box_stem(spec.label) not in claimed]
+    found: list[tuple[SplitDate, Era | None]] = []
+    for date in dates:
+        if date.whole is not FieldRole.BIRTH_DATE:
+            found.append((date, ERAS[-1]))
+            continue
+        own = [spec for spec in boxes if _era_box_stem(spec.label) == compact(date.stem)]
+        found.append((date, _ticked_era(own or unclaimed, values)))
+    return found
 
 
 def birth_year_eras(specs: Sequence[FieldSpec], values: Mapping[str, str | bool]) -> dict[str, Era]:
     """The era of each split birth date's year box on a page (by field name), where its era box says one."""
-    eras = {date.year: era_for(date, specs, values) for date in split_dates(specs) if date.whole is FieldRole.BIRTH_DATE}
-    return {name: era for name, era in eras.items() if era is not None}
+    return {
+        date.year: era
+        for date, era in split_dates_with_eras(specs, values)
+        if date.whole is FieldRole.BIRTH_DATE and era is not None
+    }
 
 
 def _named_day(date: SplitDate, values: Mapping[str, str], era: Era | None) -> tuple[str, dt.date] | str | None:
@@ -182,7 +202,11 @@ def split_date_reason(
 ) -> str | None:
     """Why the day the boxes of ``date`` name together needs a look (Japanese), or None: it does not
     exist (:func:`missing_day_reason`), or lies after ``reference``, the upload day."""
-    named = _named_day(date, values, era)
+    return _reason(date, _named_day(date, values, era), reference)
+
+
+def _reason(date: SplitDate, named: tuple[str, dt.date] | str | None, reference: dt.date) -> str | None:
+    """:func:`split_date_reason` of what :func:`_named_day` found."""
     if named is None:
         return None
     if isinstance(named, str):
@@ -201,9 +225,9 @@ def split_date_reasons(
     where surely read."""
     texts = {name: value for name, value in values.items() if isinstance(value, str)}
     found: list[tuple[tuple[str, str, str], str, bool]] = []
-    for date in split_dates(specs):
-        era = era_for(date, specs, values)
-        reason = split_date_reason(date, texts, era=era, reference=reference)
+    for date, era in split_dates_with_eras(specs, values):
+        named = _named_day(date, texts, era)
+        reason = _reason(date, named, reference)
         if reason is not None:
-            found.append((date.names, reason, missing_day_reason(date, texts, era=era) is None))
+            found.append((date.names, reason, not isinstance(named, str)))
     return found
